@@ -1,0 +1,3 @@
+from ispsheets.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Billing: periods, proration, tax, numbering and invoice planning (pure)."""

@@ -1,0 +1,1 @@
+"""The workbook: its schema, reading, validation and write-back."""

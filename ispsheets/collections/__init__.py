@@ -1,0 +1,1 @@
+"""Collections: reminders, late fees, suspension and reconnection."""

@@ -1,0 +1,1 @@
+"""Delivery: PDF invoices and email."""

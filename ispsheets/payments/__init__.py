@@ -1,0 +1,1 @@
+"""Payments: allocation of payments to invoices, credit and balances."""

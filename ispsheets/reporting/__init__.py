@@ -1,0 +1,1 @@
+"""Reporting: report workbooks and the status summary."""
