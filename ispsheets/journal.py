@@ -1,0 +1,403 @@
+"""The tool's own record of what it did: an embedded SQLite database beside config.yaml.
+
+The journal, not the workbook, decides what was billed, numbered, sent and charged, so a re-run,
+a killed run or an owner who sorts or deletes rows never causes a duplicate or a gap.
+Side effects follow one rule: key first, effect second, record third.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
+
+SCHEMA_VERSION = 1
+
+
+_V1 = """
+        CREATE TABLE sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        CREATE TABLE invoices (
+            number TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            client_id TEXT NOT NULL,
+            issue_date TEXT NOT NULL,
+            period_start TEXT,
+            period_end TEXT,
+            due_date TEXT NOT NULL,
+            subtotal TEXT NOT NULL,
+            tax TEXT NOT NULL,
+            total TEXT NOT NULL,
+            lines TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            voided_at TEXT
+        );
+        CREATE INDEX invoices_client ON invoices (client_id);
+        -- What an invoice billed: ('period', service/start), ('charge', charge_id), ('credit', ...)
+        CREATE TABLE billed (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            invoice_number TEXT NOT NULL REFERENCES invoices (number),
+            data TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (kind, key)
+        );
+        -- Ids the tool gave to rows the owner left without one (charge_id, payment_id).
+        CREATE TABLE assigned_ids (
+            tab TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            id TEXT NOT NULL UNIQUE,
+            PRIMARY KEY (tab, fingerprint)
+        );
+        -- Every message keyed before it is sent: pending → sent | refused | failed | unknown.
+        CREATE TABLE messages (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            invoice_number TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- Every card charge keyed before it is attempted (its key is Stripe's idempotency key).
+        CREATE TABLE card_charges (
+            key TEXT PRIMARY KEY,
+            invoice_number TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reference TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- Activity rows; written_gen is the workbook write that carried them to the Activity tab.
+        CREATE TABLE activity (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp TEXT NOT NULL,
+            action TEXT NOT NULL,
+            client_id TEXT NOT NULL DEFAULT '',
+            invoice_number TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '',
+            written_gen INTEGER
+        );
+        CREATE INDEX activity_unwritten ON activity (written_gen);
+        -- Workbook writes. A run killed between the file replace and `done` leaves a write
+        -- `started`; the next run looks for its activity rows in the tab to settle it.
+        CREATE TABLE writes (
+            gen INTEGER PRIMARY KEY AUTOINCREMENT,
+            started_at TEXT NOT NULL,
+            state TEXT NOT NULL
+        );
+"""
+
+# Schema version → the SQL that brings the previous version to it. Append, never edit.
+MIGRATIONS: dict[int, str] = {1: _V1}
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
+    return {"line": line.line, "service_id": line.service_id, "description": line.description,
+            "period_start": _iso(line.period_start), "period_end": _iso(line.period_end),
+            "quantity": str(line.quantity), "unit_price": str(line.unit_price),
+            "amount": str(line.amount), "tax_rate": str(line.tax_rate), "tax": str(line.tax),
+            "charge_id": line.charge_id}
+
+
+def _line_from_json(number: str, data: dict[str, Any]) -> InvoiceLine:
+    return InvoiceLine(number, data["line"], data["service_id"], data["description"],
+                       _date(data["period_start"]), _date(data["period_end"]),
+                       Decimal(data["quantity"]), Decimal(data["unit_price"]),
+                       Decimal(data["amount"]), Decimal(data["tax_rate"]), Decimal(data["tax"]),
+                       data.get("charge_id", ""))
+
+
+@dataclass(frozen=True)
+class Billed:
+    """One thing an invoice billed, keyed so it is billed once, ever."""
+
+    kind: str
+    key: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JournalInvoice:
+    invoice: Invoice
+    seq: int
+    voided: bool
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    key: str
+    kind: str
+    client_id: str
+    invoice_number: str
+    state: str
+    detail: str
+    updated_at: str
+
+
+class JournalError(Exception):
+    """The journal cannot be used (newer schema, corrupt file)."""
+
+
+class Journal:
+    """A thin, typed API over the SQLite file; every method is one short transaction."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self.path = path
+
+    # -- opening and migrating -----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        journal = cls(db, path)
+        journal._migrate()
+        return journal
+
+    @classmethod
+    def memory(cls) -> Journal:
+        """A throwaway journal for --dry-run and tests."""
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.row_factory = sqlite3.Row
+        journal = cls(db, Path(":memory:"))
+        journal._migrate()
+        return journal
+
+    def copy_to_memory(self) -> Journal:
+        """An in-memory copy: --dry-run plans against real state and changes nothing on disk."""
+        target = sqlite3.connect(":memory:", isolation_level=None)
+        self._db.backup(target)
+        target.row_factory = sqlite3.Row
+        return Journal(target, Path(":memory:"))
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise JournalError(f"{self.path} was written by a newer ispsheets "
+                               f"(schema {current} > {SCHEMA_VERSION}); upgrade ispsheets")
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            self._db.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\n"
+                                   f"PRAGMA user_version = {version};\nCOMMIT;")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction."""
+        if self._db.in_transaction:
+            yield self._db
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- sequences and ids ---------------------------------------------------------------------
+
+    def peek_seq(self, name: str) -> int:
+        """The next number `name` would get (1 for a new journal)."""
+        row = self._db.execute("SELECT value FROM sequences WHERE name = ?", (name,)).fetchone()
+        return (row["value"] if row else 0) + 1
+
+    def _take_seq(self, name: str, value: int) -> None:
+        expected = self.peek_seq(name)
+        if value != expected:
+            raise JournalError(f"sequence {name}: expected {expected}, got {value}")
+        self._db.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                         "SET value = excluded.value", (name, value))
+
+    def assign_id(self, tab: str, fingerprint: str, make: Callable[[int], str]) -> str:
+        """The id given to an id-less row: the same fingerprint always gets the same id."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM assigned_ids WHERE tab = ? AND fingerprint = ?",
+                             (tab, fingerprint)).fetchone()
+            if row:
+                return str(row["id"])
+            seq = self.peek_seq(f"id:{tab}")
+            self._take_seq(f"id:{tab}", seq)
+            new_id = make(seq)
+            db.execute("INSERT INTO assigned_ids VALUES (?, ?, ?)", (tab, fingerprint, new_id))
+            return new_id
+
+    # -- invoices ------------------------------------------------------------------------------
+
+    def record_invoices(self, issued: Iterable[tuple[Invoice, int, Iterable[Billed]]],
+                        now: dt.datetime) -> None:
+        """Numbers, invoices and what they bill, all in one transaction: all or nothing."""
+        with self.transaction() as db:
+            for invoice, seq, billed in issued:
+                self._take_seq("invoice", seq)
+                db.execute(
+                    "INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                    (invoice.invoice_number, seq, invoice.client_id, _iso(invoice.issue_date),
+                     _iso(invoice.period_start), _iso(invoice.period_end),
+                     _iso(invoice.due_date), str(invoice.subtotal), str(invoice.tax),
+                     str(invoice.total), json.dumps([_line_to_json(x) for x in invoice.lines]),
+                     now.isoformat()))
+                db.executemany("INSERT INTO billed VALUES (?,?,?,?)",
+                               [(b.kind, b.key, invoice.invoice_number, json.dumps(b.data))
+                                for b in billed])
+
+    def invoices(self) -> list[JournalInvoice]:
+        rows = self._db.execute("SELECT * FROM invoices ORDER BY seq").fetchall()
+        return [self._invoice(row) for row in rows]
+
+    @staticmethod
+    def _invoice(row: sqlite3.Row) -> JournalInvoice:
+        number = row["number"]
+        lines = tuple(_line_from_json(number, x) for x in json.loads(row["lines"]))
+        invoice = Invoice(number, row["client_id"], dt.date.fromisoformat(row["issue_date"]),
+                          _date(row["period_start"]), _date(row["period_end"]),
+                          dt.date.fromisoformat(row["due_date"]), Decimal(row["subtotal"]),
+                          Decimal(row["tax"]), Decimal(row["total"]),
+                          status="void" if row["voided_at"] else "open", lines=lines)
+        return JournalInvoice(invoice, row["seq"], bool(row["voided_at"]))
+
+    def billed(self, kind: str | None = None) -> list[tuple[Billed, str]]:
+        """Everything billed (of one kind), with the invoice number that billed it."""
+        query = "SELECT * FROM billed" + (" WHERE kind = ?" if kind else "")
+        rows = self._db.execute(query, (kind,) if kind else ()).fetchall()
+        return [(Billed(r["kind"], r["key"], json.loads(r["data"])), r["invoice_number"])
+                for r in rows]
+
+    def void(self, number: str, at: dt.datetime) -> bool:
+        """Mark an invoice void (the owner's word); True if it was not void before."""
+        with self.transaction() as db:
+            cursor = db.execute("UPDATE invoices SET voided_at = ? WHERE number = ? "
+                                "AND voided_at IS NULL", (at.isoformat(), number))
+            return cursor.rowcount > 0
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def message(self, key: str) -> MessageRecord | None:
+        row = self._db.execute("SELECT * FROM messages WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return MessageRecord(row["key"], row["kind"], row["client_id"], row["invoice_number"],
+                             row["state"], row["detail"], row["updated_at"])
+
+    def messages(self, state: str | None = None) -> list[MessageRecord]:
+        query = "SELECT * FROM messages" + (" WHERE state = ?" if state else "") + " ORDER BY key"
+        rows = self._db.execute(query, (state,) if state else ()).fetchall()
+        return [MessageRecord(r["key"], r["kind"], r["client_id"], r["invoice_number"],
+                              r["state"], r["detail"], r["updated_at"]) for r in rows]
+
+    def begin_message(self, key: str, kind: str, client_id: str, invoice_number: str,
+                      now: dt.datetime) -> None:
+        """Key a message before it is sent (state `pending`)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO messages VALUES (?,?,?,?,'pending','',?,?) "
+                       "ON CONFLICT(key) DO UPDATE SET state = 'pending', "
+                       "updated_at = excluded.updated_at",
+                       (key, kind, client_id, invoice_number, now.isoformat(), now.isoformat()))
+
+    def finish_message(self, key: str, state: str, detail: str, now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE messages SET state = ?, detail = ?, updated_at = ? WHERE key = ?",
+                       (state, detail, now.isoformat(), key))
+
+    # -- card charges --------------------------------------------------------------------------
+
+    def card_charge(self, key: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM card_charges WHERE key = ?", (key,)).fetchone()
+        return dict(row) if row else None
+
+    def begin_card_charge(self, key: str, invoice_number: str, client_id: str, amount: Decimal,
+                          now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO card_charges VALUES (?,?,?,?,'pending','','',?,?)",
+                       (key, invoice_number, client_id, str(amount), now.isoformat(),
+                        now.isoformat()))
+
+    def finish_card_charge(self, key: str, state: str, reference: str, detail: str,
+                           now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE card_charges SET state = ?, reference = ?, detail = ?, "
+                       "updated_at = ? WHERE key = ?",
+                       (state, reference, detail, now.isoformat(), key))
+
+    # -- activity and workbook writes ----------------------------------------------------------
+
+    def log(self, row: ActivityRow) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO activity (timestamp, action, client_id, invoice_number, "
+                       "detail) VALUES (?,?,?,?,?)",
+                       (row.timestamp.isoformat(timespec="seconds"), row.action, row.client_id,
+                        row.invoice_number, row.detail))
+
+    def unwritten_activity(self) -> list[tuple[int, ActivityRow]]:
+        rows = self._db.execute("SELECT * FROM activity WHERE written_gen IS NULL "
+                                "ORDER BY id").fetchall()
+        return [(r["id"], ActivityRow(dt.datetime.fromisoformat(r["timestamp"]), r["action"],
+                                      r["client_id"], r["invoice_number"], r["detail"]))
+                for r in rows]
+
+    def activity(self) -> list[ActivityRow]:
+        rows = self._db.execute("SELECT * FROM activity ORDER BY id").fetchall()
+        return [ActivityRow(dt.datetime.fromisoformat(r["timestamp"]), r["action"],
+                            r["client_id"], r["invoice_number"], r["detail"]) for r in rows]
+
+    def begin_write(self, activity_ids: Iterable[int], now: dt.datetime) -> int:
+        """Note a workbook write and the activity rows it carries; returns its generation."""
+        with self.transaction() as db:
+            gen = db.execute("INSERT INTO writes (started_at, state) VALUES (?, 'started')",
+                             (now.isoformat(),)).lastrowid
+            assert gen is not None
+            db.executemany("UPDATE activity SET written_gen = ? WHERE id = ?",
+                           [(gen, i) for i in activity_ids])
+            return gen
+
+    def finish_write(self, gen: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE writes SET state = 'done' WHERE gen = ?", (gen,))
+
+    def abandon_write(self, gen: int) -> None:
+        """The write did not happen: its activity rows go back in the queue."""
+        with self.transaction() as db:
+            db.execute("UPDATE activity SET written_gen = NULL WHERE written_gen = ?", (gen,))
+            db.execute("UPDATE writes SET state = 'abandoned' WHERE gen = ?", (gen,))
+
+    def unfinished_writes(self) -> dict[int, list[ActivityRow]]:
+        """Writes never confirmed, with the activity rows each carried."""
+        gens = [r["gen"] for r in self._db.execute(
+            "SELECT gen FROM writes WHERE state = 'started' ORDER BY gen")]
+        result: dict[int, list[ActivityRow]] = {}
+        for gen in gens:
+            rows = self._db.execute("SELECT * FROM activity WHERE written_gen = ? ORDER BY id",
+                                    (gen,)).fetchall()
+            result[gen] = [ActivityRow(dt.datetime.fromisoformat(r["timestamp"]), r["action"],
+                                       r["client_id"], r["invoice_number"], r["detail"])
+                           for r in rows]
+        return result

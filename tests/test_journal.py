@@ -1,0 +1,128 @@
+"""The journal: schema versioning, atomic numbering, stable ids, message and write records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
+from ispsheets.journal import SCHEMA_VERSION, Billed, Journal, JournalError
+
+NOW = dt.datetime(2026, 11, 30, 6, 0)
+
+
+def _invoice(number: str, client: str = "C1", total: str = "54.99") -> Invoice:
+    line = InvoiceLine(number, 1, "S1", "Home 100 — Dec 1 – Dec 31, 2026", dt.date(2026, 12, 1),
+                       dt.date(2026, 12, 31), Decimal("1"), Decimal("49.99"), Decimal("49.99"),
+                       Decimal("10"), Decimal("5.00"))
+    return Invoice(number, client, dt.date(2026, 11, 30), dt.date(2026, 12, 1),
+                   dt.date(2026, 12, 31), dt.date(2026, 12, 15), Decimal("49.99"),
+                   Decimal("5.00"), Decimal(total), lines=(line,))
+
+
+def test_new_journal_is_created_at_the_current_schema_version(tmp_path):
+    journal = Journal.open(tmp_path / "ispsheets.db")
+    assert journal.version == SCHEMA_VERSION
+    journal.close()
+    reopened = Journal.open(tmp_path / "ispsheets.db")
+    assert reopened.version == SCHEMA_VERSION
+
+
+def test_journal_from_a_newer_ispsheets_is_refused(tmp_path):
+    path = tmp_path / "ispsheets.db"
+    Journal.open(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(JournalError, match="newer ispsheets"):
+        Journal.open(path)
+
+
+def test_recorded_invoice_round_trips_with_its_lines_and_billed_keys(tmp_path):
+    journal = Journal.open(tmp_path / "j.db")
+    journal.record_invoices([(_invoice("INV-00001"), 1,
+                              [Billed("period", "S1/2026-12-01", {"amount": "49.99"})])], NOW)
+    [stored] = journal.invoices()
+    assert stored.seq == 1
+    assert stored.invoice == _invoice("INV-00001")
+    assert journal.billed("period") == [
+        (Billed("period", "S1/2026-12-01", {"amount": "49.99"}), "INV-00001")]
+    assert journal.peek_seq("invoice") == 2
+
+
+def test_numbering_is_all_or_nothing_when_a_sequence_is_skipped(tmp_path):
+    journal = Journal.open(tmp_path / "j.db")
+    with pytest.raises(JournalError, match="expected 2, got 3"):
+        journal.record_invoices([(_invoice("INV-00001"), 1, []),
+                                 (_invoice("INV-00003"), 3, [])], NOW)
+    assert journal.invoices() == []
+    assert journal.peek_seq("invoice") == 1
+
+
+def test_a_period_is_billed_once_even_if_planned_twice(tmp_path):
+    journal = Journal.open(tmp_path / "j.db")
+    journal.record_invoices([(_invoice("INV-00001"), 1, [Billed("period", "S1/2026-12-01", {})])],
+                            NOW)
+    with pytest.raises(sqlite3.IntegrityError):
+        journal.record_invoices(
+            [(_invoice("INV-00002"), 2, [Billed("period", "S1/2026-12-01", {})])], NOW)
+    assert [i.invoice.invoice_number for i in journal.invoices()] == ["INV-00001"]
+
+
+def test_assigned_id_is_stable_for_a_fingerprint(tmp_path):
+    journal = Journal.open(tmp_path / "j.db")
+    first = journal.assign_id("Charges", "C1|2026-11-12|Install|75", lambda n: f"CHG-{n:05d}")
+    again = journal.assign_id("Charges", "C1|2026-11-12|Install|75", lambda n: f"CHG-{n:05d}")
+    other = journal.assign_id("Charges", "C2|2026-11-12|Install|75", lambda n: f"CHG-{n:05d}")
+    assert (first, again, other) == ("CHG-00001", "CHG-00001", "CHG-00002")
+
+
+def test_void_is_recorded_once():
+    journal = Journal.memory()
+    journal.record_invoices([(_invoice("INV-00001"), 1, [])], NOW)
+    assert journal.void("INV-00001", NOW) is True
+    assert journal.void("INV-00001", NOW) is False
+    assert journal.invoices()[0].voided
+
+
+def test_message_goes_pending_then_sent():
+    journal = Journal.memory()
+    journal.begin_message("INV-00001/invoice", "invoice", "C1", "INV-00001", NOW)
+    assert journal.message("INV-00001/invoice").state == "pending"
+    journal.finish_message("INV-00001/invoice", "sent", "2 recipients", NOW)
+    record = journal.message("INV-00001/invoice")
+    assert (record.state, record.detail) == ("sent", "2 recipients")
+    assert journal.messages("pending") == []
+
+
+def test_abandoned_write_puts_its_activity_back_in_the_queue():
+    journal = Journal.memory()
+    journal.log(ActivityRow(NOW, "invoice_issued", "C1", "INV-00001", "54.99"))
+    [(row_id, _)] = journal.unwritten_activity()
+    gen = journal.begin_write([row_id], NOW)
+    assert journal.unwritten_activity() == []
+    assert list(journal.unfinished_writes()) == [gen]
+    journal.abandon_write(gen)
+    assert [r.action for _, r in journal.unwritten_activity()] == ["invoice_issued"]
+    assert journal.unfinished_writes() == {}
+
+
+def test_finished_write_is_not_unfinished():
+    journal = Journal.memory()
+    journal.log(ActivityRow(NOW, "invoice_issued", "C1", "INV-00001", ""))
+    gen = journal.begin_write([i for i, _ in journal.unwritten_activity()], NOW)
+    journal.finish_write(gen)
+    assert journal.unfinished_writes() == {}
+    assert journal.unwritten_activity() == []
+
+
+def test_dry_run_copy_leaves_the_file_untouched(tmp_path):
+    journal = Journal.open(tmp_path / "j.db")
+    journal.record_invoices([(_invoice("INV-00001"), 1, [])], NOW)
+    copy = journal.copy_to_memory()
+    copy.record_invoices([(_invoice("INV-00002"), 2, [])], NOW)
+    assert len(copy.invoices()) == 2
+    assert len(journal.invoices()) == 1
