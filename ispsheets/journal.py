@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -238,15 +238,22 @@ class Journal:
         self._db.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
                          "SET value = excluded.value", (name, value))
 
-    def assign_id(self, tab: str, fingerprint: str, make: Callable[[int], str]) -> str:
-        """The id given to an id-less row: the same fingerprint always gets the same id."""
+    def assign_id(self, tab: str, fingerprint: str, make: Callable[[int], str],
+                  taken: Collection[str] = ()) -> str:
+        """The id given to an id-less row: the same fingerprint always gets the same id.
+
+        Numbers whose id the owner already typed somewhere (`taken`) are passed over.
+        """
         with self.transaction() as db:
             row = db.execute("SELECT id FROM assigned_ids WHERE tab = ? AND fingerprint = ?",
                              (tab, fingerprint)).fetchone()
             if row:
                 return str(row["id"])
             seq = self.peek_seq(f"id:{tab}")
-            self._take_seq(f"id:{tab}", seq)
+            while make(seq) in taken:
+                seq += 1
+            db.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                       "SET value = excluded.value", (f"id:{tab}", seq))
             new_id = make(seq)
             db.execute("INSERT INTO assigned_ids VALUES (?, ?, ?)", (tab, fingerprint, new_id))
             return new_id

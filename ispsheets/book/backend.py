@@ -1,0 +1,74 @@
+"""Where the workbook lives: an `.xlsx` file now, a Google Sheet through the same interface."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Protocol
+
+from ispsheets.book.changes import ChangeSet, WorkbookWriteError, WriteResult
+from ispsheets.book.reader import RawBook, read_xlsx
+from ispsheets.config import Config
+from ispsheets.problems import Problem
+
+
+class Backend(Protocol):
+    """Reads every tab at once and applies a change set; `name` is what messages call it."""
+
+    name: str
+
+    def read(self) -> RawBook: ...
+
+    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult: ...
+
+
+class WorkbookReadError(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class XlsxBackend:
+    """An `.xlsx` file: read with calamine, written by patching only what changed."""
+
+    def __init__(self, path: Path, backup_dir: Path, keep_backups: int) -> None:
+        self.path = path
+        self.name = path.name
+        self.backup_dir = backup_dir
+        self.keep_backups = keep_backups
+        self._fingerprint: str | None = None
+
+    def read(self) -> RawBook:
+        from ispsheets.book.xlsx_backend import fingerprint
+
+        if not self.path.is_file():
+            raise WorkbookReadError(Problem(
+                self.name, "not found", f"check workbook.path in config.yaml ({self.path})"))
+        try:
+            self._fingerprint = fingerprint(self.path)
+            return read_xlsx(self.path)
+        except Exception as exc:  # calamine raises its own types for every kind of bad file
+            raise WorkbookReadError(Problem(
+                self.name, f"cannot be read ({type(exc).__name__}: {exc})",
+                "open it in Excel or LibreOffice and save it again as .xlsx")) from exc
+
+    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult:
+        from ispsheets.book.xlsx_backend import apply_changes
+
+        return apply_changes(self.path, changes, backup_dir=self.backup_dir,
+                             keep_backups=self.keep_backups,
+                             expected_fingerprint=self._fingerprint, now=now)
+
+
+def open_backend(config: Config) -> Backend:
+    """The backend config.yaml names."""
+    if config.workbook.google_sheet:
+        raise WorkbookReadError(Problem(
+            "config.yaml: workbook.google_sheet",
+            "Google Sheets are not supported by this version yet",
+            "export the sheet as .xlsx and set workbook.path"))
+    path = config.workbook_path
+    return XlsxBackend(path, path.parent / "backups", config.workbook.backups)
+
+
+__all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend"]
