@@ -1,0 +1,54 @@
+"""What every report is computed from: the records as of one date, frozen."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ispsheets.book.records import Client, Invoice, Package, Payment, Service
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Invoices carry `paid`, `balance` and `status` as of `as_of` (from the allocation)."""
+
+    as_of: dt.date
+    currency: str
+    clients: tuple[Client, ...] = ()
+    packages: tuple[Package, ...] = ()
+    services: tuple[Service, ...] = ()
+    invoices: tuple[Invoice, ...] = ()  # with lines
+    payments: tuple[Payment, ...] = ()
+    paid_on: Mapping[str, dt.date] = field(default_factory=dict)  # invoice → day paid in full
+    suspensions: tuple[tuple[str, dt.date], ...] = ()  # (client_id, day the tool suspended)
+
+    @property
+    def live_invoices(self) -> tuple[Invoice, ...]:
+        """Invoices that count: every one but the voided."""
+        return tuple(i for i in self.invoices if i.status != "void")
+
+    @property
+    def open_invoices(self) -> tuple[Invoice, ...]:
+        return tuple(i for i in self.live_invoices if (i.balance or 0) > 0)
+
+    @property
+    def counted_payments(self) -> tuple[Payment, ...]:
+        return tuple(p for p in self.payments if p.date <= self.as_of)
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def previous_month(day: dt.date) -> dt.date:
+    first = month_start(day)
+    return month_start(first - dt.timedelta(days=1))
+
+
+def months_back(as_of: dt.date, count: int) -> list[dt.date]:
+    """The first days of the last `count` months, oldest first, ending with as_of's month."""
+    months = [month_start(as_of)]
+    while len(months) < count:
+        months.append(previous_month(months[-1]))
+    return months[::-1]

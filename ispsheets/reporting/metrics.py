@@ -1,0 +1,156 @@
+"""Collection metrics of the Summary tab; each formula is in its function's docstring."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ispsheets.money import round_money
+from ispsheets.reporting.inputs import ReportInput, month_start, previous_month
+
+ZERO = Decimal("0")
+WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One line of the Summary: a value, and the seed's target where there is one."""
+
+    name: str
+    value: Decimal | int | None
+    kind: str  # "money", "percent", "days", "count"
+    target: str = ""  # e.g. "< 30", "> 95"
+    formula: str = ""
+
+    @property
+    def on_target(self) -> bool | None:
+        if not self.target or self.value is None:
+            return None
+        op, number = self.target.split()
+        return self.value < Decimal(number) if op == "<" else self.value > Decimal(number)
+
+
+def _pct(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+def mrr(data: ReportInput) -> Decimal:
+    """Monthly recurring revenue: active services' price × quantity × (1 − discount), ÷ months
+    in their interval; services of cancelled clients and ended services excluded; before tax."""
+    packages = {p.package_id: p for p in data.packages}
+    cancelled = {c.client_id for c in data.clients if c.status == "cancelled"}
+    total = ZERO
+    for s in data.services:
+        package = packages.get(s.package_id)
+        if package is None or s.client_id in cancelled or s.start_date > data.as_of:
+            continue
+        if s.end_date is not None and s.end_date < data.as_of:
+            continue
+        price = s.price if s.price is not None else package.price
+        total += price * s.quantity * (100 - s.discount_pct) / 100 / package.months
+    return round_money(total, data.currency)
+
+
+def invoiced_in(data: ReportInput, month: dt.date) -> Decimal:
+    """Sum of the totals of invoices issued in that month (voided excluded)."""
+    return sum((i.total for i in data.live_invoices if month_start(i.issue_date) == month), ZERO)
+
+
+def collected_in(data: ReportInput, month: dt.date) -> Decimal:
+    """Sum of payments dated in that month (refunds and bounced checks subtract)."""
+    return sum((p.amount for p in data.counted_payments if month_start(p.date) == month), ZERO)
+
+
+def outstanding(data: ReportInput) -> Decimal:
+    """Sum of open invoice balances."""
+    return sum((i.balance or ZERO for i in data.open_invoices), ZERO)
+
+
+def overdue(data: ReportInput) -> Decimal:
+    """Sum of open balances of invoices whose due date has passed."""
+    return sum((i.balance or ZERO for i in data.open_invoices if i.due_date < data.as_of), ZERO)
+
+
+def dso(data: ReportInput) -> Decimal | None:
+    """Days sales outstanding: outstanding ÷ invoiced in the last 90 days × 90."""
+    start = data.as_of - dt.timedelta(days=WINDOW_DAYS)
+    billed = sum((i.total for i in data.live_invoices if start < i.issue_date <= data.as_of),
+                 ZERO)
+    if billed <= 0:
+        return None
+    return (outstanding(data) / billed * WINDOW_DAYS).quantize(Decimal("0.1"))
+
+
+def _due_in_window(data: ReportInput) -> list:
+    start = data.as_of - dt.timedelta(days=WINDOW_DAYS)
+    return [i for i in data.live_invoices if start < i.due_date <= data.as_of and i.total > 0]
+
+
+def collection_rate(data: ReportInput) -> Decimal | None:
+    """% of invoices due in the last 90 days that were paid in full by their due date."""
+    due = _due_in_window(data)
+    on_time = [i for i in due if (paid := data.paid_on.get(i.invoice_number)) is not None
+               and paid <= i.due_date]
+    return _pct(len(on_time), len(due))
+
+
+def late_payment_rate(data: ReportInput) -> Decimal | None:
+    """% of invoices due in the last 90 days paid in full, that were paid after their due date."""
+    paid = [(i, data.paid_on[i.invoice_number]) for i in _due_in_window(data)
+            if i.invoice_number in data.paid_on]
+    return _pct(sum(1 for i, day in paid if day > i.due_date), len(paid))
+
+
+def autopay_rate(data: ReportInput) -> Decimal | None:
+    """% of active clients with autopay = yes."""
+    active = [c for c in data.clients if c.status == "active"]
+    return _pct(sum(1 for c in active if c.autopay), len(active))
+
+
+def suspended_clients(data: ReportInput) -> int:
+    return sum(1 for c in data.clients if c.status == "suspended")
+
+
+def billing_churn(data: ReportInput) -> int:
+    """Services that ended within 30 days after their client was suspended (last 90 days)."""
+    start = data.as_of - dt.timedelta(days=WINDOW_DAYS)
+    count = 0
+    for s in data.services:
+        if s.end_date is None or not start < s.end_date <= data.as_of:
+            continue
+        if any(client == s.client_id and day <= s.end_date <= day + dt.timedelta(days=30)
+               for client, day in data.suspensions):
+            count += 1
+    return count
+
+
+def summary(data: ReportInput) -> list[Metric]:
+    this_month = month_start(data.as_of)
+    last_month = previous_month(data.as_of)
+    return [
+        Metric("Monthly recurring revenue (MRR)", mrr(data), "money", "", mrr.__doc__ or ""),
+        Metric(f"Invoiced {this_month:%B %Y}", invoiced_in(data, this_month), "money",
+               formula=invoiced_in.__doc__ or ""),
+        Metric(f"Invoiced {last_month:%B %Y}", invoiced_in(data, last_month), "money",
+               formula=invoiced_in.__doc__ or ""),
+        Metric(f"Collected {this_month:%B %Y}", collected_in(data, this_month), "money",
+               formula=collected_in.__doc__ or ""),
+        Metric(f"Collected {last_month:%B %Y}", collected_in(data, last_month), "money",
+               formula=collected_in.__doc__ or ""),
+        Metric("Outstanding", outstanding(data), "money", formula=outstanding.__doc__ or ""),
+        Metric("Overdue", overdue(data), "money", formula=overdue.__doc__ or ""),
+        Metric("DSO (days)", dso(data), "days", "< 30", dso.__doc__ or ""),
+        Metric("Collection rate", collection_rate(data), "percent", "> 95",
+               collection_rate.__doc__ or ""),
+        Metric("Late payments", late_payment_rate(data), "percent", "< 10",
+               late_payment_rate.__doc__ or ""),
+        Metric("Autopay enrollment", autopay_rate(data), "percent", "> 30",
+               autopay_rate.__doc__ or ""),
+        Metric("Clients suspended", suspended_clients(data), "count",
+               formula="Clients whose status is suspended."),
+        Metric("Churn due to billing (90 days)", billing_churn(data), "count",
+               formula=billing_churn.__doc__ or ""),
+    ]

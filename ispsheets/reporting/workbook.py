@@ -1,0 +1,243 @@
+"""The report workbook a bookkeeper opens: formatted, filtered, frozen, with native charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xlsxwriter
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from ispsheets.money import minor_units, symbol
+from ispsheets.reporting import metrics, tables
+from ispsheets.reporting.inputs import ReportInput
+
+BRAND = "#1F4E79"
+
+
+def report_path(folder: Path, as_of: dt.date) -> Path:
+    return folder / f"ispsheets-report-{as_of.isoformat()}.xlsx"
+
+
+class _Formats:
+    def __init__(self, book: Workbook, currency: str) -> None:
+        places = minor_units(currency)
+        decimals = "." + "0" * places if places else ""
+        sign = symbol(currency).replace('"', "")
+        money = f'"{sign}"#,##0{decimals};[Red]-"{sign}"#,##0{decimals}'
+        self.header = book.add_format({"bold": True, "font_color": "white", "bg_color": BRAND,
+                                       "border": 1, "text_wrap": True, "valign": "vcenter"})
+        self.title = book.add_format({"bold": True, "font_size": 16, "font_color": BRAND})
+        self.note = book.add_format({"italic": True, "font_color": "#666666"})
+        self.money = book.add_format({"num_format": money})
+        self.money_bold = book.add_format({"num_format": money, "bold": True, "top": 1})
+        self.date = book.add_format({"num_format": "yyyy-mm-dd"})
+        self.month = book.add_format({"num_format": "mmm yyyy"})
+        self.percent = book.add_format({"num_format": '0.0"%"'})
+        self.days = book.add_format({"num_format": "0.0"})
+        self.bold = book.add_format({"bold": True, "top": 1})
+        self.text = book.add_format({"text_wrap": True, "valign": "top"})
+        self.good = book.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
+        self.bad = book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+
+
+def _num(value: Decimal | int | None) -> float | int | None:
+    """Excel stores IEEE doubles; exact Decimals become the nearest double only in the file."""
+    if value is None:
+        return None
+    return int(value) if isinstance(value, int) else float(value)
+
+
+def _header(sheet: Worksheet, row: int, names: Sequence[str], fmt: Any,
+            widths: Sequence[int]) -> None:
+    for col, (name, width) in enumerate(zip(names, widths, strict=True)):
+        sheet.write_string(row, col, name, fmt)
+        sheet.set_column(col, col, width)
+    sheet.set_row(row, 30)
+
+
+def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
+    sheet = book.add_worksheet("Summary")
+    sheet.write_string(0, 0, "Billing summary", f.title)
+    sheet.write_string(1, 0, "As of")
+    sheet.write_datetime(1, 1, dt.datetime.combine(data.as_of, dt.time()), f.date)
+    _header(sheet, 3, ["Metric", "Value", "Target", "How it is computed"], f.header,
+            [34, 16, 10, 90])
+    rows = metrics.summary(data)
+    for n, metric in enumerate(rows, start=4):
+        sheet.write_string(n, 0, metric.name)
+        fmt = {"money": f.money, "percent": f.percent, "days": f.days}.get(metric.kind)
+        value = _num(metric.value)
+        if value is None:
+            sheet.write_string(n, 1, "n/a")
+        else:
+            sheet.write_number(n, 1, value, fmt)
+        sheet.write_string(n, 2, metric.target)
+        sheet.write_string(n, 3, metric.formula.replace("\n", " "))
+        if metric.target and value is not None:
+            op, number = metric.target.split()
+            good, bad = (("<", ">="), (">", "<="))[op == ">"]
+            cell = f"B{n + 1}"
+            sheet.conditional_format(cell, {"type": "cell", "criteria": good,
+                                            "value": float(number), "format": f.good})
+            sheet.conditional_format(cell, {"type": "cell", "criteria": bad,
+                                            "value": float(number), "format": f.bad})
+    sheet.freeze_panes(4, 0)
+    sheet.autofilter(3, 0, 3 + len(rows), 3)
+
+
+def _pivot_table(sheet: Worksheet, f: _Formats, table: pd.DataFrame, top: int, left: int,
+                 title: str) -> tuple[int, int, int]:
+    """Write a months × keys table; returns (first data row, last data row, last column)."""
+    sheet.write_string(top, left, title, f.title)
+    columns = ["Month", *[str(c) for c in table.columns]]
+    _header(sheet, top + 1, columns, f.header, [12] + [14] * (len(columns) - 1))
+    row = top + 2
+    for index, values in table.iterrows():
+        is_total = index == "Total"
+        if is_total:
+            sheet.write_string(row, left, "Total", f.bold)
+        else:
+            sheet.write_datetime(row, left, dt.datetime.combine(index, dt.time()), f.month)
+        for col, value in enumerate(values, start=1):
+            sheet.write_number(row, left + col, _num(value), f.money_bold if is_total or
+                               columns[col] == "Total" else f.money)
+        row += 1
+    return top + 2, row - 2, left + len(columns) - 1
+
+
+def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
+    sheet = book.add_worksheet("Revenue")
+    invoiced = tables.revenue_by_package(data)
+    first, last, last_col = _pivot_table(sheet, f, invoiced, 0, 0, "Invoiced by month × package")
+    chart = book.add_chart({"type": "column"})
+    for col in range(1, last_col):
+        chart.add_series({"name": ["Revenue", 1, col],
+                          "categories": ["Revenue", first, 0, last, 0],
+                          "values": ["Revenue", first, col, last, col]})
+    chart.set_title({"name": "Invoiced by month"})
+    chart.set_x_axis({"num_format": "mmm yy"})
+    chart.set_size({"width": 720, "height": 320})
+    sheet.insert_chart(1, last_col + 2, chart)
+
+    top = last + 4
+    collected = tables.collected_by_method(data)
+    first2, last2, last_col2 = _pivot_table(sheet, f, collected, top, 0,
+                                            "Collected by month × payment method")
+    line = book.add_chart({"type": "line"})
+    line.add_series({"name": "Collected", "categories": ["Revenue", first2, 0, last2, 0],
+                     "values": ["Revenue", first2, last_col2, last2, last_col2],
+                     "marker": {"type": "circle"}})
+    line.set_title({"name": "Collected by month"})
+    line.set_x_axis({"num_format": "mmm yy"})
+    line.set_legend({"none": True})
+    line.set_size({"width": 720, "height": 320})
+    sheet.insert_chart(top + 1, last_col + 2, line)
+    sheet.freeze_panes(2, 1)
+
+
+def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
+    sheet = book.add_worksheet("Aging")
+    rows = tables.aging(data)
+    names = ["Client", "Name", *tables.BUCKETS, "Total", "Oldest invoice", "Oldest due",
+             "Status", "Last payment"]
+    _header(sheet, 0, names, f.header, [12, 26, 13, 13, 13, 13, 13, 14, 15, 12, 12, 13])
+    for n, r in enumerate(rows, start=1):
+        sheet.write_string(n, 0, r.client_id)
+        sheet.write_string(n, 1, r.name)
+        for col, name in enumerate(tables.BUCKETS, start=2):
+            sheet.write_number(n, col, _num(r.buckets[name]), f.money)
+        sheet.write_number(n, 7, _num(r.total), f.money)
+        sheet.write_string(n, 8, r.oldest_invoice)
+        sheet.write_datetime(n, 9, dt.datetime.combine(r.oldest_due, dt.time()), f.date)
+        sheet.write_string(n, 10, r.status)
+        if r.last_payment:
+            sheet.write_datetime(n, 11, dt.datetime.combine(r.last_payment, dt.time()), f.date)
+    total_row = len(rows) + 1
+    sheet.write_string(total_row, 0, "Total", f.bold)
+    for col in range(2, 8):
+        letter = xlsxwriter.utility.xl_col_to_name(col)
+        value = sum((r.total if col == 7 else r.buckets[tables.BUCKETS[col - 2]] for r in rows),
+                    Decimal("0"))
+        sheet.write_formula(total_row, col, f"=SUBTOTAL(9,{letter}2:{letter}{total_row})",
+                            f.money_bold, _num(value))
+    sheet.freeze_panes(1, 2)
+    sheet.autofilter(0, 0, max(1, len(rows)), len(names) - 1)
+    chart = book.add_chart({"type": "bar", "subtype": "stacked"})
+    for col, name in enumerate(tables.BUCKETS, start=2):
+        chart.add_series({"name": name, "categories": ["Aging", total_row, 0, total_row, 0],
+                          "values": ["Aging", total_row, col, total_row, col]})
+    chart.set_title({"name": "Receivables by age"})
+    chart.set_size({"width": 640, "height": 220})
+    sheet.insert_chart(1, len(names) + 1, chart)
+
+
+def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
+    sheet = book.add_worksheet("Outstanding")
+    rows = tables.outstanding(data)
+    names = ["Invoice", "Client", "Name", "Issued", "Due", "Total", "Paid", "Balance",
+             "Days overdue", "Reminder stage"]
+    _header(sheet, 0, names, f.header, [13, 12, 26, 12, 12, 13, 13, 13, 10, 18])
+    for n, r in enumerate(rows, start=1):
+        sheet.write_string(n, 0, r.invoice_number)
+        sheet.write_string(n, 1, r.client_id)
+        sheet.write_string(n, 2, r.name)
+        sheet.write_datetime(n, 3, dt.datetime.combine(r.issue_date, dt.time()), f.date)
+        sheet.write_datetime(n, 4, dt.datetime.combine(r.due_date, dt.time()), f.date)
+        sheet.write_number(n, 5, _num(r.total), f.money)
+        sheet.write_number(n, 6, _num(r.paid), f.money)
+        sheet.write_number(n, 7, _num(r.balance), f.money)
+        sheet.write_number(n, 8, r.days_overdue)
+        sheet.write_string(n, 9, r.reminder_stage)
+    sheet.freeze_panes(1, 1)
+    sheet.autofilter(0, 0, max(1, len(rows)), len(names) - 1)
+
+
+def _history(book: Workbook, f: _Formats, data: ReportInput) -> None:
+    sheet = book.add_worksheet("Client history")
+    rows = tables.client_history(data)
+    names = ["Client", "Name", "Date", "Kind", "Reference", "Charged", "Paid", "Balance"]
+    _header(sheet, 0, names, f.header, [12, 26, 12, 10, 24, 13, 13, 13])
+    for n, r in enumerate(rows, start=1):
+        sheet.write_string(n, 0, r.client_id)
+        sheet.write_string(n, 1, r.name)
+        sheet.write_datetime(n, 2, dt.datetime.combine(r.date, dt.time()), f.date)
+        sheet.write_string(n, 3, r.kind)
+        sheet.write_string(n, 4, r.reference)
+        sheet.write_number(n, 5, _num(r.charged), f.money)
+        sheet.write_number(n, 6, _num(r.paid), f.money)
+        sheet.write_number(n, 7, _num(r.running_balance), f.money)
+    sheet.freeze_panes(1, 2)
+    sheet.autofilter(0, 0, max(1, len(rows)), len(names) - 1)
+
+
+def write_report(data: ReportInput, folder: Path) -> Path:
+    """Write `reports/ispsheets-report-YYYY-MM-DD.xlsx`, replacing one of that date atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = report_path(folder, data.as_of)
+    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".xlsx", dir=folder)
+    os.close(fd)
+    try:
+        book = xlsxwriter.Workbook(temp, {"constant_memory": False,
+                                          "default_date_format": "yyyy-mm-dd"})
+        book.set_properties({"title": f"ispsheets report {data.as_of}",
+                             "created": dt.datetime.combine(data.as_of, dt.time())})
+        formats = _Formats(book, data.currency)
+        _summary(book, formats, data)
+        _revenue(book, formats, data)
+        _aging(book, formats, data)
+        _outstanding(book, formats, data)
+        _history(book, formats, data)
+        book.close()
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return target

@@ -1,0 +1,135 @@
+"""Report numbers on a known scenario, hand-computed: buckets, metrics, pivots, history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from ispsheets.book.records import Client, Invoice, InvoiceLine, Package, Payment, Service
+from ispsheets.reporting import metrics, tables
+from ispsheets.reporting.inputs import ReportInput
+
+D = Decimal
+AS_OF = dt.date(2026, 12, 31)
+
+
+def _inv(number, client, issued, due, total, paid="0", status=None, service="S1", tax="0"):
+    total, paid, tax = D(total), D(paid), D(tax)
+    balance = total - paid
+    status = status or ("paid" if balance == 0 else "partial" if paid else "open")
+    if status == "void":
+        balance = D("0")
+    line = InvoiceLine(number, 1, service, "x", None, None, D(1), total - tax, total - tax, D(0),
+                       tax)
+    return Invoice(number, client, issued, None, None, due, total - tax, tax, total, paid,
+                   balance, status, lines=(line,))
+
+
+@pytest.mark.parametrize(("days", "expected"), [
+    (-5, "Current"), (0, "Current"), (1, "1-30"), (30, "1-30"), (31, "31-60"), (60, "31-60"),
+    (61, "61-90"), (90, "61-90"), (91, "90+"), (400, "90+")])
+def test_aging_bucket_edges(days, expected):
+    assert tables.bucket(days) == expected
+
+
+def _scenario() -> ReportInput:
+    clients = (Client("C1", "Ann", autopay=True), Client("C2", "Bob"),
+               Client("C3", "Cy", status="suspended"), Client("C4", "Di", status="cancelled"))
+    packages = (Package("HOME", "Home 100", D("49.99"), "monthly"),
+                Package("BIZ", "Biz 500", D("300.00"), "quarterly"))
+    services = (Service("S1", "C1", "HOME", dt.date(2026, 1, 1)),
+                Service("S2", "C2", "BIZ", dt.date(2026, 1, 1), quantity=D(2)),
+                Service("S3", "C3", "HOME", dt.date(2026, 1, 1), discount_pct=D(10)),
+                Service("S4", "C4", "HOME", dt.date(2026, 1, 1), end_date=dt.date(2026, 12, 20)))
+    invoices = (
+        # due exactly 30, 31, 61, 91 days before AS_OF
+        _inv("INV-1", "C2", dt.date(2026, 11, 16), dt.date(2026, 12, 1), "100.00", service="S2"),
+        _inv("INV-2", "C2", dt.date(2026, 11, 15), dt.date(2026, 11, 30), "50.00", paid="20.00",
+             service="S2"),
+        _inv("INV-3", "C3", dt.date(2026, 10, 16), dt.date(2026, 10, 31), "40.00", service="S3"),
+        _inv("INV-4", "C3", dt.date(2026, 9, 16), dt.date(2026, 10, 1), "30.00", service="S3"),
+        _inv("INV-5", "C1", dt.date(2026, 12, 1), dt.date(2026, 12, 16), "54.99", paid="54.99",
+             tax="5.00"),
+        _inv("INV-6", "C1", dt.date(2026, 12, 20), dt.date(2027, 1, 4), "54.99", tax="5.00"),
+        _inv("INV-7", "C2", dt.date(2026, 12, 2), dt.date(2026, 12, 17), "999.00",
+             status="void"),
+    )
+    payments = (Payment("P1", dt.date(2026, 11, 20), "C2", D("20.00"), "cash"),
+                Payment("P2", dt.date(2026, 12, 10), "C1", D("54.99"), "card"),
+                Payment("P3", dt.date(2027, 1, 2), "C1", D("54.99"), "card"))
+    return ReportInput(AS_OF, "USD", clients, packages, services, invoices, payments,
+                       paid_on={"INV-5": dt.date(2026, 12, 10)},
+                       suspensions=(("C4", dt.date(2026, 12, 1)),))
+
+
+def test_aging_rows_put_each_balance_in_its_bucket():
+    rows = {r.client_id: r for r in tables.aging(_scenario())}
+    assert set(rows) == {"C1", "C2", "C3"}  # void INV-7 and paid INV-5 owe nothing
+    assert rows["C2"].buckets == {"Current": 0, "1-30": D("100.00"), "31-60": D("30.00"),
+                                  "61-90": 0, "90+": 0}
+    assert rows["C3"].buckets == {"Current": 0, "1-30": 0, "31-60": 0, "61-90": D("40.00"),
+                                  "90+": D("30.00")}
+    assert rows["C1"].buckets["Current"] == D("54.99")
+    assert rows["C2"].total == D("130.00") and rows["C2"].oldest_invoice == "INV-2"
+    assert rows["C2"].last_payment == dt.date(2026, 11, 20)
+    assert rows["C1"].last_payment == dt.date(2026, 12, 10)  # P3 is after the as-of date
+    assert [r.client_id for r in tables.aging(_scenario())] == ["C2", "C3", "C1"]
+
+
+def test_outstanding_lists_open_invoices_most_overdue_first():
+    rows = tables.outstanding(_scenario())
+    assert [(r.invoice_number, r.days_overdue) for r in rows] == [
+        ("INV-4", 91), ("INV-3", 61), ("INV-2", 31), ("INV-1", 30), ("INV-6", 0)]
+
+
+def test_metrics_on_the_known_scenario():
+    data = _scenario()
+    # MRR: 49.99 + 2 × 300 / 3 + 49.99 × 0.9 (C4 cancelled, excluded) = 49.99 + 200 + 44.991
+    assert metrics.mrr(data) == D("294.98")
+    assert metrics.invoiced_in(data, dt.date(2026, 12, 1)) == D("109.98")  # INV-5 + INV-6
+    assert metrics.invoiced_in(data, dt.date(2026, 11, 1)) == D("150.00")
+    assert metrics.collected_in(data, dt.date(2026, 12, 1)) == D("54.99")  # P3 is after as-of
+    assert metrics.outstanding(data) == D("254.99")  # 100 + 30 + 40 + 30 + 54.99
+    assert metrics.overdue(data) == D("200.00")
+    # DSO: 254.99 / (100 + 50 + 40 + 54.99 + 54.99 invoiced since Oct 2) × 90
+    assert metrics.dso(data) == (D("254.99") / D("299.98") * 90).quantize(D("0.1"))
+    # due in window (Oct 2 – Dec 31): INV-1, INV-2, INV-3, INV-5 → only INV-5 paid on time
+    assert metrics.collection_rate(data) == D("25.0")
+    assert metrics.late_payment_rate(data) == D("0.0")
+    assert metrics.autopay_rate(data) == D("50.0")  # Ann of Ann and Bob
+    assert metrics.suspended_clients(data) == 1
+    assert metrics.billing_churn(data) == 1  # S4 ended 19 days after C4's suspension
+
+
+def test_targets_colour_a_metric():
+    assert metrics.Metric("DSO", D("25"), "days", "< 30").on_target is True
+    assert metrics.Metric("DSO", D("31"), "days", "< 30").on_target is False
+    assert metrics.Metric("Rate", D("96"), "percent", "> 95").on_target is True
+    assert metrics.Metric("Rate", None, "percent", "> 95").on_target is None
+
+
+def test_revenue_pivot_adds_up_both_ways():
+    table = tables.revenue_by_package(_scenario())
+    assert list(table.columns) == ["Biz 500", "Home 100", "Tax", "Total"]
+    dec = dt.date(2026, 12, 1)
+    assert table.loc[dec, "Home 100"] == D("99.98")
+    assert table.loc[dec, "Tax"] == D("10.00")
+    assert table.loc[dec, "Total"] == D("109.98")  # = invoiced in December
+    assert table.loc[dt.date(2026, 11, 1), "Biz 500"] == D("150.00")
+    assert table.loc["Total", "Total"] == sum(table.loc[m, "Total"] for m in table.index[:-1])
+    assert len(table.index) == 13  # 12 months and the totals row
+
+
+def test_collected_pivot_by_method():
+    table = tables.collected_by_method(_scenario())
+    assert table.loc[dt.date(2026, 11, 1), "cash"] == D("20.00")
+    assert table.loc[dt.date(2026, 12, 1), "card"] == D("54.99")
+    assert table.loc["Total", "Total"] == D("74.99")
+
+
+def test_client_history_runs_a_balance_in_date_order():
+    rows = [r for r in tables.client_history(_scenario()) if r.client_id == "C2"]
+    assert [(r.reference, r.running_balance) for r in rows] == [
+        ("INV-2", D("50.00")), ("INV-1", D("150.00")), ("P1 (cash)", D("130.00"))]

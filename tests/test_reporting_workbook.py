@@ -1,0 +1,73 @@
+"""The report file: tabs, money formats, frozen filtered headers, native charts, opens cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zipfile
+
+import openpyxl
+import pytest
+
+from ispsheets.reporting.workbook import report_path, write_report
+from tests.test_reporting_tables import AS_OF, _scenario
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    return write_report(_scenario(), tmp_path_factory.mktemp("reports"))
+
+
+def test_report_is_named_after_its_date_and_has_every_tab(report):
+    assert report == report_path(report.parent, AS_OF)
+    assert report.name == "ispsheets-report-2026-12-31.xlsx"
+    book = openpyxl.load_workbook(report)
+    assert book.sheetnames == ["Summary", "Revenue", "Aging", "Outstanding", "Client history"]
+
+
+def test_headers_are_frozen_and_filtered_and_money_is_formatted(report):
+    book = openpyxl.load_workbook(report)
+    aging = book["Aging"]
+    assert aging.freeze_panes == "C2"
+    assert aging.auto_filter.ref.startswith("A1:")
+    assert [c.value for c in aging[1]][:7] == ["Client", "Name", "Current", "1-30", "31-60",
+                                               "61-90", "90+"]
+    assert "$" in aging["H2"].number_format and "#,##0.00" in aging["H2"].number_format
+    assert aging["H2"].value == pytest.approx(130.00)
+    outstanding = book["Outstanding"]
+    assert outstanding.freeze_panes == "B2"
+    assert outstanding["I2"].value == 91
+
+
+def test_summary_has_targets_with_conditional_colours(report):
+    book = openpyxl.load_workbook(report)
+    summary = book["Summary"]
+    names = [summary.cell(row, 1).value for row in range(5, 18)]
+    assert "DSO (days)" in names and "Collection rate" in names
+    rules = [rule for rng in summary.conditional_formatting for rule in rng.rules]
+    assert len(rules) == 8  # two colours for each of the four metrics with a target
+
+
+def test_charts_are_native_excel_charts(report):
+    with zipfile.ZipFile(report) as z:
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        kinds = "".join(z.read(n).decode() for n in charts)
+    assert len(charts) == 3
+    assert "<c:barChart>" in kinds and "<c:lineChart>" in kinds
+    assert '<c:grouping val="stacked"/>' in kinds
+
+
+def test_an_existing_report_of_the_same_day_is_replaced(report):
+    again = write_report(_scenario(), report.parent)
+    assert again == report
+    assert sorted(p.name for p in report.parent.iterdir()) == [report.name]
+
+
+@pytest.mark.skipif(not (shutil.which("libreoffice") or shutil.which("soffice")),
+                    reason="LibreOffice is not installed")
+def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
+    office = shutil.which("libreoffice") or shutil.which("soffice")
+    subprocess.run([office, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                    str(report)], check=True, capture_output=True, timeout=180)
+    pdf = tmp_path / report.with_suffix(".pdf").name
+    assert pdf.stat().st_size > 5000
