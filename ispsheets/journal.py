@@ -19,7 +19,7 @@ from typing import Any
 
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 _V1 = """
@@ -98,8 +98,52 @@ _V1 = """
         );
 """
 
+_V2 = """
+        -- Side effects other than messages and card charges, keyed before they happen:
+        -- late fees, suspensions, reconnections, provisioning commands, reminder stages, payments
+        -- seen. pending → done | failed.
+        CREATE TABLE actions (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            client_id TEXT NOT NULL DEFAULT '',
+            invoice_number TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX actions_kind ON actions (kind, state);
+        -- Rows the tool adds to the owner's tabs (fee Charges rows, card Payments rows): written
+        -- once; a row the owner deletes afterwards (a waived fee) is never written again.
+        CREATE TABLE tool_rows (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            tab TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            written_gen INTEGER
+        );
+        -- One-shot cell values the tool sets in owner-or-both columns (Clients.status on
+        -- suspension and reconnection): written once, then the owner's word stands.
+        CREATE TABLE cell_writes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tab TEXT NOT NULL,
+            row_key TEXT NOT NULL,
+            column_name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            written_gen INTEGER
+        );
+        -- Clients the tool suspended and has not reconnected (or seen released by the owner).
+        CREATE TABLE suspensions (
+            client_id TEXT PRIMARY KEY,
+            key TEXT NOT NULL,
+            suspended_on TEXT NOT NULL
+        );
+"""
+
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
-MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -322,13 +366,14 @@ class Journal:
                               r["state"], r["detail"], r["updated_at"]) for r in rows]
 
     def begin_message(self, key: str, kind: str, client_id: str, invoice_number: str,
-                      now: dt.datetime) -> None:
-        """Key a message before it is sent (state `pending`)."""
+                      now: dt.datetime, transport: str = "") -> None:
+        """Key a message before it is sent (state `pending`, detail = the transport used)."""
         with self.transaction() as db:
-            db.execute("INSERT INTO messages VALUES (?,?,?,?,'pending','',?,?) "
+            db.execute("INSERT INTO messages VALUES (?,?,?,?,'pending',?,?,?) "
                        "ON CONFLICT(key) DO UPDATE SET state = 'pending', "
-                       "updated_at = excluded.updated_at",
-                       (key, kind, client_id, invoice_number, now.isoformat(), now.isoformat()))
+                       "detail = excluded.detail, updated_at = excluded.updated_at",
+                       (key, kind, client_id, invoice_number, transport, now.isoformat(),
+                        now.isoformat()))
 
     def finish_message(self, key: str, state: str, detail: str, now: dt.datetime) -> None:
         with self.transaction() as db:
@@ -377,13 +422,16 @@ class Journal:
                             r["client_id"], r["invoice_number"], r["detail"]) for r in rows]
 
     def begin_write(self, activity_ids: Iterable[int], now: dt.datetime) -> int:
-        """Note a workbook write and the activity rows it carries; returns its generation."""
+        """Note a workbook write and what it carries: the given activity rows and every unwritten
+        tool row and cell write. Returns its generation."""
         with self.transaction() as db:
             gen = db.execute("INSERT INTO writes (started_at, state) VALUES (?, 'started')",
                              (now.isoformat(),)).lastrowid
             assert gen is not None
             db.executemany("UPDATE activity SET written_gen = ? WHERE id = ?",
                            [(gen, i) for i in activity_ids])
+            db.execute("UPDATE tool_rows SET written_gen = ? WHERE written_gen IS NULL", (gen,))
+            db.execute("UPDATE cell_writes SET written_gen = ? WHERE written_gen IS NULL", (gen,))
             return gen
 
     def finish_write(self, gen: int) -> None:
@@ -391,9 +439,11 @@ class Journal:
             db.execute("UPDATE writes SET state = 'done' WHERE gen = ?", (gen,))
 
     def abandon_write(self, gen: int) -> None:
-        """The write did not happen: its activity rows go back in the queue."""
+        """The write did not happen: what it carried goes back in the queue."""
         with self.transaction() as db:
-            db.execute("UPDATE activity SET written_gen = NULL WHERE written_gen = ?", (gen,))
+            for table in ("activity", "tool_rows", "cell_writes"):
+                db.execute(f"UPDATE {table} SET written_gen = NULL WHERE written_gen = ?",
+                           (gen,))
             db.execute("UPDATE writes SET state = 'abandoned' WHERE gen = ?", (gen,))
 
     def unfinished_writes(self) -> dict[int, list[ActivityRow]]:
@@ -408,3 +458,146 @@ class Journal:
                                        r["client_id"], r["invoice_number"], r["detail"])
                            for r in rows]
         return result
+
+    # -- actions: fees, suspensions, commands, reminder stages, payments seen -------------------
+
+    def action(self, key: str) -> ActionRecord | None:
+        row = self._db.execute("SELECT * FROM actions WHERE key = ?", (key,)).fetchone()
+        return _action(row) if row else None
+
+    def actions(self, kind: str, state: str | None = None) -> list[ActionRecord]:
+        query = "SELECT * FROM actions WHERE kind = ?" + (" AND state = ?" if state else "")
+        rows = self._db.execute(query + " ORDER BY key", (kind, state) if state else (kind,))
+        return [_action(r) for r in rows]
+
+    def begin_action(self, key: str, kind: str, client_id: str, invoice_number: str,
+                     now: dt.datetime, detail: str = "") -> bool:
+        """Key an action before it is done; False if it is already done (do nothing)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT state FROM actions WHERE key = ?", (key,)).fetchone()
+            if row and row["state"] == "done":
+                return False
+            db.execute("INSERT INTO actions VALUES (?,?,?,?,'pending',?,?,?) "
+                       "ON CONFLICT(key) DO UPDATE SET state = 'pending', "
+                       "updated_at = excluded.updated_at",
+                       (key, kind, client_id, invoice_number, detail, now.isoformat(),
+                        now.isoformat()))
+            return True
+
+    def finish_action(self, key: str, state: str, detail: str, now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE actions SET state = ?, detail = ?, updated_at = ? WHERE key = ?",
+                       (state, detail, now.isoformat(), key))
+
+    def record_action(self, key: str, kind: str, client_id: str, invoice_number: str,
+                      now: dt.datetime, detail: str = "") -> bool:
+        """An action that is its own record (nothing outside happens): done at once.
+        False if it was done before."""
+        with self.transaction():
+            if not self.begin_action(key, kind, client_id, invoice_number, now, detail):
+                return False
+            self.finish_action(key, "done", detail, now)
+            return True
+
+    # -- tool rows and cell writes -------------------------------------------------------------
+
+    def add_tool_row(self, key: str, tab: str, values: dict[str, Any], now: dt.datetime) -> bool:
+        """Queue a row for an owner tab, once per key; False if the key was queued before."""
+        with self.transaction() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO tool_rows (key, tab, data, created_at) "
+                                "VALUES (?,?,?,?)",
+                                (key, tab, json.dumps(values, default=_json_default),
+                                 now.isoformat()))
+            return cursor.rowcount > 0
+
+    def unwritten_tool_rows(self) -> list[ToolRow]:
+        rows = self._db.execute("SELECT * FROM tool_rows WHERE written_gen IS NULL ORDER BY id")
+        return [ToolRow(r["key"], r["tab"], json.loads(r["data"])) for r in rows]
+
+    def tool_rows(self, tab: str) -> list[ToolRow]:
+        rows = self._db.execute("SELECT * FROM tool_rows WHERE tab = ? ORDER BY id", (tab,))
+        return [ToolRow(r["key"], r["tab"], json.loads(r["data"])) for r in rows]
+
+    def add_cell_write(self, tab: str, row_key: str, column: str, value: str,
+                       now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO cell_writes (tab, row_key, column_name, value, created_at) "
+                       "VALUES (?,?,?,?,?)", (tab, row_key, column, value, now.isoformat()))
+
+    def unwritten_cell_writes(self) -> list[CellWrite]:
+        rows = self._db.execute("SELECT * FROM cell_writes WHERE written_gen IS NULL "
+                                "ORDER BY id")
+        return [CellWrite(r["tab"], r["row_key"], r["column_name"], r["value"]) for r in rows]
+
+    # -- suspensions ---------------------------------------------------------------------------
+
+    def suspensions(self) -> dict[str, tuple[str, dt.date]]:
+        """client_id → (key, day suspended) for clients the tool suspended."""
+        rows = self._db.execute("SELECT * FROM suspensions ORDER BY client_id")
+        return {r["client_id"]: (r["key"], dt.date.fromisoformat(r["suspended_on"]))
+                for r in rows}
+
+    def add_suspension(self, client_id: str, key: str, day: dt.date) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO suspensions VALUES (?,?,?)",
+                       (client_id, key, day.isoformat()))
+
+    def end_suspension(self, client_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM suspensions WHERE client_id = ?", (client_id,))
+
+    def suspension_history(self) -> list[tuple[str, dt.date]]:
+        """(client_id, day) of every suspension the tool made, for the reports."""
+        return [(a.client_id, dt.date.fromisoformat(a.detail[:10]))
+                for a in self.actions("suspend", "done") if a.detail[:10]]
+
+    # -- rebilling -----------------------------------------------------------------------------
+
+    def release_billed(self, number: str) -> int:
+        """Forget what a voided invoice billed, so the next run bills it again."""
+        with self.transaction() as db:
+            row = db.execute("SELECT voided_at FROM invoices WHERE number = ?",
+                             (number,)).fetchone()
+            if row is None or row["voided_at"] is None:
+                raise JournalError(f"{number} is not a voided invoice")
+            return db.execute("DELETE FROM billed WHERE invoice_number = ?",
+                              (number,)).rowcount
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal | dt.date | dt.datetime):
+        return value.isoformat() if not isinstance(value, Decimal) else str(value)
+    raise TypeError(f"cannot store {value!r}")
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    key: str
+    kind: str
+    client_id: str
+    invoice_number: str
+    state: str
+    detail: str
+    updated_at: str
+
+
+def _action(row: sqlite3.Row) -> ActionRecord:
+    return ActionRecord(row["key"], row["kind"], row["client_id"], row["invoice_number"],
+                        row["state"], row["detail"], row["updated_at"])
+
+
+@dataclass(frozen=True)
+class ToolRow:
+    """A row for an owner tab; `values` as JSON gave them back (text, numbers as text)."""
+
+    key: str
+    tab: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CellWrite:
+    tab: str
+    row_key: str
+    column: str
+    value: str

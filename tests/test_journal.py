@@ -126,3 +126,81 @@ def test_dry_run_copy_leaves_the_file_untouched(tmp_path):
     copy.record_invoices([(_invoice("INV-00002"), 2, [])], NOW)
     assert len(copy.invoices()) == 2
     assert len(journal.invoices()) == 1
+
+
+def test_a_version_1_journal_is_migrated_to_the_current_schema(tmp_path):
+    from ispsheets.journal import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[1] + "\nPRAGMA user_version = 1;")
+    db.execute("INSERT INTO sequences VALUES ('invoice', 41)")
+    db.commit()
+    db.close()
+    journal = Journal.open(path)
+    assert journal.version == SCHEMA_VERSION
+    assert journal.peek_seq("invoice") == 42
+    assert journal.actions("late_fee") == []
+
+
+def test_an_action_done_once_is_not_begun_again():
+    journal = Journal.memory()
+    assert journal.begin_action("late_fee/INV-00001", "late_fee", "C1", "INV-00001", NOW)
+    assert journal.action("late_fee/INV-00001").state == "pending"
+    journal.finish_action("late_fee/INV-00001", "done", "5.00", NOW)
+    assert not journal.begin_action("late_fee/INV-00001", "late_fee", "C1", "INV-00001", NOW)
+    assert journal.record_action("payment/PAY-00001", "payment", "C1", "", NOW, "x") is True
+    assert journal.record_action("payment/PAY-00001", "payment", "C1", "", NOW, "x") is False
+    assert [a.key for a in journal.actions("late_fee", "done")] == ["late_fee/INV-00001"]
+
+
+def test_a_failed_action_is_begun_again():
+    journal = Journal.memory()
+    journal.begin_action("provision/suspend/C1", "provision", "C1", "", NOW)
+    journal.finish_action("provision/suspend/C1", "failed", "exit 255", NOW)
+    assert journal.begin_action("provision/suspend/C1", "provision", "C1", "", NOW)
+
+
+def test_a_tool_row_is_queued_once_and_leaves_the_queue_with_its_write():
+    journal = Journal.memory()
+    values = {"charge_id": "CHG-00001", "amount": Decimal("5.00"), "date": dt.date(2026, 12, 30)}
+    assert journal.add_tool_row("late_fee/INV-00001", "Charges", values, NOW)
+    assert not journal.add_tool_row("late_fee/INV-00001", "Charges", values, NOW)
+    [row] = journal.unwritten_tool_rows()
+    assert row.values == {"charge_id": "CHG-00001", "amount": "5.00", "date": "2026-12-30"}
+    gen = journal.begin_write([], NOW)
+    assert journal.unwritten_tool_rows() == []
+    journal.abandon_write(gen)
+    assert len(journal.unwritten_tool_rows()) == 1
+    journal.finish_write(journal.begin_write([], NOW))
+    assert journal.unwritten_tool_rows() == []
+    assert len(journal.tool_rows("Charges")) == 1
+
+
+def test_a_cell_write_waits_for_a_finished_write():
+    journal = Journal.memory()
+    journal.add_cell_write("Clients", "C1", "status", "suspended", NOW)
+    gen = journal.begin_write([], NOW)
+    journal.abandon_write(gen)
+    [write] = journal.unwritten_cell_writes()
+    assert (write.tab, write.row_key, write.column, write.value) == ("Clients", "C1", "status",
+                                                                    "suspended")
+
+
+def test_suspensions_are_remembered_until_ended():
+    journal = Journal.memory()
+    journal.add_suspension("C1", "suspend/C1/INV-00001", dt.date(2026, 12, 22))
+    assert journal.suspensions() == {"C1": ("suspend/C1/INV-00001", dt.date(2026, 12, 22))}
+    journal.end_suspension("C1")
+    assert journal.suspensions() == {}
+
+
+def test_only_a_voided_invoice_can_be_released_for_rebilling():
+    journal = Journal.memory()
+    journal.record_invoices([(_invoice("INV-00001"), 1, [Billed("period", "S1/2026-12-01", {})])],
+                            NOW)
+    with pytest.raises(JournalError, match="not a voided invoice"):
+        journal.release_billed("INV-00001")
+    journal.void("INV-00001", NOW)
+    assert journal.release_billed("INV-00001") == 1
+    assert journal.billed() == []
