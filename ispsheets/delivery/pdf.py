@@ -1,0 +1,689 @@
+"""Branded PDF invoices drawn straight on the reportlab canvas, one file per invoice.
+
+The canvas API is used rather than platypus (twice as fast here). Text is set in the built-in
+Helvetica when every string fits its WinAnsi (cp1252) encoding, which covers English and Western
+European text and `€`; otherwise a TrueType font with wider coverage is embedded (DejaVu Sans,
+found on the machine), which costs about four times as much per page, so only the invoices that
+need it pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib.util import find_spec
+from pathlib import Path
+
+from PIL import Image
+from reportlab import rl_config
+from reportlab.graphics.barcode import qrencoder
+from reportlab.lib.colors import Color, HexColor, white
+from reportlab.lib.pagesizes import A4, letter
+from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.pdfgen.textobject import PDFTextObject
+from rich.progress import MofNCompleteColumn, Progress
+
+from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
+from ispsheets.money import format_money
+
+PAGE_SIZES = {"letter": letter, "a4": A4}
+INK = HexColor("#1A1A1A")
+MUTED = HexColor("#5F6B7A")
+RULE = HexColor("#D5DBE3")
+ZEBRA = HexColor("#F4F6F9")
+
+# TrueType fonts tried, in order, when an invoice holds text outside cp1252: (regular, bold).
+_FONT_DIRS = (
+    "/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/share/fonts/TTF",
+    "/usr/share/fonts/dejavu-sans-fonts", "/usr/local/share/fonts", "/opt/homebrew/share/fonts",
+    os.path.expanduser("~/.fonts"), os.path.expanduser("~/.local/share/fonts"),
+)
+_FONT_PAIRS = (
+    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+    ("Arial.ttf", "Arial Bold.ttf"),
+    ("arial.ttf", "arialbd.ttf"),
+)
+_OS_FONTS = (
+    ("/System/Library/Fonts/Supplemental/Arial.ttf",
+     "/System/Library/Fonts/Supplemental/Arial Bold.ttf"),
+    ("C:/Windows/Fonts/arial.ttf", "C:/Windows/Fonts/arialbd.ttf"),
+)
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """The two faces an invoice is set in; `embedded` when they are TrueType subsets."""
+
+    regular: str
+    bold: str
+    embedded: bool = False
+
+
+HELVETICA = Fonts("Helvetica", "Helvetica-Bold")
+
+
+def font_candidates() -> list[tuple[Path, Path]]:
+    """Existing (regular, bold) TrueType pairs, best first; reportlab's Vera comes last."""
+    pairs = [(Path(d, r), Path(d, b)) for d in _FONT_DIRS for r, b in _FONT_PAIRS]
+    pairs += [(Path(r), Path(b)) for r, b in _OS_FONTS]
+    if (spec := find_spec("matplotlib")) and spec.origin:
+        ttf = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+        pairs.append((ttf / "DejaVuSans.ttf", ttf / "DejaVuSans-Bold.ttf"))
+    if (spec := find_spec("reportlab")) and spec.origin:
+        rl = Path(spec.origin).parent / "fonts"
+        pairs.append((rl / "Vera.ttf", rl / "VeraBd.ttf"))
+    return [(r, b if b.is_file() else r) for r, b in pairs if r.is_file()]
+
+
+@functools.cache
+def _register(path: Path) -> tuple[str, frozenset[int]]:
+    """Register a TrueType file once per process; its name and the code points it covers."""
+    name = "isp-" + path.stem
+    font = TTFont(name, str(path))
+    pdfmetrics.registerFont(font)
+    return name, frozenset(font.face.charToGlyph)
+
+
+def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
+    """Helvetica when all text is cp1252, else `font` or the first TrueType covering the text."""
+    chars = {ord(ch) for text in document_texts(doc) for ch in text}
+    if all(_cp1252(chr(c)) for c in chars):
+        return HELVETICA
+    pairs = [(font, font)] if font else font_candidates()
+    if not pairs:
+        return HELVETICA  # nothing better on this machine: unknown characters show as boxes
+    needed = {c for c in chars if not chr(c).isspace()}
+    for regular, bold in pairs:
+        name, covered = _register(regular)
+        if needed <= covered:
+            return Fonts(name, _register(bold)[0], embedded=True)
+    name = _register(pairs[0][0])[0]
+    return Fonts(name, _register(pairs[0][1])[0], embedded=True)
+
+
+@functools.cache
+def _cp1252(ch: str) -> bool:
+    try:
+        ch.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def document_texts(doc: InvoiceDocument) -> Iterator[str]:
+    """Every piece of owner- or client-supplied text the invoice draws."""
+    c, cl, inv = doc.company, doc.client, doc.invoice
+    yield from (c.name, c.address, c.email, c.phone, c.website, c.tax_id)
+    yield from (cl.name, cl.client_id, cl.address, *cl.emails)
+    yield from (inv.invoice_number, doc.tax_name, doc.payment_instructions, doc.pay_link,
+                doc.footer, format_money(Decimal(0), doc.currency))
+    yield from (line.description for line in inv.lines)
+
+
+# -- layout --------------------------------------------------------------------------------
+
+
+MARGIN = 50.0
+FOOTER_TOP = 58.0  # rows never go below this
+ROW_PAD = 4.0
+LINE_STEP = 11.0
+DESC_SIZE = 9.0
+SUB_SIZE = 7.5
+QR_SIZE = 84.0
+
+
+def _continued_top(height: float) -> float:
+    """Where the table starts on pages after the first."""
+    return height - 80
+
+
+@dataclass(frozen=True)
+class _Row:
+    index: int
+    desc: tuple[str, ...]
+    period: str
+    period_inline: bool
+    qty: str
+    unit: str
+    rate: str
+    tax: str
+    amount: str
+    height: float
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Right edges of the numeric columns and the description width."""
+
+    desc_x: float
+    desc_w: float
+    qty_r: float
+    unit_r: float
+    rate_r: float
+    tax_r: float
+    amount_r: float
+
+
+def _columns(width: float) -> _Columns:
+    right = width - MARGIN
+    amount_r, tax_r, rate_r, unit_r = right - 6, right - 80, right - 144, right - 190
+    qty_r = right - 262
+    return _Columns(MARGIN + 6, qty_r - 36 - MARGIN - 6, qty_r, unit_r, rate_r, tax_r, amount_r)
+
+
+def _quantity(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def _rows(doc: InvoiceDocument, fonts: Fonts, cols: _Columns) -> list[_Row]:
+    """Table rows: the description wrapped, the service period after it or below it."""
+    rows = []
+    gap = 8.0
+    for index, line in enumerate(doc.lines):
+        desc = simpleSplit(line.description or "", fonts.regular, DESC_SIZE, cols.desc_w)[:4]
+        period = format_period(line.period_start, line.period_end, doc.date_order)
+        if period and period in (line.description or ""):
+            period = ""  # billing already wrote the period into the description
+        inline = bool(period) and len(desc) <= 1 and (
+            pdfmetrics.stringWidth(desc[0] if desc else "", fonts.regular, DESC_SIZE) + gap
+            + pdfmetrics.stringWidth(period, fonts.regular, SUB_SIZE) <= cols.desc_w)
+        lines = max(len(desc), 1) + (0 if inline or not period else 1)
+        rows.append(_Row(index, tuple(desc), period, inline, _quantity(line.quantity),
+                         format_money(line.unit_price, doc.currency),
+                         f"{line.tax_rate.normalize():f}%" if line.tax_rate else "",
+                         format_money(line.tax, doc.currency) if line.tax else "",
+                         format_money(line.amount, doc.currency),
+                         ROW_PAD * 2 + LINE_STEP * lines))
+    return rows
+
+
+def _paginate(rows: Sequence[_Row], first_top: float, next_top: float,
+              closing: float) -> list[list[_Row]]:
+    """Rows per page; the last page also fits the closing block (totals, payment, QR)."""
+    pages: list[list[_Row]] = [[]]
+    y = first_top
+    for row in rows:
+        if y - row.height < FOOTER_TOP and pages[-1]:
+            pages.append([])
+            y = next_top
+        pages[-1].append(row)
+        y -= row.height
+    if y - closing < FOOTER_TOP:
+        # Carry the last row over so the totals never stand alone on a page.
+        carried = [pages[-1].pop()] if len(pages[-1]) > 1 else []
+        pages.append(carried)
+    return pages
+
+
+# -- drawing -------------------------------------------------------------------------------
+
+
+class _Painter:
+    """Draws one invoice on one canvas; holds the fonts, colours and geometry."""
+
+    def __init__(self, canvas: Canvas, doc: InvoiceDocument, fonts: Fonts) -> None:
+        self.c = canvas
+        self.doc = doc
+        self.f = fonts
+        self.brand = _brand(doc.company.brand_color)
+        self.width, self.height = canvas._pagesize
+        self.right = self.width - MARGIN
+        self.cols = _columns(self.width)
+        self.money = functools.partial(format_money, currency=doc.currency)
+        self.date = functools.partial(format_date, order=doc.date_order)
+        self._fill: Color | None = None
+        self._text: PDFTextObject | None = None
+        self._text_font: tuple[str, float] = ("", 0.0)
+        self._text_fill: Color | None = None
+
+    # All text of a page goes into one text object, drawn last (on top of the fills): far
+    # fewer PDF operators than one text object per string; font and colour are set on change.
+    def text(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
+             color: Color = INK) -> None:
+        t = self._text
+        if t is None:
+            t = self._text = self.c.beginText()
+        font = self.f.bold if bold else self.f.regular
+        if (font, size) != self._text_font:
+            t.setFont(font, size)
+            self._text_font = (font, size)
+        if color is not self._text_fill:
+            t.setFillColor(color)
+            self._text_fill = color
+        t.setTextOrigin(x, y)
+        t.textOut(s)
+
+    def rtext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
+              color: Color = INK) -> None:
+        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
+        self.text(x - width, y, s, size, bold, color)
+
+    def ctext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
+              color: Color = INK) -> None:
+        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
+        self.text(x - width / 2, y, s, size, bold, color)
+
+    def fill(self, color: Color) -> None:
+        if color is not self._fill:
+            self.c.setFillColor(color)
+            self._fill = color
+
+    def new_page(self) -> None:
+        if self._text is not None:
+            self.c.drawText(self._text)
+        self.c.showPage()
+        self._fill = self._text = self._text_fill = None
+        self._text_font = ("", 0.0)
+
+    def wrap(self, s: str, size: float, width: float, bold: bool = False) -> list[str]:
+        return list(_wrap(s, self.f.bold if bold else self.f.regular, size, width))
+
+    def fit(self, s: str, size: float, width: float, bold: bool = False) -> str:
+        return _fit(s, self.f.bold if bold else self.f.regular, size, width)
+
+    # blocks
+    def header(self) -> float:
+        """Logo, company block, INVOICE title and facts; returns the y below them."""
+        c, doc, co = self.c, self.doc, self.doc.company
+        self.fill(self.brand)
+        c.rect(0, self.height - 10, self.width, 10, stroke=0, fill=1)
+        top = self.height - 46
+        y = top
+        logo = _logo(co.logo)
+        if logo is not None:
+            iw, ih = logo.getSize()
+            scale = min(LOGO_BOX[0] / iw, LOGO_BOX[1] / ih)
+            c.drawImage(logo, MARGIN, top - ih * scale + 6, iw * scale, ih * scale)
+            y = top - ih * scale - 10
+            self.text(MARGIN, y, self.fit(co.name, 11, 260, bold=True), 11, bold=True)
+        else:
+            y = top - 12
+            self.text(MARGIN, y, self.fit(co.name, 17, 280, bold=True), 17, bold=True,
+                      color=self.brand)
+        y -= 4
+        contact = [*self.wrap(co.address, 8.5, 260),
+                   " · ".join(s for s in (co.phone, co.email) if s), co.website,
+                   f"Tax ID: {co.tax_id}" if co.tax_id else ""]
+        for line in filter(None, contact):
+            y -= 11
+            self.text(MARGIN, y, line, 8.5, color=MUTED)
+        left_bottom = y
+
+        inv = doc.invoice
+        self.rtext(self.right, top - 20, "INVOICE", 26, bold=True, color=self.brand)
+        facts = [("Invoice number", inv.invoice_number), ("Issue date", self.date(inv.issue_date)),
+                 ("Due date", self.date(inv.due_date))]
+        if inv.period_start or inv.period_end:
+            facts.append(("Service period",
+                          format_period(inv.period_start, inv.period_end, doc.date_order)))
+        facts.append(("Client ID", doc.client.client_id))
+        y = top - 44
+        for label, value in facts:
+            self.rtext(self.right - 128, y, label, 8.5, color=MUTED)
+            self.rtext(self.right, y, self.fit(value, 9, 120, bold=True), 9, bold=True)
+            y -= 13
+        return min(left_bottom, y + 13) - 22
+
+    def bill_to(self, top: float) -> float:
+        """Client block and the balance-due box; returns the y below them."""
+        c, doc, cl = self.c, self.doc, self.doc.client
+        c.setStrokeColor(RULE)
+        c.setLineWidth(0.75)
+        c.line(MARGIN, top, self.right, top)
+        y = top - 20
+        self.text(MARGIN, y, "BILL TO", 8, bold=True, color=self.brand)
+        y -= 15
+        self.text(MARGIN, y, self.fit(cl.name, 11.5, 290, bold=True), 11.5, bold=True)
+        for line in [*self.wrap(cl.address, 9, 290), *cl.emails[:3]]:
+            y -= 12
+            self.text(MARGIN, y, self.fit(line, 9, 290), 9, color=MUTED)
+
+        box_w, box_h = 200.0, 66.0
+        bx, by = self.right - box_w, top - 14 - box_h
+        self.fill(self.brand)
+        c.roundRect(bx, by, box_w, box_h, 5, stroke=0, fill=1)
+        balance = doc.balance
+        self.text(bx + 14, by + box_h - 18, "BALANCE DUE", 8, bold=True, color=white)
+        self.text(bx + 14, by + 24, self.money(balance), 20, bold=True, color=white)
+        note = (f"Due {self.date(doc.invoice.due_date)}" if balance > 0
+                else "Paid in full. Thank you!" if doc.invoice.total > 0 else "Nothing to pay")
+        self.text(bx + 14, by + 10, note, 8.5, color=white)
+        return min(y, by) - 22
+
+    def table_header(self, top: float) -> float:
+        c, k = self.c, self.cols
+        self.fill(self.brand)
+        c.rect(MARGIN, top - 20, self.right - MARGIN, 20, stroke=0, fill=1)
+        y = top - 13.5
+        self.text(k.desc_x, y, "DESCRIPTION", 7.5, bold=True, color=white)
+        for x, label in ((k.qty_r, "QTY"), (k.unit_r, "UNIT PRICE"), (k.rate_r, "TAX %"),
+                         (k.tax_r, self.fit(self.doc.tax_name.upper(), 7.5, 56, bold=True)),
+                         (k.amount_r, "AMOUNT")):
+            self.rtext(x, y, label, 7.5, bold=True, color=white)
+        return top - 20
+
+    def row(self, top: float, row: _Row, shaded: bool) -> float:
+        c, k = self.c, self.cols
+        bottom = top - row.height
+        if shaded:
+            self.fill(ZEBRA)
+            c.rect(MARGIN, bottom, self.right - MARGIN, row.height, stroke=0, fill=1)
+        y = top - ROW_PAD - 8
+        for line in row.desc or ("",):
+            self.text(k.desc_x, y, line, DESC_SIZE)
+            y -= LINE_STEP
+        if row.period_inline:
+            x = k.desc_x + pdfmetrics.stringWidth(row.desc[0] if row.desc else "",
+                                                  self.f.regular, DESC_SIZE) + 8
+            self.text(x, top - ROW_PAD - 8, row.period, SUB_SIZE, color=MUTED)
+        elif row.period:
+            self.text(k.desc_x, y + 1, row.period, SUB_SIZE, color=MUTED)
+        y = top - ROW_PAD - 8
+        self.rtext(k.qty_r, y, row.qty, DESC_SIZE)
+        self.rtext(k.unit_r, y, row.unit, DESC_SIZE)
+        self.rtext(k.rate_r, y, row.rate, DESC_SIZE, color=MUTED)
+        self.rtext(k.tax_r, y, row.tax, DESC_SIZE)
+        self.rtext(k.amount_r, y, row.amount, DESC_SIZE, bold=True)
+        return bottom
+
+    def closing(self, top: float) -> None:
+        """Totals on the right; payment instructions, pay link and QR code on the left."""
+        c, doc, inv = self.c, self.doc, self.doc.invoice
+        c.setStrokeColor(RULE)
+        c.setLineWidth(0.75)
+        c.line(MARGIN, top, self.right, top)
+        label_x, x = self.right - 200, self.right - 6
+        y = top - 18
+        for label, value in (("Subtotal", inv.subtotal), (doc.tax_name, inv.tax)):
+            self.text(label_x, y, self.fit(label, 9, 110), 9, color=MUTED)
+            self.rtext(x, y, self.money(value), 9)
+            y -= 16
+        c.line(label_x, y + 10, self.right, y + 10)
+        self.text(label_x, y - 2, "Total", 10, bold=True)
+        self.rtext(x, y - 2, self.money(inv.total), 10, bold=True)
+        y -= 18
+        self.text(label_x, y, "Paid", 9, color=MUTED)
+        self.rtext(x, y, self.money(-doc.paid if doc.paid else doc.paid), 9)
+        y -= 12
+        self.fill(self.brand)
+        c.rect(label_x - 8, y - 24, self.right - label_x + 8, 24, stroke=0, fill=1)
+        self.text(label_x, y - 16, "BALANCE DUE", 10, bold=True, color=white)
+        self.rtext(x, y - 16, self.money(doc.balance), 12, bold=True, color=white)
+
+        width = label_x - MARGIN - 30
+        y = top - 18
+        if doc.payment_instructions or doc.pay_link:
+            self.text(MARGIN, y, "HOW TO PAY", 8, bold=True, color=self.brand)
+            y -= 13
+        for line in self.wrap(doc.payment_instructions, 8.5, width):
+            self.text(MARGIN, y, line, 8.5)
+            y -= 11
+        if doc.pay_link:
+            y -= 4
+            self.text(MARGIN, y, "Pay online:", 8.5, bold=True)
+            link_x = MARGIN + pdfmetrics.stringWidth("Pay online: ", self.f.bold, 8.5)
+            link = self.fit(doc.pay_link, 8.5, width - (link_x - MARGIN))
+            self.text(link_x, y, link, 8.5, color=self.brand)
+            end = link_x + pdfmetrics.stringWidth(link, self.f.regular, 8.5)
+            c.linkURL(doc.pay_link, (link_x, y - 2, end, y + 9), relative=0)
+            qr_y = y - 8 - QR_SIZE
+            _draw_qr(c, doc.pay_link, MARGIN - 4, qr_y, QR_SIZE)
+            c.linkURL(doc.pay_link, (MARGIN, qr_y, MARGIN + QR_SIZE, qr_y + QR_SIZE), relative=0)
+            self.text(MARGIN + QR_SIZE + 4, qr_y + QR_SIZE / 2 - 3,
+                      "Scan to pay with your phone", 8, color=MUTED)
+
+    def continued_header(self) -> float:
+        c = self.c
+        self.fill(self.brand)
+        c.rect(0, self.height - 10, self.width, 10, stroke=0, fill=1)
+        top = self.height - 46
+        self.text(MARGIN, top, self.fit(self.doc.company.name, 11, 280, bold=True), 11, bold=True,
+                  color=self.brand)
+        self.rtext(self.right, top, f"Invoice {self.doc.invoice.invoice_number} (continued)",
+                   9, bold=True)
+        self.rtext(self.right, top - 12, self.doc.client.name, 8.5, color=MUTED)
+        return _continued_top(self.height)
+
+    def footer(self, page: int, pages: int) -> None:
+        c = self.c
+        c.setStrokeColor(RULE)
+        c.setLineWidth(0.75)
+        c.line(MARGIN, 44, self.right, 44)
+        self.text(MARGIN, 30, self.doc.invoice.invoice_number, 7.5, color=MUTED)
+        if self.doc.footer:
+            footer = self.fit(" ".join(self.doc.footer.split()), 7.5, self.width - 2 * MARGIN - 160)
+            self.ctext(self.width / 2, 30, footer, 7.5, color=MUTED)
+        self.rtext(self.right, 30, f"Page {page} of {pages}", 7.5, color=MUTED)
+
+    def closing_height(self) -> float:
+        doc = self.doc
+        width = self.right - 200 - MARGIN - 30
+        left = 18 + (13 if doc.payment_instructions or doc.pay_link else 0)
+        left += 11 * len(self.wrap(doc.payment_instructions, 8.5, width))
+        if doc.pay_link:
+            left += 12 + QR_SIZE
+        return max(left, 110.0) + 12
+
+
+# Measuring text is a good part of the render time, and the same company address, payment
+# instructions and names recur on every invoice of a run: remember the results.
+@functools.lru_cache(maxsize=8192)
+def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
+    """Lines of `text` (split at newlines and `;`) wrapped to `width`."""
+    lines: list[str] = []
+    for part in _address_lines(text):
+        lines += simpleSplit(part, font, size, width)
+    return tuple(lines)
+
+
+@functools.lru_cache(maxsize=8192)
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    """`text` cut with an ellipsis to fit `width`."""
+    if pdfmetrics.stringWidth(text, font, size) <= width:
+        return text
+    while text and pdfmetrics.stringWidth(text + "…", font, size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _address_lines(text: str) -> list[str]:
+    """An address typed on one line with `;` or on several lines, as lines."""
+    return [part.strip() for part in text.replace(";", "\n").splitlines() if part.strip()]
+
+
+def _brand(hex_color: str) -> Color:
+    try:
+        return HexColor(hex_color)
+    except (ValueError, TypeError):
+        return HexColor("#1F4E79")
+
+
+LOGO_BOX = (170.0, 56.0)  # points
+
+
+@functools.cache
+def _logo(path: Path | None) -> ImageReader | None:
+    """The logo, prepared once per process; a missing or unreadable file draws no logo.
+
+    It is scaled to about 180 dpi in the logo box, flattened on white and kept as a
+    high-quality JPEG, which reportlab embeds as it is: a PNG would be decompressed and
+    compressed again for every invoice (a millisecond each).
+    """
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image.thumbnail((int(LOGO_BOX[0] * 2.5), int(LOGO_BOX[1] * 2.5)))
+            rgba = image.convert("RGBA")
+    except (OSError, ValueError):
+        return None
+    flat = Image.new("RGB", rgba.size, (255, 255, 255))
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    data = io.BytesIO()
+    flat.save(data, "JPEG", quality=95, subsampling=0)
+    data.seek(0)
+    return ImageReader(data)
+
+
+def qr_modules(data: str) -> list[list[bool]]:
+    """The QR code matrix for `data` (error correction M), rows top to bottom."""
+    code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+    code.addData(data)
+    code.make()
+    return [[bool(m) for m in row] for row in code.modules]
+
+
+def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:
+    """A QR code as one filled path of dark runs, inside a 2-module quiet zone, as a form."""
+    modules = qr_modules(data)
+    count = len(modules)
+    box = size / (count + 4)
+    name = "qrcode"
+    c.beginForm(name, lowerx=0, lowery=0, upperx=size, uppery=size)
+    path = c.beginPath()
+    for r, row in enumerate(modules):
+        col = 0
+        while col < count:
+            if row[col]:
+                start = col
+                while col < count and row[col]:
+                    col += 1
+                path.rect((start + 2) * box, size - (r + 3) * box, (col - start) * box, box)
+            else:
+                col += 1
+    c.setFillColorRGB(0, 0, 0)
+    c.drawPath(path, stroke=0, fill=1)
+    c.endForm()
+    c.saveState()
+    c.translate(x, y)
+    c.doForm(name)
+    c.restoreState()
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def invoice_pdf(doc: InvoiceDocument, font: Path | None = None) -> bytes:
+    """The invoice as PDF bytes (deterministic: the same document gives the same bytes)."""
+    with _binary_streams():
+        return _invoice_pdf(doc, choose_fonts(doc, font))
+
+
+@contextlib.contextmanager
+def _binary_streams() -> Iterator[None]:
+    """Compressed streams without the ASCII85 layer: smaller files, and reportlab's
+    pure-Python ASCII85 encoder was a third of the render time."""
+    saved = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        yield
+    finally:
+        rl_config.useA85 = saved
+
+
+def _invoice_pdf(doc: InvoiceDocument, fonts: Fonts) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=PAGE_SIZES.get(doc.paper.lower(), letter), invariant=1,
+                    pageCompression=1)
+    number, client = doc.invoice.invoice_number, doc.client.name
+    canvas.setTitle(f"Invoice {number}")
+    canvas.setAuthor(doc.company.name)
+    canvas.setSubject(f"Invoice {number} for {client}")
+    canvas.setCreator("ispsheets")
+    painter = _Painter(canvas, doc, fonts)
+
+    table_top = painter.bill_to(painter.header())
+    rows = _rows(doc, fonts, painter.cols)
+    pages = _paginate(rows, table_top - 20, _continued_top(painter.height) - 20,
+                      painter.closing_height())
+    for page, page_rows in enumerate(pages, start=1):
+        if page > 1:
+            table_top = painter.continued_header()
+        y = painter.table_header(table_top) if page_rows or page == 1 else table_top
+        for row in page_rows:
+            y = painter.row(y, row, shaded=row.index % 2 == 1)
+        if page == len(pages):
+            painter.closing(y - 6)
+        painter.footer(page, len(pages))
+        painter.new_page()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def render_invoice(doc: InvoiceDocument, path: Path, font: Path | None = None) -> Path:
+    """Write the invoice PDF to `path` atomically (temp file + rename); returns `path`."""
+    path = Path(path)
+    _write_atomic(path, invoice_pdf(doc, font))
+    return path
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render_chunk(job: tuple[list[InvoiceDocument], str, Path | None]) -> list[Path]:
+    docs, folder, font = job
+    return [render_invoice(doc, Path(folder) / doc.filename, font) for doc in docs]
+
+
+def _chunks(items: Sequence[InvoiceDocument], size: int) -> Iterable[list[InvoiceDocument]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def render_many(docs: Sequence[InvoiceDocument], folder: Path, *, workers: int | None = None,
+                progress: bool = False, font: Path | None = None,
+                chunk_size: int = 50) -> list[Path]:
+    """Render every document to `folder/<number>.pdf`, in a process pool over all cores.
+
+    `workers=1` (or a handful of documents) renders in this process. Results come back in
+    the order of `docs` and are the same files a serial run writes.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    workers = workers or os.cpu_count() or 1
+    chunk_size = max(1, min(chunk_size, -(-len(docs) // workers)))
+    jobs = [(chunk, str(folder), font) for chunk in _chunks(docs, chunk_size)]
+    with _progress(progress, len(docs)) as advance:
+        if workers == 1 or len(jobs) <= 1:
+            results = []
+            for job in jobs:
+                results.append(_render_chunk(job))
+                advance(len(job[0]))
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+                results = []
+                for job, paths in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
+                    results.append(paths)
+                    advance(len(job[0]))
+    return [path for chunk in results for path in chunk]
+
+
+@contextlib.contextmanager
+def _progress(show: bool, total: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar when asked for, else a no-op."""
+    if not show:
+        yield lambda n: None
+        return
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn()) as bar:
+        task = bar.add_task("Rendering invoices", total=total)
+        yield lambda n: bar.advance(task, n)
