@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from hashlib import sha256
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def font_candidates() -> list[tuple[Path, Path]]:
 @functools.cache
 def _register(path: Path) -> tuple[str, frozenset[int]]:
     """Register a TrueType file once per process; its name and the code points it covers."""
-    name = "isp-" + path.stem
+    name = f"isp-{path.stem}-{sha256(str(path).encode()).hexdigest()[:6]}"
     font = TTFont(name, str(path))
     pdfmetrics.registerFont(font)
     return name, frozenset(font.face.charToGlyph)
@@ -356,6 +357,7 @@ class _Painter:
         self.text(bx + 14, by + box_h - 18, "BALANCE DUE", 8, bold=True, color=white)
         self.text(bx + 14, by + 24, self.money(balance), 20, bold=True, color=white)
         note = (f"Due {self.date(doc.invoice.due_date)}" if balance > 0
+                else "Credit carried forward" if balance < 0
                 else "Paid in full. Thank you!" if doc.invoice.total > 0 else "Nothing to pay")
         self.text(bx + 14, by + 10, note, 8.5, color=white)
         return min(y, by) - 22
@@ -660,22 +662,33 @@ def render_many(docs: Sequence[InvoiceDocument], folder: Path, *, workers: int |
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or _cpu_count()
     chunk_size = max(1, min(chunk_size, -(-len(docs) // workers)))
     jobs = [(chunk, str(folder), font) for chunk in _chunks(docs, chunk_size)]
-    with _progress(progress, len(docs)) as advance:
-        if workers == 1 or len(jobs) <= 1:
-            results = []
+    results: list[list[Path]] = []
+    if workers == 1 or len(jobs) <= 1:
+        with _progress(progress, len(docs)) as advance:
             for job in jobs:
                 results.append(_render_chunk(job))
                 advance(len(job[0]))
-        else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-                results = []
-                for job, paths in zip(jobs, pool.map(_render_chunk, jobs), strict=True):
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            # map() submits every job now, so the workers start before the progress bar's
+            # thread does (forking a process that runs threads can deadlock).
+            done = pool.map(_render_chunk, jobs)
+            with _progress(progress, len(docs)) as advance:
+                for job, paths in zip(jobs, done, strict=True):
                     results.append(paths)
                     advance(len(job[0]))
     return [path for chunk in results for path in chunk]
+
+
+def _cpu_count() -> int:
+    """Cores this process may use (a container may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
