@@ -10,15 +10,19 @@ from decimal import Decimal
 import pytest
 
 from ispsheets.book.records import Client, Payment
+from ispsheets.config import load_config
 from ispsheets.delivery.document import CompanyInfo
+from ispsheets.delivery.mailer import Outbox, mailer_from_config
 from ispsheets.delivery.messages import (
     KINDS,
     Attachment,
     EmailContext,
     InvoiceSummary,
     MessageError,
+    Sender,
     check_templates,
     compose,
+    context_from_config,
     render,
     sample_context,
 )
@@ -213,3 +217,49 @@ def test_attachment_from_a_path_guesses_pdf(tmp_path):
     path.write_bytes(b"%PDF-1.4")
     msg = _compose("invoice", _context(), attachments=[path])
     assert msg.attachments == (Attachment("INV-00042.pdf", b"%PDF-1.4", "application/pdf"),)
+
+
+CONFIG_YAML = """
+company: {name: Prairie Wireless, email: billing@prairiewireless.net, logo: logo.png}
+currency: EUR
+workbook: {path: isp.xlsx, date_order: DMY}
+invoicing: {tax_name: VAT, payment_instructions: IBAN DE89 3704 0044 0532 0130 00}
+collections: {late_fee: "7.50", suspend_after_days: 30}
+email:
+  reply_to: help@prairiewireless.net
+  bcc: "owner@prairiewireless.net; books@prairiewireless.net"
+  templates_dir: mail
+"""
+
+
+def _config(tmp_path):
+    (tmp_path / "config.yaml").write_text(CONFIG_YAML, encoding="utf-8")
+    config, problems = load_config(tmp_path / "config.yaml")
+    assert problems == []
+    return config
+
+
+def test_sender_from_config_falls_back_to_the_company_and_splits_bcc(tmp_path):
+    sender = Sender.from_config(_config(tmp_path))
+    assert sender.from_address == "billing@prairiewireless.net"
+    assert sender.from_name == "Prairie Wireless"
+    assert sender.reply_to == "help@prairiewireless.net"
+    assert sender.bcc == ("owner@prairiewireless.net", "books@prairiewireless.net")
+    assert sender.templates_dir == tmp_path.resolve() / "mail"
+
+
+def test_context_from_config_carries_currency_dates_and_collection_rules(tmp_path):
+    ctx = context_from_config(_config(tmp_path), CLIENT, TODAY, invoices=(_summary(),))
+    assert (ctx.currency, ctx.date_order, ctx.tax_name) == ("EUR", "DMY", "VAT")
+    assert ctx.late_fee == Decimal("7.50") and ctx.suspend_after_days == 30
+    assert ctx.company.logo == tmp_path.resolve() / "logo.png"
+    msg = _compose("final_notice", ctx)
+    # Due 15 Dec 2026 + 30 days = 14 Jan 2027
+    assert msg.subject == "Final notice: please pay €54.11 to avoid suspension on 14 Jan 2027"
+    assert "IBAN DE89 3704 0044 0532 0130 00" in msg.text
+
+
+def test_mailer_from_config_is_the_outbox_without_an_smtp_host(tmp_path):
+    mailer = mailer_from_config(_config(tmp_path))
+    assert isinstance(mailer, Outbox)
+    assert mailer.folder == tmp_path.resolve() / "outbox"

@@ -24,6 +24,7 @@ import jinja2
 from jinja2 import pass_context
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine, Payment
+from ispsheets.config import Config
 from ispsheets.delivery.document import CompanyInfo, format_date, format_period
 from ispsheets.money import ZERO, format_money
 from ispsheets.problems import Problem
@@ -135,6 +136,42 @@ def _next_date(invoices: Sequence[InvoiceSummary], days: int | None,
         return None
     dates = [i.due_date + dt.timedelta(days=days) for i in invoices]
     return min((d for d in dates if d >= today), default=None)
+
+
+def context_from_config(config: Config, client: Client, today: dt.date,
+                        **facts: Any) -> EmailContext:
+    """An EmailContext with the company, currency, date order, payment instructions, tax name
+    and collection rules from config; `facts` sets the rest (invoices, balance, payment...)."""
+    col = config.collections
+    defaults: dict[str, Any] = {
+        "currency": config.currency, "date_order": config.workbook.date_order,
+        "payment_instructions": config.invoicing.payment_instructions,
+        "tax_name": config.invoicing.tax_name, "late_fee": col.late_fee or None,
+        "late_fee_after_days": col.late_fee_after_days,
+        "suspend_after_days": col.suspend_after_days,
+        "reconnection_fee": col.reconnection_fee or None}
+    return EmailContext(CompanyInfo.from_config(config), client, today, **{**defaults, **facts})
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who messages come from, per config: `from_address` blank = company.email, `from_name`
+    blank = company.name; `bcc` may list several addresses separated by `,` or `;`."""
+
+    from_address: str
+    from_name: str = ""
+    reply_to: str = ""
+    bcc: tuple[str, ...] = ()
+    templates_dir: Path | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> Sender:
+        email = config.email
+        return cls(from_address=email.from_address or config.company.email,
+                   from_name=email.from_name or config.company.name, reply_to=email.reply_to,
+                   bcc=tuple(a.strip() for a in re.split(r"[,;]", email.bcc) if a.strip()),
+                   templates_dir=config.path(email.templates_dir) if email.templates_dir
+                   else None)
 
 
 # -- the message ---------------------------------------------------------------------------
