@@ -191,7 +191,7 @@ def _rows(doc: InvoiceDocument, fonts: Fonts, cols: _Columns) -> list[_Row]:
     rows = []
     gap = 8.0
     for index, line in enumerate(doc.lines):
-        desc = simpleSplit(line.description or "", fonts.regular, DESC_SIZE, cols.desc_w)[:4]
+        desc = _description(line.description or "", fonts.regular, cols.desc_w)
         period = format_period(line.period_start, line.period_end, doc.date_order)
         if period and period in (line.description or ""):
             period = ""  # billing already wrote the period into the description
@@ -199,13 +199,23 @@ def _rows(doc: InvoiceDocument, fonts: Fonts, cols: _Columns) -> list[_Row]:
             pdfmetrics.stringWidth(desc[0] if desc else "", fonts.regular, DESC_SIZE) + gap
             + pdfmetrics.stringWidth(period, fonts.regular, SUB_SIZE) <= cols.desc_w)
         lines = max(len(desc), 1) + (0 if inline or not period else 1)
-        rows.append(_Row(index, tuple(desc), period, inline, _quantity(line.quantity),
+        rows.append(_Row(index, desc, period, inline, _quantity(line.quantity),
                          format_money(line.unit_price, doc.currency),
                          f"{line.tax_rate.normalize():f}%" if line.tax_rate else "",
                          format_money(line.tax, doc.currency) if line.tax else "",
                          format_money(line.amount, doc.currency),
                          ROW_PAD * 2 + LINE_STEP * lines))
     return rows
+
+
+@functools.lru_cache(maxsize=8192)
+def _description(text: str, font: str, width: float, max_lines: int = 4) -> tuple[str, ...]:
+    """A line description wrapped to the column; past `max_lines` it ends with `…`."""
+    lines = simpleSplit(text, font, DESC_SIZE, width)
+    if len(lines) > max_lines:
+        lines = [*lines[:max_lines - 1], _fit(" ".join(lines[max_lines - 1:]) + "…", font,
+                                              DESC_SIZE, width)]
+    return tuple(lines)
 
 
 def _paginate(rows: Sequence[_Row], first_top: float, next_top: float,
