@@ -1,0 +1,81 @@
+"""The tool's view of every invoice now: journal invoices with paid, balance, sent and stage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import replace
+from decimal import Decimal
+
+from ispsheets.book.records import Invoice, Payment
+from ispsheets.journal import Journal
+from ispsheets.payments.allocate import Allocation, allocate
+from ispsheets.writeback import Ledger
+
+ZERO = Decimal("0.00")
+
+
+def invoice_message_key(number: str) -> str:
+    return f"invoice/{number}"
+
+
+def issued_invoices(journal: Journal) -> list[Invoice]:
+    """Every invoice the tool issued, voided ones with status `void`, in number order."""
+    return [record.invoice for record in journal.invoices()]
+
+
+def sent_at(journal: Journal) -> dict[str, dt.datetime]:
+    """Invoice number → when its invoice email went out."""
+    return {m.invoice_number: dt.datetime.fromisoformat(m.updated_at).replace(tzinfo=None,
+                                                                              microsecond=0)
+            for m in journal.messages("sent") if m.kind == "invoice"}
+
+
+def reminder_stages(journal: Journal, order: Sequence[str]) -> dict[str, str]:
+    """Invoice number → the furthest reminder stage sent for it (by the configured order)."""
+    rank = {name: i for i, name in enumerate(order)}
+    stages: dict[str, str] = {}
+    for action in journal.actions("reminder", "done"):
+        stage = action.key.rsplit("/", 1)[-1]
+        current = stages.get(action.invoice_number)
+        if current is None or rank.get(stage, -1) > rank.get(current, -1):
+            stages[action.invoice_number] = stage
+    return stages
+
+
+def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
+    """Invoices with paid, balance and status as the allocation has them."""
+    result = []
+    for invoice in invoices:
+        state = allocation.invoices.get(invoice.invoice_number)
+        if state is None:
+            result.append(replace(invoice, paid=ZERO, balance=ZERO if invoice.status == "void"
+                                  else invoice.total))
+        else:
+            result.append(replace(invoice, paid=state.paid, balance=state.balance,
+                                  status=state.status))
+    return result
+
+
+def allocate_all(journal: Journal, payments: Sequence[Payment]) -> tuple[list[Invoice],
+                                                                         Allocation]:
+    """Every issued invoice with the allocation of every payment applied."""
+    invoices = issued_invoices(journal)
+    allocation = allocate(invoices, payments)
+    return with_allocation(invoices, allocation), allocation
+
+
+def build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,
+                 stage_order: Sequence[str], pay_links: dict[str, str] | None = None) -> Ledger:
+    """What the workbook's tool cells should hold, from the journal and the allocation."""
+    sent = sent_at(journal)
+    stages = reminder_stages(journal, stage_order)
+    links = pay_links or {}
+    shown = tuple(replace(i, sent_at=sent.get(i.invoice_number),
+                          reminder_stage=stages.get(i.invoice_number, ""),
+                          pay_link=links.get(i.invoice_number, i.pay_link))
+                  for i in invoices)
+    charge_invoices = {b.key: number for b, number in journal.billed("charge")}
+    payment_cells = {pid: (state.applied_to_text, state.unapplied)
+                     for pid, state in allocation.payments.items()}
+    return Ledger(shown, charge_invoices, dict(allocation.client_balances), payment_cells)

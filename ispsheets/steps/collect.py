@@ -1,0 +1,253 @@
+"""Collections: reminders, late fees, suspensions and reconnections, from pure plans.
+
+Every decision is recorded in the journal in one transaction together with the effects it
+calls for (an email, a provisioning command), queued as `effect` actions; `run_effects` then
+performs what is queued, and whatever fails stays queued for the next run. So a kill at any
+point neither loses nor repeats a fee, a suspension, an email or a command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from ispsheets.book.records import Client
+from ispsheets.collections.late_fees import LateFee, plan_late_fees
+from ispsheets.collections.provisioning import render_command
+from ispsheets.collections.reminders import ReminderNotice, plan_reminders
+from ispsheets.collections.suspension import (
+    Reconnect,
+    Suspend,
+    ToolSuspension,
+    plan_suspensions,
+)
+from ispsheets.ids import CHARGE_ID
+from ispsheets.money import format_money
+from ispsheets.problems import Problem, warning
+from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.deliver import send_queued_email, send_reminder
+
+EFFECT = "effect"
+
+
+def _done(cycle: Cycle, kind: str) -> frozenset[str]:
+    return frozenset(a.key for a in cycle.journal.actions(kind, "done"))
+
+
+def _queue(cycle: Cycle, key: str, client_id: str, invoice_number: str,
+           payload: dict[str, Any]) -> None:
+    """Queue an effect (inside the caller's transaction); performed by `run_effects`."""
+    cycle.journal.begin_action(key, EFFECT, client_id, invoice_number, cycle.now,
+                               json.dumps(payload))
+
+
+def _charge_row(cycle: Cycle, key: str, client_id: str, description: str, amount: Decimal,
+                taxable: bool) -> str:
+    """Queue a Charges row the tool adds (a fee); returns its charge_id."""
+    taken = {c.charge_id for c in cycle.book.charges}
+    charge_id = cycle.journal.assign_id("Charges", key, CHARGE_ID.format, taken)
+    cycle.journal.add_tool_row(key, "Charges", {
+        "charge_id": charge_id, "client_id": client_id, "date": cycle.today,
+        "description": description, "amount": amount, "taxable": "yes" if taxable else "no"},
+        cycle.now)
+    return charge_id
+
+
+def reminders(cycle: Cycle, fees_by_client: dict[str, list[LateFee]]) -> None:
+    sent: dict[str, set[str]] = defaultdict(set)
+    for action in cycle.journal.actions("reminder", "done"):
+        sent[action.invoice_number].add(action.key.rsplit("/", 1)[-1])
+    assert cycle.allocation is not None
+    notices = plan_reminders(cycle.invoices, cycle.book.clients, cycle.today,
+                             cycle.config.collections.reminders,
+                             cycle.config.collections.reminder_min_balance,
+                             {k: frozenset(v) for k, v in sent.items()},
+                             balances=cycle.allocation.client_balances)
+    clients = cycle.book.client_map()
+    for notice in notices:
+        client = clients[notice.client_id]
+        numbers = ", ".join(i.invoice_number for i in notice.items)
+        cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
+        if cycle.dry_run:
+            continue
+        fees = fees_by_client.get(client.client_id, [])
+        if send_reminder(cycle, notice, client, fees):
+            record_reminder(cycle, notice, fees)
+
+
+def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[LateFee]) -> None:
+    """The stages it sent, and the late-fee emails it made unnecessary by mentioning them."""
+    with cycle.journal.transaction():
+        for fee in fees:
+            cycle.journal.finish_action(f"{fee.key}/email", "done", "told in " + notice.key,
+                                        cycle.now)
+        for item in notice.items:
+            cycle.journal.record_action(item.key, "reminder", notice.client_id,
+                                        item.invoice_number, cycle.now, notice.key)
+        cycle.log("reminder_sent", notice.client_id, notice.items[0].invoice_number,
+                  f"{notice.stage}: {', '.join(i.invoice_number for i in notice.items)}")
+    cycle.report.counts["reminders sent"] += 1
+
+
+def late_fees(cycle: Cycle) -> dict[str, list[LateFee]]:
+    """Add the late fees due as Charges rows; returns them by client for the emails."""
+    assert cycle.allocation is not None
+    fees = plan_late_fees(cycle.invoices, cycle.book.clients, cycle.today,
+                          cycle.config.collections, _done(cycle, "late_fee"),
+                          balances=cycle.allocation.client_balances,
+                          currency=cycle.config.currency)
+    by_client: dict[str, list[LateFee]] = defaultdict(list)
+    for fee in fees:
+        amount = format_money(fee.amount, cycle.config.currency)
+        cycle.plan("late fee", fee.client_id, f"{amount} for {fee.invoice_number}")
+        if cycle.dry_run:
+            continue
+        with cycle.journal.transaction():
+            if not cycle.journal.begin_action(fee.key, "late_fee", fee.client_id,
+                                              fee.invoice_number, cycle.now):
+                continue
+            charge_id = _charge_row(cycle, fee.key, fee.client_id, fee.description, fee.amount,
+                                    fee.taxable)
+            _queue(cycle, f"{fee.key}/email", fee.client_id, fee.invoice_number, {
+                "type": "email", "kind": "late_fee", "invoices": [fee.invoice_number],
+                "amount": str(fee.amount)})
+            cycle.journal.finish_action(fee.key, "done", f"{charge_id} {fee.amount}", cycle.now)
+            cycle.log("late_fee_added", fee.client_id, fee.invoice_number,
+                      f"{charge_id} {amount}")
+        cycle.report.counts["late fees added"] += 1
+        by_client[fee.client_id].append(fee)
+    return by_client
+
+
+def _command(cycle: Cycle, template: str, client: Client) -> str:
+    services = ",".join(s.service_id for s in cycle.book.services
+                        if s.client_id == client.client_id)
+    return render_command(template, client, {"service_ids": services})
+
+
+def suspend(cycle: Cycle, plan: Suspend, client: Client) -> None:
+    provisioning = cycle.config.collections.provisioning
+    with cycle.journal.transaction():
+        if not cycle.journal.begin_action(plan.key, "suspend", client.client_id,
+                                          plan.invoice_numbers[0], cycle.now):
+            return
+        for key in plan.keys:
+            if key != plan.key:
+                cycle.journal.record_action(key, "suspend_covered", client.client_id, "",
+                                            cycle.now)
+        cycle.journal.add_cell_write("Clients", client.client_id, "status", "suspended",
+                                     cycle.now)
+        cycle.journal.add_suspension(client.client_id, plan.key, cycle.today)
+        if provisioning.suspend_command:
+            _queue(cycle, f"{plan.key}/command", client.client_id, "", {
+                "type": "command", "command": _command(cycle, provisioning.suspend_command,
+                                                       client)})
+        _queue(cycle, f"{plan.key}/email", client.client_id, plan.invoice_numbers[0], {
+            "type": "email", "kind": "suspension", "invoices": list(plan.invoice_numbers),
+            "amount": str(plan.overdue_balance)})
+        cycle.journal.finish_action(plan.key, "done", cycle.today.isoformat(), cycle.now)
+        cycle.log("client_suspended", client.client_id, plan.invoice_numbers[0],
+                  f"{format_money(plan.overdue_balance, cycle.config.currency)} overdue "
+                  f"({', '.join(plan.invoice_numbers)})")
+    cycle.report.counts["clients suspended"] += 1
+
+
+def reconnect(cycle: Cycle, plan: Reconnect, client: Client) -> None:
+    provisioning = cycle.config.collections.provisioning
+    with cycle.journal.transaction():
+        if not cycle.journal.begin_action(plan.key, "reconnect", client.client_id, "",
+                                          cycle.now):
+            return
+        cycle.journal.add_cell_write("Clients", client.client_id, "status", "active", cycle.now)
+        cycle.journal.end_suspension(client.client_id)
+        fee = ""
+        if plan.fee > 0:
+            charge_id = _charge_row(cycle, plan.key, client.client_id, plan.fee_description,
+                                    plan.fee, plan.fee_taxable)
+            fee = f"; {plan.fee_description.lower()} {charge_id} " \
+                  f"{format_money(plan.fee, cycle.config.currency)}"
+        if provisioning.restore_command:
+            _queue(cycle, f"{plan.key}/command", client.client_id, "", {
+                "type": "command", "command": _command(cycle, provisioning.restore_command,
+                                                       client)})
+        _queue(cycle, f"{plan.key}/email", client.client_id, "", {
+            "type": "email", "kind": "reconnection", "fee": str(plan.fee)})
+        cycle.journal.finish_action(plan.key, "done", cycle.today.isoformat(), cycle.now)
+        cycle.log("client_reconnected", client.client_id, "", "nothing overdue any more" + fee)
+    cycle.report.counts["clients reconnected"] += 1
+
+
+def suspensions(cycle: Cycle) -> None:
+    assert cycle.allocation is not None
+    tool_suspended = {cid: ToolSuspension(cid, key, day)
+                      for cid, (key, day) in cycle.journal.suspensions().items()}
+    done = (_done(cycle, "suspend") | _done(cycle, "suspend_covered")
+            | _done(cycle, "reconnect"))
+    plan = plan_suspensions(cycle.invoices, cycle.book.clients, cycle.today,
+                            cycle.config.collections, tool_suspended, done,
+                            balances=cycle.allocation.client_balances)
+    clients = cycle.book.client_map()
+    for release in plan.released:
+        cycle.plan("released", release.client_id, f"status set to {release.status} by hand")
+        if not cycle.dry_run:
+            cycle.journal.end_suspension(release.client_id)
+    statuses: dict[str, str] = {}
+    for item in plan.suspend:
+        cycle.plan("suspend", item.client_id,
+                   f"{format_money(item.overdue_balance, cycle.config.currency)} overdue")
+        if not cycle.dry_run:
+            suspend(cycle, item, clients[item.client_id])
+        statuses[item.client_id] = "suspended"
+    for item in plan.reconnect:
+        cycle.plan("reconnect", item.client_id, "nothing overdue any more")
+        if not cycle.dry_run:
+            reconnect(cycle, item, clients[item.client_id])
+        statuses[item.client_id] = "active"
+    if statuses:
+        cycle.book = replace(cycle.book, clients=tuple(
+            replace(c, status=statuses[c.client_id]) if c.client_id in statuses else c
+            for c in cycle.book.clients))
+
+
+def run_effects(cycle: Cycle) -> None:
+    """Perform every queued effect not done yet: emails and provisioning commands."""
+    from ispsheets.collections.provisioning import run_command
+
+    timeout = cycle.config.collections.provisioning.timeout_seconds
+    clients = cycle.book.client_map()
+    for action in cycle.journal.actions(EFFECT):
+        if action.state == "done":
+            continue
+        payload = json.loads(action.detail)
+        if cycle.dry_run:
+            cycle.plan(payload["type"], action.client_id, payload.get("command")
+                       or payload.get("kind", ""))
+            continue
+        if payload["type"] == "command":
+            result = run_command(payload["command"], timeout)
+            cycle.journal.finish_action(action.key, "done" if result.ok else "failed",
+                                        action.detail, cycle.now)
+            cycle.report.counts["commands run" if result.ok else "commands failed"] += 1
+            if not result.ok:
+                cycle.problem(Problem(
+                    "config.yaml: collections.provisioning",
+                    f"{action.key.rsplit('/', 1)[0]}: the command failed ({result.detail})",
+                    "check the command and the router; it is tried again on the next run"))
+            continue
+        client = clients.get(action.client_id)
+        if client is None:
+            cycle.problem(warning("Clients", f"client {action.client_id} is gone; the "
+                                  f"{payload['kind']} email was not sent", "nothing to do"))
+            cycle.journal.finish_action(action.key, "done", action.detail, cycle.now)
+            continue
+        if send_queued_email(cycle, action.key, client, payload):
+            cycle.journal.finish_action(action.key, "done", action.detail, cycle.now)
+
+
+def collect(cycle: Cycle) -> None:
+    reminders(cycle, late_fees(cycle))
+    suspensions(cycle)
+    run_effects(cycle)

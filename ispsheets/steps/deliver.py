@@ -1,0 +1,285 @@
+"""Delivery: invoice PDFs in a process pool, and every email through one transport per run.
+
+A message is keyed in the journal before it is handed over and confirmed after, so a crash
+never sends it twice: into the outbox the tool can look whether the file landed; over SMTP a
+message whose fate a crash left unknown is reported, not silently sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ispsheets.book.records import Client, Invoice
+from ispsheets.collections.late_fees import LateFee
+from ispsheets.collections.reminders import ReminderNotice
+from ispsheets.config import Config
+from ispsheets.delivery.document import CompanyInfo, InvoiceDocument
+from ispsheets.delivery.mailer import Outbox, SendResult, SmtpMailer
+from ispsheets.delivery.messages import (
+    Attachment,
+    EmailContext,
+    InvoiceSummary,
+    MessageError,
+    Sender,
+    compose,
+)
+from ispsheets.ledger import invoice_message_key
+from ispsheets.money import format_money
+from ispsheets.problems import Problem, warning
+from ispsheets.steps.cycle import Cycle
+
+RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
+
+
+class Postman:
+    """The run's one transport, opened on first use: the SMTP server, or the outbox folder."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        smtp = config.email.smtp
+        self.transport = "smtp" if smtp.host else "outbox"
+        self.outbox = Outbox(config.path(config.email.outbox))
+        self._smtp: SmtpMailer | None = None
+
+    def send(self, message: Any) -> SendResult:
+        if self.transport == "outbox":
+            return self.outbox.send(message)
+        if self._smtp is None:
+            smtp = self.config.email.smtp
+            self._smtp = SmtpMailer(smtp.host, smtp.port, smtp.security, smtp.username,
+                                    self.config.secret(smtp.password_env), smtp.timeout_seconds)
+        return self._smtp.send(message)
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def postman(cycle: Cycle) -> Postman:
+    if cycle.postman is None:
+        cycle.postman = Postman(cycle.config)
+    return cycle.postman
+
+
+def _email_cell(client: Client) -> str:
+    return client.origin.cell("email")
+
+
+def _settled_earlier(cycle: Cycle, key: str, client: Client) -> bool | None:
+    """True if sent before, False if an earlier run's fate is unknown, None to send now."""
+    record = cycle.journal.message(key)
+    if record is None or record.state in ("failed", "refused") or key in cycle.options.resend:
+        return None
+    if record.state == "sent":
+        return True
+    if record.state == "pending" and record.detail == "outbox":
+        if postman(cycle).outbox.has(key):
+            cycle.journal.finish_message(key, "sent", "found in the outbox", cycle.now)
+            return True
+        return None
+    cycle.journal.finish_message(key, "unknown", record.detail, cycle.now)
+    cycle.problem(Problem(
+        _email_cell(client), f"the {record.kind} email {key} was being sent when an earlier "
+        "run stopped; it may have arrived",
+        f"check your mail server's sent folder; to send it again run "
+        f"`ispsheets send --resend {key}`"))
+    return False
+
+
+SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""
+
+
+def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: EmailContext,
+                 invoice_number: str = "", attachments: Sequence[Attachment | Path] = ()
+                 ) -> str:
+    """Compose and send one keyed message: SENT_NOW, SENT_BEFORE or NOT_SENT (falsy)."""
+    if not client.emails:
+        cycle.problem(warning(_email_cell(client), f"client {client.client_id} has no email "
+                              f"address; the {kind.replace('_', ' ')} email was not sent",
+                              "add one; it is sent on the next run"))
+        return NOT_SENT
+    earlier = _settled_earlier(cycle, key, client)
+    if earlier is not None:
+        return SENT_BEFORE if earlier else NOT_SENT
+    sender = Sender.from_config(cycle.config)
+    try:
+        message = compose(
+            kind, context, to=client.emails, key=key, from_address=sender.from_address,
+            from_name=sender.from_name, reply_to=sender.reply_to, bcc=sender.bcc,
+            attachments=attachments, templates_dir=sender.templates_dir,
+            client_id=client.client_id, invoice_number=invoice_number,
+            date=cycle.now.replace(tzinfo=cycle.config.tz))
+    except MessageError as exc:
+        cycle.problem(Problem("config.yaml: email.templates_dir", str(exc),
+                              "fix the template; the message is sent on the next run"))
+        return NOT_SENT
+    post = postman(cycle)
+    cycle.journal.begin_message(key, kind, client.client_id, invoice_number, cycle.now,
+                                post.transport)
+    result = post.send(message)
+    cycle.journal.finish_message(key, result.state, result.detail, cycle.now)
+    if result.state == "sent":
+        cycle.report.counts["emails sent"] += 1
+        return SENT_NOW
+    cycle.report.counts["emails failed"] += 1
+    if result.state == "refused":
+        cycle.problem(Problem(_email_cell(client), f"the mail server refused the {kind} email "
+                              f"to {', '.join(client.emails)} ({result.detail})",
+                              "check the address; it is tried again on the next run"))
+    elif result.state == "unknown":
+        cycle.problem(Problem(_email_cell(client), f"the connection broke while the {kind} "
+                              f"email {key} was handed over ({result.detail}); it may have "
+                              "arrived", f"check the sent folder; `ispsheets send --resend "
+                              f"{key}` sends it again"))
+    else:
+        cycle.problem(Problem("config.yaml: email.smtp", f"the {kind} email {key} was not "
+                              f"sent ({result.detail})",
+                              "check the mail server settings; it is sent on the next run"))
+    return NOT_SENT
+
+
+# -- contexts ------------------------------------------------------------------------------
+
+
+def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
+             **fields: Any) -> EmailContext:
+    config = cycle.config
+    balances = cycle.allocation.client_balances if cycle.allocation else {}
+    return EmailContext(
+        company=CompanyInfo.from_config(config), client=client, today=cycle.today,
+        currency=config.currency,
+        invoices=tuple(InvoiceSummary.of(i, cycle.today) for i in invoices),
+        balance=balances.get(client.client_id, Decimal("0.00")),
+        payment_instructions=config.invoicing.payment_instructions,
+        tax_name=config.invoicing.tax_name, date_order=config.workbook.date_order,
+        late_fee_after_days=config.collections.late_fee_after_days,
+        suspend_after_days=config.collections.suspend_after_days, **fields)
+
+
+def _invoice_map(cycle: Cycle) -> dict[str, Invoice]:
+    return {i.invoice_number: i for i in cycle.invoices}
+
+
+def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client,
+                  fees: Sequence[LateFee]) -> bool:
+    """One reminder listing the client's overdue invoices (and a late fee just added)."""
+    invoices = _invoice_map(cycle)
+    about = [invoices[i.invoice_number] for i in (*notice.items, *notice.also_open)
+             if i.invoice_number in invoices]
+    fee = sum((f.amount for f in fees), Decimal("0")) or cycle.config.collections.late_fee
+    context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
+                       late_fee_invoice=fees[0].invoice_number if fees else "")
+    return bool(send_message(cycle, notice.template, notice.key, client, context,
+                             notice.items[0].invoice_number))
+
+
+def send_queued_email(cycle: Cycle, key: str, client: Client, payload: dict[str, Any]) -> bool:
+    """A late fee, suspension or reconnection email queued by the collections step."""
+    kind = payload["kind"]
+    invoices = _invoice_map(cycle)
+    about = [invoices[n] for n in payload.get("invoices", []) if n in invoices]
+    fields: dict[str, Any] = {}
+    if kind == "late_fee":
+        fields = {"late_fee": Decimal(payload["amount"]),
+                  "late_fee_invoice": about[0].invoice_number if about else ""}
+    elif kind == "suspension":
+        fields = {"suspended_on": cycle.today}
+    elif kind == "reconnection":
+        fields = {"reconnection_fee": Decimal(payload.get("fee", "0"))}
+    return bool(send_message(cycle, kind, key, client, _context(cycle, client, about, **fields),
+                             about[0].invoice_number if about else ""))
+
+
+# -- invoices and receipts -----------------------------------------------------------------
+
+
+def _unsent(cycle: Cycle) -> list[Invoice]:
+    sent = {m.invoice_number for m in cycle.journal.messages("sent") if m.kind == "invoice"}
+    return [i for i in cycle.invoices if i.status != "void" and i.invoice_number not in sent]
+
+
+def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> dict[str, Path]:
+    """PDFs of these invoices (kept ones are reused), rendered in a process pool."""
+    from ispsheets.delivery.pdf import render_many
+
+    folder = cycle.config.path(cycle.config.invoicing.pdf_dir)
+    clients = cycle.book.client_map()
+    docs, paths = [], {}
+    for invoice in invoices:
+        client = clients.get(invoice.client_id)
+        if client is None:
+            continue
+        doc = InvoiceDocument.from_config(cycle.config, client, invoice)
+        path = folder / doc.filename
+        paths[invoice.invoice_number] = path
+        if not path.exists():
+            docs.append(doc)
+    if docs:
+        render_many(docs, folder, progress=cycle.options.progress)
+    return paths
+
+
+def send_invoices(cycle: Cycle) -> None:
+    unsent = _unsent(cycle)
+    clients = cycle.book.client_map()
+    if cycle.dry_run:
+        for invoice in unsent:
+            client = clients.get(invoice.client_id)
+            to = ", ".join(client.emails) if client and client.emails else "(no email address)"
+            cycle.plan("email", invoice.client_id, f"invoice {invoice.invoice_number} to {to}")
+        return
+    issued = {i.invoice_number for i in cycle.issued}
+    paths = render_pdfs(cycle, [i for i in cycle.invoices
+                                if i.invoice_number in issued or i in unsent])
+    for invoice in unsent:
+        client = clients.get(invoice.client_id)
+        if client is None or invoice.invoice_number not in paths:
+            continue
+        key = invoice_message_key(invoice.invoice_number)
+        context = _context(cycle, client, [invoice])
+        sent = send_message(cycle, "invoice", key, client, context, invoice.invoice_number,
+                            [paths[invoice.invoice_number]])
+        if sent == SENT_NOW:
+            cycle.log("invoice_sent", client.client_id, invoice.invoice_number,
+                      f"to {', '.join(client.emails)}")
+
+
+def send_receipts(cycle: Cycle) -> None:
+    """A receipt for each payment received in the last week that has none yet."""
+    if not cycle.config.email.send_receipts or cycle.allocation is None:
+        return
+    since = cycle.today - dt.timedelta(days=RECEIPT_WINDOW_DAYS)
+    clients = cycle.book.client_map()
+    currency = cycle.config.currency
+    for payment in cycle.book.payments:
+        if payment.amount <= 0 or not since <= payment.date <= cycle.today:
+            continue
+        key = f"receipt/{payment.payment_id}"
+        record = cycle.journal.message(key)
+        if record is not None and record.state == "sent":
+            continue
+        client = clients.get(payment.client_id)
+        if client is None:
+            continue
+        if cycle.dry_run:
+            cycle.plan("receipt", client.client_id,
+                       f"{payment.payment_id} {format_money(payment.amount, currency)}")
+            continue
+        state = cycle.allocation.payments.get(payment.payment_id)
+        context = _context(cycle, client, payment=payment,
+                           applied=state.applied if state else (),
+                           credit=state.unapplied if state else Decimal("0"))
+        if send_message(cycle, "receipt", key, client, context) == SENT_NOW:
+            cycle.report.counts["receipts sent"] += 1
+            cycle.log("receipt_sent", client.client_id, "",
+                      f"{payment.payment_id} {format_money(payment.amount, currency)}")
+
+
+def deliver(cycle: Cycle) -> None:
+    send_invoices(cycle)
+    send_receipts(cycle)

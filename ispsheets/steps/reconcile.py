@@ -1,0 +1,49 @@
+"""Payments: every payment allocated again from scratch; new ones logged once."""
+
+from __future__ import annotations
+
+from ispsheets.book.records import Payment
+from ispsheets.ledger import allocate_all
+from ispsheets.money import format_money
+from ispsheets.steps.cycle import Cycle
+
+
+def _fingerprint(payment: Payment) -> str:
+    return f"{payment.date.isoformat()}|{payment.client_id}|{payment.amount}"
+
+
+def allocate_payments(cycle: Cycle) -> None:
+    """Allocate every payment against every invoice (the journal's invoices, the book's
+    payments); the result is what the write-back and the collections steps use."""
+    cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments)
+
+
+def reconcile(cycle: Cycle) -> None:
+    """Log `payment_applied` once for each payment seen for the first time (again if the owner
+    later corrects its date, client or amount), with where the allocation put it."""
+    assert cycle.allocation is not None
+    currency = cycle.config.currency
+    for payment in sorted(cycle.book.payments, key=lambda p: (p.date, p.payment_id)):
+        key = f"payment/{payment.payment_id}"
+        fingerprint = _fingerprint(payment)
+        seen = cycle.journal.action(key)
+        if seen is not None and seen.detail == fingerprint:
+            continue
+        state = cycle.allocation.payments.get(payment.payment_id)
+        applied = state.applied_to_text if state else ""
+        credit = state.unapplied if state else payment.amount
+        detail = (f"{payment.payment_id} {format_money(payment.amount, currency)}"
+                  f"{' ' + payment.method if payment.method else ''}: "
+                  f"{applied or 'no open invoice'}"
+                  f"{'; credit ' + format_money(credit, currency) if credit else ''}"
+                  f"{' (corrected)' if seen is not None else ''}")
+        cycle.plan("payment", payment.client_id, detail)
+        cycle.report.counts["payments applied"] += 1
+        first_invoice = state.applied[0][0] if state and state.applied else ""
+        with cycle.journal.transaction():
+            if seen is not None:
+                cycle.journal.finish_action(key, "done", fingerprint, cycle.now)
+            else:
+                cycle.journal.record_action(key, "payment", payment.client_id, first_invoice,
+                                            cycle.now, fingerprint)
+            cycle.log("payment_applied", payment.client_id, first_invoice, detail)
