@@ -1,0 +1,542 @@
+"""Write a change set into an `.xlsx` file by patching its XML, safely.
+
+Only the worksheet parts that change are rewritten; every other member of the zip package is
+copied byte for byte, so the owner's formulas with their cached values, formats, validation,
+conditional formatting, panes, merged cells, names, tables and comments all survive. The new
+file is written beside the old one, fsynced and swapped in with `os.replace`, after a dated
+backup of the old one: a failure at any point leaves the old file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import BinaryIO
+
+from lxml import etree
+
+from ispsheets.book import parse
+from ispsheets.book.changes import (
+    AppendRow,
+    ChangeSet,
+    FillKey,
+    SetCell,
+    Value,
+    WorkbookWriteError,
+    WriteResult,
+)
+from ispsheets.book.schema import TABS_BY_NAME, Kind, Tab, normalise_header
+from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
+from ispsheets.book.xlsx_sheet import NotCanonical, Sheet, SheetError
+from ispsheets.book.xlsx_strings import SharedStrings
+from ispsheets.book.xlsx_styles import MONEY, Styles
+from ispsheets.book.xlsx_workbook import Workbook, grow_tables, new_sheet_xml
+
+TEMP_SUFFIX = ".ispsheets-tmp"
+_DATE_ORDERS: tuple[parse.DateOrder, ...] = ("MDY", "DMY", "YMD")
+_REOPEN = "close it; the next run writes everything"
+
+
+def fingerprint(path: Path) -> str:
+    """A digest of the file's bytes: a different value means someone saved it since."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_backups: int,
+                  expected_fingerprint: str | None, now: dt.datetime) -> WriteResult:
+    """Apply `changes` (key fills, then cell sets, then appends) to the workbook at `path`.
+
+    Raises WorkbookWriteError, with nothing written, if the workbook is open in Excel, was
+    saved after the tool read it, cannot be written, or cannot be understood.
+    """
+    name = path.name
+    _refuse_if_open(path)
+    _remove_stale_temps(path)
+    data, seen = _read(path)
+    if expected_fingerprint is not None and hashlib.sha256(data).hexdigest() != \
+            expected_fingerprint:
+        raise WorkbookWriteError(name, "was changed after ispsheets read it (saved in Excel?)",
+                                 "nothing was written; run again to use your saved version")
+    if not changes:
+        return WriteResult()
+    _refuse_if_read_only(path)
+    try:
+        edit = _Edit(Package(data), now)
+        result = edit.apply(changes)
+    except (PackageError, SheetError, etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error,
+            KeyError, IndexError) as exc:
+        raise WorkbookWriteError(name, f"could not be updated ({type(exc).__name__}: {exc})",
+                                 "open it in Excel or LibreOffice, save it as .xlsx and run "
+                                 "again") from exc
+    backup = _swap_in(path, edit, data, seen, backup_dir, keep_backups, now)
+    return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
+                       tuple(result.missing_keys), tuple(result.unmatched_fills),
+                       str(backup) if backup else "")
+
+
+# -- safety ----------------------------------------------------------------------------------
+
+
+def lock_files(path: Path) -> list[tuple[Path, str]]:
+    """The lock files Excel and LibreOffice keep beside a workbook they have open."""
+    name = path.name
+    return [(path.with_name("~$" + name), "Excel"), (path.with_name("~$" + name[2:]), "Excel"),
+            (path.with_name(f".~lock.{name}#"), "LibreOffice")]
+
+
+def _refuse_if_open(path: Path) -> None:
+    for lock, program in lock_files(path):
+        if lock.exists():
+            raise WorkbookWriteError(
+                path.name, f"is open in {program} ({lock.name} exists)",
+                f"{_REOPEN} (if {program} is closed, delete {lock.name})")
+
+
+def _read(path: Path) -> tuple[bytes, tuple[int, int]]:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read()
+            info = os.fstat(handle.fileno())
+    except OSError as exc:
+        raise WorkbookWriteError(path.name, f"cannot be read ({exc.strerror or exc})",
+                                 "check that the file exists and you may read it") from exc
+    return data, (info.st_size, info.st_mtime_ns)
+
+
+def _refuse_if_read_only(path: Path) -> None:
+    mode = path.stat().st_mode
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        raise WorkbookWriteError(path.name, "is read-only",
+                                 "make it writable (clear Read-only in its properties); the "
+                                 "next run writes everything")
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Temp files a killed run left (runs hold the run lock, so none is in use)."""
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _swap_in(path: Path, edit: _Edit, data: bytes, seen: tuple[int, int], backup_dir: Path,
+             keep_backups: int, now: dt.datetime) -> Path | None:
+    """Write the new file to a temp file, back the old one up, and replace it atomically."""
+    name = path.name
+    temp: Path | None = None
+    backup: Path | None = None
+    try:
+        try:
+            fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.",
+                                             suffix=TEMP_SUFFIX)
+        except OSError as exc:
+            raise WorkbookWriteError(name, f"cannot be written: the folder {path.parent} is "
+                                     f"not writable ({exc.strerror or exc})",
+                                     "let this user write to that folder; the next run writes "
+                                     "everything") from exc
+        temp = Path(temp_name)
+        with os.fdopen(fd, "wb") as handle:
+            edit.write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
+        if keep_backups > 0:
+            backup = _backup(data, path, backup_dir, now)
+        _refuse_if_open(path)
+        info = path.stat()
+        if (info.st_size, info.st_mtime_ns) != seen:
+            raise WorkbookWriteError(name, "was changed while ispsheets was writing it",
+                                     "nothing was written; run again to use your saved version")
+        os.replace(temp, path)
+        temp = None
+        _sync_folder(path.parent)
+    except WorkbookWriteError:
+        _discard(temp, backup)
+        raise
+    except OSError as exc:
+        _discard(temp, backup)
+        raise WorkbookWriteError(name, f"could not be written ({exc.strerror or exc})",
+                                 "close any program using it and check free disk space; the "
+                                 "next run writes everything") from exc
+    except BaseException:
+        _discard(temp, backup)
+        raise
+    if backup is not None:
+        prune_backups(backup_dir, path.stem, keep_backups)
+    return backup
+
+
+def _discard(*paths: Path | None) -> None:
+    for leftover in paths:
+        if leftover is not None:
+            leftover.unlink(missing_ok=True)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path:
+    """The old bytes as `<stem>-YYYYMMDD-HHMMSS.xlsx` in `backup_dir` (written atomically)."""
+    try:
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        base = f"{path.stem}-{now:%Y%m%d-%H%M%S}"
+        target = backup_dir / f"{base}{path.suffix}"
+        number = 1
+        while target.exists():
+            number += 1
+            target = backup_dir / f"{base}-{number}{path.suffix}"
+        with tempfile.NamedTemporaryFile(dir=backup_dir, prefix=f".{target.name}.",
+                                         suffix=TEMP_SUFFIX, delete=False) as handle:
+            try:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except BaseException:
+                handle.close()
+                Path(handle.name).unlink(missing_ok=True)
+                raise
+        os.replace(handle.name, target)
+        shutil.copymode(path, target)
+        return target
+    except OSError as exc:
+        raise WorkbookWriteError(path.name, f"could not be backed up into {backup_dir} "
+                                 f"({exc.strerror or exc})",
+                                 "make that folder writable (or set workbook.backups to 0); "
+                                 "the next run writes everything") from exc
+
+
+def prune_backups(backup_dir: Path, stem: str, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups of the workbook named `stem`; the deleted."""
+    pattern = re.compile(re.escape(stem) + r"-(\d{8}-\d{6})(?:-(\d+))?\.xlsx?m?$")
+    found = []
+    for item in backup_dir.iterdir() if backup_dir.is_dir() else ():
+        m = pattern.match(item.name)
+        if m and item.is_file():
+            found.append(((m[1], int(m[2] or 1)), item))
+    found.sort()
+    old = [item for _, item in found[:max(len(found) - keep, 0)]]
+    for item in old:
+        with contextlib.suppress(OSError):
+            item.unlink()
+    return old
+
+
+# -- the edit --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    cells_set: int = 0
+    keys_filled: int = 0
+    rows_appended: int = 0
+    missing_keys: list[SetCell] = field(default_factory=list)
+    unmatched_fills: list[FillKey] = field(default_factory=list)
+
+
+@dataclass
+class _TabChanges:
+    fills: list[FillKey] = field(default_factory=list)
+    sets: list[SetCell] = field(default_factory=list)
+    appends: list[AppendRow] = field(default_factory=list)
+
+    def columns(self) -> list[str]:
+        """Every column these changes write, in first-named order."""
+        names = [f.column for f in self.fills] + [s.column for s in self.sets]
+        for append in self.appends:
+            names.extend(append.values)
+        return list(dict.fromkeys(names))
+
+
+def _group(changes: ChangeSet) -> dict[str, _TabChanges]:
+    groups: dict[str, _TabChanges] = {}
+
+    def tab(name: str) -> _TabChanges:
+        return groups.setdefault(normalise_header(name), _TabChanges())
+
+    for fill in changes.fills:
+        tab(fill.tab).fills.append(fill)
+    for cell in changes.sets:
+        tab(cell.tab).sets.append(cell)
+    for append in changes.appends:
+        tab(append.tab).appends.append(append)
+    return groups
+
+
+def _schema_tab(name: str) -> Tab | None:
+    wanted = normalise_header(name)
+    return next((t for t in TABS_BY_NAME.values() if normalise_header(t.name) == wanted), None)
+
+
+class _Edit:
+    """The patched package: new member contents, and what was done."""
+
+    def __init__(self, package: Package, now: dt.datetime) -> None:
+        self.package = package
+        self.now = now
+        self.book = Workbook(package)
+        strings_part = self.book.related("sharedStrings")
+        self.strings = SharedStrings(package.read(strings_part)
+                                     if strings_part and package.has(strings_part) else None)
+        self.styles_part = self.book.related("styles")
+        self.styles = Styles(package.read(self.styles_part)
+                             if self.styles_part and package.has(self.styles_part) else None)
+        self.members: dict[str, Deflated] = {}
+        self.added: list[str] = []
+        self.result = _Result()
+        self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self.reading: dict[str, Future[bytes]] = {}
+
+    def apply(self, changes: ChangeSet) -> _Result:
+        try:
+            formulas_removed = False
+            groups = list(_group(changes).values())
+            for number, changes_of_tab in enumerate(groups):
+                if number + 1 < len(groups):
+                    self._read_ahead(groups[number + 1])
+                formulas_removed |= self._apply_tab(changes_of_tab)
+            if formulas_removed:
+                self.book.drop_calc_chain()
+            self.book.recalculate_on_load()
+            if self.styles.changed:
+                if self.styles_part is None or not self.package.has(self.styles_part):
+                    self.styles_part = self.book.add_styles()
+                    self.added.append(self.styles_part)
+                self._store(self.styles_part, [self.styles.to_xml()])
+            for member in self.book.changed:
+                self._store(member, [self.book.member(member)])
+        except BaseException:
+            self.pool.shutdown(cancel_futures=True)
+            raise
+        self.pool.shutdown()  # waits for the last blocks to be compressed
+        return self.result
+
+    def _read_ahead(self, changes: _TabChanges) -> None:
+        """Start inflating the next tab's part in a thread while this one is patched."""
+        first = (changes.fills or changes.sets or changes.appends)[0]
+        found = self.book.find(first.tab)
+        if found is not None and found.is_worksheet and found.part not in self.reading:
+            self.reading[found.part] = self.pool.submit(self.package.read, found.part)
+
+    def _store(self, member: str, pieces: Iterable[bytes | memoryview]) -> None:
+        self.members[member] = deflate(pieces, self.pool)
+
+    def _apply_tab(self, changes: _TabChanges) -> bool:
+        """Patch (or create) one tab; True if a formula was overwritten."""
+        first = (changes.fills or changes.sets or changes.appends)[0]
+        tab = _schema_tab(first.tab)
+        found = self.book.find(first.tab)
+        wanted = [c.name for c in tab.columns] if tab and tab.tool_tab else []
+        wanted += [c for c in changes.columns() if c not in wanted]
+        if found is None:
+            names = [c.name for c in tab.columns] if tab else []
+            names += [c for c in wanted if c not in names]
+            found = self.book.add_sheet(tab.name if tab else first.tab)
+            self.added.append(found.part)
+            xml, wanted = new_sheet_xml(tab, names), names
+        elif not found.is_worksheet:
+            raise PackageError(f"the tab {found.name} is not a worksheet")
+        else:
+            reading = self.reading.pop(found.part, None)
+            xml = reading.result() if reading else self.package.read(found.part)
+        try:
+            sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=False)
+        except NotCanonical:
+            sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=True)
+        self._store(found.part, outcome.pieces)
+        result = self.result
+        result.cells_set += outcome.result.cells_set
+        result.keys_filled += outcome.result.keys_filled
+        result.rows_appended += sheet.patch.rows_appended
+        result.missing_keys += outcome.result.missing_keys
+        result.unmatched_fills += outcome.result.unmatched_fills
+        patch = sheet.patch
+        for part, table in grow_tables(self.package, found.part, patch.last_row_before,
+                                       patch.last_row_after, patch.appended_columns).items():
+            self._store(part, [table])
+        return bool(patch.formulas_removed)
+
+    def _patch(self, xml: bytes, tab: Tab | None, wanted: list[str], changes: _TabChanges,
+               normalise: bool) -> tuple[Sheet, _Outcome]:
+        sheet = Sheet(xml, self.strings, self.styles, normalise=normalise)
+        columns = _Columns(sheet, tab, wanted)
+        sheet.base_style = columns.base_style(self.styles)
+        result = _Result()
+        _fill(sheet, columns, tab, changes.fills, result)
+        _set(sheet, columns, tab, changes.sets, result)
+        named: dict[str, int] = {}
+        for append in changes.appends:
+            row = {}
+            for name, value in append.values.items():
+                col = named.get(name)
+                if col is None:
+                    col = named[name] = columns[name]
+                row[col] = value
+            sheet.new_rows.append(row)
+        return sheet, _Outcome(sheet.render(), result)
+
+    def write(self, handle: BinaryIO) -> None:
+        order = [n for n in self.package.names if n not in self.book.dropped]
+        order += [n for n in self.added if n not in order]
+        write_package(handle, self.package, order, self.members, self.now)
+
+
+@dataclass
+class _Outcome:
+    pieces: list[bytes | memoryview]
+    result: _Result
+
+
+def _fill(sheet: Sheet, columns: _Columns, tab: Tab | None, fills: list[FillKey],
+          result: _Result) -> None:
+    """Write each key into its row if the row still shows what the tool read there."""
+    sheet.row_spans(f.row for f in fills)
+    for fill in fills:
+        col = columns[fill.column]
+        cells = sheet.row_cells(fill.row) if fill.row > 1 else {}
+        if not cells and fill.row > 1:
+            sheet.check_all()  # a row not found by its r attribute may lack one
+        pending = sheet.changes.get(fill.row, {})
+        current = pending[col] if col in pending else sheet.raw(*cells.get(col, (b"", None)))
+        if not parse.is_blank(current):
+            if parse.parse_text(current) == fill.value:
+                result.keys_filled += 1
+            else:
+                result.unmatched_fills.append(fill)
+            continue
+        shown = all(_shows(_kind(tab, name),
+                           sheet.raw(*cells.get(columns.find(name, -1), (b"", None))), text)
+                    for name, text in fill.expect.items())
+        if not cells or not shown:
+            result.unmatched_fills.append(fill)
+            continue
+        sheet.set(fill.row, col, fill.value)
+        result.keys_filled += 1
+
+
+def _set(sheet: Sheet, columns: _Columns, tab: Tab | None, sets: list[SetCell],
+         result: _Result) -> None:
+    """Set the cell in every row whose key column holds the key; unknown keys are reported."""
+    if not sets:
+        return
+    key_col = columns.find(tab.key, -1) if tab and tab.key else -1
+    if key_col < 0:
+        result.missing_keys.extend(sets)
+        return
+    wanted = {cell.key.strip() for cell in sets}
+    filled = {row: cols[key_col] for row, cols in sheet.changes.items() if key_col in cols}
+    rows = {key: [r for r in found if r not in filled]
+            for key, found in sheet.key_rows(key_col, wanted).items()}
+    for number, value in filled.items():
+        if isinstance(value, str) and value.strip() in wanted:
+            rows.setdefault(value.strip(), []).append(number)
+    for cell in sets:
+        found = rows.get(cell.key.strip())
+        if not found:
+            result.missing_keys.append(cell)
+            continue
+        col = columns[cell.column]
+        for number in found:
+            sheet.set(number, col, cell.value)
+            result.cells_set += 1
+
+
+class _Columns:
+    """Column name → column index, adding header cells for the missing ones."""
+
+    def __init__(self, sheet: Sheet, tab: Tab | None, wanted: list[str]) -> None:
+        self.sheet, self.tab = sheet, tab
+        self.index: dict[str, int] = {}
+        header = sheet.header()
+        for col in sorted(header):
+            text = header[col]
+            if not parse.is_blank(text):
+                self.index.setdefault(normalise_header(parse.parse_text(text)), col)
+        self._next: int | None = None
+        for name in wanted:
+            self[name]
+
+    def find(self, name: str, default: int) -> int:
+        return self.index.get(normalise_header(name), default)
+
+    def __getitem__(self, name: str) -> int:
+        key = normalise_header(name)
+        if key not in self.index:
+            if self._next is None:
+                self._next = max([*self.index.values(), -1, self.sheet.merged_end(1) - 1]) + 1
+                if self.sheet.last_valued_row()[0] > 1:
+                    self._next = max(self._next, self.sheet.used_columns())
+            self.index[key] = self._next
+            self.sheet.header_adds[self._next] = name
+            self._next += 1
+        return self.index[key]
+
+    def base_style(self, styles: Styles) -> Callable[[int, Value], int]:
+        """Money columns without a style of their own show two decimals."""
+        money = {self.find(c.name, -1) for c in (self.tab.columns if self.tab else ())
+                 if c.kind is Kind.MONEY}
+
+        def style(col: int, value: Value) -> int:
+            number = isinstance(value, (Decimal, int)) and not isinstance(value, bool)
+            return styles.with_format(0, MONEY) if col in money and number else 0
+
+        return style
+
+
+def _kind(tab: Tab | None, column: str) -> Kind:
+    if tab is None:
+        return Kind.TEXT
+    wanted = normalise_header(column)
+    return next((c.kind for c in tab.columns if normalise_header(c.name) == wanted), Kind.TEXT)
+
+
+def _shows(kind: Kind, raw: object, expected: str) -> bool:
+    """Does a cell read as `raw` still show `expected`, normalised as `ispsheets.ids` does?"""
+    if parse.is_blank(raw):
+        return expected == ""
+    match kind:
+        case Kind.DATE | Kind.DATETIME:
+            reader = parse.parse_date if kind is Kind.DATE else parse.parse_datetime
+            return any(_iso(reader(raw, order)) == expected for order in _DATE_ORDERS)
+        case Kind.MONEY | Kind.NUMBER | Kind.PERCENT | Kind.INT:
+            reader = {Kind.MONEY: parse.parse_money, Kind.PERCENT: parse.parse_percent}.get(
+                kind, parse.parse_decimal)
+            value = reader(raw)
+            try:
+                return isinstance(value, Decimal) and value == Decimal(expected)
+            except InvalidOperation:
+                return False
+        case _:
+            return parse.parse_text(raw) == expected
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else None
