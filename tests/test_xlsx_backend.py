@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import subprocess
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
@@ -446,3 +449,23 @@ def test_result_opens_in_calamine_with_every_sheet(tmp_path: Path):
     apply(book, ChangeSet(appends=(AppendRow("Activity", {"action": "x"}),)))
     names = CalamineWorkbook.from_path(str(book)).sheet_names
     assert names == ["Clients", "Invoices", "Payments", "Charges", "Activity"]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_the_written_workbook(tmp_path: Path):
+    book = owner_book(tmp_path / "book.xlsx")
+    apply(book, ChangeSet(sets=(SetCell("Clients", "C1", "balance", D("12.30")),),
+                          appends=(AppendRow("Invoices", {"invoice_number": "INV-00002",
+                                                          "issue_date": dt.date(2026, 2, 1),
+                                                          "total": D("49.99")}),
+                                   AppendRow("Activity", {"action": "=1+1"}))))
+    out = tmp_path / "out"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(book)],
+                   check=True, capture_output=True, timeout=180)
+    wb = openpyxl.load_workbook(out / "book.xlsx")
+    assert wb.sheetnames == ["Clients", "Invoices", "Payments", "Charges", "Activity"]
+    assert wb["Clients"]["E3"].value == 12.3 and wb["Clients"]["F3"].value == "=E3*2"
+    assert [c.value for c in wb["Invoices"][3]][:4] == ["INV-00002", None,
+                                                         dt.datetime(2026, 2, 1), 49.99]
+    assert wb["Activity"]["B2"].value == "=1+1" and wb["Activity"]["B2"].data_type == "s"

@@ -1,8 +1,9 @@
 """One cell's XML: values in (Decimal, date, text) and raw values out, as calamine reads them.
 
-Text is stored as an inline string, so a value is never a formula. Characters XML cannot hold
-are written with Excel's own `_xHHHH_` escape (which Excel and calamine decode), and a literal
-`_xHHHH_` in the text is escaped too, so text reads back exactly.
+Text is stored as an inline string, so a value is never a formula. Control characters XML
+cannot hold are written with Excel's own `_xHHHH_` escape (which Excel and calamine decode), and
+a literal `_xHHHH_` in the text is escaped too, so text reads back exactly. Lone surrogates and
+the non-characters U+FFFE/U+FFFF, which no reader gives back, are dropped.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ FIRST_SERIAL_DAY = dt.date(1900, 3, 1)  # earlier serials go through Excel's 190
 MAX_TEXT = 32767  # Excel's limit on the characters in one cell
 FORMULA_START = ("=", "+", "-", "@")
 
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+_DROPPED = re.compile("[\ud800-\udfff\ufffe\uffff]")  # lone surrogates, non-characters
 _XML_SPECIAL = re.compile("[&<>\r]")
 _XML_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);")
@@ -29,14 +30,14 @@ _EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 def escape_text(text: str) -> str:
     """Cell text as XML character data (without the enclosing `<t>`)."""
-    text = _SURROGATE.sub("", text)[:MAX_TEXT]
+    text = _DROPPED.sub("", text)[:MAX_TEXT]
     text = _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     return _XML_SPECIAL.sub(lambda m: _XML_ESCAPES[m.group()], text)
 
 
 def stored_text(text: str) -> str:
     """What a text cell holds after writing `text`: what calamine will read back."""
-    return _SURROGATE.sub("", text)[:MAX_TEXT]
+    return _DROPPED.sub("", text)[:MAX_TEXT]
 
 
 def unescape_xml(raw: bytes) -> str:
@@ -64,18 +65,20 @@ def decode_text(raw: bytes) -> str:
     return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
 
 
-_PLAIN = re.compile("[^&<>_\x00-\x20\ud800-\udfff\ufffe\uffff]"
-                    "(?:[^&<>_\x00-\x08\x0a-\x1f\ud800-\udfff\ufffe\uffff]*"
-                    "[^&<>_\x00-\x20\ud800-\udfff\ufffe\uffff])?")
+_END = "&<>_\\s\\x00-\\x1f\\ud800-\\udfff\\ufffe\\uffff"  # not at either end of plain text
+_MIDDLE = "&<>_\\r\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff"
+_PLAIN = re.compile(f"[^{_END}](?:[^{_MIDDLE}]*[^{_END}])?")
 
 
 def text_element(text: str) -> str:
-    """`<t>` holding `text`; spaces at the ends and line breaks are preserved."""
+    """`<t>` holding `text`. Spaces and line breaks at its ends are kept by xml:space (calamine
+    trims them otherwise)."""
     if len(text) <= MAX_TEXT and _PLAIN.fullmatch(text):
         return f"<t>{text}</t>"
-    escaped = escape_text(text)
-    keep = escaped != escaped.strip() or "\n" in escaped or "\t" in escaped
-    return f'<t xml:space="preserve">{escaped}</t>' if keep else f"<t>{escaped}</t>"
+    stored = stored_text(text)
+    if stored[:1].isspace() or stored[-1:].isspace():
+        return f'<t xml:space="preserve">{escape_text(text)}</t>'
+    return f"<t>{escape_text(text)}</t>"
 
 
 def serial(value: dt.date | dt.datetime) -> str:
