@@ -104,9 +104,9 @@ def grid_periods(service: Service, billing_day: int, months: int):
         k += 1
 
 
-def day_value(service: Service, package: Package, full_days: int) -> Decimal:
+def days_value(service: Service, package: Package, days: int, full_days: int) -> Decimal:
     price = package.price if service.price is None else service.price
-    return price * service.quantity * (100 - service.discount_pct) / 100 / full_days
+    return price * service.quantity * (100 - service.discount_pct) * days / (100 * full_days)
 
 
 def expected_days(service: Service, client: Client, package: Package, rules: BillingRules,
@@ -135,7 +135,7 @@ def exact_value(service: Service, client: Client, package: Package, rules: Billi
             return total
         overlap = (min(stop, full_end) - max(start, full_start)).days + 1
         if overlap > 0:
-            total += overlap * day_value(service, package, (full_end - full_start).days + 1)
+            total += days_value(service, package, overlap, (full_end - full_start).days + 1)
     return total
 
 
