@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import datetime as dt
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +36,19 @@ from ispsheets.book.schema import (
     Column,
     Kind,
     Tab,
+    Who,
+    column_index,
     column_letter,
     find_tab,
     normalise_header,
 )
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import Problem, Severity, warning
+
+# Example keys for messages about a blank key cell.
+_KEY_EXAMPLES = {"package_id": "HOME100", "client_id": "C001", "service_id": "S001",
+                 "charge_id": "CHG-00001", "payment_id": "PAY-00001",
+                 "invoice_number": "INV-00001"}
+_SKIPPED = "row skipped because of the problems above"
 
 
 def layout_of(sheet: RawSheet, tab: Tab) -> tuple[Layout, list[Problem]]:
@@ -44,9 +56,12 @@ def layout_of(sheet: RawSheet, tab: Tab) -> tuple[Layout, list[Problem]]:
     wanted = {normalise_header(c.name): c.name for c in tab.columns}
     columns: dict[str, int] = {}
     problems: list[Problem] = []
+    unknown: list[tuple[int, str]] = []
     for index, text in enumerate(sheet.header):
         name = wanted.get(normalise_header(text))
         if name is None:
+            if not parse.is_blank(text):
+                unknown.append((index, parse.parse_text(text)))
             continue
         if name in columns:
             first = column_letter(columns[name])
@@ -56,89 +71,119 @@ def layout_of(sheet: RawSheet, tab: Tab) -> tuple[Layout, list[Problem]]:
                 "rename or delete one of them"))
             continue
         columns[name] = index
+    absent = {normalise_header(c.name): c.name for c in tab.columns if c.name not in columns}
+    for index, text in unknown:
+        close = difflib.get_close_matches(normalise_header(text), list(absent), n=1, cutoff=0.8)
+        if close:
+            name = absent[close[0]]
+            problems.append(warning(
+                f"{sheet.name}!{column_letter(index)}1",
+                f"column {text!r} is not one ispsheets knows, so it is ignored; "
+                f"did you mean {name}?", f"rename the header to {name}"))
     return Layout(sheet.name, columns), problems
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Cells:
     """One sheet row, read through its layout; parse failures become problems."""
 
     layout: Layout
-    row: list[object]
+    row: Sequence[object]
     number: int
     date_order: DateOrder
     problems: list[Problem]
 
-    def raw(self, column: str) -> object:
-        index = self.layout.columns.get(column)
-        return self.row[index] if index is not None and index < len(self.row) else None
+    def cell(self, column: str) -> str:
+        return self.layout.cell(column, self.number)
 
-    def _bad(self, column: str, invalid: Invalid) -> None:
-        self.problems.append(Problem(self.layout.cell(column, self.number), invalid.message,
-                                     invalid.fix))
+    def add(self, column: str, message: str, fix: str, severity: Severity = Severity.ERROR
+            ) -> None:
+        self.problems.append(Problem(self.cell(column), message, fix, severity))
 
-    def get(self, column: Column) -> Any:
-        raw = self.raw(column.name)
-        value: Any
-        match column.kind:
-            case Kind.KEY:
-                value = parse.parse_key(raw)
-            case Kind.TEXT:
-                value = parse.parse_text(raw)
-            case Kind.MONEY | Kind.PERCENT | Kind.NUMBER:
-                value = None if parse.is_blank(raw) else parse.parse_decimal(
-                    raw, "percentage" if column.kind is Kind.PERCENT else "number")
-            case Kind.INT:
-                value = None if parse.is_blank(raw) else parse.parse_int(raw)
-            case Kind.DATE:
-                value = parse.parse_date(raw, self.date_order)
-            case Kind.DATETIME:
-                value = parse.parse_datetime(raw, self.date_order)
-            case Kind.BOOL:
-                value = parse.parse_bool(raw)
-            case Kind.EMAILS:
-                value = parse.parse_emails(raw)
-            case Kind.CHOICE:
-                value = parse.parse_choice(raw, column.choices)
+    def get(self, column: Column, index: int | None) -> Any:
+        row = self.row
+        raw = row[index] if index is not None and index < len(row) else None
+        value = _PARSERS[column.kind](raw, column, self.date_order)
         if isinstance(value, Invalid):
-            self._bad(column.name, value)
+            # A tool column is rewritten by ispsheets: junk there never costs the owner a row.
+            if column.who is Who.TOOL:
+                self.add(column.name, value.message,
+                         f"{value.fix}, or clear the cell: ispsheets writes this column",
+                         Severity.WARNING)
+            else:
+                self.add(column.name, value.message, value.fix)
             return None
-        if column.required and (value is None or value == "" or value == ()):
-            self.problems.append(Problem(self.layout.cell(column.name, self.number),
-                                         f"{column.name} is blank", _fill_hint(column)))
+        # A client without email is only a warning (see _client): paper invoices exist.
+        if column.required and value in (None, "", ()) and column.kind is not Kind.EMAILS:
+            self.add(column.name, f"{column.name} is blank", _fill_hint(column))
+        if (column.kind is Kind.PERCENT and type(raw) is float and value is not None
+                and 0 < value < 1):
+            self.add(column.name, f"read as {value} % (less than one percent)",
+                     f"if you meant {value * 100:g} %, type {value * 100:g}; a cell formatted "
+                     "as Excel percent stores 8.25 % as 0.0825", Severity.WARNING)
         return value
 
 
+def _unless_blank(parser: Callable[[object], Any]) -> Callable[[object, Column, DateOrder], Any]:
+    return lambda raw, column, order: None if parse.is_blank(raw) else parser(raw)
+
+
+_PARSERS: dict[Kind, Callable[[object, Column, DateOrder], Any]] = {
+    Kind.KEY: lambda raw, column, order: parse.parse_key(raw),
+    Kind.TEXT: lambda raw, column, order: parse.parse_text(raw),
+    Kind.MONEY: _unless_blank(parse.parse_money),
+    Kind.PERCENT: _unless_blank(parse.parse_percent),
+    Kind.NUMBER: _unless_blank(parse.parse_decimal),
+    Kind.INT: _unless_blank(parse.parse_int),
+    Kind.DATE: lambda raw, column, order: parse.parse_date(raw, order),
+    Kind.DATETIME: lambda raw, column, order: parse.parse_datetime(raw, order),
+    Kind.BOOL: lambda raw, column, order: parse.parse_bool(raw),
+    Kind.EMAILS: lambda raw, column, order: parse.parse_emails(raw),
+    Kind.CHOICE: lambda raw, column, order: parse.parse_choice(raw, column.choices),
+}
+
+
 def _fill_hint(column: Column) -> str:
+    if column.references:
+        return (f"type the {column.name} from the {column.references} tab, "
+                "or clear the whole row if it is not used")
+    if column.kind is Kind.KEY:
+        example = _KEY_EXAMPLES.get(column.name, "A001")
+        return (f"type a {column.name} no other row uses, e.g. {example}, "
+                "or clear the whole row if it is not used")
     hints = {Kind.DATE: "type a date like 2026-12-01", Kind.MONEY: "type an amount, e.g. 49.99",
              Kind.EMAILS: "type the client's email address",
              Kind.CHOICE: f"type one of: {', '.join(column.choices)}"}
-    if column.references:
-        return f"type a {column.name} from the {column.references} tab"
     return hints.get(column.kind, f"fill in the {column.name}")
 
 
-def _rows(sheet: RawSheet, layout: Layout) -> Iterator[tuple[int, list[object]]]:
+def _rows(sheet: RawSheet, layout: Layout) -> Iterator[tuple[int, Sequence[object]]]:
+    """Rows with something in a known column; blank rows anywhere are fine."""
     known = list(layout.columns.values())
+    blank = parse.is_blank
     for index, row in enumerate(sheet.rows[1:], start=2):
-        if any(i < len(row) and not parse.is_blank(row[i]) for i in known):
+        width = len(row)
+        if any(i < width and not blank(row[i]) for i in known):
             yield index, row
 
 
-def _nonneg(cells: _Cells, column: str, value: Decimal | None, what: str) -> None:
+def _nonneg(cells: _Cells, column: str, value: Decimal | None, what: str, fix: str = "") -> None:
     if value is not None and value < 0:
-        cells.problems.append(Problem(cells.layout.cell(column, cells.number),
-                                      f"{what} {value} is negative",
-                                      f"type a {what} of 0 or more"))
+        cells.add(column, f"{what} {value} is negative", fix or f"type a {what} of 0 or more")
+
+
+def _percent_range(cells: _Cells, column: str, value: Decimal | None, what: str) -> None:
+    if value is not None and not 0 <= value <= 100:
+        cells.add(column, f"{what} {value} % is outside 0-100",
+                  "type a percent from 0 to 100, e.g. 8.25")
 
 
 def _package(c: _Cells, v: dict[str, Any]) -> Package:
-    for name in ("price", "setup_fee", "download_mbps", "upload_mbps", "data_cap_gb"):
+    _nonneg(c, "price", v["price"], "price",
+            "type the price as 0 or more; a discount goes in Services.discount_pct")
+    for name in ("setup_fee", "download_mbps", "upload_mbps", "data_cap_gb"):
         _nonneg(c, name, v[name], name.replace("_", " "))
-    if v["tax_rate"] is not None and not 0 <= v["tax_rate"] <= 100:
-        c.problems.append(Problem(c.layout.cell("tax_rate", c.number),
-                                  f"tax rate {v['tax_rate']} % is outside 0-100",
-                                  "type a percent such as 8.25"))
+    _percent_range(c, "tax_rate", v["tax_rate"], "tax rate")
     return Package(v["package_id"], v["name"], v["price"], v["interval"], v["download_mbps"],
                    v["upload_mbps"], v["data_cap_gb"], v["tax_rate"], v["prorate"],
                    v["setup_fee"] or Decimal("0"), Origin(c.layout, c.number))
@@ -147,34 +192,33 @@ def _package(c: _Cells, v: dict[str, Any]) -> Package:
 def _client(c: _Cells, v: dict[str, Any]) -> Client:
     day = v["billing_day"]
     if day is not None and not 1 <= day <= 28:
-        c.problems.append(Problem(c.layout.cell("billing_day", c.number),
-                                  f"billing day {day} is outside 1-28",
-                                  "type a day from 1 to 28 (29-31 do not exist in every month)"))
-    if not v["emails"] and "email" in c.layout.columns:
-        c.problems.append(warning(c.layout.cell("email", c.number), "no email address",
-                                  "add one, or invoices for this client cannot be sent"))
-    return Client(v["client_id"], v["name"], v["emails"] or (), v["phone"], v["address"], day,
+        c.add("billing_day", f"billing day {day} is outside 1-28",
+              "type a day from 1 to 28 (29-31 do not exist in every month), "
+              "or leave it blank for the default in config.yaml")
+    if v["email"] == () and "email" in c.layout.columns:  # None: unreadable, said already
+        c.add("email", "no email address",
+              "add one, or invoices for this client cannot be sent", Severity.WARNING)
+    return Client(v["client_id"], v["name"], v["email"] or (), v["phone"], v["address"], day,
                   bool(v["autopay"]), bool(v["tax_exempt"]), v["status"] or "active",
                   v["balance"], v["stripe_customer_id"], Origin(c.layout, c.number))
 
 
 def _service(c: _Cells, v: dict[str, Any]) -> Service:
-    for name, what in (("price", "price"), ("discount_pct", "discount")):
-        _nonneg(c, name, v[name], what)
+    _nonneg(c, "price", v["price"], "price",
+            "type the price as 0 or more (or leave it blank for the package price); "
+            "a discount goes in discount_pct")
+    _nonneg(c, "discount_pct", v["discount_pct"], "discount", "type a percent from 0 to 100")
     if v["discount_pct"] is not None and v["discount_pct"] > 100:
-        c.problems.append(Problem(c.layout.cell("discount_pct", c.number),
-                                  f"discount {v['discount_pct']} % is more than 100 %",
-                                  "type a percent from 0 to 100"))
+        c.add("discount_pct", f"discount {v['discount_pct']} % is more than 100 %",
+              "type a percent from 0 to 100")
     quantity = v["quantity"] if v["quantity"] is not None else Decimal("1")
     if quantity <= 0:
-        c.problems.append(Problem(c.layout.cell("quantity", c.number),
-                                  f"quantity {quantity} is not positive",
-                                  "type 1 or more, or leave it blank for 1"))
+        c.add("quantity", f"quantity {quantity} is not positive",
+              "type 1 or more, or leave it blank for 1")
     start, end = v["start_date"], v["end_date"]
     if start and end and end < start:
-        c.problems.append(Problem(c.layout.cell("end_date", c.number),
-                                  f"end date {end} is before the start date {start}",
-                                  "fix one of the two dates"))
+        c.add("end_date", f"end date {end} is before the start date {start}",
+              "type the last day of service, on or after the start date")
     return Service(v["service_id"], v["client_id"], v["package_id"], start, end, quantity,
                    v["price"], v["discount_pct"] or Decimal("0"), v["billed_through"],
                    Origin(c.layout, c.number))
@@ -182,7 +226,7 @@ def _service(c: _Cells, v: dict[str, Any]) -> Service:
 
 def _charge(c: _Cells, v: dict[str, Any]) -> Charge:
     return Charge(v["charge_id"], v["client_id"], v["date"], v["description"], v["amount"],
-                  v["taxable"] is not False, v["invoice_number"], Origin(c.layout, c.number))
+                  v["taxable"] is not False, v["invoice_number"] or "", Origin(c.layout, c.number))
 
 
 def _payment(c: _Cells, v: dict[str, Any]) -> Payment:
@@ -192,6 +236,10 @@ def _payment(c: _Cells, v: dict[str, Any]) -> Payment:
 
 
 def _invoice(c: _Cells, v: dict[str, Any]) -> Invoice:
+    if not v["invoice_number"]:
+        c.add("invoice_number", "an Invoices row without an invoice_number is ignored",
+              "ispsheets writes this tab: delete the row if you added it, or undo the edit",
+              Severity.WARNING)
     return Invoice(v["invoice_number"], v["client_id"], v["issue_date"], v["period_start"],
                    v["period_end"], v["due_date"], v["subtotal"], v["tax"], v["total"],
                    v["paid"] or Decimal("0"), v["balance"], v["status"] or "open", v["sent_at"],
@@ -204,59 +252,121 @@ _BUILDERS: dict[str, Callable[[_Cells, dict[str, Any]], Any]] = {
 }
 
 
-def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder) -> tuple[list[Any], Layout,
-                                                                         list[Problem]]:
+@dataclass(frozen=True)
+class TabRead:
+    """One tab read: good records, the records of rows skipped (fields may be None), problems."""
+
+    records: list[Any]
+    skipped: list[Any]
+    layout: Layout
+    problems: list[Problem]
+
+
+def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder) -> TabRead:
     """Records of one tab; a row with any error is left out and its problems returned."""
     layout, problems = layout_of(sheet, tab)
     missing = [name for name in tab.required if name not in layout.columns]
     if missing:
-        problems.append(Problem(f"{sheet.name}!1:1",
-                                f"missing required column{'s' if len(missing) > 1 else ''} "
-                                f"{', '.join(missing)}",
-                                "add a header cell with that name in row 1"))
-        return [], layout, problems
+        plural = "s" if len(missing) > 1 else ""
+        problems.append(Problem(
+            f"{sheet.name}!1:1", f"missing required column{plural} {', '.join(missing)}",
+            f"add {'them' if plural else 'it'} as header cell{plural} in row 1, spelled like "
+            "this (case, spaces and _ do not matter)"))
+        return TabRead([], [], layout, problems)
     build = _BUILDERS.get(tab.name)
     if build is None:
-        return [], layout, problems
-    records = []
+        return TabRead([], [], layout, problems)
+    records, skipped = [], []
+    plan = [(column, layout.columns.get(column.name)) for column in tab.columns]
     for number, row in _rows(sheet, layout):
-        row_problems: list[Problem] = []
-        cells = _Cells(layout, row, number, date_order, row_problems)
-        values = {col.name: cells.get(col) for col in tab.columns}
+        cells = _Cells(layout, row, number, date_order, problems)
+        before = len(problems)
+        values = {column.name: cells.get(column, index) for column, index in plan}
         record = build(cells, values)
-        if any(p.is_error for p in row_problems):
-            row_problems.append(Problem(f"{sheet.name}!{number}:{number}",
-                                        "row skipped because of the problems above",
-                                        "fix them; the row is read again on the next run"))
+        if any(p.is_error for p in problems[before:]) and not tab.tool_tab:
+            skipped.append(record)
+        elif tab is INVOICES and not record.invoice_number:
+            continue
         else:
             records.append(record)
-        problems.extend(row_problems)
-    return records, layout, problems
+    return TabRead(records, skipped, layout, problems)
 
 
-def load_book(raw: RawBook, date_order: DateOrder = "MDY") -> Book:
-    """Every tab of the contract as records; cross-tab checks come after (see `validate`)."""
+def _missing_tab(raw: RawBook, tab: Tab) -> Problem:
+    columns = ", ".join(tab.required)
+    close = difflib.get_close_matches(normalise_header(tab.name),
+                                      [normalise_header(n) for n in raw.names], n=1, cutoff=0.7)
+    if close:
+        name = next(n for n in raw.names if normalise_header(n) == close[0])
+        return Problem(tab.name, f"tab is missing (there is a tab named {name!r})",
+                       f"rename the tab {name!r} to {tab.name}")
+    return Problem(tab.name, "tab is missing",
+                   f"add a tab named {tab.name} with the header row {columns}")
+
+
+def load_book(raw: RawBook, date_order: DateOrder = "MDY", *,
+              today: dt.date | None = None) -> Book:
+    """Every tab of the contract as records, cross-checked; problems sorted by place.
+
+    `today` decides which services have ended (for warnings only); default: the system date.
+    """
     from ispsheets.book.validate import validate
 
     found: dict[str, list[Any]] = {}
+    skipped: dict[str, list[Any]] = {}
     layouts: dict[str, Layout] = {}
     problems: list[Problem] = []
     for tab in TABS:
         name = find_tab(raw.names, tab)
         if name is None:
-            if not tab.tool_tab and tab.required and tab.name not in (CHARGES.name,
-                                                                       PAYMENTS.name):
-                problems.append(Problem(tab.name, "tab is missing",
-                                        f"add a tab named {tab.name} with a header row "
-                                        f"({', '.join(tab.required)})"))
-            found[tab.name] = []
+            if tab in (PACKAGES, CLIENTS, SERVICES):
+                problems.append(_missing_tab(raw, tab))
+            found[tab.name], skipped[tab.name] = [], []
             continue
-        records, layout, tab_problems = load_tab(raw.sheets[name], tab, date_order)
-        found[tab.name] = records
-        layouts[tab.name] = layout
-        problems.extend(tab_problems)
+        read = load_tab(raw.sheets[name], tab, date_order)
+        found[tab.name], skipped[tab.name] = read.records, read.skipped
+        layouts[tab.name] = read.layout
+        problems.extend(read.problems)
     book = Book(tuple(found[PACKAGES.name]), tuple(found[CLIENTS.name]),
                 tuple(found[SERVICES.name]), tuple(found[CHARGES.name]),
                 tuple(found[PAYMENTS.name]), tuple(found[INVOICES.name]), layouts,
                 tuple(problems))
-    return validate(book)
+    checked = validate(book, skipped, today or dt.date.today())
+    return replace(checked, problems=tuple(_with_summaries(book, checked, skipped)))
+
+
+def _with_summaries(read: Book, checked: Book, skipped: Mapping[str, list[Any]]
+                    ) -> list[Problem]:
+    """The problems in sheet order, each skipped row closed by one summary line."""
+    kept = {id(r) for tab in _owner_records(checked) for r in tab}
+    dropped = [r for tab in _owner_records(read) for r in tab if id(r) not in kept]
+    dropped += [r for records in skipped.values() for r in records]
+    summaries = {(r.origin.layout.tab, r.origin.row): Problem(
+        f"{r.origin.layout.tab}!{r.origin.row}:{r.origin.row}", _SKIPPED,
+        "fix them; the row is read again on the next run") for r in dropped}
+    order = {tab.name: i for i, tab in enumerate(TABS)}
+    tab_names = {layout.tab: name for name, layout in checked.layouts.items()}
+    placed = [(_place(p.where, order, tab_names), p) for p in checked.problems]
+    placed += [(_place(p.where, order, tab_names, summary=True), p) for p in summaries.values()]
+    placed.sort(key=lambda pair: pair[0])
+    return [p for _, p in placed]
+
+
+def _owner_records(book: Book) -> tuple[tuple[Any, ...], ...]:
+    return book.packages, book.clients, book.services, book.charges, book.payments
+
+
+_WHERE = re.compile(r"^(?P<tab>[^!]+)!(?:(?P<col>[A-Z]+)(?P<row>\d+)|(?P<line>\d+):\d+)$")
+
+
+def _place(where: str, order: Mapping[str, int], tab_names: Mapping[str, str],
+           summary: bool = False) -> tuple[float, ...]:
+    """Sort key: tab in contract order, row, column; a row's summary after its cells."""
+    m = _WHERE.match(where)
+    tab = m["tab"] if m else where
+    tab_rank = order.get(tab_names.get(tab, tab), len(order))
+    if not m:
+        return (tab_rank, 0, 0, 0)
+    row = int(m["row"] or m["line"])
+    column = column_index(m["col"]) if m["col"] else math.inf
+    return (tab_rank, row, 1 if summary else 0, column)

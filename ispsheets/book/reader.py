@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 
 @dataclass(frozen=True)
 class RawSheet:
-    """One tab's cells as raw values; `rows[0]` is sheet row 1. Blank rows are kept."""
+    """One tab's cells as raw values; `rows[0]` is sheet row 1, column A is index 0.
+
+    Blank rows and blank leading columns are kept, so a row's index + 1 is its sheet row.
+    """
 
     name: str
     rows: list[list[object]] = field(hash=False, compare=False)
@@ -31,23 +34,29 @@ class RawBook:
         return list(self.sheets)
 
 
-def _clean(value: object) -> object:
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+def _cell(value: object) -> object:
+    """A whole number comes back as `int` (calamine gives every number as a float)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
     return value
 
 
-def raw_sheet_from_frame(name: str, frame: pd.DataFrame) -> RawSheet:
-    rows = [[_clean(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+def raw_sheet(name: str, rows: list[list[object]]) -> RawSheet:
+    """A tab from calamine's rows: numbers tidied, trailing blank rows dropped."""
     while rows and all(v is None or v == "" for v in rows[-1]):
         rows.pop()
-    return RawSheet(name, rows)
+    return RawSheet(name, [[_cell(v) for v in row] for row in rows])
 
 
 def read_xlsx(path: Path) -> RawBook:
-    """All tabs through pandas' calamine engine, as objects (no type guessing: `00123` stays)."""
-    frames = pd.read_excel(path, sheet_name=None, header=None, dtype=object, engine="calamine",
-                           na_filter=False)
-    return RawBook({name: raw_sheet_from_frame(name, frame) for name, frame in frames.items()})
+    """Every worksheet through calamine, as typed cells with no guessing: text stays text
+    (`00123` stays `00123`), dates are `date`/`datetime`, formulas give their cached value,
+    blank and error cells give ""."""
+    book = CalamineWorkbook.from_path(str(path))
+    sheets = {}
+    for meta in book.sheets_metadata:
+        if meta.typ != SheetTypeEnum.WorkSheet:
+            continue  # chart and macro sheets hold no rows
+        rows = book.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+        sheets[meta.name] = raw_sheet(meta.name, rows)
+    return RawBook(sheets)

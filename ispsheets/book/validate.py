@@ -1,18 +1,36 @@
-"""Cross-tab checks, each a small function returning problems; bad rows are left out of the book."""
+"""Cross-tab checks, each a small function returning problems; bad rows are left out of the book.
+
+Errors (a duplicate key, an id that does not exist, a service of a cancelled client) drop the
+row; warnings (a client with no active service, a payment naming an unknown invoice) only tell.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ispsheets.book.records import Book
+from ispsheets.book.records import Book, Origin
+from ispsheets.book.schema import normalise_header
 from ispsheets.problems import Problem, warning
 
 
-def _duplicates(records: Sequence[Any], key: str, tab: str) -> tuple[set[int], list[Problem]]:
+@dataclass(frozen=True)
+class _Known:
+    """The keys of one tab: those usable, and those whose row was skipped (with its place)."""
+
+    tab: str
+    usable: frozenset[str]
+    skipped: Mapping[str, Origin]
+
+
+def _row(origin: Origin) -> str:
+    return f"{origin.layout.tab}!{origin.row}:{origin.row}"
+
+
+def _duplicates(records: Sequence[Any], key: str) -> tuple[set[int], list[Problem]]:
     """Rows whose non-blank key appears more than once: all of them are skipped."""
     rows: dict[str, list[Any]] = defaultdict(list)
     for record in records:
@@ -23,100 +41,184 @@ def _duplicates(records: Sequence[Any], key: str, tab: str) -> tuple[set[int], l
     for value, same in rows.items():
         if len(same) < 2:
             continue
-        cells = [r.origin.cell(key) for r in same]
         for record in same:
             bad.add(id(record))
-            others = ", ".join(c.split("!")[1] for c in cells if c != record.origin.cell(key))
-            problems.append(Problem(record.origin.cell(key),
-                                    f"{key} {value!r} is used again in {others}; "
-                                    f"all {len(same)} rows are skipped",
-                                    f"give each row its own {key}"))
+            others = ", ".join(str(r.origin.row) for r in same if r is not record)
+            rows_word = "row" if len(same) == 2 else "rows"
+            problems.append(Problem(
+                record.origin.cell(key),
+                f"{key} {value} is also used on {rows_word} {others}; "
+                f"all {len(same)} rows are skipped",
+                f"give each row its own {key} (or delete the copy)"))
     return bad, problems
 
 
-def _missing_reference(record: Any, column: str, known: set[str], tab: str) -> Problem | None:
+def _known(tab: str, key: str, kept: Iterable[Any], skipped: Iterable[Any]) -> _Known:
+    skipped_at: dict[str, Origin] = {}
+    for record in skipped:
+        value = getattr(record, key)
+        if isinstance(value, str) and value:
+            skipped_at.setdefault(value, record.origin)
+    return _Known(tab, frozenset(getattr(r, key) for r in kept), skipped_at)
+
+
+def _missing_reference(record: Any, column: str, known: _Known) -> Problem | None:
+    """`client_id C9 is not on the Clients tab`, or that its row there is skipped."""
     value = getattr(record, column)
-    if value in known:
+    if value in known.usable:
         return None
-    return Problem(record.origin.cell(column), f"{column} {value!r} is not on the {tab} tab",
-                   f"type a {column} that exists on {tab}, or add it there first")
+    where = record.origin.cell(column)
+    if value in known.skipped:
+        row = _row(known.skipped[value])
+        return Problem(where, f"{column} {value} is on the {known.tab} tab, but that row "
+                              f"({row}) is skipped", f"fix the problems reported on {row}")
+    wanted = normalise_header(value)
+    similar = sorted(k for k in known.usable if normalise_header(k) == wanted)
+    if similar:
+        return Problem(where, f"{column} {value} is not on the {known.tab} tab "
+                              f"(did you mean {similar[0]}?)",
+                       f"type it exactly as on the {known.tab} tab: {similar[0]}")
+    return Problem(where, f"{column} {value} is not on the {known.tab} tab",
+                   f"type a {column} from the {known.tab} tab, or add it there first")
 
 
-def check_services_of_cancelled_clients(book: Book, today: dt.date | None = None) -> list[Problem]:
+def _keep(records: Sequence[Any], bad: set[int]) -> tuple[Any, ...]:
+    return tuple(r for r in records if id(r) not in bad)
+
+
+def _refs(records: Sequence[Any], checks: Sequence[tuple[str, _Known]],
+          problems: list[Problem]) -> set[int]:
+    bad = set()
+    for record in records:
+        for column, known in checks:
+            if problem := _missing_reference(record, column, known):
+                problems.append(problem)
+                bad.add(id(record))
+    return bad
+
+
+def check_services_of_cancelled_clients(book: Book, today: dt.date) -> list[Problem]:
+    """A cancelled client's service needs an end date, or it would go on billing."""
     cancelled = {c.client_id for c in book.clients if c.status == "cancelled"}
     return [Problem(s.origin.cell("end_date"),
-                    f"client {s.client_id} is cancelled but service {s.service_id} has no end date",
-                    "type the service's last day in end_date, or set the client active again")
+                    f"client {s.client_id} is cancelled but service {s.service_id} has no "
+                    "end date", "type the service's last day in end_date, or set the client's "
+                    "status back to active")
             for s in book.services if s.client_id in cancelled and s.end_date is None]
 
 
-def check_clients_without_service(book: Book, today: dt.date | None = None) -> list[Problem]:
-    served = {s.client_id for s in book.services}
-    return [warning(c.origin.cell("client_id"), f"client {c.client_id} has no service",
-                    "add a row on the Services tab, or set status to cancelled")
-            for c in book.clients if c.status == "active" and c.client_id not in served]
+def check_clients_without_service(book: Book, today: dt.date,
+                                  skipped_services: Sequence[Any] = ()) -> list[Problem]:
+    """An active (or suspended) client none of whose services is still running."""
+    ends: dict[str, list[dt.date | None]] = defaultdict(list)
+    for service in (*book.services, *skipped_services):
+        if service.client_id:
+            end = service.end_date
+            ends[service.client_id].append(end if isinstance(end, dt.date) else None)
+    problems = []
+    for client in book.clients:
+        if client.status == "cancelled":
+            continue
+        where = client.origin.cell("client_id")
+        if client.client_id not in ends:
+            problems.append(warning(where, f"client {client.client_id} has no service",
+                                    "add a row for them on the Services tab, or set status to "
+                                    "cancelled if they left"))
+        elif all(end is not None and end < today for end in ends[client.client_id]):
+            last = max(end for end in ends[client.client_id] if end is not None)
+            problems.append(warning(where, f"client {client.client_id} has no active service "
+                                           f"(the last one ended {last.isoformat()})",
+                                    "add their new service on the Services tab, or set status "
+                                    "to cancelled if they left"))
+    return problems
 
 
-def check_payment_invoices(book: Book, today: dt.date | None = None) -> list[Problem]:
-    numbers = {i.invoice_number for i in book.invoices}
-    return [warning(p.origin.cell("invoice_number"),
-                    f"invoice {p.invoice_number!r} is not on the Invoices tab",
-                    "check the number; the payment goes to the oldest open invoices meanwhile")
-            for p in book.payments if p.invoice_number and p.invoice_number not in numbers]
+def check_payment_invoices(book: Book, today: dt.date,
+                           skipped_invoices: Sequence[Any] = ()) -> list[Problem]:
+    """A payment naming an invoice that is not there, or that is another client's."""
+    owner = {i.invoice_number: i.client_id for i in (*book.invoices, *skipped_invoices)
+             if i.invoice_number}
+    problems = []
+    for p in book.payments:
+        if not p.invoice_number:
+            continue
+        if p.invoice_number not in owner:
+            problems.append(warning(
+                p.origin.cell("invoice_number"),
+                f"invoice {p.invoice_number} is not on the Invoices tab",
+                "check the number (or clear it); the payment goes to the client's oldest "
+                "open invoices meanwhile"))
+        elif owner[p.invoice_number] and owner[p.invoice_number] != p.client_id:
+            problems.append(warning(
+                p.origin.cell("invoice_number"),
+                f"invoice {p.invoice_number} belongs to client {owner[p.invoice_number]}, "
+                f"not {p.client_id}", "check the client_id and the invoice_number"))
+    return problems
 
 
-BookCheck = Callable[[Book, "dt.date | None"], list[Problem]]
-WARNING_CHECKS: tuple[BookCheck, ...] = (check_clients_without_service, check_payment_invoices)
+def check_duplicate_invoices(book: Book, today: dt.date) -> list[Problem]:
+    """Two Invoices rows with one number: the tool's own rows were copied by hand."""
+    rows: dict[str, list[Any]] = defaultdict(list)
+    for invoice in book.invoices:
+        rows[invoice.invoice_number].append(invoice)
+    return [warning(i.origin.cell("invoice_number"),
+                    f"invoice {number} is on rows {', '.join(str(r.origin.row) for r in same)}",
+                    "delete the copy; ispsheets keeps its own record of every invoice")
+            for number, same in rows.items() if len(same) > 1 for i in same[1:]]
 
 
-def validate(book: Book) -> Book:
-    """Drop rows with duplicate keys or unknown references; add every problem found."""
+BookCheck = Callable[[Book, dt.date], list[Problem]]
+
+
+def validate(book: Book, skipped: Mapping[str, Sequence[Any]] | None = None,
+             today: dt.date | None = None) -> Book:
+    """Drop rows with duplicate keys or unknown references; add every problem found.
+
+    `skipped` holds, per tab name, the (partial) records of rows already skipped for bad
+    cells, so a reference to them is explained rather than called unknown.
+    """
+    skipped = skipped or {}
+    today = today or dt.date.today()
     problems = list(book.problems)
 
-    bad_packages, found = _duplicates(book.packages, "package_id", "Packages")
+    bad, found = _duplicates(book.packages, "package_id")
     problems += found
-    packages = tuple(p for p in book.packages if id(p) not in bad_packages)
-    bad_clients, found = _duplicates(book.clients, "client_id", "Clients")
+    packages = _keep(book.packages, bad)
+    known_packages = _known("Packages", "package_id", packages,
+                            [*skipped.get("Packages", ()), *(p for p in book.packages
+                                                             if id(p) in bad)])
+    bad, found = _duplicates(book.clients, "client_id")
     problems += found
-    clients = tuple(c for c in book.clients if id(c) not in bad_clients)
+    clients = _keep(book.clients, bad)
+    known_clients = _known("Clients", "client_id", clients,
+                           [*skipped.get("Clients", ()), *(c for c in book.clients
+                                                           if id(c) in bad)])
 
-    client_ids = {c.client_id for c in clients}
-    package_ids = {p.package_id for p in packages}
-
-    bad_services, found = _duplicates(book.services, "service_id", "Services")
+    bad, found = _duplicates(book.services, "service_id")
     problems += found
-    services = []
-    for service in book.services:
-        refs = [_missing_reference(service, "client_id", client_ids, "Clients"),
-                _missing_reference(service, "package_id", package_ids, "Packages")]
-        refs = [p for p in refs if p]
-        problems += refs
-        if not refs and id(service) not in bad_services:
-            services.append(service)
+    bad |= _refs(book.services, (("client_id", known_clients),
+                                 ("package_id", known_packages)), problems)
+    services = _keep(book.services, bad)
 
-    def keep_known_clients(records: Sequence[Any], key: str, tab: str) -> tuple[Any, ...]:
-        nonlocal problems
-        bad, dup = _duplicates(records, key, tab)
-        problems += dup
-        kept = []
-        for record in records:
-            ref = _missing_reference(record, "client_id", client_ids, "Clients")
-            if ref:
-                problems.append(ref)
-            elif id(record) not in bad:
-                kept.append(record)
-        return tuple(kept)
+    def by_known_clients(records: Sequence[Any], key: str) -> tuple[Any, ...]:
+        bad, found = _duplicates(records, key)
+        problems.extend(found)
+        bad |= _refs(records, (("client_id", known_clients),), problems)
+        return _keep(records, bad)
 
-    charges = keep_known_clients(book.charges, "charge_id", "Charges")
-    payments = keep_known_clients(book.payments, "payment_id", "Payments")
+    charges = by_known_clients(book.charges, "charge_id")
+    payments = by_known_clients(book.payments, "payment_id")
 
-    checked = replace(book, packages=packages, clients=clients, services=tuple(services),
+    checked = replace(book, packages=packages, clients=clients, services=services,
                       charges=charges, payments=payments)
-    cancelled_problems = check_services_of_cancelled_clients(checked)
-    problems += cancelled_problems
-    skip = {p.where for p in cancelled_problems}
-    services = [s for s in services if s.origin.cell("end_date") not in skip]
-    checked = replace(checked, services=tuple(services))
-    for check in WARNING_CHECKS:
-        problems += check(checked, None)
+    cancelled = check_services_of_cancelled_clients(checked, today)
+    problems += cancelled
+    ended_wrongly = {p.where for p in cancelled}
+    checked = replace(checked, services=tuple(s for s in services
+                                              if s.origin.cell("end_date") not in ended_wrongly))
+    still = {id(s) for s in checked.services}
+    problems += check_clients_without_service(checked, today, [
+        *skipped.get("Services", ()), *(s for s in book.services if id(s) not in still)])
+    problems += check_payment_invoices(checked, today, skipped.get("Invoices", ()))
+    problems += check_duplicate_invoices(checked, today)
     return replace(checked, problems=tuple(problems))
