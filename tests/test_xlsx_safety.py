@@ -241,3 +241,22 @@ def test_a_file_that_is_not_a_workbook_gives_a_write_error(tmp_path: Path):
                       expected_fingerprint=None, now=NOW)
     assert "could not be updated" in error.value.message
     assert book.read_bytes() == b"not a zip at all"
+
+
+def test_workbook_reached_through_a_symlink_is_replaced_and_the_link_kept(tmp_path: Path):
+    real = owner_book(tmp_path / "real.xlsx")
+    link = tmp_path / "book.xlsx"
+    link.symlink_to(real)
+    result = apply(link, CHANGE)
+    assert link.is_symlink() and link.resolve() == real
+    assert rows(real, "Clients")[2][4] == 12.3
+    assert Path(result.backup).name == "book-20260201-100000.xlsx"
+
+
+def test_backup_temp_file_left_by_a_killed_run_is_removed(tmp_path: Path):
+    book = owner_book(tmp_path / "book.xlsx")
+    (tmp_path / "backups").mkdir()
+    stale = tmp_path / "backups" / ".book-20260201-090000.xlsx.abc123.ispsheets-tmp"
+    stale.write_bytes(b"half a backup")
+    apply(book, CHANGE)
+    assert not stale.exists()

@@ -66,9 +66,10 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
     Raises WorkbookWriteError, with nothing written, if the workbook is open in Excel, was
     saved after the tool read it, cannot be written, or cannot be understood.
     """
-    name = path.name
-    _refuse_if_open(path)
-    _remove_stale_temps(path)
+    name, given = path.name, path
+    path = path.resolve()  # through a symlink, the real file is replaced, the link kept
+    _refuse_if_open(given, path)
+    _remove_stale_temps(path, given.stem, backup_dir)
     data, seen = _read(path)
     if expected_fingerprint is not None and hashlib.sha256(data).hexdigest() != \
             expected_fingerprint:
@@ -85,7 +86,7 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         raise WorkbookWriteError(name, f"could not be updated ({type(exc).__name__}: {exc})",
                                  "open it in Excel or LibreOffice, save it as .xlsx and run "
                                  "again") from exc
-    backup = _swap_in(path, edit, data, seen, backup_dir, keep_backups, now)
+    backup = _swap_in(path, given, edit, data, seen, backup_dir, keep_backups, now)
     return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                        tuple(result.missing_keys), tuple(result.unmatched_fills),
                        str(backup) if backup else "")
@@ -101,12 +102,13 @@ def lock_files(path: Path) -> list[tuple[Path, str]]:
             (path.with_name(f".~lock.{name}#"), "LibreOffice")]
 
 
-def _refuse_if_open(path: Path) -> None:
-    for lock, program in lock_files(path):
-        if lock.exists():
-            raise WorkbookWriteError(
-                path.name, f"is open in {program} ({lock.name} exists)",
-                f"{_REOPEN} (if {program} is closed, delete {lock.name})")
+def _refuse_if_open(*paths: Path) -> None:
+    for path in dict.fromkeys(paths):
+        for lock, program in lock_files(path):
+            if lock.exists():
+                raise WorkbookWriteError(
+                    paths[0].name, f"is open in {program} ({lock.name} exists)",
+                    f"{_REOPEN} (if {program} is closed, delete {lock.name})")
 
 
 def _read(path: Path) -> tuple[bytes, tuple[int, int]]:
@@ -128,25 +130,29 @@ def _refuse_if_read_only(path: Path) -> None:
                                  "next run writes everything")
 
 
-def _remove_stale_temps(path: Path) -> None:
+def _remove_stale_temps(path: Path, stem: str, backup_dir: Path) -> None:
     """Temp files a killed run left (runs hold the run lock, so none is in use)."""
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
-        stale.unlink(missing_ok=True)
+    stale = [*path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"),
+             *backup_dir.glob(f".{glob_escape(stem)}-*{TEMP_SUFFIX}")]
+    for leftover in stale:
+        leftover.unlink(missing_ok=True)
 
 
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
-def _swap_in(path: Path, edit: _Edit, data: bytes, seen: tuple[int, int], backup_dir: Path,
-             keep_backups: int, now: dt.datetime) -> Path | None:
-    """Write the new file to a temp file, back the old one up, and replace it atomically."""
-    name = path.name
+def _swap_in(path: Path, given: Path, edit: _Edit, data: bytes, seen: tuple[int, int],
+             backup_dir: Path, keep_backups: int, now: dt.datetime) -> Path | None:
+    """Write the new file to a temp file, back the old one up, and replace it atomically.
+
+    `path` is the real file, `given` the name it was configured by (messages and backups)."""
+    name = given.name
     temp: Path | None = None
     backup: Path | None = None
     try:
         try:
-            fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.",
+            fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=TEMP_SUFFIX)
         except OSError as exc:
             raise WorkbookWriteError(name, f"cannot be written: the folder {path.parent} is "
@@ -158,10 +164,10 @@ def _swap_in(path: Path, edit: _Edit, data: bytes, seen: tuple[int, int], backup
             edit.write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
+        _same_owner_and_mode(temp, path)
         if keep_backups > 0:
-            backup = _backup(data, path, backup_dir, now)
-        _refuse_if_open(path)
+            backup = _backup(data, given, backup_dir, now)
+        _refuse_if_open(given, path)
         info = path.stat()
         if (info.st_size, info.st_mtime_ns) != seen:
             raise WorkbookWriteError(name, "was changed while ispsheets was writing it",
@@ -181,8 +187,17 @@ def _swap_in(path: Path, edit: _Edit, data: bytes, seen: tuple[int, int], backup
         _discard(temp, backup)
         raise
     if backup is not None:
-        prune_backups(backup_dir, path.stem, keep_backups)
+        prune_backups(backup_dir, given.stem, keep_backups)
     return backup
+
+
+def _same_owner_and_mode(new: Path, old: Path) -> None:
+    """The new file keeps the old one's permissions, and its owner where we may set it."""
+    info = old.stat()
+    os.chmod(new, stat.S_IMODE(info.st_mode))
+    if hasattr(os, "chown"):
+        with contextlib.suppress(OSError):
+            os.chown(new, info.st_uid, info.st_gid)
 
 
 def _discard(*paths: Path | None) -> None:
@@ -206,6 +221,7 @@ def _sync_folder(folder: Path) -> None:
 
 def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path:
     """The old bytes as `<stem>-YYYYMMDD-HHMMSS.xlsx` in `backup_dir` (written atomically)."""
+    temp: Path | None = None
     try:
         backup_dir.mkdir(parents=True, exist_ok=True)
         base = f"{path.stem}-{now:%Y%m%d-%H%M%S}"
@@ -214,24 +230,25 @@ def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path
         while target.exists():
             number += 1
             target = backup_dir / f"{base}-{number}{path.suffix}"
-        with tempfile.NamedTemporaryFile(dir=backup_dir, prefix=f".{target.name}.",
-                                         suffix=TEMP_SUFFIX, delete=False) as handle:
-            try:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            except BaseException:
-                handle.close()
-                Path(handle.name).unlink(missing_ok=True)
-                raise
-        os.replace(handle.name, target)
-        shutil.copymode(path, target)
+        fd, temp_name = tempfile.mkstemp(dir=backup_dir, prefix=f".{target.name}.",
+                                         suffix=TEMP_SUFFIX)
+        temp = Path(temp_name)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        shutil.copymode(path, temp)
+        os.replace(temp, target)
         return target
     except OSError as exc:
+        _discard(temp)
         raise WorkbookWriteError(path.name, f"could not be backed up into {backup_dir} "
                                  f"({exc.strerror or exc})",
                                  "make that folder writable (or set workbook.backups to 0); "
                                  "the next run writes everything") from exc
+    except BaseException:
+        _discard(temp)
+        raise
 
 
 def prune_backups(backup_dir: Path, stem: str, keep: int) -> list[Path]:

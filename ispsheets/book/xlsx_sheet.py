@@ -45,6 +45,7 @@ _SIMPLE_ITEM = re.compile(rb"<t>(?:[^\s<&_](?:[^<&_]*[^\s<&_])?)?</t></si>")
 _TYPE = re.compile(rb'\bt="(\w+)"')
 
 BaseStyle = Callable[[int, Value], int]  # (column, value) → style for a cell with none
+MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384  # Excel's grid
 
 
 class SheetError(Exception):
@@ -339,6 +340,10 @@ class Sheet:
             else:
                 edits.append((*header_row, self._rebuild_row(header_row, self.header_adds,
                                                              header=True)))
+        if max(last, 1) + len(self.new_rows) > MAX_ROWS:
+            raise SheetError(f"the tab would pass Excel's last row ({MAX_ROWS:,})")
+        if max(self.header_adds, default=0) >= MAX_COLUMNS:
+            raise SheetError(f"the tab would pass Excel's last column ({MAX_COLUMNS:,})")
         if self.new_rows or (self.header_adds and last == 0):
             edits.append((tail_start, self.end, self._tail(last, tail_start)))
         dimension = self._dimension()
