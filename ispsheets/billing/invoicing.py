@@ -136,9 +136,18 @@ class BilledState:
     credit_ends: Mapping[str, dt.date] = field(default_factory=dict, hash=False)
     voided: frozenset[str] = frozenset()  # invoice numbers the owner voided
 
+    _by_service: Mapping[str, tuple[BilledPeriod, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "periods", MappingProxyType(dict(self.periods)))
         object.__setattr__(self, "credit_ends", MappingProxyType(dict(self.credit_ends)))
+        by_service: dict[str, list[BilledPeriod]] = defaultdict(list)
+        for period in self.periods.values():
+            by_service[period.service_id].append(period)
+        object.__setattr__(self, "_by_service", {
+            sid: tuple(sorted(ps, key=lambda p: (p.start, p.end)))
+            for sid, ps in by_service.items()})
 
     @classmethod
     def from_billed(cls, rows: Iterable[tuple[Billed, str]], next_seq: int,
@@ -176,10 +185,9 @@ class BilledState:
         seqs = [p.seq for p in plan.invoices]
         return self.with_billed(rows, max(seqs) + 1 if seqs else self.next_seq)
 
-    def periods_of(self, service_id: str) -> list[BilledPeriod]:
+    def periods_of(self, service_id: str) -> tuple[BilledPeriod, ...]:
         """A service's billed days, earliest first."""
-        return sorted((p for p in self.periods.values() if p.service_id == service_id),
-                      key=lambda p: (p.start, p.end))
+        return self._by_service.get(service_id, ())
 
 
 @dataclass(frozen=True)
