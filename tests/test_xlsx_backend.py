@@ -13,6 +13,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from lxml import etree
 from python_calamine import CalamineWorkbook
 
 from ispsheets.book.changes import AppendRow, ChangeSet, FillKey, SetCell
@@ -169,6 +170,9 @@ def test_round_trip_keeps_the_owners_work_and_writes_tool_cells(tmp_path: Path):
                        "xl/worksheets/sheet4.xml"}
     assert after["xl/sharedStrings.xml"] == before["xl/sharedStrings.xml"]
     assert after["xl/comments1.xml"] == before["xl/comments1.xml"]
+    for name, data in after.items():  # every part is well-formed XML
+        if name.endswith((".xml", ".rels")):
+            etree.fromstring(data)
 
 
 def test_untouched_members_are_byte_identical_on_a_quiet_day(tmp_path: Path):
@@ -469,3 +473,29 @@ def test_libreoffice_opens_the_written_workbook(tmp_path: Path):
     assert [c.value for c in wb["Invoices"][3]][:4] == ["INV-00002", None,
                                                          dt.datetime(2026, 2, 1), 49.99]
     assert wb["Activity"]["B2"].value == "=1+1" and wb["Activity"]["B2"].data_type == "s"
+
+
+def test_workbook_saved_by_openpyxl_gets_a_new_tab_it_can_read(tmp_path: Path):
+    book = tmp_path / "book.xlsx"
+    wb = openpyxl.load_workbook(owner_book(tmp_path / "owner.xlsx"))
+    wb.save(book)  # openpyxl declares the r: namespace on each <sheet>, not on the root
+    apply(book, ChangeSet(appends=(AppendRow("Activity", {"action": "invoice_issued"}),)))
+    assert openpyxl.load_workbook(book)["Activity"]["B2"].value == "invoice_issued"
+    assert rows(book, "Activity")[1][1] == "invoice_issued"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_workbook_saved_by_libreoffice_is_patched(tmp_path: Path):
+    owner_book(tmp_path / "book.xlsx")
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"),
+                    str(tmp_path / "book.xlsx")], check=True, capture_output=True, timeout=180)
+    book = tmp_path / "lo" / "book.xlsx"
+    result = apply(book, ChangeSet(sets=(SetCell("Clients", "00123", "balance", D("7.5")),),
+                                   appends=(AppendRow("Payments", {"payment_id": "PAY-3"}),
+                                            AppendRow("Activity", {"action": "x"}))))
+    assert result.cells_set == 1 and result.rows_appended == 2
+    assert rows(book, "Clients")[3][4:6] == [7.5, 10]  # new value; the owner's cached result
+    wb = openpyxl.load_workbook(book)
+    assert wb["Payments"].tables["Table1"].ref == "A1:E4"
+    assert wb["Activity"]["B2"].value == "x"

@@ -452,7 +452,8 @@ def _fill(sheet: Sheet, columns: _Columns, tab: Tab | None, fills: list[FillKey]
         shown = all(_shows(_kind(tab, name),
                            sheet.raw(*cells.get(columns.find(name, -1), (b"", None))), text)
                     for name, text in fill.expect.items())
-        if not cells or not shown:
+        holds_values = any(not parse.is_blank(sheet.raw(*cell)) for cell in cells.values())
+        if not holds_values or not shown:
             result.unmatched_fills.append(fill)
             continue
         sheet.set(fill.row, col, fill.value)

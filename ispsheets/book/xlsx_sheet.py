@@ -354,6 +354,8 @@ class Sheet:
         pieces: list[bytes | memoryview] = []
         at = 0
         for start, end, new in edits:
+            if start < at:
+                raise SheetError("two changes to the same rows")
             pieces.append(view[at:start])
             pieces.append(new)
             at = end

@@ -145,21 +145,14 @@ class Workbook:
         sheet_id = max(self._sheet_ids, default=0) + 1
         self._sheet_ids.append(sheet_id)
         p = f"{self.prefix}:" if self.prefix else ""
-        r = self._rel_prefix()
-        element = f"<{p}sheet name={quoteattr(name)} sheetId=\"{sheet_id}\" {r}:id=\"{rel_id}\"/>"
+        # declared on the element itself: some writers declare it per <sheet>, not on the root
+        element = (f"<{p}sheet xmlns:r=\"{REL_NS}\" name={quoteattr(name)} "
+                   f"sheetId=\"{sheet_id}\" r:id=\"{rel_id}\"/>")
         self.xml = _splice_before_close(self.xml, b"sheets", element.encode())
         self.changed.add(self.part)
         sheet = SheetPart(name, part, True)
         self.sheets.append(sheet)
         return sheet
-
-    def _rel_prefix(self) -> str:
-        m = re.search(rb'xmlns:(\w+)="' + REL_NS.encode() + b'"', self.xml)
-        if m:
-            return m.group(1).decode()
-        self.xml = re.sub(rb"(<(?:\w+:)?workbook\b)", rb'\1 xmlns:r="' + REL_NS.encode() + b'"',
-                          self.xml, count=1)
-        return "r"
 
     def add_styles(self) -> str:
         part = posixpath.join(posixpath.dirname(self.part), "styles.xml")
