@@ -14,6 +14,7 @@ from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteE
 from ispsheets.book.load import load_book
 from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
+from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal, JournalError
 from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
@@ -62,8 +63,10 @@ def write_back(cycle: Cycle) -> None:
     if cycle.dry_run or not cycle.options.write or not changes:
         return
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
+    checkpoint("before-workbook-write")
     try:
         cycle.report.written = cycle.backend.write(changes, cycle.now)
+        checkpoint("workbook-replaced")
     except WorkbookWriteError as exc:
         cycle.journal.abandon_write(gen)
         cycle.report.fail(ExitCode.WRITE_FAILED, Problem(exc.where, exc.message, exc.fix))
@@ -141,6 +144,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         write_back(cycle)
         if "report" in options.steps:
             steps["report"](cycle)
+            checkpoint("report-written")
         if not options.dry_run:
             journal.record_action(f"run/{options.today.isoformat()}", "run", "", "",
                                   options.now, ",".join(options.steps))

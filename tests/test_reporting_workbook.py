@@ -71,3 +71,15 @@ def test_libreoffice_converts_the_report_to_pdf(report, tmp_path):
                     str(report)], check=True, capture_output=True, timeout=180)
     pdf = tmp_path / report.with_suffix(".pdf").name
     assert pdf.stat().st_size > 5000
+
+
+def test_a_business_with_nothing_invoiced_yet_gets_a_report_without_empty_charts(tmp_path):
+    import datetime as dt
+
+    from ispsheets.reporting.inputs import ReportInput
+
+    path = write_report(ReportInput(as_of=dt.date(2026, 12, 1), currency="USD"), tmp_path)
+    book = openpyxl.load_workbook(path)
+    assert book["Revenue"]["A3"].value is not None  # the month rows are still there
+    with zipfile.ZipFile(path) as z:
+        assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 2

@@ -15,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 
 from ispsheets.book.records import Client
@@ -94,8 +95,8 @@ class CommandResult:
     detail: str  # one line for the Activity tab
 
 
-def run_command(command: str, timeout_seconds: float) -> CommandResult:
-    """Run a command line through the shell with a timeout; never raises.
+def run_command(command: str, timeout_seconds: float, cwd: Path | None = None) -> CommandResult:
+    """Run a command line through the shell (in `cwd`) with a timeout; never raises.
 
     A non-zero exit, a timeout (the whole process group is killed) or a command that cannot
     start is a failure with a detail saying which. An empty command does nothing and is ok.
@@ -105,7 +106,7 @@ def run_command(command: str, timeout_seconds: float) -> CommandResult:
     try:
         process = subprocess.Popen(command, shell=True, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, cwd=cwd)
     except OSError as exc:
         return CommandResult(False, None, "", f"could not start the command: {exc}")
     try:

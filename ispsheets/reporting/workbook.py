@@ -117,15 +117,16 @@ def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
     sheet = book.add_worksheet("Revenue")
     invoiced = tables.revenue_by_package(data)
     first, last, last_col = _pivot_table(sheet, f, invoiced, 0, 0, "Invoiced by month × package")
-    chart = book.add_chart({"type": "column"})
-    for col in range(1, last_col):
-        chart.add_series({"name": ["Revenue", 1, col],
-                          "categories": ["Revenue", first, 0, last, 0],
-                          "values": ["Revenue", first, col, last, col]})
-    chart.set_title({"name": "Invoiced by month"})
-    chart.set_x_axis({"num_format": "mmm yy"})
-    chart.set_size({"width": 720, "height": 320})
-    sheet.insert_chart(1, last_col + 2, chart)
+    if last_col > 1:  # at least one package or charge column besides the total
+        chart = book.add_chart({"type": "column"})
+        for col in range(1, last_col):
+            chart.add_series({"name": ["Revenue", 1, col],
+                              "categories": ["Revenue", first, 0, last, 0],
+                              "values": ["Revenue", first, col, last, col]})
+        chart.set_title({"name": "Invoiced by month"})
+        chart.set_x_axis({"num_format": "mmm yy"})
+        chart.set_size({"width": 720, "height": 320})
+        sheet.insert_chart(1, last_col + 2, chart)
 
     top = last + 4
     collected = tables.collected_by_method(data)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from ispsheets.book.records import Client
-from ispsheets.collections.late_fees import LateFee, plan_late_fees
+from ispsheets.collections.late_fees import plan_late_fees
 from ispsheets.collections.provisioning import render_command
 from ispsheets.collections.reminders import ReminderNotice, plan_reminders
 from ispsheets.collections.suspension import (
@@ -24,6 +24,7 @@ from ispsheets.collections.suspension import (
     ToolSuspension,
     plan_suspensions,
 )
+from ispsheets.faults import checkpoint
 from ispsheets.ids import CHARGE_ID
 from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
@@ -56,7 +57,26 @@ def _charge_row(cycle: Cycle, key: str, client_id: str, description: str, amount
     return charge_id
 
 
-def reminders(cycle: Cycle, fees_by_client: dict[str, list[LateFee]]) -> None:
+@dataclass(frozen=True)
+class UntoldFee:
+    """A late fee added whose own email has not gone out: a reminder can tell it instead."""
+
+    email_key: str
+    invoice_number: str
+    amount: Decimal
+
+
+def untold_fees(cycle: Cycle) -> dict[str, list[UntoldFee]]:
+    fees: dict[str, list[UntoldFee]] = defaultdict(list)
+    for action in cycle.journal.actions(EFFECT):
+        if action.state != "done" and action.key.startswith("late_fee/"):
+            payload = json.loads(action.detail)
+            fees[action.client_id].append(UntoldFee(action.key, action.invoice_number,
+                                                    Decimal(payload["amount"])))
+    return fees
+
+
+def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
     sent: dict[str, set[str]] = defaultdict(set)
     for action in cycle.journal.actions("reminder", "done"):
         sent[action.invoice_number].add(action.key.rsplit("/", 1)[-1])
@@ -74,15 +94,16 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[LateFee]]) -> None:
         if cycle.dry_run:
             continue
         fees = fees_by_client.get(client.client_id, [])
-        if send_reminder(cycle, notice, client, fees):
+        if send_reminder(cycle, notice, client, sum((f.amount for f in fees), Decimal("0")),
+                         [f.invoice_number for f in fees]):
             record_reminder(cycle, notice, fees)
 
 
-def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[LateFee]) -> None:
+def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[UntoldFee]) -> None:
     """The stages it sent, and the late-fee emails it made unnecessary by mentioning them."""
     with cycle.journal.transaction():
         for fee in fees:
-            cycle.journal.finish_action(f"{fee.key}/email", "done", "told in " + notice.key,
+            cycle.journal.finish_action(fee.email_key, "done", "told in " + notice.key,
                                         cycle.now)
         for item in notice.items:
             cycle.journal.record_action(item.key, "reminder", notice.client_id,
@@ -92,14 +113,13 @@ def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[LateFee]) -
     cycle.report.counts["reminders sent"] += 1
 
 
-def late_fees(cycle: Cycle) -> dict[str, list[LateFee]]:
-    """Add the late fees due as Charges rows; returns them by client for the emails."""
+def late_fees(cycle: Cycle) -> None:
+    """Add the late fees due as Charges rows, each with its email queued."""
     assert cycle.allocation is not None
     fees = plan_late_fees(cycle.invoices, cycle.book.clients, cycle.today,
                           cycle.config.collections, _done(cycle, "late_fee"),
                           balances=cycle.allocation.client_balances,
                           currency=cycle.config.currency)
-    by_client: dict[str, list[LateFee]] = defaultdict(list)
     for fee in fees:
         amount = format_money(fee.amount, cycle.config.currency)
         cycle.plan("late fee", fee.client_id, f"{amount} for {fee.invoice_number}")
@@ -117,9 +137,8 @@ def late_fees(cycle: Cycle) -> dict[str, list[LateFee]]:
             cycle.journal.finish_action(fee.key, "done", f"{charge_id} {fee.amount}", cycle.now)
             cycle.log("late_fee_added", fee.client_id, fee.invoice_number,
                       f"{charge_id} {amount}")
+        checkpoint("fee-recorded")
         cycle.report.counts["late fees added"] += 1
-        by_client[fee.client_id].append(fee)
-    return by_client
 
 
 def _command(cycle: Cycle, template: str, client: Client) -> str:
@@ -152,6 +171,7 @@ def suspend(cycle: Cycle, plan: Suspend, client: Client) -> None:
         cycle.log("client_suspended", client.client_id, plan.invoice_numbers[0],
                   f"{format_money(plan.overdue_balance, cycle.config.currency)} overdue "
                   f"({', '.join(plan.invoice_numbers)})")
+    checkpoint("suspension-recorded")
     cycle.report.counts["clients suspended"] += 1
 
 
@@ -227,7 +247,7 @@ def run_effects(cycle: Cycle) -> None:
                        or payload.get("kind", ""))
             continue
         if payload["type"] == "command":
-            result = run_command(payload["command"], timeout)
+            result = run_command(payload["command"], timeout, cycle.config.base_dir)
             cycle.journal.finish_action(action.key, "done" if result.ok else "failed",
                                         action.detail, cycle.now)
             cycle.report.counts["commands run" if result.ok else "commands failed"] += 1
@@ -248,6 +268,7 @@ def run_effects(cycle: Cycle) -> None:
 
 
 def collect(cycle: Cycle) -> None:
-    reminders(cycle, late_fees(cycle))
+    late_fees(cycle)
+    reminders(cycle, untold_fees(cycle))
     suspensions(cycle)
     run_effects(cycle)

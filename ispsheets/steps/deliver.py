@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ispsheets.book.records import Client, Invoice
-from ispsheets.collections.late_fees import LateFee
 from ispsheets.collections.reminders import ReminderNotice
 from ispsheets.config import Config
 from ispsheets.delivery.document import CompanyInfo, InvoiceDocument
@@ -27,12 +26,14 @@ from ispsheets.delivery.messages import (
     Sender,
     compose,
 )
+from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
 
 RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
+SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
 
 
 class Postman:
@@ -70,17 +71,19 @@ def _email_cell(client: Client) -> str:
     return client.origin.cell("email")
 
 
-def _settled_earlier(cycle: Cycle, key: str, client: Client) -> bool | None:
-    """True if sent before, False if an earlier run's fate is unknown, None to send now."""
+def _settled_earlier(cycle: Cycle, key: str, client: Client) -> str | None:
+    """What earlier runs did with this message: None = send it now; SENT_BEFORE; SENT_NOW when
+    a run that was cut off had put it in the outbox (its caller logs it now); NOT_SENT when
+    its fate over SMTP is unknown."""
     record = cycle.journal.message(key)
     if record is None or record.state in ("failed", "refused") or key in cycle.options.resend:
         return None
     if record.state == "sent":
-        return True
+        return SENT_BEFORE
     if record.state == "pending" and record.detail == "outbox":
         if postman(cycle).outbox.has(key):
             cycle.journal.finish_message(key, "sent", "found in the outbox", cycle.now)
-            return True
+            return SENT_NOW
         return None
     cycle.journal.finish_message(key, "unknown", record.detail, cycle.now)
     cycle.problem(Problem(
@@ -88,10 +91,7 @@ def _settled_earlier(cycle: Cycle, key: str, client: Client) -> bool | None:
         "run stopped; it may have arrived",
         f"check your mail server's sent folder; to send it again run "
         f"`ispsheets send --resend {key}`"))
-    return False
-
-
-SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""
+    return NOT_SENT
 
 
 def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: EmailContext,
@@ -105,7 +105,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
         return NOT_SENT
     earlier = _settled_earlier(cycle, key, client)
     if earlier is not None:
-        return SENT_BEFORE if earlier else NOT_SENT
+        return earlier
     sender = Sender.from_config(cycle.config)
     try:
         message = compose(
@@ -122,6 +122,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
     cycle.journal.begin_message(key, kind, client.client_id, invoice_number, cycle.now,
                                 post.transport)
     result = post.send(message)
+    checkpoint("message-handed-over")
     cycle.journal.finish_message(key, result.state, result.detail, cycle.now)
     if result.state == "sent":
         cycle.report.counts["emails sent"] += 1
@@ -165,15 +166,16 @@ def _invoice_map(cycle: Cycle) -> dict[str, Invoice]:
     return {i.invoice_number: i for i in cycle.invoices}
 
 
-def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client,
-                  fees: Sequence[LateFee]) -> bool:
-    """One reminder listing the client's overdue invoices (and a late fee just added)."""
+def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_added: Decimal,
+                  fee_invoices: Sequence[str]) -> bool:
+    """One reminder listing the client's overdue invoices (and late fees just added)."""
     invoices = _invoice_map(cycle)
     about = [invoices[i.invoice_number] for i in (*notice.items, *notice.also_open)
              if i.invoice_number in invoices]
-    fee = sum((f.amount for f in fees), Decimal("0")) or cycle.config.collections.late_fee
+    fee = fees_added or cycle.config.collections.late_fee
     context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
-                       late_fee_invoice=fees[0].invoice_number if fees else "")
+                       late_fee_invoice=", ".join(fee_invoices),
+                       reconnection_fee=cycle.config.collections.reconnection_fee or None)
     return bool(send_message(cycle, notice.template, notice.key, client, context,
                              notice.items[0].invoice_number))
 

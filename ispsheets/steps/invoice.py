@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ispsheets.billing.invoicing import BilledState, BillingRules, plan_invoices
+from ispsheets.faults import checkpoint
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.reconcile import allocate_payments
@@ -33,6 +34,7 @@ def issue_invoices(cycle: Cycle) -> None:
             cycle.log("invoice_issued", invoice.client_id, invoice.invoice_number,
                       f"{format_money(invoice.total, cycle.config.currency)}, "
                       f"{len(invoice.lines)} line(s), due {invoice.due_date.isoformat()}")
+    checkpoint("invoices-recorded")
     cycle.issued.extend(p.invoice for p in plan.invoices)
     cycle.report.issued.extend(p.invoice for p in plan.invoices)
     cycle.report.counts["invoices issued"] += len(plan.invoices)

@@ -1,0 +1,18 @@
+"""Named points where a test can kill the run as `kill -9` would (`ISPSHEETS_KILL_AT=name`).
+
+The crash-safety tests run the real command in a subprocess, kill it at each of these points
+and run it again; production runs never set the variable, and a check costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+
+POINTS = ("invoices-recorded", "message-handed-over", "fee-recorded", "suspension-recorded",
+          "before-workbook-write", "workbook-replaced", "report-written")
+
+
+def checkpoint(name: str) -> None:
+    """Die here, at once and without cleanup, if the environment asks for it."""
+    if os.environ.get("ISPSHEETS_KILL_AT") == name:
+        os._exit(137)

@@ -1,0 +1,164 @@
+"""A small ISP on disk, run day by day the way cron runs it, with payments typed in between.
+
+`Business` writes a real config.yaml and a real .xlsx workbook, runs the real daily cycle for a
+given date (in-process, through `ispsheets.runner.run`), types payments into the Payments tab
+as the owner would, and reads back what a person would see: the workbook, the outbox, the
+activity log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ispsheets.book.changes import AppendRow, ChangeSet, SetCell
+from ispsheets.book.load import load_book
+from ispsheets.book.reader import read_xlsx
+from ispsheets.book.records import Book
+from ispsheets.book.schema import TABS_BY_NAME
+from ispsheets.book.template import build_template
+from ispsheets.book.xlsx_backend import apply_changes
+from ispsheets.config import Config, load_config
+from ispsheets.runner import STEPS, RunOptions, RunReport, run
+
+D = Decimal
+BASE_CONFIG = """
+company: {name: "Prairie Net", email: billing@prairie.example.com, address: "1 Main St"}
+timezone: UTC
+workbook: {path: isp.xlsx, backups: 2}
+"""
+
+
+def row(tab: str, **values: object) -> tuple[object, ...]:
+    """A row in the schema's column order, for `build_template(demo_rows=...)`."""
+    return tuple(values.get(c.name) for c in TABS_BY_NAME[tab].columns)
+
+
+@dataclass(frozen=True)
+class Mail:
+    key: str
+    kind: str  # the journal key's first part: invoice, reminder, late_fee, suspend, ...
+    to: str
+    subject: str
+    text: str
+    attachments: tuple[str, ...]
+    path: Path
+    day: dt.date | None  # the run that wrote it
+
+
+@dataclass
+class Business:
+    folder: Path
+    config: Config = field(init=False)
+    reports: list[tuple[dt.date, RunReport]] = field(default_factory=list)
+    mailed_on: dict[str, dt.date] = field(default_factory=dict)  # outbox file → run day
+
+    @classmethod
+    def create(cls, folder: Path, rows: Mapping[str, Sequence[tuple[object, ...]]],
+               config: str = "") -> Business:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.yaml").write_text(BASE_CONFIG + textwrap.dedent(config),
+                                            encoding="utf-8")
+        build_template(folder / "isp.xlsx", demo_rows=rows)
+        business = cls(folder)
+        business.reload_config()
+        return business
+
+    def reload_config(self) -> None:
+        loaded, problems = load_config(self.folder / "config.yaml")
+        assert loaded is not None, problems
+        self.config = loaded
+
+    @property
+    def workbook(self) -> Path:
+        return self.folder / "isp.xlsx"
+
+    # -- acting ---------------------------------------------------------------------------------
+
+    def run(self, day: dt.date, steps: tuple[str, ...] = STEPS, *, dry_run: bool = False,
+            resend: tuple[str, ...] = ()) -> RunReport:
+        now = dt.datetime.combine(day, dt.time(6, 15))
+        report = run(self.config, RunOptions(today=day, now=now, dry_run=dry_run, steps=steps,
+                                             resend=resend))
+        self.reports.append((day, report))
+        for path in (self.folder / "outbox").glob("*.eml"):
+            self.mailed_on.setdefault(path.name, day)
+        return report
+
+    def run_days(self, first: dt.date, last: dt.date,
+                 before: Mapping[dt.date, Iterable[Any]] | None = None,
+                 skip: Iterable[dt.date] = ()) -> None:
+        """Run every day from first to last; `before[day]` are callables run before that day's
+        run (the owner typing payments in)."""
+        skipped = set(skip)
+        day = first
+        while day <= last:
+            for action in (before or {}).get(day, ()):
+                action()
+            if day not in skipped:
+                self.run(day)
+            day += dt.timedelta(days=1)
+
+    def edit(self, changes: ChangeSet) -> None:
+        """The owner editing the workbook (as if in Excel)."""
+        apply_changes(self.workbook, changes, backup_dir=self.folder / "owner-backups",
+                      keep_backups=0, expected_fingerprint=None,
+                      now=dt.datetime(2026, 1, 1))
+
+    def pay(self, client_id: str, amount: str, day: dt.date, method: str = "check",
+            invoice_number: str = "", payment_id: str = "") -> None:
+        values: dict[str, Any] = {"date": day, "client_id": client_id, "amount": D(amount),
+                                  "method": method, "reference": f"typed {day.isoformat()}"}
+        if invoice_number:
+            values["invoice_number"] = invoice_number
+        if payment_id:
+            values["payment_id"] = payment_id
+        self.edit(ChangeSet(appends=(AppendRow("Payments", values),)))
+
+    def set_status(self, client_id: str, status: str) -> None:
+        self.edit(ChangeSet(sets=(SetCell("Clients", client_id, "status", status),)))
+
+    # -- looking --------------------------------------------------------------------------------
+
+    def book(self) -> Book:
+        return load_book(read_xlsx(self.workbook), self.config.workbook.date_order)
+
+    def sheet(self, tab: str) -> list[dict[str, object]]:
+        """A tab's rows as header → raw value dicts (what calamine reads)."""
+        sheet = read_xlsx(self.workbook).sheets[tab]
+        header = [str(h) for h in sheet.header]
+        return [dict(zip(header, r, strict=False)) for r in sheet.rows[1:]
+                if any(v not in (None, "") for v in r)]
+
+    def invoices(self) -> dict[str, Any]:
+        return {i.invoice_number: i for i in self.book().invoices}
+
+    def clients(self) -> dict[str, Any]:
+        return {c.client_id: c for c in self.book().clients}
+
+    def activity(self, action: str | None = None) -> list[dict[str, object]]:
+        rows = self.sheet("Activity")
+        return [r for r in rows if action is None or r["action"] == action]
+
+    def mails(self) -> list[Mail]:
+        result = []
+        for path in sorted((self.folder / "outbox").glob("*.eml")):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            key = str(msg["X-Ispsheets-Key"])
+            text = msg.get_body(("plain",))
+            files = tuple(part.get_filename() or "" for part in msg.iter_attachments())
+            result.append(Mail(key, key.split("/")[0], str(msg["To"]), str(msg["Subject"]),
+                               text.get_content() if text else "", files, path,
+                               self.mailed_on.get(path.name)))
+        return sorted(result, key=lambda m: (m.day or dt.date.min, m.key))
+
+    def mails_to(self, client_id: str) -> list[Mail]:
+        address = self.clients()[client_id].emails[0]
+        return [m for m in self.mails() if address in m.to]
