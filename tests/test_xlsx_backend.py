@@ -499,3 +499,19 @@ def test_workbook_saved_by_libreoffice_is_patched(tmp_path: Path):
     wb = openpyxl.load_workbook(book)
     assert wb["Payments"].tables["Table1"].ref == "A1:E4"
     assert wb["Activity"]["B2"].value == "x"
+
+
+def test_change_set_that_finds_nothing_to_change_leaves_the_file_alone(tmp_path: Path):
+    book = owner_book(tmp_path / "book.xlsx")
+    before = book.read_bytes()
+    result = apply(book, ChangeSet(sets=(SetCell("Clients", "C404", "balance", D("1")),)))
+    assert [s.key for s in result.missing_keys] == ["C404"] and result.backup == ""
+    assert book.read_bytes() == before
+
+
+def test_a_new_tab_gets_a_name_excel_accepts(tmp_path: Path):
+    book = owner_book(tmp_path / "book.xlsx")
+    apply(book, ChangeSet(appends=(AppendRow("Notes/2026: [draft]", {"note": "hi"}),)))
+    assert openpyxl.load_workbook(book).sheetnames[-1] == "Notes2026 draft"
+    apply(book, ChangeSet(appends=(AppendRow("Notes/2026: [draft]", {"note": "again"}),)))
+    assert rows(book, "Notes2026 draft") == [["note"], ["hi"], ["again"]]

@@ -86,6 +86,9 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         raise WorkbookWriteError(name, f"could not be updated ({type(exc).__name__}: {exc})",
                                  "open it in Excel or LibreOffice, save it as .xlsx and run "
                                  "again") from exc
+    if not edit.writes:
+        return WriteResult(result.cells_set, result.keys_filled, 0, tuple(result.missing_keys),
+                           tuple(result.unmatched_fills))
     backup = _swap_in(path, given, edit, data, seen, backup_dir, keep_backups, now)
     return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                        tuple(result.missing_keys), tuple(result.unmatched_fills),
@@ -331,6 +334,7 @@ class _Edit:
         self.result = _Result()
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
+        self.writes = False  # anything to write at all
 
     def apply(self, changes: ChangeSet) -> _Result:
         try:
@@ -388,7 +392,11 @@ class _Edit:
             sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=False)
         except NotCanonical:
             sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=True)
-        self._store(found.part, outcome.pieces)
+        if not (sheet.changes or sheet.new_rows or sheet.header_adds):
+            self.members.pop(found.part, None)
+        else:
+            self.writes = True
+            self._store(found.part, outcome.pieces)
         result = self.result
         result.cells_set += outcome.result.cells_set
         result.keys_filled += outcome.result.keys_filled

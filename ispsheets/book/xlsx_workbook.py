@@ -107,8 +107,9 @@ class Workbook:
         return None
 
     def find(self, tab_name: str) -> SheetPart | None:
-        wanted = normalise_header(tab_name)
-        return next((s for s in self.sheets if normalise_header(s.name) == wanted), None)
+        """The sheet named like `tab_name` (matched like headers, or as it was created)."""
+        wanted = {normalise_header(tab_name), normalise_header(sheet_name(tab_name, []))}
+        return next((s for s in self.sheets if normalise_header(s.name) in wanted), None)
 
     def _new_rel_id(self) -> str:
         taken = set(self._relations)
@@ -142,6 +143,7 @@ class Workbook:
         part = posixpath.join(folder, f"worksheets/sheet{number}.xml")
         rel_id = self._relate(WORKSHEET_TYPE, f"worksheets/sheet{number}.xml")
         self._declare(part, WORKSHEET_CONTENT)
+        name = sheet_name(name, [s.name for s in self.sheets])
         sheet_id = max(self._sheet_ids, default=0) + 1
         self._sheet_ids.append(sheet_id)
         p = f"{self.prefix}:" if self.prefix else ""
@@ -199,6 +201,18 @@ class Workbook:
     def member(self, name: str) -> bytes:
         return {self.part: self.xml, self.rels_name: self.rels,
                 "[Content_Types].xml": self.types}[name]
+
+
+def sheet_name(wanted: str, taken: list[str]) -> str:
+    """A tab name Excel accepts: 1-31 characters, none of []:*?/\\, not taken (any case)."""
+    name = re.sub(r"[\[\]:*?/\\]", "", wanted).strip("' ")[:31] or "Sheet"
+    used = {t.lower() for t in taken}
+    number = 1
+    candidate = name
+    while candidate.lower() in used:
+        number += 1
+        candidate = f"{name[:31 - len(str(number)) - 1]} {number}"
+    return candidate
 
 
 def new_sheet_xml(tab: Tab | None, names: list[str]) -> bytes:
