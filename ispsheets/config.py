@@ -65,6 +65,8 @@ class Invoicing(_Section):
     prices_include_tax: bool = False
     number_format: str = "INV-{seq:05d}"
     pdf_dir: str = "invoices"
+    paper: Literal["letter", "A4"] = "letter"
+    pdf_font: str = ""  # a .ttf font for invoices; blank = Helvetica, or DejaVu when needed
     payment_instructions: str = ""
     footer: str = "Thank you for your business."
 
@@ -120,6 +122,7 @@ class Smtp(_Section):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str = ""
     password_env: str = "ISPSHEETS_SMTP_PASSWORD"
+    oauth2_file: str = ""  # Gmail OAuth2 credentials JSON (yagmail's format) instead of a password
     timeout_seconds: int = Field(30, ge=1, le=600)
 
 

@@ -123,7 +123,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
-    book = load_book(raw, config.workbook.date_order)
+    book = load_book(raw, config.workbook.date_order, today=options.today)
     report.problems.extend(book.problems)
     try:
         journal = _open_journal(config, options.dry_run)

@@ -23,4 +23,36 @@ def read_and_check(config: Config, today: dt.date | None = None
         return None, [exc.problem]
     book = load_book(raw, config.workbook.date_order,
                      today=today or dt.datetime.now(config.tz).date())
-    return book, list(book.problems)
+    return book, [*check_settings(config), *book.problems]
+
+
+def check_settings(config: Config) -> list[Problem]:
+    """What config.yaml points at: own email templates render, provisioning placeholders exist,
+    the logo and invoice font are there."""
+    from ispsheets.collections.provisioning import CLIENT_FIELDS, unknown_fields
+    from ispsheets.delivery.messages import check_templates
+
+    problems: list[Problem] = []
+    if config.email.templates_dir:
+        folder = config.path(config.email.templates_dir)
+        if not folder.is_dir():
+            problems.append(Problem("config.yaml: email.templates_dir",
+                                    f"{folder} is not a folder",
+                                    "create it, or leave the setting blank for the built-in "
+                                    "templates"))
+        else:
+            problems += check_templates(folder)
+    provisioning = config.collections.provisioning
+    for name in ("suspend_command", "restore_command"):
+        unknown = unknown_fields(getattr(provisioning, name))
+        if unknown:
+            problems.append(Problem(
+                f"config.yaml: collections.provisioning.{name}",
+                f"unknown placeholder {', '.join('{' + u + '}' for u in unknown)}",
+                f"use only {', '.join('{' + f + '}' for f in (*CLIENT_FIELDS, 'service_ids'))}"))
+    for setting, value in (("company.logo", config.company.logo),
+                           ("invoicing.pdf_font", config.invoicing.pdf_font)):
+        if value and not config.path(value).is_file():
+            problems.append(Problem(f"config.yaml: {setting}", f"{value} not found",
+                                    "check the file name (relative to config.yaml)"))
+    return problems

@@ -23,6 +23,10 @@ class Layout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", MappingProxyType(dict(self.columns)))
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # a mappingproxy cannot be pickled: records cross to the PDF worker processes
+        return (Layout, (self.tab, dict(self.columns), self.header_row))
+
     def cell(self, column: str, row: int) -> str:
         """`Services!D7`; a missing column names the tab and row only."""
         index = self.columns.get(column)

@@ -339,5 +339,8 @@ def mailer_from_config(config: Config) -> Outbox | SmtpMailer:
     smtp = config.email.smtp
     if not smtp.host:
         return Outbox(config.path(config.email.outbox))
+    token = gmail_oauth2(config.path(smtp.oauth2_file), smtp.username) if smtp.oauth2_file \
+        else None
     return SmtpMailer(smtp.host, smtp.port, smtp.security, smtp.username,
-                      config.secret(smtp.password_env), float(smtp.timeout_seconds))
+                      "" if token else config.secret(smtp.password_env),
+                      float(smtp.timeout_seconds), oauth2_token=token)

@@ -17,11 +17,12 @@ from ispsheets.book.records import Client, Invoice
 from ispsheets.collections.reminders import ReminderNotice
 from ispsheets.config import Config
 from ispsheets.delivery.document import CompanyInfo, InvoiceDocument
-from ispsheets.delivery.mailer import Outbox, SendResult, SmtpMailer
+from ispsheets.delivery.mailer import Outbox, SendResult, SmtpMailer, mailer_from_config
 from ispsheets.delivery.messages import (
     Attachment,
     EmailContext,
     InvoiceSummary,
+    Message,
     MessageError,
     Sender,
     compose,
@@ -41,24 +42,19 @@ class Postman:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        smtp = config.email.smtp
-        self.transport = "smtp" if smtp.host else "outbox"
+        self.transport = "smtp" if config.email.smtp.host else "outbox"
         self.outbox = Outbox(config.path(config.email.outbox))
-        self._smtp: SmtpMailer | None = None
+        self._mailer: Outbox | SmtpMailer | None = None
 
-    def send(self, message: Any) -> SendResult:
-        if self.transport == "outbox":
-            return self.outbox.send(message)
-        if self._smtp is None:
-            smtp = self.config.email.smtp
-            self._smtp = SmtpMailer(smtp.host, smtp.port, smtp.security, smtp.username,
-                                    self.config.secret(smtp.password_env), smtp.timeout_seconds)
-        return self._smtp.send(message)
+    def send(self, message: Message) -> SendResult:
+        if self._mailer is None:
+            self._mailer = mailer_from_config(self.config)
+        return self._mailer.send(message)
 
     def close(self) -> None:
-        if self._smtp is not None:
-            self._smtp.close()
-            self._smtp = None
+        if self._mailer is not None:
+            self._mailer.close()
+            self._mailer = None
 
 
 def postman(cycle: Cycle) -> Postman:
@@ -216,13 +212,16 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> dict[str, Path]:
         client = clients.get(invoice.client_id)
         if client is None:
             continue
-        doc = InvoiceDocument.from_config(cycle.config, client, invoice)
+        doc = InvoiceDocument.from_config(cycle.config, client, invoice,
+                                          paper=cycle.config.invoicing.paper)
         path = folder / doc.filename
         paths[invoice.invoice_number] = path
         if not path.exists():
             docs.append(doc)
     if docs:
-        render_many(docs, folder, progress=cycle.options.progress)
+        font = cycle.config.invoicing.pdf_font
+        render_many(docs, folder, progress=cycle.options.progress,
+                    font=cycle.config.path(font) if font else None)
     return paths
 
 
