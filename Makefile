@@ -16,8 +16,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	rm -rf demo
-	$(BIN)/ispsheets init demo --demo 40
-	cd demo && ../$(BIN)/ispsheets check
+	$(BIN)/ispsheets demo demo --clients 40 --days 90
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -103,6 +104,75 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"next: cd {folder} && ispsheets check")
+
+
+@app.command()
+def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo business")]
+         = Path("demo"),
+         clients: Annotated[int, typer.Option("--clients", min=3, max=2000,
+                                               help="how many sample clients")] = 40,
+         days: Annotated[int, typer.Option("--days", min=1, max=730,
+                                           help="how many days of history to play")] = 90,
+         ) -> None:
+    """Create a demo ISP in FOLDER and play its last DAYS days: every morning the owner types
+    in the payments that came (most on time, some late, some partial, one never) and the daily
+    run does the rest. Needs no account of any kind."""
+    from ispsheets.scaffold import InitError
+    from ispsheets.story import play
+
+    today = dt.date.today()
+    totals: Counter[str] = Counter()
+    progress = _DemoProgress(days + 1, sys.stderr.isatty())
+    try:
+        with progress:
+            reports = play(folder, clients, days, today, progress.advance)
+    except InitError as exc:
+        err.print(str(exc))
+        _exit(ExitCode.BAD_CONFIG)
+    for report in reports:
+        totals.update(report.counts)
+    problems = [p for r in reports[-1:] for p in r.problems if p.is_error]
+    print_problems(problems)
+    out.print(f"Played {len(reports)} days ({today - dt.timedelta(days=days)} to {today}) of a "
+              f"{clients}-client ISP in {folder}/:")
+    for what in ("invoices issued", "emails sent", "payments applied", "reminders sent",
+                 "late fees added", "clients suspended", "clients reconnected"):
+        out.print(f"  {totals[what]:>5} {what}")
+    out.print(f"\n  invoices (PDF)   {folder}/invoices/\n"
+              f"  emails (.eml)    {folder}/outbox/\n"
+              f"  the workbook     {folder}/isp.xlsx\n"
+              f"  today's report   {reports[-1].report_file}\n"
+              f"\nNext: cd {folder} && ispsheets status")
+
+
+class _DemoProgress:
+    """A bar over the simulated days on a terminal; a line a month otherwise."""
+
+    def __init__(self, total: int, tty: bool) -> None:
+        self.total, self.tty, self._bar, self._task = total, tty, None, None
+        self.so_far: Counter[str] = Counter()
+
+    def __enter__(self) -> _DemoProgress:
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), console=err, transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("playing the quarter", total=self.total)
+        return self
+
+    def advance(self, day: dt.date, report: RunReport) -> None:
+        self.so_far.update(report.counts)
+        if self._bar is not None:
+            self._bar.update(self._task, advance=1, description=f"{day}")
+        elif day.day == 1:
+            err.print(f"{day}: so far {self.so_far['invoices issued']} invoices, "
+                      f"{self.so_far['payments applied']} payments")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
 
 
 @app.command()

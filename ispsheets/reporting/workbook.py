@@ -38,6 +38,7 @@ class _Formats:
         self.note = book.add_format({"italic": True, "font_color": "#666666"})
         self.money = book.add_format({"num_format": money})
         self.money_bold = book.add_format({"num_format": money, "bold": True, "top": 1})
+        self.money_strong = book.add_format({"num_format": money, "bold": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
         self.month = book.add_format({"num_format": "mmm yyyy"})
         self.percent = book.add_format({"num_format": '0.0"%"'})
@@ -55,6 +56,19 @@ def _num(value: Decimal | int | None) -> float | int | None:
     return int(value) if isinstance(value, int) else float(value)
 
 
+def _printable(sheet: Worksheet, header_row: int | None, fit: bool = True) -> Worksheet:
+    """Landscape, one page wide (unless charts sit beside the table: they would shrink it to
+    nothing), the header repeated on every printed page."""
+    sheet.set_landscape()
+    if fit:
+        sheet.fit_to_pages(1, 0)
+    sheet.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    sheet.set_footer("&L&A&RPage &P of &N")
+    if header_row is not None:
+        sheet.repeat_rows(header_row)
+    return sheet
+
+
 def _header(sheet: Worksheet, row: int, names: Sequence[str], fmt: Any,
             widths: Sequence[int]) -> None:
     for col, (name, width) in enumerate(zip(names, widths, strict=True)):
@@ -64,7 +78,7 @@ def _header(sheet: Worksheet, row: int, names: Sequence[str], fmt: Any,
 
 
 def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = book.add_worksheet("Summary")
+    sheet = _printable(book.add_worksheet("Summary"), 3)
     sheet.write_string(0, 0, "Billing summary", f.title)
     sheet.write_string(1, 0, "As of")
     sheet.write_datetime(1, 1, dt.datetime.combine(data.as_of, dt.time()), f.date)
@@ -107,14 +121,15 @@ def _pivot_table(sheet: Worksheet, f: _Formats, table: pd.DataFrame, top: int, l
         else:
             sheet.write_datetime(row, left, dt.datetime.combine(index, dt.time()), f.month)
         for col, value in enumerate(values, start=1):
-            sheet.write_number(row, left + col, _num(value), f.money_bold if is_total or
-                               columns[col] == "Total" else f.money)
+            fmt = f.money_bold if is_total else f.money_strong if columns[col] == "Total" \
+                else f.money
+            sheet.write_number(row, left + col, _num(value), fmt)
         row += 1
     return top + 2, row - 2, left + len(columns) - 1
 
 
 def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = book.add_worksheet("Revenue")
+    sheet = _printable(book.add_worksheet("Revenue"), None, fit=False)
     invoiced = tables.revenue_by_package(data)
     first, last, last_col = _pivot_table(sheet, f, invoiced, 0, 0, "Invoiced by month × package")
     if last_col > 1:  # at least one package or charge column besides the total
@@ -145,7 +160,7 @@ def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
 
 
 def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = book.add_worksheet("Aging")
+    sheet = _printable(book.add_worksheet("Aging"), 0, fit=False)
     rows = tables.aging(data)
     names = ["Client", "Name", *tables.BUCKETS, "Total", "Oldest invoice", "Oldest due",
              "Status", "Last payment"]
@@ -181,7 +196,7 @@ def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
 
 
 def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = book.add_worksheet("Outstanding")
+    sheet = _printable(book.add_worksheet("Outstanding"), 0)
     rows = tables.outstanding(data)
     names = ["Invoice", "Client", "Name", "Issued", "Due", "Total", "Paid", "Balance",
              "Days overdue", "Reminder stage"]
@@ -202,7 +217,7 @@ def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
 
 
 def _history(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = book.add_worksheet("Client history")
+    sheet = _printable(book.add_worksheet("Client history"), 0)
     rows = tables.client_history(data)
     names = ["Client", "Name", "Date", "Kind", "Reference", "Charged", "Paid", "Balance"]
     _header(sheet, 0, names, f.header, [12, 26, 12, 10, 24, 13, 13, 13])
