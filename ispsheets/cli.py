@@ -302,7 +302,7 @@ def status(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
     from ispsheets.status import show_status
 
     settings = _load(config)
-    setup_logging(settings, False, to_file=False)
+    setup_logging(settings, True, to_file=False)  # read-only: no log file, no step lines
     _exit(show_status(settings, _today(settings, date) if date else None, out))
 
 

@@ -107,6 +107,9 @@ def run(config: Config, options: RunOptions) -> RunReport:
 
 
 def _open_journal(config: Config, dry_run: bool) -> Journal:
+    """The journal; for a dry run an in-memory copy (a new, empty one if there is no file)."""
+    if dry_run and not config.journal_path.exists():
+        return Journal.memory()
     journal = Journal.open(config.journal_path)
     if not dry_run:
         return journal

@@ -31,7 +31,9 @@ def next_run_day(config: Config, today: dt.date) -> dt.date:
 
 
 def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
-    today = dt.datetime.now(config.tz).date()
+    """As of `date` (default today in the configured timezone); the next run is `date`'s, or
+    without a date today's, or tomorrow's if today's already happened."""
+    today = date or dt.datetime.now(config.tz).date()
     day = date or next_run_day(config, today)
     now = dt.datetime.now(config.tz).replace(tzinfo=None, microsecond=0)
     report = run(config, RunOptions(today=day, now=now, dry_run=True,

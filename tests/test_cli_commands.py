@@ -1,0 +1,117 @@
+"""Every command of the contract through the real console entry point, as cron and owners run it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ispsheets.book.changes import ChangeSet, SetCell
+from ispsheets.scaffold import init_project
+from tests.scenario import Business
+
+COMMANDS = ("init", "check", "run", "invoice", "send", "reconcile", "remind", "report",
+            "status", "rebill", "demo")
+
+
+def ispsheets(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "ispsheets", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("shop")
+    init_project(folder, 12, dt.date(2026, 11, 20))
+    return folder
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself(tmp_path, command):
+    result = ispsheets(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Usage: ispsheets " + command in result.stdout
+    if command not in ("init", "demo", "rebill"):
+        assert "--config" in result.stdout
+
+
+def test_top_level_help_lists_every_command_and_the_exit_codes(tmp_path):
+    result = ispsheets("--help", cwd=tmp_path)
+    assert all(command in result.stdout for command in COMMANDS)
+    assert "3 the workbook could not be written" in " ".join(result.stdout.split())
+
+
+def test_dry_run_prints_the_plan_and_exits_0(shop):
+    result = ispsheets("run", "--dry-run", "--date", "2026-11-20", cwd=shop)
+    assert result.returncode == 0, result.stderr
+    assert "Invoices that would be issued on 2026-11-20" in result.stdout
+    assert "dry run, nothing changed:" in result.stdout
+    assert not (shop / "ispsheets.db").exists() and not (shop / "outbox").exists()
+
+
+def test_a_workbook_open_in_excel_exits_3_but_report_still_works(tmp_path):
+    init_project(tmp_path, 5, dt.date(2026, 11, 20))
+    (tmp_path / "~$isp.xlsx").write_text("owner")
+    blocked = ispsheets("run", "--date", "2026-11-20", cwd=tmp_path)
+    assert blocked.returncode == 3
+    assert "isp.xlsx: is open in Excel" in blocked.stderr
+    report = ispsheets("report", "--date", "2026-11-20", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "reports" / "ispsheets-report-2026-11-20.xlsx").is_file()
+
+
+def test_status_shows_balances_and_what_the_next_run_will_do(tmp_path):
+    business = Business.create(tmp_path, _two_clients())
+    business.run(dt.date(2026, 11, 30))
+    business.run(dt.date(2026, 12, 20))
+    result = ispsheets("status", "--date", "2026-12-22", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.replace("│", " ").replace("┃", " ").split())
+             for line in result.stdout.splitlines()]
+    assert "Outstanding $99.98" in lines and "Overdue $99.98" in lines
+    assert "A Client A active 1 7 $49.99" in lines  # 7 days past the Dec 15 due date
+    assert "What the run of 2026-12-22 will do" in lines
+    assert "reminder A second_reminder: INV-00001" in lines
+    assert result.stderr == ""
+
+
+def test_rebill_refuses_an_invoice_that_is_not_void(tmp_path):
+    business = Business.create(tmp_path, _two_clients())
+    business.run(dt.date(2026, 11, 30))
+    result = ispsheets("rebill", "INV-00001", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "INV-00001: INV-00001 is not a voided invoice" in result.stderr
+    business.edit(ChangeSet(sets=(SetCell("Invoices", "INV-00001", "status", "void"),)))
+    business.run(dt.date(2026, 12, 1))
+    again = ispsheets("rebill", "INV-00001", cwd=tmp_path)
+    assert again.returncode == 0 and "1 billed item(s) released" in again.stdout
+
+
+def test_a_second_run_while_one_is_busy_exits_3(tmp_path):
+    from ispsheets.lock import run_lock
+
+    init_project(tmp_path, 3, dt.date(2026, 11, 20))
+    with run_lock(tmp_path / "ispsheets.lock"):
+        result = ispsheets("run", "--date", "2026-11-20", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "another ispsheets run is busy" in result.stderr
+
+
+def _two_clients() -> dict[str, list[tuple[object, ...]]]:
+    from decimal import Decimal
+
+    from tests.scenario import row
+
+    return {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100",
+                         price=Decimal("49.99"), interval="monthly")],
+        "Clients": [row("Clients", client_id=c, name=f"Client {c}", email=f"{c.lower()}@x.example")
+                    for c in ("A", "B")],
+        "Services": [row("Services", service_id=f"S-{c}", client_id=c, package_id="HOME",
+                         start_date=dt.date(2026, 12, 1)) for c in ("A", "B")],
+    }
