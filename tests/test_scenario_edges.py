@@ -187,3 +187,24 @@ def test_a_bad_row_skips_that_client_only_and_exits_1(tmp_path, bad):
     assert report.exit_code == 1
     assert [i.client_id for i in report.issued] == ["A"]
     assert any(p.where == "Services!D3" for p in report.problems)
+
+
+def test_rebilling_a_voided_invoice_bills_its_charges_again_too(tmp_path):
+    from ispsheets.journal import Journal
+
+    rows = _rows("A")
+    rows["Charges"] = [row("Charges", client_id="A", date=dt.date(2026, 11, 20),
+                           description="Router", amount=D("89.00"), taxable="no")]
+    business = Business.create(tmp_path, rows)
+    business.run(NOV_30)
+    assert business.invoices()["INV-00001"].total == D("138.99")
+    business.edit(ChangeSet(sets=(SetCell("Invoices", "INV-00001", "status", "void"),)))
+    business.run(dt.date(2026, 12, 1))
+    assert business.run(dt.date(2026, 12, 2)).issued == []  # void alone bills nothing again
+    journal = Journal.open(tmp_path / "ispsheets.db")
+    assert journal.release_billed("INV-00001") == 2  # the December period and the router
+    journal.close()
+    [again] = business.run(dt.date(2026, 12, 3)).issued
+    assert (again.invoice_number, again.total) == ("INV-00002", D("138.99"))
+    [charge] = business.book().charges
+    assert charge.invoice_number == "INV-00002"

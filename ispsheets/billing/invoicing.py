@@ -395,10 +395,13 @@ def _charge_line(charge: Charge, client: Client, rules: BillingRules) -> _Line:
 
 def _unbilled_charges(book: Book, today: dt.date, state: BilledState,
                       problems: list[Problem]) -> list[Charge]:
-    """Charges rows dated on or before today that no invoice has billed yet."""
+    """Charges rows dated on or before today that no invoice has billed yet. A row whose
+    invoice_number names a voided invoice counts as billed only if the journal says so (it
+    does, unless the owner released it with `ispsheets rebill`)."""
     result = []
     for charge in book.charges:
-        if charge.invoice_number or charge.date > today or charge.charge_id in state.charges:
+        marked = charge.invoice_number and charge.invoice_number not in state.voided
+        if marked or charge.date > today or charge.charge_id in state.charges:
             continue
         if not charge.charge_id:
             problems.append(warning(charge.origin.cell("charge_id"),
