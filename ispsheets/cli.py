@@ -183,12 +183,14 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
 
     book, problems = read_and_check(settings)
     print_problems(problems)
-    n_errors = sum(p.is_error for p in problems)
+    skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
+    n_errors = sum(p.is_error for p in problems) - skipped
     if book is None:
         _exit(ExitCode.BAD_CONFIG)
+    rows = f" ({skipped} row{'s' if skipped != 1 else ''} skipped)" if skipped else ""
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
-              f"{len(book.packages)} packages read; {n_errors} error(s), "
-              f"{len(problems) - n_errors} warning(s)")
+              f"{len(book.packages)} packages read; {n_errors} error(s){rows}, "
+              f"{sum(not p.is_error for p in problems)} warning(s)")
     if n_errors:
         _exit(ExitCode.ROWS_SKIPPED)
 
