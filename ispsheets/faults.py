@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 
 POINTS = ("invoices-recorded", "message-handed-over", "fee-recorded", "suspension-recorded",
-          "before-workbook-write", "workbook-replaced", "report-written")
+          "before-workbook-write", "workbook-temp-written", "workbook-replaced",
+          "report-written")
 
 
 def checkpoint(name: str) -> None:

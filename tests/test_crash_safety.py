@@ -21,7 +21,8 @@ D = Decimal
 START, END = dt.date(2026, 11, 30), dt.date(2027, 1, 6)
 # the day each point is first reached in this story
 KILL_DAY = {"invoices-recorded": START, "message-handed-over": START,
-            "before-workbook-write": START, "workbook-replaced": START,
+            "before-workbook-write": START, "workbook-temp-written": START,
+            "workbook-replaced": START,
             "report-written": START, "fee-recorded": dt.date(2026, 12, 29),
             "suspension-recorded": dt.date(2027, 1, 5)}
 CONFIG = """
@@ -102,3 +103,4 @@ def test_a_run_killed_at_a_step_boundary_is_completed_by_the_next_run(tmp_path, 
     seen = _seen(business)
     assert seen == undisturbed
     assert seen["mail files"] == len(set(seen["mails"]))  # no email twice
+    assert [p.name for p in tmp_path.glob(".*tmp*")] == []  # no half-written file left

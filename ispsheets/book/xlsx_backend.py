@@ -44,6 +44,7 @@ from ispsheets.book.xlsx_sheet import NotCanonical, Sheet, SheetError
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
 from ispsheets.book.xlsx_workbook import Workbook, grow_tables, new_sheet_xml
+from ispsheets.faults import checkpoint
 
 TEMP_SUFFIX = ".ispsheets-tmp"
 _DATE_ORDERS: tuple[parse.DateOrder, ...] = ("MDY", "DMY", "YMD")
@@ -168,6 +169,7 @@ def _swap_in(path: Path, given: Path, edit: _Edit, data: bytes, seen: tuple[int,
             handle.flush()
             os.fsync(handle.fileno())
         _same_owner_and_mode(temp, path)
+        checkpoint("workbook-temp-written")
         if keep_backups > 0:
             backup = _backup(data, given, backup_dir, now)
         _refuse_if_open(given, path)
