@@ -7,6 +7,8 @@ done · 3 the workbook could not be written, nothing lost: the next run complete
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -142,7 +144,15 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"  emails (.eml)    {folder}/outbox/\n"
               f"  the workbook     {folder}/isp.xlsx\n"
               f"  today's report   {reports[-1].report_file}\n"
-              f"\nNext: cd {folder} && ispsheets status")
+              f"\nNext: cd {folder} && {_self(folder)} status")
+
+
+def _self(folder: Path) -> str:
+    """How to call this ispsheets from inside `folder` (it may not be on the PATH)."""
+    exe = Path(sys.argv[0]).resolve()
+    if exe.name != "ispsheets" or shutil.which("ispsheets") == str(exe):
+        return "ispsheets"
+    return os.path.relpath(exe, folder.resolve())
 
 
 class _DemoProgress:
