@@ -208,3 +208,21 @@ def test_rebilling_a_voided_invoice_bills_its_charges_again_too(tmp_path):
     assert (again.invoice_number, again.total) == ("INV-00002", D("138.99"))
     [charge] = business.book().charges
     assert charge.invoice_number == "INV-00002"
+
+
+def test_a_late_fee_row_the_owner_deletes_is_waived_and_never_comes_back(tmp_path):
+    from openpyxl import load_workbook
+
+    business = Business.create(tmp_path, _rows("A"))
+    business.run_days(NOV_30, dt.date(2026, 12, 29))  # the fee is added at +14 (Dec 29)
+    [fee] = business.book().charges
+    assert (fee.description, fee.amount, fee.taxable) == ("Late fee for INV-00001", D("5.00"),
+                                                          False)
+    book = load_workbook(business.workbook)  # the owner deletes the row in Excel
+    book["Charges"].delete_rows(fee.origin.row)
+    book.save(business.workbook)
+    business.run_days(dt.date(2026, 12, 30), dt.date(2027, 1, 2))
+    assert business.book().charges == ()
+    jan = next(i for i in business.invoices().values() if i.issue_date == dt.date(2026, 12, 31))
+    assert jan.total == D("49.99")  # no fee on it
+    assert len(business.activity("late_fee_added")) == 1
