@@ -226,3 +226,27 @@ def test_a_late_fee_row_the_owner_deletes_is_waived_and_never_comes_back(tmp_pat
     jan = next(i for i in business.invoices().values() if i.issue_date == dt.date(2026, 12, 31))
     assert jan.total == D("49.99")  # no fee on it
     assert len(business.activity("late_fee_added")) == 1
+
+
+def test_with_billing_stopped_while_suspended_the_months_off_are_never_billed(tmp_path):
+    business = Business.create(tmp_path, _rows("A"), """
+collections: {bill_while_suspended: false}
+""")
+    business.run_days(NOV_30, dt.date(2027, 1, 5))  # suspended Jan 5; Jan was billed Dec 31
+    assert business.clients()["A"].status == "suspended"
+    business.run_days(dt.date(2027, 1, 6), dt.date(2027, 3, 9))  # Feb and Mar: suspended
+    assert sorted(i.period_start for i in business.invoices().values()) == [
+        dt.date(2026, 12, 1), dt.date(2027, 1, 1)]
+    owed = business.clients()["A"].balance
+    business.pay("A", str(owed), dt.date(2027, 3, 10))
+    business.run(dt.date(2027, 3, 10))
+    assert business.clients()["A"].status == "active"
+    business.run_days(dt.date(2027, 3, 11), dt.date(2027, 3, 31))
+    starts = sorted(i.period_start for i in business.invoices().values()
+                    if i.period_start is not None)
+    # billing resumes with April; February and March, when the service was off, are waived
+    assert starts == [dt.date(2026, 12, 1), dt.date(2027, 1, 1), dt.date(2027, 4, 1)]
+    april = max(business.invoices().values(), key=lambda i: i.issue_date)
+    # + the reconnection fee, + the late fee of the January invoice (added Jan 29, while no
+    # invoice was issued: charges wait for the next one)
+    assert april.total == D("49.99") + D("10.00") + D("5.00")

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from ispsheets.billing.invoicing import BilledState, BillingRules, plan_invoices
 from ispsheets.faults import checkpoint
+from ispsheets.journal import Billed
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.reconcile import allocate_payments
+
+WAIVED = "(waived)"  # stands for the invoice number of a period waived during a suspension
 
 
 def skipped_clients(cycle: Cycle) -> frozenset[str]:
@@ -16,12 +22,44 @@ def skipped_clients(cycle: Cycle) -> frozenset[str]:
     return frozenset(c.client_id for c in cycle.book.clients if c.status == "suspended")
 
 
+def billed_state(cycle: Cycle) -> BilledState:
+    """What the journal says was billed, waived periods included (never billed, never
+    credited)."""
+    voided = [r.invoice.invoice_number for r in cycle.journal.invoices() if r.voided]
+    waived = [(Billed("period", a.key.removeprefix("waived/"), json.loads(a.detail)), WAIVED)
+              for a in cycle.journal.actions("waived", "done")]
+    return BilledState.from_billed([*cycle.journal.billed(), *waived],
+                                   cycle.journal.peek_seq("invoice"), [*voided, WAIVED])
+
+
+def waive_suspended_periods(cycle: Cycle, rules: BillingRules, state: BilledState,
+                            skipped: frozenset[str]) -> None:
+    """With billing stopped during suspension, the periods a suspended client would be billed
+    today are waived for good: reconnection bills from the period it falls in, not the months
+    the service was off. Their charges wait for the next invoice."""
+    if not skipped:
+        return
+    only = replace(cycle.book, charges=(), services=tuple(
+        s for s in cycle.book.services if s.client_id in skipped))
+    plan = plan_invoices(only, rules, cycle.today, state)
+    periods = [(p.invoice.client_id, b) for p in plan.invoices for b in p.billed
+               if b.kind == "period"]
+    if not periods or cycle.dry_run:
+        for client_id, billed in periods:
+            cycle.plan("waive", client_id, f"{billed.key} (suspended)")
+        return
+    with cycle.journal.transaction():
+        for client_id, billed in periods:
+            cycle.journal.record_action(f"waived/{billed.key}", "waived", client_id, "",
+                                        cycle.now, json.dumps(billed.data))
+
+
 def issue_invoices(cycle: Cycle) -> None:
     rules = BillingRules.from_config(cycle.config)
-    voided = [r.invoice.invoice_number for r in cycle.journal.invoices() if r.voided]
-    state = BilledState.from_billed(cycle.journal.billed(), cycle.journal.peek_seq("invoice"),
-                                    voided)
-    plan = plan_invoices(cycle.book, rules, cycle.today, state, skipped_clients(cycle))
+    state = billed_state(cycle)
+    skipped = skipped_clients(cycle)
+    waive_suspended_periods(cycle, rules, state, skipped)
+    plan = plan_invoices(cycle.book, rules, cycle.today, state, skipped)
     for problem in plan.problems:
         cycle.problem(problem)
     if not plan.invoices:
