@@ -100,6 +100,8 @@ def test_a_message_whose_fate_is_unknown_is_reported_not_resent_until_asked(tmp_
     quiet = business.run(dt.date(2026, 12, 1))
     assert len(server.handler.received) == count  # not sent again on its own
     assert quiet.counts["emails sent"] == 0
+    assert quiet.exit_code == 0  # reported as an error once; a warning after that
+    assert any("--resend invoice/INV-00002" in p.fix for p in quiet.problems)
     business.run(dt.date(2026, 12, 1), steps=("send",), resend=("invoice/INV-00002",))
     assert len(server.handler.received) == count + 1
     assert _to(server)[-1] == "b@x.example"

@@ -81,12 +81,16 @@ def _settled_earlier(cycle: Cycle, key: str, client: Client) -> str | None:
             cycle.journal.finish_message(key, "sent", "found in the outbox", cycle.now)
             return SENT_NOW
         return None
+    fix = f"check your mail server's sent folder; to send it again run " \
+          f"`ispsheets send --resend {key}`"
+    if record.state == "unknown":  # reported as an error once; a reminder after that
+        cycle.problem(warning(_email_cell(client), f"the {record.kind} email {key} may or "
+                              "may not have arrived (see an earlier run)", fix))
+        return NOT_SENT
     cycle.journal.finish_message(key, "unknown", record.detail, cycle.now)
     cycle.problem(Problem(
         _email_cell(client), f"the {record.kind} email {key} was being sent when an earlier "
-        "run stopped; it may have arrived",
-        f"check your mail server's sent folder; to send it again run "
-        f"`ispsheets send --resend {key}`"))
+        "run stopped; it may have arrived", fix))
     return NOT_SENT
 
 
