@@ -71,55 +71,92 @@ def _text(amount: Decimal) -> str:
     return f"{amount:.2f}" if isinstance(exponent, int) and exponent >= -2 else str(amount)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """`INV-9` before `INV-10`: digit runs compare as numbers."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part)
-                 for part in re.split(r"(\d+)", text) if part)
+    return tuple([(0, int(part)) if part.isdigit() else (1, part)
+                  for part in _DIGITS.split(text) if part])
 
 
 # ---------------------------------------------------------------- working state (mutable)
 
-@dataclass
 class _Inv:
-    invoice: Invoice
-    paid: Decimal = ZERO
-    paid_on: dt.date | None = None
+    """A live invoice being paid; its `order` (oldest due first) is worked out when needed."""
 
-    @property
-    def balance(self) -> Decimal:
-        return self.invoice.total - self.paid
+    __slots__ = ("invoice", "number", "order", "paid", "paid_on", "position", "total")
 
-    @property
-    def due_order(self) -> tuple[object, ...]:
-        i = self.invoice
-        return (i.due_date, i.issue_date, natural_key(i.invoice_number))
+    def __init__(self, invoice: Invoice, position: int = 0,
+                 paid_on: dt.date | None = None) -> None:
+        self.invoice = invoice
+        self.number = invoice.invoice_number
+        self.total = invoice.total
+        self.paid = ZERO
+        self.paid_on = paid_on
+        self.order: tuple[object, ...] | None = None
+        self.position = position  # where its number first came in the client's invoices
 
 
-@dataclass
 class _Source:
     """Credit waiting to be used: what is left of a payment (`payment_id`) or a credit note."""
 
-    payment_id: str | None
-    amount: Decimal
+    __slots__ = ("amount", "payment_id")
+
+    def __init__(self, payment_id: str | None, amount: Decimal) -> None:
+        self.payment_id = payment_id
+        self.amount = amount
 
 
-@dataclass
+def _due_order(inv: _Inv) -> tuple[object, ...]:
+    order = inv.order
+    if order is None:
+        invoice = inv.invoice
+        order = inv.order = (invoice.due_date, invoice.issue_date, natural_key(inv.number))
+    return order
+
+
+def _open_order(inv: _Inv) -> tuple[object, ...]:
+    return (_due_order(inv), inv.position)
+
+
 class _ClientState:
-    invoices: dict[str, _Inv] = field(default_factory=dict)  # live, positive-total ones
-    credit: list[_Source] = field(default_factory=list)  # oldest first
-    debt: Decimal = ZERO  # negative credit
+    __slots__ = ("credit", "debt", "invoices", "open", "positions")
+
+    def __init__(self) -> None:
+        self.invoices: dict[str, _Inv] = {}  # live, positive-total ones
+        self.open: dict[str, _Inv] = {}  # those of them with a balance left
+        self.positions: dict[str, int] = {}
+        self.credit: list[_Source] = []  # oldest first
+        self.debt = ZERO  # negative credit
 
     @property
     def credit_total(self) -> Decimal:
         return sum((s.amount for s in self.credit), ZERO) - self.debt
 
+    def add(self, invoice: Invoice) -> _Inv:
+        number = invoice.invoice_number
+        position = self.positions.setdefault(number, len(self.positions))
+        inv = self.invoices[number] = _Inv(invoice, position)
+        self.open[number] = inv
+        return inv
+
+    def sync(self, inv: _Inv) -> None:
+        """Keep `open` to the invoices with a balance left (after `inv` changed)."""
+        if inv.total - inv.paid > 0:
+            self.open[inv.number] = inv
+        else:
+            self.open.pop(inv.number, None)
+
     def open_invoices(self) -> list[_Inv]:
-        return sorted((i for i in self.invoices.values() if i.balance > 0),
-                      key=lambda i: i.due_order)
+        """Open invoices, oldest due date first (ties as they came in)."""
+        if len(self.open) == 1:
+            return list(self.open.values())
+        return sorted(self.open.values(), key=_open_order)
 
     def paid_invoices_newest_first(self) -> list[_Inv]:
-        return sorted((i for i in self.invoices.values() if i.paid > 0),
-                      key=lambda i: i.due_order, reverse=True)
+        return sorted((i for i in self.invoices.values() if i.paid > 0), key=_due_order,
+                      reverse=True)
 
 
 class _Allocator:
@@ -131,7 +168,10 @@ class _Allocator:
         self.void: set[str] = set()
 
     def client(self, client_id: str) -> _ClientState:
-        return self.clients.setdefault(client_id, _ClientState())
+        state = self.clients.get(client_id)
+        if state is None:
+            state = self.clients[client_id] = _ClientState()
+        return state
 
     def _record(self, payment_id: str | None, number: str, amount: Decimal) -> None:
         if payment_id is None:
@@ -140,14 +180,15 @@ class _Allocator:
         per_invoice[number] = per_invoice.get(number, ZERO) + amount
 
     def _pay(self, inv: _Inv, payment_id: str | None, amount: Decimal, day: dt.date) -> Decimal:
-        """Apply up to `amount` to `inv`; return what is left."""
-        used = min(amount, inv.balance)
+        """Apply up to `amount` to `inv`; return what is left (the caller syncs `open`)."""
+        balance = inv.total - inv.paid
+        used = balance if balance < amount else amount  # min(), which keeps the first on ties
         if used <= 0:
             return amount
         inv.paid += used
-        if inv.balance == 0:
+        if used == balance:
             inv.paid_on = day
-        self._record(payment_id, inv.invoice.invoice_number, used)
+        self._record(payment_id, inv.number, used)
         return amount - used
 
     def _take_back(self, inv: _Inv, payment_id: str, amount: Decimal) -> Decimal:
@@ -156,14 +197,18 @@ class _Allocator:
             return amount
         inv.paid -= taken
         inv.paid_on = None
-        self._record(payment_id, inv.invoice.invoice_number, -taken)
+        self._record(payment_id, inv.number, -taken)
         return amount - taken
 
     def _receive(self, state: _ClientState, payment_id: str | None, amount: Decimal,
-                    day: dt.date) -> None:
+                 day: dt.date) -> None:
         """Money in pays open invoices oldest due first, then clears negative credit, then waits."""
-        for inv in state.open_invoices():
-            amount = self._pay(inv, payment_id, amount, day)
+        if amount > 0 and state.open:
+            for inv in state.open_invoices():
+                amount = self._pay(inv, payment_id, amount, day)
+                state.sync(inv)
+                if amount <= 0:
+                    break
         cleared = min(amount, state.debt)
         state.debt -= cleared
         if amount - cleared > 0:
@@ -180,12 +225,13 @@ class _Allocator:
             if invoice.total < 0:
                 self._receive(state, None, -invoice.total, invoice.issue_date)
             return
-        inv = state.invoices[number] = _Inv(invoice)
-        while state.credit and inv.balance > 0:
+        inv = state.add(invoice)
+        while state.credit and inv.total - inv.paid > 0:
             source = state.credit[0]
             source.amount = self._pay(inv, source.payment_id, source.amount, invoice.issue_date)
             if source.amount == 0:
                 state.credit.pop(0)
+        state.sync(inv)
 
     def pay(self, payment: Payment) -> None:
         pid = payment.payment_id
@@ -194,7 +240,10 @@ class _Allocator:
         state = self.client(payment.client_id)
         named = state.invoices.get(payment.invoice_number)
         if payment.amount >= 0:
-            left = self._pay(named, pid, payment.amount, payment.date) if named else payment.amount
+            left = payment.amount
+            if named:
+                left = self._pay(named, pid, left, payment.date)
+                state.sync(named)
             self._receive(state, pid, left, payment.date)
             return
         left = -payment.amount
@@ -207,35 +256,95 @@ class _Allocator:
                 state.credit.pop()
         for inv in ([named] if named else []) + state.paid_invoices_newest_first():
             left = self._take_back(inv, pid, left)
+            state.sync(inv)
         state.debt += left
 
     def result(self) -> Allocation:
         invoices: dict[str, InvoiceState] = {n: InvoiceState(ZERO, ZERO, "void") for n in self.void}
         for number, inv in self.credit_notes.items():
             invoices[number] = InvoiceState(ZERO, ZERO, "paid", inv.paid_on)
-        for state in self.clients.values():
+        credit, balances = {}, {}
+        for cid, state in self.clients.items():
+            owed = ZERO
             for number, inv in state.invoices.items():
-                invoices[number] = InvoiceState(inv.paid, inv.balance, _status(inv), inv.paid_on)
+                paid = inv.paid
+                balance = inv.total - paid
+                owed += balance
+                status = "paid" if balance == 0 else "partial" if paid > 0 else "open"
+                invoices[number] = InvoiceState(paid, balance, status, inv.paid_on)
+            credit[cid] = state.credit_total
+            balances[cid] = owed - credit[cid]
         payments = {}
+        amounts = self.amounts
         for pid, per_invoice in self.applied.items():
+            if len(per_invoice) == 1:  # most payments pay one invoice
+                [(number, amount)] = per_invoice.items()
+                applied = ((number, amount),) if amount != 0 else ()
+                payments[pid] = PaymentState(applied, amounts[pid] - (ZERO + amount))
+                continue
             applied = tuple((n, a) for n, a in per_invoice.items() if a != 0)
-            payments[pid] = PaymentState(applied, self.amounts[pid] - sum(per_invoice.values(),
-                                                                          ZERO))
-        credit = {cid: s.credit_total for cid, s in self.clients.items()}
-        balances = {cid: sum((i.balance for i in s.invoices.values()), ZERO) - credit[cid]
-                    for cid, s in self.clients.items()}
+            payments[pid] = PaymentState(applied, amounts[pid] - sum(per_invoice.values(),
+                                                                     ZERO))
         return Allocation(invoices, payments, balances, credit)
-
-
-def _status(inv: _Inv) -> str:
-    if inv.balance == 0:
-        return "paid"
-    return "partial" if inv.paid > 0 else "open"
 
 
 def _payment_order(p: Payment) -> tuple[object, ...]:
     return (p.date, natural_key(p.payment_id), p.amount, p.client_id, p.invoice_number,
             p.method, p.reference)
+
+
+def _invoice_order(invoice: Invoice) -> tuple[object, ...]:
+    return (natural_key(invoice.invoice_number),)
+
+
+def _in_order(invoices: Sequence[Invoice], payments: Sequence[Payment]
+              ) -> list[Invoice | Payment]:
+    """Events by day, a day's invoices before its payments, ties by invoice number, then by
+    payment id (and the rest of the row); rows equal in all that keep their given order."""
+    events: list[tuple[dt.date, int, Invoice | Payment]] = [
+        (i.issue_date, 0, i) for i in invoices]
+    events.extend((p.date, 1, p) for p in payments)
+    events.sort(key=_day_and_kind)
+    if len({(e[0], e[1]) for e in events}) < len(events):  # ties: sort them by the rest too
+        events.sort(key=_full_order)
+    return [e[2] for e in events]
+
+
+def _day_and_kind(event: tuple[dt.date, int, object]) -> tuple[dt.date, int]:
+    return event[0], event[1]
+
+
+def _full_order(event: tuple[dt.date, int, Invoice | Payment]) -> tuple[object, ...]:
+    item = event[2]
+    if event[1] == 0:
+        return event[0], 0, _invoice_order(item)  # type: ignore[arg-type]
+    return event[0], 1, _payment_order(item)  # type: ignore[arg-type]
+
+
+def _by_client(invoices: Sequence[Invoice], payments: Sequence[Payment]
+               ) -> list[tuple[list[Invoice], list[Payment]]]:
+    """The events of each client apart (clients never touch each other's money); all together
+    when an invoice number or payment id turns up for two clients, which would tie them."""
+    groups: dict[str, tuple[list[Invoice], list[Payment]]] = {}
+    numbers: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    for invoice in invoices:
+        cid = invoice.client_id
+        if numbers.setdefault(invoice.invoice_number, cid) != cid:
+            return [(list(invoices), list(payments))]
+        group = groups.get(cid)
+        if group is None:
+            group = groups[cid] = ([], [])
+        group[0].append(invoice)
+    for payment in payments:
+        cid = payment.client_id
+        if ids.setdefault(payment.payment_id, cid) != cid:
+            return [(list(invoices), list(payments))]
+        group = groups.get(cid)
+        if group is None:
+            group = groups[cid] = ([], [])
+        group[1].append(payment)
+    return list(groups.values())
 
 
 def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Allocation:
@@ -245,17 +354,13 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Alloca
     A credit note (negative total) is `paid` on its issue date and its amount becomes credit;
     a zero-total invoice is `paid` on its issue date; a void invoice stays `void`.
     """
-    events: list[tuple[dt.date, int, tuple[object, ...], Invoice | Payment]] = []
-    for invoice in invoices:
-        events.append((invoice.issue_date, 0, (natural_key(invoice.invoice_number),), invoice))
-    for payment in payments:
-        events.append((payment.date, 1, _payment_order(payment), payment))
     allocator = _Allocator()
-    for _day, _kind, _order, item in sorted(events, key=lambda e: e[:3]):
-        if isinstance(item, Invoice):
-            allocator.issue(item)
-        else:
-            allocator.pay(item)
+    for client_invoices, client_payments in _by_client(invoices, payments):
+        for item in _in_order(client_invoices, client_payments):
+            if isinstance(item, Invoice):
+                allocator.issue(item)
+            else:
+                allocator.pay(item)
     return allocator.result()
 
 
