@@ -162,12 +162,51 @@ def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
             "charge_id": line.charge_id}
 
 
-def _line_from_json(number: str, data: dict[str, Any]) -> InvoiceLine:
-    return InvoiceLine(number, data["line"], data["service_id"], data["description"],
-                       _date(data["period_start"]), _date(data["period_end"]),
-                       Decimal(data["quantity"]), Decimal(data["unit_price"]),
-                       Decimal(data["amount"]), Decimal(data["tax_rate"]), Decimal(data["tax"]),
-                       data.get("charge_id", ""))
+class _Decoder:
+    """Stored text back to values, each distinct text parsed once: amounts, rates and days
+    repeat across thousands of invoices (Decimal and date values are immutable, so shared)."""
+
+    def __init__(self) -> None:
+        self.decimals: dict[str, Decimal] = {}
+        self.dates: dict[str, dt.date] = {}
+
+    def decimal(self, text: str) -> Decimal:
+        value = self.decimals.get(text)
+        if value is None:
+            value = self.decimals[text] = Decimal(text)
+        return value
+
+    def date(self, text: str | None) -> dt.date | None:
+        if not text:
+            return None
+        value = self.dates.get(text)
+        if value is None:
+            value = self.dates[text] = dt.date.fromisoformat(text)
+        return value
+
+    def line(self, number: str, data: dict[str, Any]) -> InvoiceLine:
+        decimal, date = self.decimal, self.date
+        return InvoiceLine(number, data["line"], data["service_id"], data["description"],
+                           date(data["period_start"]), date(data["period_end"]),
+                           decimal(data["quantity"]), decimal(data["unit_price"]),
+                           decimal(data["amount"]), decimal(data["tax_rate"]),
+                           decimal(data["tax"]), data.get("charge_id", ""))
+
+    def invoice(self, row: tuple[Any, ...]) -> JournalInvoice:
+        """A row of `_INVOICE_COLUMNS`."""
+        (number, seq, client_id, issue_date, period_start, period_end, due_date, subtotal, tax,
+         total, lines, voided_at) = row
+        decimal, date = self.decimal, self.date
+        invoice = Invoice(number, client_id, date(issue_date), date(period_start),  # type: ignore[arg-type]
+                          date(period_end), date(due_date), decimal(subtotal),  # type: ignore[arg-type]
+                          decimal(tax), decimal(total),
+                          status="void" if voided_at else "open",
+                          lines=tuple([self.line(number, x) for x in json.loads(lines)]))
+        return JournalInvoice(invoice, seq, bool(voided_at))
+
+
+_INVOICE_COLUMNS = ("number, seq, client_id, issue_date, period_start, period_end, due_date, "
+                    "subtotal, tax, total, lines, voided_at")
 
 
 @dataclass(frozen=True)
@@ -207,6 +246,8 @@ class Journal:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # Invoices decoded before: number → (the row's columns but `lines`, the invoice).
+        self._decoded: dict[str, tuple[tuple[Any, ...], JournalInvoice]] = {}
 
     # -- opening and migrating -----------------------------------------------------------------
 
@@ -265,6 +306,7 @@ class Journal:
             yield self._db
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._decoded.clear()  # it may hold invoices that are not there any more
             raise
         self._db.execute("COMMIT")
 
@@ -322,26 +364,41 @@ class Journal:
                                 for b in billed])
 
     def invoices(self) -> list[JournalInvoice]:
-        rows = self._db.execute("SELECT * FROM invoices ORDER BY seq").fetchall()
-        return [self._invoice(row) for row in rows]
+        """Every invoice, in number order.
 
-    @staticmethod
-    def _invoice(row: sqlite3.Row) -> JournalInvoice:
-        number = row["number"]
-        lines = tuple(_line_from_json(number, x) for x in json.loads(row["lines"]))
-        invoice = Invoice(number, row["client_id"], dt.date.fromisoformat(row["issue_date"]),
-                          _date(row["period_start"]), _date(row["period_end"]),
-                          dt.date.fromisoformat(row["due_date"]), Decimal(row["subtotal"]),
-                          Decimal(row["tax"]), Decimal(row["total"]),
-                          status="void" if row["voided_at"] else "open", lines=lines)
-        return JournalInvoice(invoice, row["seq"], bool(row["voided_at"]))
+        A recorded invoice never changes but for being voided, so each row is decoded once per
+        Journal object and reused while its columns (all but `lines`) stay the same; a rolled
+        back transaction forgets them all.
+        """
+        decoded, decoder = self._decoded, _Decoder()
+        if not decoded:
+            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices ORDER BY seq")
+            for row in rows:
+                decoded[row[0]] = (row[:10] + row[11:], decoder.invoice(row))
+            return [decoded[row[0]][1] for row in rows]
+        keys = self._rows(f"SELECT {_INVOICE_COLUMNS.replace(' lines,', '')} FROM invoices "
+                          "ORDER BY seq")
+        stale = [key[0] for key in keys if decoded.get(key[0], ((),))[0] != key]
+        for start in range(0, len(stale), 500):
+            numbers = stale[start:start + 500]
+            for row in self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number IN "
+                                  f"({','.join('?' * len(numbers))})", numbers):
+                decoded[row[0]] = (row[:10] + row[11:], decoder.invoice(row))
+        return [decoded[key[0]][1] for key in keys]
+
+    def _rows(self, query: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples (faster than `sqlite3.Row` for wide scans)."""
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        return cursor.execute(query, tuple(parameters)).fetchall()
 
     def billed(self, kind: str | None = None) -> list[tuple[Billed, str]]:
         """Everything billed (of one kind), with the invoice number that billed it."""
-        query = "SELECT * FROM billed" + (" WHERE kind = ?" if kind else "")
-        rows = self._db.execute(query, (kind,) if kind else ()).fetchall()
-        return [(Billed(r["kind"], r["key"], json.loads(r["data"])), r["invoice_number"])
-                for r in rows]
+        query = ("SELECT kind, key, data, invoice_number FROM billed"
+                 + (" WHERE kind = ?" if kind else ""))
+        loads = json.loads
+        return [(Billed(k, key, loads(data)), number)
+                for k, key, data, number in self._rows(query, (kind,) if kind else ())]
 
     def void(self, number: str, at: dt.datetime) -> bool:
         """Mark an invoice void (the owner's word); True if it was not void before."""
@@ -359,11 +416,15 @@ class Journal:
         return MessageRecord(row["key"], row["kind"], row["client_id"], row["invoice_number"],
                              row["state"], row["detail"], row["updated_at"])
 
-    def messages(self, state: str | None = None) -> list[MessageRecord]:
-        query = "SELECT * FROM messages" + (" WHERE state = ?" if state else "") + " ORDER BY key"
-        rows = self._db.execute(query, (state,) if state else ()).fetchall()
-        return [MessageRecord(r["key"], r["kind"], r["client_id"], r["invoice_number"],
-                              r["state"], r["detail"], r["updated_at"]) for r in rows]
+    def messages(self, state: str | None = None, kind: str | None = None
+                 ) -> list[MessageRecord]:
+        """Messages (in one state, of one kind), by key."""
+        where = [f"{column} = ?" for column, value in (("state", state), ("kind", kind))
+                 if value]
+        query = ("SELECT key, kind, client_id, invoice_number, state, detail, updated_at "
+                 "FROM messages" + (" WHERE " + " AND ".join(where) if where else "")
+                 + " ORDER BY key")
+        return [MessageRecord(*row) for row in self._rows(query, [v for v in (state, kind) if v])]
 
     def begin_message(self, key: str, kind: str, client_id: str, invoice_number: str,
                       now: dt.datetime, transport: str = "") -> None:
@@ -466,9 +527,10 @@ class Journal:
         return _action(row) if row else None
 
     def actions(self, kind: str, state: str | None = None) -> list[ActionRecord]:
-        query = "SELECT * FROM actions WHERE kind = ?" + (" AND state = ?" if state else "")
-        rows = self._db.execute(query + " ORDER BY key", (kind, state) if state else (kind,))
-        return [_action(r) for r in rows]
+        query = ("SELECT key, kind, client_id, invoice_number, state, detail, updated_at "
+                 "FROM actions WHERE kind = ?" + (" AND state = ?" if state else ""))
+        return [ActionRecord(*row) for row in self._rows(query + " ORDER BY key",
+                                                         (kind, state) if state else (kind,))]
 
     def begin_action(self, key: str, kind: str, client_id: str, invoice_number: str,
                      now: dt.datetime, detail: str = "") -> bool:
