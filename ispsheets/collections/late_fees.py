@@ -58,7 +58,9 @@ def plan_late_fees(invoices: Sequence[Invoice], clients: Sequence[Client], today
     known = {c.client_id for c in clients}
     overall = client_balances(invoices, balances)
     fees = []
-    for invoice in oldest_first(invoices):
+    late = (i for i in invoices if days_past_due(i, today) >= config.late_fee_after_days
+            and owes_more_than(i, config.reminder_min_balance))
+    for invoice in oldest_first(late):
         key = late_fee_key(invoice.invoice_number)
         if (key in done or invoice.client_id not in known
                 or overall.get(invoice.client_id, Decimal("0")) <= 0

@@ -118,9 +118,9 @@ def plan_reminders(invoices: Sequence[Invoice], clients: Sequence[Client], today
     known = {c.client_id for c in clients}
     overall = client_balances(invoices, balances)
     by_client: dict[str, list[Invoice]] = {}
-    for invoice in oldest_first(invoices):
-        if invoice.client_id in known and owes_more_than(invoice, min_balance):
-            by_client.setdefault(invoice.client_id, []).append(invoice)
+    for invoice in oldest_first(i for i in invoices
+                                if i.client_id in known and owes_more_than(i, min_balance)):
+        by_client.setdefault(invoice.client_id, []).append(invoice)
     notices = []
     for client_id in sorted(by_client, key=natural_key):
         balance = overall.get(client_id, Decimal("0.00"))

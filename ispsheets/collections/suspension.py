@@ -96,9 +96,9 @@ def past_threshold(invoices: Sequence[Invoice], today: dt.date,
     """Each client's invoices at least `suspend_after_days` past due with a balance, oldest
     first."""
     result: dict[str, list[Invoice]] = {}
-    for invoice in oldest_first(invoices):
-        if balance_of(invoice) > 0 and days_past_due(invoice, today) >= config.suspend_after_days:
-            result.setdefault(invoice.client_id, []).append(invoice)
+    for invoice in oldest_first(i for i in invoices if balance_of(i) > 0
+                                and days_past_due(i, today) >= config.suspend_after_days):
+        result.setdefault(invoice.client_id, []).append(invoice)
     return result
 
 
