@@ -2,25 +2,67 @@
 
 from __future__ import annotations
 
+import re
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from posixpath import join, normpath
+from xml.etree import ElementTree
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
+from ispsheets.book.schema import ACTIVITY, normalise_header
 
-@dataclass(frozen=True)
+Rows = list[list[object]]
+
+# Tabs a run only appends to: their rows are read when asked for, their header at once.
+HEADER_ONLY_TABS = (ACTIVITY,)
+
+
 class RawSheet:
     """One tab's cells as raw values; `rows[0]` is sheet row 1, column A is index 0.
 
     Blank rows and blank leading columns are kept, so a row's index + 1 is its sheet row.
+    A sheet may be read lazily: `rows` are then loaded on first use, and `header` comes from
+    the first row of the file when it can be read on its own.
     """
 
-    name: str
-    rows: list[list[object]] = field(hash=False, compare=False)
+    def __init__(self, name: str, rows: Rows | None = None, *,
+                 load: Callable[[], Rows] | None = None,
+                 header: list[object] | None = None) -> None:
+        if rows is None and load is None:
+            raise ValueError("a sheet needs its rows or a way to load them")
+        self.name = name
+        self._rows = rows
+        self._load = load
+        self._header = header
+
+    @property
+    def rows(self) -> Rows:
+        if self._rows is None:
+            assert self._load is not None
+            self._rows = self._load()
+        return self._rows
+
+    @property
+    def loaded(self) -> bool:
+        return self._rows is not None
 
     @property
     def header(self) -> list[object]:
+        if self._rows is None and self._header is not None:
+            return self._header
         return self.rows[0] if self.rows else []
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawSheet) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"RawSheet(name={self.name!r})"
 
 
 @dataclass(frozen=True)
@@ -34,29 +76,207 @@ class RawBook:
         return list(self.sheets)
 
 
-def _cell(value: object) -> object:
-    """A whole number comes back as `int` (calamine gives every number as a float)."""
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
-def raw_sheet(name: str, rows: list[list[object]]) -> RawSheet:
-    """A tab from calamine's rows: numbers tidied, trailing blank rows dropped."""
+def tidy(rows: Rows) -> Rows:
+    """Calamine's rows as the book keeps them: whole numbers as `int`, trailing blank rows
+    dropped."""
     while rows and all(v is None or v == "" for v in rows[-1]):
         rows.pop()
-    return RawSheet(name, [[_cell(v) for v in row] for row in rows])
+    return [[int(v) if type(v) is float and v.is_integer() else v  # type: ignore[attr-defined]
+             for v in row] for row in rows]
+
+
+def raw_sheet(name: str, rows: Rows) -> RawSheet:
+    """A tab from calamine's rows: numbers tidied, trailing blank rows dropped."""
+    return RawSheet(name, tidy(rows))
 
 
 def read_xlsx(path: Path) -> RawBook:
     """Every worksheet through calamine, as typed cells with no guessing: text stays text
     (`00123` stays `00123`), dates are `date`/`datetime`, formulas give their cached value,
-    blank and error cells give ""."""
+    blank and error cells give "".
+
+    The Activity tab (a million rows after a year of a big ISP) is only read when its rows
+    are used; a normal run needs its header alone, taken from the file's first row."""
     book = CalamineWorkbook.from_path(str(path))
+
+    def loader(name: str) -> Callable[[], Rows]:
+        return lambda: tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+
+    headers = _Headers(path)
     sheets = {}
     for meta in book.sheets_metadata:
         if meta.typ != SheetTypeEnum.WorkSheet:
             continue  # chart and macro sheets hold no rows
-        rows = book.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
-        sheets[meta.name] = raw_sheet(meta.name, rows)
+        load = loader(meta.name)
+        header = None
+        if any(normalise_header(meta.name) == normalise_header(t.name) for t in HEADER_ONLY_TABS):
+            header = headers.first_row(meta.name)
+        if header is None:
+            sheets[meta.name] = RawSheet(meta.name, load())
+        else:
+            sheets[meta.name] = RawSheet(meta.name, load=load, header=header)
     return RawBook(sheets)
+
+
+# -- the first row of a sheet, without reading the sheet ----------------------------------------
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_FIRST_ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.DOTALL)
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_CELL_REF = re.compile(r"^([A-Z]{1,3})1$")
+_ITEM = re.compile(rb"<si\b")
+_MAX_HEAD = 4 << 20  # bytes of a sheet part read looking for its first row
+
+
+class _Unusual(Exception):
+    """The first row is not plain text in the usual layout: read the sheet with calamine."""
+
+
+class _Headers:
+    """Row 1 of a sheet, read from the .xlsx parts directly (the sheet's first few kilobytes
+    and the shared strings it names). Only text cells in the usual layout are read this way;
+    anything else (numbers, dates, prefixed XML, escapes) returns None and calamine reads the
+    whole sheet, so the values are always the ones calamine gives."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def first_row(self, sheet: str) -> list[object] | None:
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                parts, strings = self._parts(zf)
+                cells = self._cells(zf, parts[sheet])
+                return self._resolve(zf, strings, cells)
+        except (_Unusual, KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError,
+                OSError):
+            return None
+
+    @staticmethod
+    def _parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str | None]:
+        """Sheet name → its part, and the shared strings part."""
+        workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        targets, strings = {}, None
+        for rel in rels:
+            target = rel.get("Target", "")
+            target = target[1:] if target.startswith("/") else normpath(join("xl", target))
+            targets[rel.get("Id")] = target
+            if rel.get("Type", "").endswith("/sharedStrings"):
+                strings = target
+        parts = {s.get("name", ""): targets[s.get(f"{_REL}id")]
+                 for s in workbook.iter(f"{_MAIN}sheet")}
+        return parts, strings
+
+    @staticmethod
+    def _cells(zf: zipfile.ZipFile, part: str) -> list[tuple[int, str, str]]:
+        """(column, type, text) of each cell of row 1."""
+        data = b""
+        with zf.open(part) as stream:
+            while True:
+                chunk = stream.read(65536)
+                data += chunk
+                start = data.find(b"<sheetData")
+                if start >= 0 and (b"</row>" in data[start:] or b"</sheetData>" in data
+                                   or b"<sheetData/>" in data):
+                    break
+                if not chunk or len(data) > _MAX_HEAD:
+                    raise _Unusual
+        body = data[start:]
+        match = _FIRST_ROW.search(body)
+        if b"<sheetData/>" in body[:20] or match is None:
+            if b"<row" in body:
+                raise _Unusual
+            return []  # no rows at all
+        row = match.group(0)
+        start_tag = row[:row.find(b">") + 1]
+        number = _ROW_NUMBER.search(start_tag)
+        if number is not None and number.group(1) != b"1":
+            return []  # row 1 is blank
+        if b"\r" in row or b"&#13;" in row or b"&#xD;" in row.upper():
+            raise _Unusual
+        # The row's own attributes may use prefixes (Excel's x14ac:dyDescent): drop them.
+        inner = b"" if start_tag.endswith(b"/>") else row[len(start_tag):-len(b"</row>")]
+        element = ElementTree.fromstring(b"<row>" + inner + b"</row>")
+        cells: list[tuple[int, str, str]] = []
+        for cell in element:
+            if cell.tag != "c":
+                raise _Unusual
+            ref = cell.get("r")
+            if ref is None:
+                column = cells[-1][0] + 1 if cells else 0
+            else:
+                letters = _CELL_REF.match(ref)
+                if letters is None:
+                    raise _Unusual
+                column = _column_index(letters.group(1))
+            kind = cell.get("t", "n")
+            value = cell.find("v")
+            if kind == "s" and value is not None:
+                cells.append((column, "s", value.text or ""))
+            elif kind == "str":
+                cells.append((column, "str", value.text or "" if value is not None else ""))
+            elif kind == "inlineStr":
+                cells.append((column, "str", _text(cell.find("is"))))
+            elif value is None and cell.find("f") is None and cell.find("is") is None:
+                cells.append((column, "blank", ""))
+            else:
+                raise _Unusual  # a number, date, boolean or error: calamine knows best
+        return cells
+
+    @staticmethod
+    def _resolve(zf: zipfile.ZipFile, strings: str | None,
+                 cells: list[tuple[int, str, str]]) -> list[object]:
+        wanted = {int(text) for _, kind, text in cells if kind == "s"}
+        found: dict[int, str] = {}
+        if wanted:
+            if strings is None:
+                raise _Unusual
+            data = zf.read(strings)
+            last = max(wanted)
+            for index, match in enumerate(_ITEM.finditer(data)):
+                if index in wanted:
+                    end = data.find(b"</si>", match.start())
+                    item = data[match.start():end + 5 if end >= 0 else len(data)]
+                    if item.startswith(b"<si/>"):
+                        item = b"<si/>"
+                    if b"\r" in item or b"&#13;" in item:
+                        raise _Unusual
+                    found[index] = _text(ElementTree.fromstring(item))
+                if index >= last:
+                    break
+            if len(found) < len(wanted):
+                raise _Unusual
+        header: list[object] = []
+        for column, kind, text in cells:
+            header.extend([""] * (column - len(header)))
+            if column < len(header):
+                raise _Unusual  # cells out of order
+            value = found[int(text)] if kind == "s" else text
+            if "_x" in value:
+                raise _Unusual  # an _xHHHH_ escape
+            header.append(value)
+        return header
+
+
+def _text(element: ElementTree.Element | None) -> str:
+    """The text of a string item: its `t` runs, without phonetic (`rPh`) runs."""
+    if element is None:
+        return ""
+    if element.tag not in ("si", "is") or any(
+            child.tag not in ("t", "r", "rPh", "phoneticPr") for child in element):
+        raise _Unusual
+    parts = []
+    for child in element:
+        if child.tag == "t":
+            parts.append(child.text or "")
+        elif child.tag == "r":
+            parts.extend(t.text or "" for t in child.iter("t"))
+    return "".join(parts)
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ord(ch) - 64)
+    return index - 1
