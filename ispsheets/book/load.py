@@ -161,10 +161,67 @@ def _rows(sheet: RawSheet, layout: Layout) -> Iterator[tuple[int, Sequence[objec
     """Rows with something in a known column; blank rows anywhere are fine."""
     known = list(layout.columns.values())
     blank = parse.is_blank
-    for index, row in enumerate(sheet.rows[1:], start=2):
+    rows = sheet.rows
+    for index in range(1, len(rows)):
+        row = rows[index]
         width = len(row)
-        if any(i < width and not blank(row[i]) for i in known):
-            yield index, row
+        for i in known:
+            if i < width and not blank(row[i]):
+                yield index + 1, row
+                break
+
+
+# Raw cell types whose equal values always read the same (so a parse can be reused).
+_SAME_WHEN_EQUAL = frozenset({str, int, float, bool, type(None), dt.date})
+_UNREAD = object()
+_ASK = object()  # a cell to read again with `_Cells.get`, which reports its problem
+
+
+class _ColumnReader:
+    """Reads one column of every row at once: each distinct raw value is parsed once (a year
+    of invoices repeats the same days, amounts, ids and statuses thousands of times). A cell
+    whose value calls for a problem is left as `_ASK`, for `_Cells.get` to read and report in
+    the row's turn, so problems come out exactly as a cell-by-cell read gives them."""
+
+    __slots__ = ("column", "index", "memo", "name", "order", "parse", "plain")
+
+    def __init__(self, column: Column, index: int | None, date_order: DateOrder) -> None:
+        self.column, self.index, self.name, self.order = column, index, column.name, date_order
+        self.parse = _PARSERS[column.kind]
+        self.memo: dict[tuple[type, object], Any] = {}
+        # When a parsed value alone never calls for a problem (beyond Invalid).
+        self.plain = not column.required or column.kind is Kind.EMAILS
+
+    def _first(self, raw: object) -> Any:
+        value = self.parse(raw, self.column, self.order)
+        if (value.__class__ is Invalid or (not self.plain and value in (None, "", ()))
+                or (raw.__class__ is float and self.column.kind is Kind.PERCENT)):
+            return _ASK
+        return value
+
+    def read(self, rows: Sequence[tuple[int, Sequence[object]]]) -> list[Any]:
+        index = self.index
+        if index is None:
+            return [self._first(None)] * len(rows)
+        memo, first, same = self.memo, self._first, _SAME_WHEN_EQUAL
+        values = []
+        append = values.append
+        for _, row in rows:
+            raw = row[index] if index < len(row) else None
+            kind = raw.__class__
+            if kind in same or (kind is dt.datetime and raw.tzinfo is None):  # type: ignore[union-attr]
+                key = (kind, raw)
+                value = memo.get(key, _UNREAD)
+                if value is _UNREAD:
+                    value = memo[key] = first(raw)
+            else:  # e.g. Decimal("1.0") == Decimal("1"), but they read differently
+                value = first(raw)
+            append(value)
+        return values
+
+
+def _cell_value(cells: _Cells, reader: _ColumnReader, value: Any) -> Any:
+    return cells.get(reader.column, reader.index) if value is _ASK else value
 
 
 def _nonneg(cells: _Cells, column: str, value: Decimal | None, what: str, fix: str = "") -> None:
@@ -277,13 +334,20 @@ def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder) -> TabRead:
     if build is None:
         return TabRead([], [], layout, problems)
     records, skipped = [], []
-    plan = [(column, layout.columns.get(column.name)) for column in tab.columns]
-    for number, row in _rows(sheet, layout):
+    readers = [_ColumnReader(column, layout.columns.get(column.name), date_order)
+               for column in tab.columns]
+    rows = list(_rows(sheet, layout))
+    names = [reader.name for reader in readers]
+    columns = [reader.read(rows) for reader in readers]
+    for (number, row), read in zip(rows, zip(*columns, strict=True), strict=True):
         cells = _Cells(layout, row, number, date_order, problems)
         before = len(problems)
-        values = {column.name: cells.get(column, index) for column, index in plan}
-        record = build(cells, values)
-        if any(p.is_error for p in problems[before:]) and not tab.tool_tab:
+        if _ASK in read:
+            read = tuple(_cell_value(cells, reader, value)
+                         for reader, value in zip(readers, read, strict=True))
+        record = build(cells, dict(zip(names, read, strict=True)))
+        if len(problems) > before and any(p.is_error for p in problems[before:]) \
+                and not tab.tool_tab:
             skipped.append(record)
         elif tab is INVOICES and not record.invoice_number:
             continue
