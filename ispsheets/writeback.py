@@ -68,6 +68,22 @@ def _same(shown: object, wanted: Value) -> bool:
     return shown == wanted
 
 
+def _tool_values(invoice: Invoice) -> tuple[object, ...]:
+    """`invoice_row` for the INVOICE_TOOL_CELLS, as one tuple (no dict)."""
+    i = invoice
+    return (i.client_id, i.issue_date, i.period_start, i.period_end, i.due_date, i.subtotal,
+            i.tax, i.total, i.paid, i.balance, i.status, i.sent_at, i.reminder_stage or None,
+            i.pay_link or None)
+
+
+def _surely_same(shown: Invoice, wanted: Invoice) -> bool:
+    """True when every tool cell of the row already holds, value and type, what is wanted:
+    then `_same` holds for each (the usual row, checked in one comparison). False means
+    only: compare cell by cell."""
+    current, target = _tool_values(shown), _tool_values(wanted)
+    return current == target and tuple(map(type, current)) == tuple(map(type, target))
+
+
 def plan_writeback(book: Book, ledger: Ledger, *, lines_present: Iterable[str],
                    fills: Sequence[FillKey] = (), activity: Sequence[ActivityRow] = (),
                    issued_this_run: Iterable[str] = ()) -> tuple[ChangeSet, list[Problem]]:
@@ -83,16 +99,15 @@ def plan_writeback(book: Book, ledger: Ledger, *, lines_present: Iterable[str],
 
     for invoice in ledger.invoices:
         number = invoice.invoice_number
-        wanted = invoice_row(invoice)
         row = shown.get(number)
         if row is None:
-            appends.append(AppendRow("Invoices", wanted))
+            appends.append(AppendRow("Invoices", invoice_row(invoice)))
             if number not in new:
                 problems.append(warning(
                     "Invoices", f"the row of {number} was missing and has been written again",
                     "invoices are never deleted: set status to void to cancel one"))
-        else:
-            current = invoice_row(row)
+        elif not _surely_same(row, invoice):
+            current, wanted = invoice_row(row), invoice_row(invoice)
             sets.extend(SetCell("Invoices", number, column, wanted[column])
                         for column in INVOICE_TOOL_CELLS
                         if not _same(current[column], wanted[column]))
