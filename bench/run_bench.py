@@ -1,0 +1,224 @@
+"""Benchmark the daily run end to end, like cron runs it, and step by step.
+
+    .venv/bin/python bench/run_bench.py          # 200, 2,000, 20,000 clients; 1 and 12 months
+    .venv/bin/python bench/run_bench.py --sizes 200,2000 --months 1
+    .venv/bin/python bench/run_bench.py --quick  # 200 and 2,000 clients, one run each
+
+For each size and history it generates (once; cached in bench/out/) a workbook and journal
+with `bench/history.py`, then times `ispsheets run --date D` on a fresh copy, in a subprocess
+(`bench/stopwatch.py`: the real command line with a stopwatch on each step), on a quiet day and on
+a billing day. Each case runs `--repeats` times; the table shows medians, the peak RSS of the
+run (its process pool included) and what the run did. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(ROOT))
+
+import history  # noqa: E402
+from stopwatch import STEPS  # noqa: E402
+
+RESULTS = history.OUT / "results"
+WORK = history.OUT / "run"
+SHORT = {"startup": "start", "prepare": "prep", "allocate": "alloc", "invoice": "invoice",
+         "reconcile": "recon", "remind": "remind", "plan_write": "plan_wb",
+         "xlsx_write": "xlsx_wr", "write": "wb_rest", "report": "report", "other": "other"}
+DID = (("invoices issued", "inv"), ("emails sent", "mail"), ("payments applied", "pay"),
+       ("reminders sent", "rem"), ("late fees added", "fee"), ("clients suspended", "susp"),
+       ("cells written", "cells"), ("rows appended", "rows"))
+
+
+def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = "",
+             timeout: float | None = None, profile: Path | None = None) -> dict[str, Any]:
+    """One `ispsheets run` on a fresh copy of `source`, in a child process (the ispsheets
+    package of `code`); killed with its process pool after `timeout` seconds."""
+    folder = history.copy_scenario(source, WORK / source.parent.name / source.name)
+    times = folder / "times.json"
+    command = [sys.executable, str(HERE / "stopwatch.py"), str(times), "run",
+               "--date", day.isoformat()]
+    if profile is not None:
+        command[1:1] = ["-m", "cProfile", "-o", str(profile)]
+    env = {**os.environ, "PYTHONPATH": str(code), "BENCH_WHAT_IF": what_if}
+    load = os.getloadavg()[0]
+    with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=folder, stdout=out, stderr=err, env=env,
+                                 start_new_session=True)
+        status, usage = _wait(child.pid, started + timeout if timeout else None)
+        wall = time.perf_counter() - started
+    if status is None:
+        return {"wall": wall, "steps": {}, "exit": -9, "rss_mb": usage.ru_maxrss / 1024,
+                "cpu": usage.ru_utime + usage.ru_stime, "load": load,
+                "summary": f"killed after {timeout:.0f} s", "timed_out": True}
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if not times.is_file():
+        raise SystemExit(f"the run failed (exit {child.returncode}); see {folder}/stderr.txt")
+    timed = json.loads(times.read_text(encoding="utf-8"))
+    stdout = (folder / "stdout.txt").read_text(encoding="utf-8", errors="replace")
+    summary = next((line for line in stdout.splitlines()
+                    if line.startswith(day.isoformat() + ":")), "")
+    return {"wall": wall, "steps": timed["steps"], "exit": child.returncode,
+            "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
+            "load": load, "summary": summary}
+
+
+def _wait(pid: int, deadline: float | None) -> tuple[int | None, Any]:
+    """The child's exit status and resource use; None (and the group killed) at `deadline`."""
+    while True:
+        done, status, usage = os.wait4(pid, 0 if deadline is None else os.WNOHANG)
+        if done:
+            return status, usage
+        if time.perf_counter() > deadline:  # type: ignore[operator]
+            os.killpg(pid, signal.SIGKILL)  # the run and its PDF workers, started by us
+            _, _, usage = os.wait4(pid, 0)
+            return None, usage
+        time.sleep(0.2)
+
+
+def did(summary: str) -> str:
+    counts = {what: int(n) for n, what in re.findall(r"(\d+) ([a-z ]+?)(?:;|$)", summary)}
+    return " ".join(f"{counts[what]}{short}" for what, short in DID if counts.get(what))
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    if any(r.get("timed_out") for r in runs):
+        return {**runs[0], "walls": [round(r["wall"], 2) for r in runs], "did": runs[0]["summary"]}
+    steps = {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in STEPS}
+    return {"wall": statistics.median(r["wall"] for r in runs),
+            "walls": [round(r["wall"], 2) for r in runs], "steps": steps,
+            "rss_mb": max(r["rss_mb"] for r in runs),
+            "cpu": statistics.median(r["cpu"] for r in runs),
+            "load": max(r["load"] for r in runs), "exit": max(r["exit"] for r in runs),
+            "did": did(runs[0]["summary"]), "summary": runs[0]["summary"]}
+
+
+def header() -> str:
+    cells = ["clients", "months", "day"] + [SHORT.get(s, s) for s in STEPS] + [
+        "total", "RSS MB", "load", "did"]
+    return _line(cells)
+
+
+def _line(cells: list[str]) -> str:
+    widths = [7, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 0]
+    return " ".join(c.rjust(w) if w else c for c, w in zip(cells, widths, strict=True))
+
+
+def row(case: dict[str, Any]) -> str:
+    result = case["result"]
+    cells = [f"{case['clients']:,}", str(case["months"]), case["scenario"]]
+    if result.get("timed_out"):
+        cells += ["-"] * len(STEPS) + [f">{result['wall']:.0f}"]
+    else:
+        cells += [f"{result['steps'][s]:.2f}" for s in STEPS] + [f"{result['wall']:.2f}"]
+    cells += [f"{result['rss_mb']:.0f}", f"{result['load']:.1f}",
+              result["did"] + ("" if result["exit"] == 0 else f" exit {result['exit']}")]
+    return _line(cells)
+
+
+def verdicts(cases: list[dict[str, Any]]) -> list[str]:
+    """The targets: 200 clients under 2 s; 20,000 with a year under 30 s; 12 months no more
+    than 1.3 times 1 month."""
+    lines = []
+    wall = {(c["clients"], c["months"], c["scenario"]): c["result"]["wall"] for c in cases
+            if not c["result"].get("timed_out")}
+    lines += [_verdict(f"{c['clients']:,} clients, {c['months']} mo, {c['scenario']}: "
+                       f"killed after {c['result']['wall']:.0f} s", False)
+              for c in cases if c["result"].get("timed_out")]
+    for (n, months, scenario), seconds in sorted(wall.items()):
+        if n == 200:
+            lines.append(_verdict(f"200 clients, {months} mo, {scenario}: {seconds:.2f} s < 2 s",
+                                  seconds < 2))
+        if n == 20000 and months == 12:
+            lines.append(_verdict(f"20,000 clients, 12 mo, {scenario}: {seconds:.2f} s < 30 s",
+                                  seconds < 30))
+        if months == 12 and (n, 1, scenario) in wall:
+            ratio = seconds / wall[n, 1, scenario]
+            lines.append(_verdict(f"{n:,} clients, {scenario}: 12 mo / 1 mo = {ratio:.2f} "
+                                  "<= 1.3", ratio <= 1.3))
+    return lines
+
+
+def _verdict(text: str, ok: bool) -> str:
+    return f"  {'ok  ' if ok else 'MISS'} {text}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200,2000,20000", help="client counts, e.g. 200,2000")
+    parser.add_argument("--months", default="1,12", help="months of history, e.g. 1,12")
+    parser.add_argument("--scenarios", default="quiet,billing", help="quiet, billing or both")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per case (median shown)")
+    parser.add_argument("--quick", action="store_true",
+                        help="200 and 2,000 clients, one run each")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--label", default="", help="name of the results file")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write a cProfile of one run per case into bench/out/profiles/")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="kill a run after this many seconds (shown as >N)")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="a source tree to run instead of this checkout (before/after)")
+    parser.add_argument("--what-if", default="", help="try suggested fixes to code this "
+                        "benchmark does not own: gc, deliver (see bench/stopwatch.py)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.repeats = "200,2000", 1
+    sizes = [int(s) for s in args.sizes.split(",")]
+    months_list = [int(m) for m in args.months.split(",")]
+    scenarios = [s.strip() for s in args.scenarios.split(",")]
+    cases: list[dict[str, Any]] = []
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; times in seconds "
+          f"(medians of {args.repeats}); each step without the steps timed inside it"
+          + (f"; code {args.code}" if args.code != ROOT else "")
+          + (f"; WHAT-IF {args.what_if}" if args.what_if else ""), flush=True)
+    print(header(), flush=True)
+    for months in months_list:
+        for n in sizes:
+            folders = history.ensure(n, months, args.seed,
+                                     log=lambda text: print(text, file=sys.stderr, flush=True))
+            for scenario in scenarios:
+                day = history.SCENARIOS[scenario]
+                options = {"code": args.code.resolve(), "what_if": args.what_if,
+                           "timeout": args.timeout}
+                runs = []
+                for _ in range(args.repeats):
+                    runs.append(run_once(folders[scenario], day, **options))
+                    if runs[-1].get("timed_out"):
+                        break
+                if args.profile:
+                    target = history.OUT / "profiles" / f"n{n}-m{months}-{scenario}.prof"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    run_once(folders[scenario], day, profile=target, **options)
+                case = {"clients": n, "months": months, "scenario": scenario,
+                        "result": median_run(runs)}
+                cases.append(case)
+                print(row(case), flush=True)
+    print("\nTargets (2 cores, PDFs and outbox emails included):")
+    print("\n".join(verdicts(cases)))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = args.label or dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(cases, indent=1), encoding="utf-8")
+    print(f"\nresults: {path}")
+    shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""`ispsheets` with a stopwatch on each step: what `bench/run_bench.py` runs in a subprocess.
+
+    python bench/stopwatch.py TIMES.json run --date 2026-11-30
+
+Runs the real command line (`ispsheets.cli.main`) in this process, after wrapping the step
+functions the runner calls; each step's time excludes the steps timed inside it (so `send` is
+the emails, without the PDFs). Writes {"steps": {name: seconds}, "total": s, "exit": code} to
+TIMES.json and exits with the command's exit code. `BENCH_WHAT_IF=gc,deliver` tries the fixes
+suggested for code outside the benchmark's reach (see `what_if`); off unless set.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import functools  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections import defaultdict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+# (module, attribute, step): every name the runner looks the function up by.
+TIMED = (
+    ("ispsheets.book.backend", "XlsxBackend.read", "read"),
+    ("ispsheets.runner", "load_book", "load"),
+    ("ispsheets.runner", "prepare", "prepare"),
+    ("ispsheets.runner", "allocate_payments", "allocate"),
+    ("ispsheets.steps.invoice", "allocate_payments", "allocate"),
+    ("ispsheets.steps.invoice", "issue_invoices", "invoice"),
+    ("ispsheets.steps.reconcile", "reconcile", "reconcile"),
+    ("ispsheets.steps.deliver", "render_pdfs", "pdf"),
+    ("ispsheets.steps.deliver", "deliver", "send"),
+    ("ispsheets.steps.collect", "collect", "remind"),
+    ("ispsheets.runner", "write_back", "write"),
+    ("ispsheets.runner", "build_ledger", "ledger"),
+    ("ispsheets.runner", "plan_writeback", "plan_write"),
+    ("ispsheets.book.backend", "XlsxBackend.write", "xlsx_write"),
+    ("ispsheets.steps.report", "write_report_step", "report"),
+)
+STEPS = ("startup", "read", "load", "prepare", "allocate", "invoice", "reconcile", "pdf", "send",
+         "remind", "ledger", "plan_write", "xlsx_write", "write", "report", "other")
+
+
+class Stopwatch:
+    """Exclusive time per step: a step's own time, less the timed steps it called."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._inner: list[float] = []
+
+    def wrap(self, step: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            self._inner.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                self.seconds[step] += elapsed - self._inner.pop()
+                if self._inner:
+                    self._inner[-1] += elapsed
+        return timed
+
+
+def install(watch: Stopwatch) -> None:
+    for module_name, attribute, step in TIMED:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        if hasattr(owner, name):  # an older or newer tree may lack a step
+            setattr(owner, name, watch.wrap(step, getattr(owner, name)))
+
+
+# -- what-ifs: the fixes suggested for code the benchmark does not own, tried without editing
+# it (BENCH_WHAT_IF=gc,deliver). Never on by default: the table measures the code as it is.
+
+class _ByNumber(list):  # type: ignore[type-arg]
+    """A list of invoices whose `in` looks up the invoice number (a set), not every element."""
+
+    def __init__(self, invoices: list[Any]) -> None:
+        super().__init__(invoices)
+        self.numbers = {i.invoice_number for i in invoices}
+
+    def __contains__(self, item: object) -> bool:
+        return getattr(item, "invoice_number", None) in self.numbers
+
+
+def what_if(names: set[str]) -> None:
+    import gc
+
+    if "gc" in names:  # the runner would call gc.freeze() once the book is loaded
+        import ispsheets.runner as runner
+
+        load_book = runner.load_book
+
+        def load_then_freeze(*args: Any, **kwargs: Any) -> Any:
+            book = load_book(*args, **kwargs)
+            gc.freeze()
+            return book
+
+        runner.load_book = load_then_freeze
+    if "deliver" in names:
+        import ispsheets.steps.deliver as deliver
+
+        # send_invoices: `i in unsent` looks up the invoice number, not a scan of the list
+        unsent = deliver._unsent
+        deliver._unsent = lambda cycle: _ByNumber(unsent(cycle))
+        # each reminder and queued email builds {number: invoice} of every invoice: once
+        # per list of invoices instead
+        invoice_map = deliver._invoice_map
+        built: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+        def invoice_map_once(cycle: Any) -> dict[str, Any]:
+            invoices = cycle.invoices
+            known = built.get(id(invoices))
+            if known is None or known[0] is not invoices or len(known[1]) != len(invoices):
+                known = built[id(invoices)] = (invoices, invoice_map(cycle))
+            return known[1]
+
+        deliver._invoice_map = invoice_map_once
+
+
+def main(argv: list[str]) -> int:
+    times_path, args = Path(argv[0]), argv[1:]
+    watch = Stopwatch()
+    from ispsheets.cli import main as cli_main
+
+    what_if({n for n in os.environ.get("BENCH_WHAT_IF", "").split(",") if n})
+    install(watch)
+    watch.seconds["startup"] = time.perf_counter() - STARTED
+    code = 0
+    try:
+        cli_main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    total = time.perf_counter() - STARTED
+    watch.seconds["other"] = total - sum(watch.seconds.values())
+    times_path.write_text(json.dumps({"steps": dict(watch.seconds), "total": total,
+                                      "exit": code}), encoding="utf-8")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
