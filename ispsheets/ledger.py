@@ -51,22 +51,17 @@ def reminder_stages(journal: Journal, order: Sequence[str]) -> dict[str, str]:
     return stages
 
 
-def _can_copy_fields(cls: type) -> bool:
-    """Is a copy of an instance's fields a valid instance (a plain frozen dataclass)?"""
-    return (dataclasses.is_dataclass(cls) and not hasattr(cls, "__post_init__")
-            and not hasattr(cls, "__slots__"))
+def _init_fields_only(cls: type) -> bool:
+    """Is an instance's `__dict__` exactly the arguments that build it again?"""
+    return dataclasses.is_dataclass(cls) and all(f.init for f in dataclasses.fields(cls))
 
 
-if _can_copy_fields(Invoice):
+if _init_fields_only(Invoice):
     def copy_invoice(invoice: Invoice, **changes: Any) -> Invoice:
-        """`dataclasses.replace` for an Invoice, without running `__init__` again: four times
-        faster over a year of invoices, which every run copies twice."""
-        copy = object.__new__(Invoice)
-        fields = copy.__dict__
-        fields.update(invoice.__dict__)
-        fields.update(changes)
-        return copy
-else:  # pragma: no cover - records grew a __post_init__ or slots
+        """`dataclasses.replace` for an Invoice, without looking up its fields each time
+        (every run copies a year of invoices twice)."""
+        return Invoice(**{**invoice.__dict__, **changes})
+else:  # pragma: no cover - records grew a field that __init__ does not take
     copy_invoice = replace
 
 
