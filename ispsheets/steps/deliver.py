@@ -238,9 +238,8 @@ def send_invoices(cycle: Cycle) -> None:
             to = ", ".join(client.emails) if client and client.emails else "(no email address)"
             cycle.plan("email", invoice.client_id, f"invoice {invoice.invoice_number} to {to}")
         return
-    issued = {i.invoice_number for i in cycle.issued}
-    paths = render_pdfs(cycle, [i for i in cycle.invoices
-                                if i.invoice_number in issued or i in unsent])
+    wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
+    paths = render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted])
     for invoice in unsent:
         client = clients.get(invoice.client_id)
         if client is None or invoice.invoice_number not in paths:
