@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from posixpath import join, normpath
 from xml.etree import ElementTree
@@ -96,26 +99,67 @@ def read_xlsx(path: Path) -> RawBook:
     blank and error cells give "".
 
     The Activity tab (a million rows after a year of a big ISP) is only read when its rows
-    are used; a normal run needs its header alone, taken from the file's first row."""
+    are used; a normal run needs its header alone, taken from the file's first row. A big
+    workbook's largest sheets are parsed in a second thread (calamine lets go of the GIL)."""
     book = CalamineWorkbook.from_path(str(path))
+    names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
 
-    def loader(name: str) -> Callable[[], Rows]:
-        return lambda: tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+    def load(name: str) -> Rows:
+        return tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
 
-    headers = _Headers(path)
+    parts = _Headers(path)
+    headers = {name: parts.first_row(name) for name in names
+               if any(normalise_header(name) == normalise_header(t.name)
+                      for t in HEADER_ONLY_TABS)}
+    eager = [name for name in names if headers.get(name) is None]
+    aside = _to_read_aside(eager, parts.sizes())
+    read: dict[str, Rows] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        beside = pool.submit(_read_sheets, path, aside) if aside else None
+        for name in eager:
+            if name not in aside:
+                read[name] = load(name)
+        if beside is not None:
+            read.update(beside.result())
     sheets = {}
-    for meta in book.sheets_metadata:
-        if meta.typ != SheetTypeEnum.WorkSheet:
-            continue  # chart and macro sheets hold no rows
-        load = loader(meta.name)
-        header = None
-        if any(normalise_header(meta.name) == normalise_header(t.name) for t in HEADER_ONLY_TABS):
-            header = headers.first_row(meta.name)
+    for name in names:
+        header = headers.get(name)
         if header is None:
-            sheets[meta.name] = RawSheet(meta.name, load())
+            sheets[name] = RawSheet(name, read[name])
         else:
-            sheets[meta.name] = RawSheet(meta.name, load=load, header=header)
+            sheets[name] = RawSheet(name, load=partial(load, name), header=header)
     return RawBook(sheets)
+
+
+ASIDE_MIN_BYTES = 8 << 20  # a sheet part smaller than this is not worth a second thread
+
+
+def _to_read_aside(names: list[str], sizes: dict[str, int]) -> list[str]:
+    """Sheets to parse in a second thread: about half of the work, by XML size, when the
+    workbook is big and a second core is free."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    known = sorted((n for n in names if n in sizes), key=lambda n: -sizes[n])
+    if cores < 2 or not known or sizes[known[0]] < ASIDE_MIN_BYTES:
+        return []
+    here, aside, aside_bytes, here_bytes = [], [], 0, 0
+    for name in known:
+        if aside_bytes <= here_bytes:
+            aside.append(name)
+            aside_bytes += sizes[name]
+        else:
+            here.append(name)
+            here_bytes += sizes[name]
+    return aside
+
+
+def _read_sheets(path: Path, names: list[str]) -> dict[str, Rows]:
+    """Sheets parsed through a workbook of their own (one per thread)."""
+    book = CalamineWorkbook.from_path(str(path))
+    return {name: tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+            for name in names}
 
 
 # -- the first row of a sheet, without reading the sheet ----------------------------------------
@@ -141,6 +185,15 @@ class _Headers:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def sizes(self) -> dict[str, int]:
+        """Sheet name → the size of its XML (what parsing it costs); {} if unreadable."""
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                parts, _ = self._parts(zf)
+                return {name: zf.getinfo(part).file_size for name, part in parts.items()}
+        except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+            return {}
 
     def first_row(self, sheet: str) -> list[object] | None:
         try:
