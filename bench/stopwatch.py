@@ -6,7 +6,7 @@ Runs the real command line (`ispsheets.cli.main`) in this process, after wrappin
 functions the runner calls; each step's time excludes the steps timed inside it (so `send` is
 the emails, without the PDFs). Writes {"steps": {name: seconds}, "total": s, "exit": code} to
 TIMES.json and exits with the command's exit code. `BENCH_WHAT_IF=gc,deliver` tries the fixes
-suggested for code outside the benchmark's reach (see `what_if`); off unless set.
+suggested for code outside the benchmark's reach (see `what_if`; also nogc); off unless set.
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ class _ByNumber(list):  # type: ignore[type-arg]
 def what_if(names: set[str]) -> None:
     import gc
 
+    if "nogc" in names:  # the run would switch the cyclic garbage collector off
+        gc.disable()
     if "gc" in names:  # the runner would call gc.freeze() once the book is loaded
         import ispsheets.runner as runner
 
