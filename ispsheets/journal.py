@@ -439,6 +439,12 @@ class Journal:
                  + " ORDER BY key")
         return [MessageRecord(*row) for row in self._rows(query, [v for v in (state, kind) if v])]
 
+    def sent_invoice_times(self, kind: str = "invoice") -> list[tuple[str, str]]:
+        """(invoice number, when) of every message of `kind` sent: the columns a year of
+        invoice emails needs for Invoices.sent_at, without whole records."""
+        return self._rows("SELECT invoice_number, updated_at FROM messages WHERE state = 'sent' "
+                          "AND kind = ? ORDER BY key", (kind,))  # type: ignore[return-value]
+
     def begin_message(self, key: str, kind: str, client_id: str, invoice_number: str,
                       now: dt.datetime, transport: str = "") -> None:
         """Key a message before it is sent (state `pending`, detail = the transport used)."""

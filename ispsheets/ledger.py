@@ -30,12 +30,12 @@ def sent_at(journal: Journal) -> dict[str, dt.datetime]:
     """Invoice number → when its invoice email went out."""
     times: dict[str, dt.datetime] = {}  # a run sends its emails at one `now`: parse each once
     result = {}
-    for m in journal.messages("sent", kind="invoice"):
-        when = times.get(m.updated_at)
+    for number, updated_at in journal.sent_invoice_times():
+        when = times.get(updated_at)
         if when is None:
-            when = times[m.updated_at] = dt.datetime.fromisoformat(m.updated_at).replace(
+            when = times[updated_at] = dt.datetime.fromisoformat(updated_at).replace(
                 tzinfo=None, microsecond=0)
-        result[m.invoice_number] = when
+        result[number] = when
     return result
 
 
