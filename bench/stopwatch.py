@@ -82,17 +82,6 @@ def install(watch: Stopwatch) -> None:
 # -- what-ifs: the fixes suggested for code the benchmark does not own, tried without editing
 # it (BENCH_WHAT_IF=gc,deliver). Never on by default: the table measures the code as it is.
 
-class _ByNumber(list):  # type: ignore[type-arg]
-    """A list of invoices whose `in` looks up the invoice number (a set), not every element."""
-
-    def __init__(self, invoices: list[Any]) -> None:
-        super().__init__(invoices)
-        self.numbers = {i.invoice_number for i in invoices}
-
-    def __contains__(self, item: object) -> bool:
-        return getattr(item, "invoice_number", None) in self.numbers
-
-
 def what_if(names: set[str]) -> None:
     import gc
 
@@ -112,9 +101,6 @@ def what_if(names: set[str]) -> None:
     if "deliver" in names:
         import ispsheets.steps.deliver as deliver
 
-        # send_invoices: `i in unsent` looks up the invoice number, not a scan of the list
-        unsent = deliver._unsent
-        deliver._unsent = lambda cycle: _ByNumber(unsent(cycle))
         # each reminder and queued email builds {number: invoice} of every invoice: once
         # per list of invoices instead
         invoice_map = deliver._invoice_map
