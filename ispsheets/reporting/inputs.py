@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ispsheets.book.records import Client, Invoice, Package, Payment, Service
 
@@ -23,16 +24,16 @@ class ReportInput:
     paid_on: Mapping[str, dt.date] = field(default_factory=dict)  # invoice → day paid in full
     suspensions: tuple[tuple[str, dt.date], ...] = ()  # (client_id, day the tool suspended)
 
-    @property
+    @cached_property
     def live_invoices(self) -> tuple[Invoice, ...]:
         """Invoices that count: every one but the voided."""
         return tuple(i for i in self.invoices if i.status != "void")
 
-    @property
+    @cached_property
     def open_invoices(self) -> tuple[Invoice, ...]:
         return tuple(i for i in self.live_invoices if (i.balance or 0) > 0)
 
-    @property
+    @cached_property
     def counted_payments(self) -> tuple[Payment, ...]:
         return tuple(p for p in self.payments if p.date <= self.as_of)
 
