@@ -21,7 +21,6 @@ import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from email import policy
 from hashlib import sha256
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +49,7 @@ class Mailer(Protocol):
 
 def wire_bytes(msg: Message) -> bytes:
     """The message as SMTP carries it: CRLF line ends (RFC 5322)."""
-    return msg.to_email_message().as_bytes(policy=policy.SMTP)
+    return msg.to_bytes(linesep="\r\n")
 
 
 # -- outbox --------------------------------------------------------------------------------
@@ -76,7 +75,7 @@ class Outbox:
             fd, tmp = tempfile.mkstemp(prefix=".outbox-", suffix=".tmp", dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(msg.to_email_message().as_bytes(policy=policy.default))
+                    handle.write(msg.to_bytes())
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

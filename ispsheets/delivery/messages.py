@@ -7,6 +7,8 @@ built-in one. `Message.to_email_message()` builds the MIME message both the outb
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -15,6 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email import message_from_bytes, policy
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -220,27 +224,69 @@ class Message:
         domain = self.from_address.rpartition("@")[2] or "ispsheets.invalid"
         return f"<{digest}.ispsheets@{domain}>"
 
-    def to_email_message(self) -> EmailMessage:
-        """multipart/mixed (alternative text + html, then attachments); Bcc is not a header."""
-        msg = EmailMessage()
-        msg["From"] = formataddr((self.from_name, self.from_address)) if self.from_name \
-            else self.from_address
-        msg["To"] = ", ".join(self.to)
+    def to_bytes(self, linesep: str = "\n") -> bytes:
+        """The MIME message: multipart/mixed (alternative text + html, then attachments); Bcc
+        is not a header. Built directly (the email package took 3 ms a message: a minute for
+        20,000 invoices); `to_email_message` parses it back for anyone who wants the object."""
+        tag = hashlib.sha256(self.key.encode()).hexdigest()[:24]
+        headers = [("From", formataddr((self.from_name, self.from_address), "utf-8")
+                    if self.from_name else self.from_address),
+                   ("To", ", ".join(self.to))]
         if self.reply_to:
-            msg["Reply-To"] = self.reply_to
-        msg["Subject"] = self.subject
-        msg["Date"] = format_datetime(self.date or dt.datetime.now(dt.UTC))
-        msg["Message-ID"] = self.message_id
-        msg["X-Ispsheets-Key"] = self.key
-        msg.set_content(self.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+            headers.append(("Reply-To", self.reply_to))
+        headers += [("Subject", _header_text(self.subject, linesep)),
+                    ("Date", format_datetime(self.date or dt.datetime.now(dt.UTC))),
+                    ("Message-ID", self.message_id), ("X-Ispsheets-Key", self.key),
+                    ("MIME-Version", "1.0")]
+        body = _text_part(self.text, "plain", linesep)
         if self.html:
-            msg.add_alternative(self.html, subtype="html", charset="utf-8",
-                                cte="quoted-printable")
-        for item in self.attachments:
-            maintype, _, subtype = item.mime_type.partition("/")
-            msg.add_attachment(item.content, maintype=maintype, subtype=subtype or "octet-stream",
-                               filename=item.filename)
-        return msg
+            body = _multipart("alternative", f"alt-{tag}",
+                              [body, _text_part(self.html, "html", linesep)], linesep)
+        if self.attachments:
+            body = _multipart("mixed", f"mixed-{tag}",
+                              [body, *(_attachment_part(a, linesep) for a in self.attachments)],
+                              linesep)
+        head = "".join(f"{name}: {value}{linesep}" for name, value in headers)
+        return head.encode("utf-8") + body
+
+    def to_email_message(self) -> EmailMessage:
+        """`to_bytes` parsed back into an `email.message.EmailMessage`."""
+        return message_from_bytes(self.to_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+def _header_text(text: str, linesep: str) -> str:
+    """A header value: as is when short ASCII, else RFC 2047 encoded and folded."""
+    if text.isascii() and len(text) < 900 and "\n" not in text:
+        return text
+    return Header(text, "utf-8", maxlinelen=76).encode(linesep=linesep)
+
+
+def _multipart(subtype: str, boundary: str, parts: list[bytes], linesep: str) -> bytes:
+    sep = linesep.encode()
+    out = [f'Content-Type: multipart/{subtype}; boundary="{boundary}"'.encode(), sep]
+    for part in parts:
+        out += [sep, f"--{boundary}".encode(), sep, part]
+    out += [sep, f"--{boundary}--".encode(), sep]
+    return b"".join(out)
+
+
+def _text_part(text: str, subtype: str, linesep: str) -> bytes:
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    if linesep != "\n":
+        encoded = encoded.replace(b"\n", linesep.encode())
+    return (f'Content-Type: text/{subtype}; charset="utf-8"{linesep}'
+            f"Content-Transfer-Encoding: quoted-printable{linesep}{linesep}").encode() + encoded
+
+
+def _attachment_part(item: Attachment, linesep: str) -> bytes:
+    data = base64.encodebytes(item.content)
+    if linesep != "\n":
+        data = data.replace(b"\n", linesep.encode())
+    name = item.filename if item.filename.isascii() and '"' not in item.filename else \
+        Header(item.filename, "utf-8").encode()
+    return (f"Content-Type: {item.mime_type}{linesep}"
+            f'Content-Disposition: attachment; filename="{name}"{linesep}'
+            f"Content-Transfer-Encoding: base64{linesep}{linesep}").encode() + data
 
 
 # -- composing -----------------------------------------------------------------------------
