@@ -97,6 +97,8 @@ class Cycle:
     allocation: Allocation | None = None
     ledger: Ledger | None = None  # what the tool cells hold, built at write-back
     postman: Postman | None = None  # the run's email transport, opened on first use
+    _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
+    _index_of: list[Invoice] | None = field(default=None, repr=False)
 
     @property
     def today(self) -> dt.date:
@@ -109,6 +111,13 @@ class Cycle:
     @property
     def dry_run(self) -> bool:
         return self.options.dry_run
+
+    def invoice(self, number: str) -> Invoice | None:
+        """An invoice of `invoices` by number (the index follows `invoices` being replaced)."""
+        if self._index_of is not self.invoices:
+            self._index = {i.invoice_number: i for i in self.invoices}
+            self._index_of = self.invoices
+        return self._index.get(number)
 
     def log(self, action: str, client_id: str = "", invoice_number: str = "",
             detail: str = "") -> None:

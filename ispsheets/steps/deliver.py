@@ -162,16 +162,11 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
         suspend_after_days=config.collections.suspend_after_days, **fields)
 
 
-def _invoice_map(cycle: Cycle) -> dict[str, Invoice]:
-    return {i.invoice_number: i for i in cycle.invoices}
-
-
 def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_added: Decimal,
                   fee_invoices: Sequence[str]) -> bool:
     """One reminder listing the client's overdue invoices (and late fees just added)."""
-    invoices = _invoice_map(cycle)
-    about = [invoices[i.invoice_number] for i in (*notice.items, *notice.also_open)
-             if i.invoice_number in invoices]
+    about = [invoice for i in (*notice.items, *notice.also_open)
+             if (invoice := cycle.invoice(i.invoice_number)) is not None]
     fee = fees_added or cycle.config.collections.late_fee
     context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
                        late_fee_invoice=", ".join(fee_invoices),
@@ -183,8 +178,8 @@ def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_add
 def send_queued_email(cycle: Cycle, key: str, client: Client, payload: dict[str, Any]) -> bool:
     """A late fee, suspension or reconnection email queued by the collections step."""
     kind = payload["kind"]
-    invoices = _invoice_map(cycle)
-    about = [invoices[n] for n in payload.get("invoices", []) if n in invoices]
+    about = [invoice for n in payload.get("invoices", [])
+             if (invoice := cycle.invoice(n)) is not None]
     fields: dict[str, Any] = {}
     if kind == "late_fee":
         fields = {"late_fee": Decimal(payload["amount"]),
@@ -201,7 +196,7 @@ def send_queued_email(cycle: Cycle, key: str, client: Client, payload: dict[str,
 
 
 def _unsent(cycle: Cycle) -> list[Invoice]:
-    sent = {m.invoice_number for m in cycle.journal.messages("sent") if m.kind == "invoice"}
+    sent = {number for number, _ in cycle.journal.sent_invoice_times()}
     return [i for i in cycle.invoices if i.status != "void" and i.invoice_number not in sent]
 
 
