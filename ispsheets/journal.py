@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
 SCHEMA_VERSION = 2
@@ -380,6 +381,10 @@ class Journal:
         Journal object and reused while its columns (all but `lines`) stay the same; a rolled
         back transaction forgets them all.
         """
+        with paused_gc():
+            return self._invoices()
+
+    def _invoices(self) -> list[JournalInvoice]:
         decoded, decoder = self._decoded, _Decoder()
         if not decoded:
             rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices ORDER BY seq")
@@ -409,9 +414,10 @@ class Journal:
         query = ("SELECT kind, key, data, invoice_number FROM billed"
                  + (" WHERE kind = ?" if kind else ""))
         rows = self._rows(query, (kind,) if kind else ())
-        return [(Billed(k, key, data), number)
-                for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
-                                                     strict=True)]
+        with paused_gc():
+            return [(Billed(k, key, data), number)
+                    for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
+                                                         strict=True)]
 
     def void(self, number: str, at: dt.datetime) -> bool:
         """Mark an invoice void (the owner's word); True if it was not void before."""

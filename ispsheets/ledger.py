@@ -9,6 +9,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import Allocation, allocate
@@ -67,6 +68,11 @@ else:  # pragma: no cover - records grew a field that __init__ does not take
 
 def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
     """Invoices with paid, balance and status as the allocation has them."""
+    with paused_gc():
+        return _with_allocation(invoices, allocation)
+
+
+def _with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
     result = []
     states = allocation.invoices
     for invoice in invoices:
@@ -91,6 +97,12 @@ def allocate_all(journal: Journal, payments: Sequence[Payment]) -> tuple[list[In
 def build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,
                  stage_order: Sequence[str], pay_links: dict[str, str] | None = None) -> Ledger:
     """What the workbook's tool cells should hold, from the journal and the allocation."""
+    with paused_gc():
+        return _build_ledger(journal, invoices, allocation, stage_order, pay_links)
+
+
+def _build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,
+                  stage_order: Sequence[str], pay_links: dict[str, str] | None) -> Ledger:
     sent = sent_at(journal)
     stages = reminder_stages(journal, stage_order)
     links = pay_links or {}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ispsheets.book.changes import AppendRow, ChangeSet, FillKey, SetCell, Value
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import ActivityRow, Book, Invoice, InvoiceLine
 from ispsheets.problems import Problem, warning
 
@@ -88,6 +89,13 @@ def plan_writeback(book: Book, ledger: Ledger, *, lines_present: Iterable[str],
                    fills: Sequence[FillKey] = (), activity: Sequence[ActivityRow] = (),
                    issued_this_run: Iterable[str] = ()) -> tuple[ChangeSet, list[Problem]]:
     """The change set that makes every tool cell right, and warnings for restored rows."""
+    with paused_gc():
+        return _plan_writeback(book, ledger, lines_present, fills, activity, issued_this_run)
+
+
+def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
+                    fills: Sequence[FillKey], activity: Sequence[ActivityRow],
+                    issued_this_run: Iterable[str]) -> tuple[ChangeSet, list[Problem]]:
     problems: list[Problem] = []
     sets: list[SetCell] = []
     appends: list[AppendRow] = []

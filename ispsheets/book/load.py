@@ -374,6 +374,11 @@ def load_book(raw: RawBook, date_order: DateOrder = "MDY", *,
 
     `today` decides which services have ended (for warnings only); default: the system date.
     """
+    with parse.paused_gc():
+        return _load_book(raw, date_order, today)
+
+
+def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Book:
     from ispsheets.book.validate import validate
 
     found: dict[str, list[Any]] = {}

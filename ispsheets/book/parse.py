@@ -7,8 +7,11 @@ int, float, bool, `datetime`, `date`, `time` or `timedelta`. Parsers never raise
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -22,6 +25,20 @@ LAST_SERIAL_DATE = dt.date(2199, 12, 31)
 # Larger amounts are typos (or junk); they would also overflow exact money arithmetic.
 LARGEST = Decimal("1e12")
 EXCEL_DIGITS = 15  # Excel keeps 15 significant digits; the rest of a double is binary noise
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Python's cycle collector off while a workbook or a journal becomes records: millions
+    of small objects that form no cycles, whose creation would otherwise trigger collections
+    that scan the whole (large) heap again and again. Restored as it was on the way out."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 @dataclass(frozen=True)

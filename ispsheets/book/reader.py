@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 
 from python_calamine import CalamineWorkbook, SheetTypeEnum
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.schema import ACTIVITY, normalise_header
 
 Rows = list[list[object]]
@@ -101,6 +102,11 @@ def read_xlsx(path: Path) -> RawBook:
     The Activity tab (a million rows after a year of a big ISP) is only read when its rows
     are used; a normal run needs its header alone, taken from the file's first row. A big
     workbook's largest sheets are parsed in a second thread (calamine lets go of the GIL)."""
+    with paused_gc():
+        return _read_xlsx(path)
+
+
+def _read_xlsx(path: Path) -> RawBook:
     book = CalamineWorkbook.from_path(str(path))
     names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
 

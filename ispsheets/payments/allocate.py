@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 
 ZERO = Decimal("0.00")
@@ -354,14 +355,15 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Alloca
     A credit note (negative total) is `paid` on its issue date and its amount becomes credit;
     a zero-total invoice is `paid` on its issue date; a void invoice stays `void`.
     """
-    allocator = _Allocator()
-    for client_invoices, client_payments in _by_client(invoices, payments):
-        for item in _in_order(client_invoices, client_payments):
-            if isinstance(item, Invoice):
-                allocator.issue(item)
-            else:
-                allocator.pay(item)
-    return allocator.result()
+    with paused_gc():
+        allocator = _Allocator()
+        for client_invoices, client_payments in _by_client(invoices, payments):
+            for item in _in_order(client_invoices, client_payments):
+                if isinstance(item, Invoice):
+                    allocator.issue(item)
+                else:
+                    allocator.pay(item)
+        return allocator.result()
 
 
 def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
