@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
 
 from ispsheets import demo  # noqa: E402
 from ispsheets.billing.invoicing import BilledState, BillingRules, plan_invoices  # noqa: E402
+from ispsheets.billing.periods import first_billable_day  # noqa: E402
 from ispsheets.book.load import load_book  # noqa: E402
 from ispsheets.book.parse import float_decimal  # noqa: E402
 from ispsheets.book.reader import RawBook, RawSheet  # noqa: E402
@@ -77,7 +78,7 @@ from ispsheets.payments.allocate import allocate  # noqa: E402
 from ispsheets.scaffold import example_config  # noqa: E402
 from ispsheets.writeback import activity_row, invoice_row, line_row  # noqa: E402
 
-VERSION = 1  # bump when the generated history changes: cached folders are keyed by it
+VERSION = 2  # bump when the generated history changes: cached folders are keyed by it
 OUT = Path(__file__).resolve().parent / "out"
 QUIET_DAY = dt.date(2026, 11, 22)
 BILLING_DAY = dt.date(2026, 11, 30)
@@ -261,15 +262,17 @@ class History:
         return PROFILES[0][0]
 
     def _issue_days(self) -> set[dt.date]:
-        """Every day an invoice can fall due: month ends, and the day before a service starts."""
+        """Every day an invoice can fall due: month ends (every client bills from the 1st),
+        and the day before a service's first billable day (a start, or the day after the
+        `billed_through` of a plan paid ahead)."""
         days = {self.first_day}
         day = self.first_day
         while day < BILLING_DAY:
             days.add(month_end(day))
             day = month_end(day) + ONE_DAY
         before = dt.timedelta(days=self.rules.generate_days_before)
-        days |= {s.start_date - before for s in self.book.services
-                 if s.start_date - before > self.first_day}
+        firsts = (first_billable_day(s.start_date, s.billed_through) for s in self.book.services)
+        days |= {first - before for first in firsts if first - before > self.first_day}
         return days
 
     # -- one morning ---------------------------------------------------------------------------
