@@ -1,4 +1,5 @@
-"""Named points where a test can kill the run as `kill -9` would (`ISPSHEETS_KILL_AT=name`).
+"""Named points where a test can kill the run as `kill -9` would (`ISPSHEETS_KILL_AT=name`,
+or `name@N` to die the Nth time the point is reached).
 
 The crash-safety tests run the real command in a subprocess, kill it at each of these points
 and run it again; production runs never set the variable, and a check costs one dict lookup.
@@ -13,7 +14,17 @@ POINTS = ("invoices-recorded", "message-handed-over", "fee-recorded", "suspensio
           "report-written")
 
 
+_reached: dict[str, int] = {}
+
+
 def checkpoint(name: str) -> None:
     """Die here, at once and without cleanup, if the environment asks for it."""
-    if os.environ.get("ISPSHEETS_KILL_AT") == name:
+    wanted = os.environ.get("ISPSHEETS_KILL_AT")
+    if not wanted:
+        return
+    point, _, nth = wanted.partition("@")
+    if point != name:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] >= int(nth or 1):
         os._exit(137)

@@ -104,3 +104,17 @@ def test_a_run_killed_at_a_step_boundary_is_completed_by_the_next_run(tmp_path, 
     assert seen == undisturbed
     assert seen["mail files"] == len(set(seen["mails"]))  # no email twice
     assert [p.name for p in tmp_path.glob(".*tmp*")] == []  # no half-written file left
+
+
+def test_a_run_killed_between_two_outbox_emails_sends_each_once(tmp_path, undisturbed):
+    """Outbox emails share a journal transaction: killed after the second of the day's three
+    invoice emails, the next run writes the batch again, and each email is there once."""
+    business = Business.create(tmp_path, _rows(), CONFIG)
+    _story(business, START, START - dt.timedelta(days=1))
+    killed = _killed_run(tmp_path, START, "message-handed-over@2")
+    assert killed.returncode == 137, killed.stderr
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2  # two were written, then death
+    _story(business, START, END)
+    seen = _seen(business)
+    assert seen == undisturbed
+    assert seen["mail files"] == len(set(seen["mails"]))

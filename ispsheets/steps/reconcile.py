@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ispsheets.book.records import Payment
-from ispsheets.ledger import allocate_all
+from ispsheets.ledger import allocate_all, allocate_issued
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
 
@@ -16,6 +18,16 @@ def allocate_payments(cycle: Cycle) -> None:
     """Allocate every payment against every invoice (the journal's invoices, the book's
     payments); the result is what the write-back and the collections steps use."""
     cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments)
+
+
+def allocate_issued_now(cycle: Cycle, numbers: Sequence[str]) -> None:
+    """After issuing these invoices: credit on account pays them (only their clients' money
+    is allocated again; the result is what `allocate_payments` would give)."""
+    if cycle.allocation is None:
+        allocate_payments(cycle)
+        return
+    cycle.invoices, cycle.allocation = allocate_issued(
+        cycle.journal, cycle.book.payments, cycle.invoices, cycle.allocation, numbers)
 
 
 def reconcile(cycle: Cycle) -> None:
