@@ -32,6 +32,7 @@ TIMED = (
     ("ispsheets.runner", "prepare", "prepare"),
     ("ispsheets.runner", "allocate_payments", "allocate"),
     ("ispsheets.steps.invoice", "allocate_payments", "allocate"),
+    ("ispsheets.steps.invoice", "allocate_issued_now", "allocate"),
     ("ispsheets.steps.invoice", "issue_invoices", "invoice"),
     ("ispsheets.steps.reconcile", "reconcile", "reconcile"),
     ("ispsheets.steps.deliver", "render_pdfs", "pdf"),
@@ -42,6 +43,8 @@ TIMED = (
     ("ispsheets.runner", "plan_writeback", "plan_write"),
     ("ispsheets.book.backend", "XlsxBackend.write", "xlsx_write"),
     ("ispsheets.steps.report", "write_report_step", "report"),
+    ("ispsheets.runner", "start_report", "report"),  # big books: fork, write beside
+    ("ispsheets.steps.report", "wait_for_report", "report"),  # the workbook, then wait
 )
 STEPS = ("startup", "read", "load", "prepare", "allocate", "invoice", "reconcile", "pdf", "send",
          "remind", "ledger", "plan_write", "xlsx_write", "write", "report", "other")

@@ -22,6 +22,7 @@ from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
+from ispsheets.steps.report import start_report
 from ispsheets.writeback import plan_writeback
 
 __all__ = ["STEPS", "RunOptions", "RunReport", "run"]
@@ -43,13 +44,20 @@ def _tool_changes(cycle: Cycle) -> ChangeSet:
     return ChangeSet((), sets, appends)
 
 
-def write_back(cycle: Cycle) -> None:
-    """One write of everything, journaled so a failure or a kill loses nothing."""
+def settle_ledger(cycle: Cycle) -> None:
+    """What the tool cells should hold now: what the write-back writes and the report shows."""
     stage_order = [s.name for s in cycle.config.collections.reminders]
     assert cycle.allocation is not None
     cycle.ledger = build_ledger(cycle.journal, cycle.invoices, cycle.allocation, stage_order)
     cycle.report.snapshot = Snapshot(cycle.ledger.invoices, cycle.book.clients,
                                      cycle.ledger.client_balances)
+
+
+def write_back(cycle: Cycle) -> None:
+    """One write of everything, journaled so a failure or a kill loses nothing."""
+    if cycle.ledger is None:
+        settle_ledger(cycle)
+    assert cycle.ledger is not None
     pending = cycle.journal.unwritten_activity()
     changes, problems = plan_writeback(cycle.book, cycle.ledger,
                                        lines_present=lines_present(cycle), fills=cycle.fills,
@@ -86,10 +94,9 @@ def _step_functions() -> dict[str, Callable[[Cycle], None]]:
     from ispsheets.steps.deliver import deliver
     from ispsheets.steps.invoice import issue_invoices
     from ispsheets.steps.reconcile import reconcile
-    from ispsheets.steps.report import write_report_step
 
     return {"reconcile": reconcile, "invoice": issue_invoices, "send": deliver,
-            "remind": collect, "report": write_report_step}
+            "remind": collect}
 
 
 def run(config: Config, options: RunOptions) -> RunReport:
@@ -144,9 +151,14 @@ def _run(config: Config, options: RunOptions) -> RunReport:
             if name in options.steps or name == "reconcile":
                 log.info("step %s", name)
                 steps[name](cycle)
-        write_back(cycle)
-        if "report" in options.steps:
-            steps["report"](cycle)
+        settle_ledger(cycle)
+        finish_report = start_report(cycle) if "report" in options.steps else None
+        try:
+            write_back(cycle)  # while a child process may be writing the report
+        finally:
+            if finish_report is not None:
+                finish_report()
+        if finish_report is not None:
             checkpoint("report-written")
         if not options.dry_run:
             journal.record_action(f"run/{options.today.isoformat()}", "run", "", "",

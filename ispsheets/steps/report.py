@@ -1,10 +1,28 @@
-"""The last step: the report workbook in `reports/`, from the same records the run used."""
+"""The last step: the report workbook in `reports/`, from the same records the run used.
+
+On a big business the report is written by a forked child while this process writes the
+workbook back: the two only read the run's records, and each takes seconds at 20,000 clients.
+"""
 
 from __future__ import annotations
+
+import functools
+import os
+import pickle
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
 
 from ispsheets.reporting.inputs import ReportInput
 from ispsheets.reporting.workbook import write_report
 from ispsheets.steps.cycle import Cycle
+
+FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
+
+
+class ReportError(RuntimeError):
+    """Writing the report failed in the child process; the text is its traceback."""
 
 
 def report_input(cycle: Cycle) -> ReportInput:
@@ -19,11 +37,53 @@ def report_input(cycle: Cycle) -> ReportInput:
                        suspensions=tuple(cycle.journal.suspension_history()))
 
 
+def _folder(cycle: Cycle) -> Path:
+    return cycle.config.path(cycle.config.paths.reports)
+
+
 def write_report_step(cycle: Cycle) -> None:
-    folder = cycle.config.path(cycle.config.paths.reports)
     if cycle.dry_run:
-        cycle.plan("report", "", f"would write {folder.name}/ispsheets-report-"
+        cycle.plan("report", "", f"would write {_folder(cycle).name}/ispsheets-report-"
                                  f"{cycle.today.isoformat()}.xlsx")
         return
-    path = write_report(report_input(cycle), folder)
+    path = write_report(report_input(cycle), _folder(cycle))
     cycle.report.report_file = str(path)
+
+
+def start_report(cycle: Cycle) -> Callable[[], None]:
+    """Begin the report step; the function returned finishes it (waits for the child).
+
+    Forks only where the platform can and the business is big enough to gain from it.
+    """
+    if cycle.dry_run or not hasattr(os, "fork") or len(cycle.invoices) < FORK_FROM_INVOICES:
+        return lambda: write_report_step(cycle)
+    data, folder = report_input(cycle), _folder(cycle)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write the report, say how it went, and leave at once
+        os.close(read_end)
+        code = 0
+        try:
+            outcome: tuple[bool, str] = (True, str(write_report(data, folder)))
+        except BaseException:
+            outcome, code = (False, traceback.format_exc()), 1
+        with os.fdopen(write_end, "wb") as pipe:
+            pickle.dump(outcome, pipe)
+        os._exit(code)
+    os.close(write_end)
+    return functools.partial(wait_for_report, cycle, pid, read_end)
+
+
+def wait_for_report(cycle: Cycle, pid: int, read_end: int) -> None:
+    """Wait for the child that writes the report; its failure is raised here."""
+    with os.fdopen(read_end, "rb") as pipe:
+        message = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if not message:
+        raise ReportError(f"the report process died (wait status {status})")
+    ok, text = pickle.loads(message)
+    if not ok:
+        raise ReportError(text)
+    cycle.report.report_file = text

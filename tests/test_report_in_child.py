@@ -1,0 +1,66 @@
+"""A big business's report is written by a forked child beside the workbook write-back: the
+same file as when written in the run's own process, and a failure there is not swallowed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+import ispsheets.steps.report as report_step
+from tests.scenario import Business, row
+
+D = Decimal
+DAY = dt.date(2026, 12, 1)
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _business(folder):
+    rows = {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=D("49.99"),
+                         interval="monthly", tax_rate=D("8.25"))],
+        "Clients": [row("Clients", client_id=c, name=f"Client {c}", email=f"{c.lower()}@x.example")
+                    for c in ("A1", "B2")],
+        "Services": [row("Services", service_id=f"S-{c}", client_id=c, package_id="HOME",
+                         start_date=dt.date(2026, 11, 10)) for c in ("A1", "B2")],
+    }
+    business = Business.create(folder, rows)
+    business.run(dt.date(2026, 11, 10))
+    business.pay("A1", "40.00", dt.date(2026, 11, 20))
+    return business
+
+
+def _cells(path):
+    book = openpyxl.load_workbook(path)
+    return {sheet.title: [[c.value for c in r] for r in sheet.iter_rows()]
+            for sheet in book.worksheets}
+
+
+def test_a_report_written_by_the_child_is_the_one_the_run_itself_writes(tmp_path, monkeypatch):
+    here = _business(tmp_path / "here").run(DAY)
+    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
+    parent = os.getpid()
+    child = _business(tmp_path / "child").run(DAY)
+    assert os.getpid() == parent  # the child left without running the caller's code
+    assert here.exit_code == child.exit_code == 0
+    assert child.report_file.endswith("ispsheets-report-2026-12-01.xlsx")
+    assert _cells(child.report_file) == _cells(here.report_file)
+    assert sorted(p.name for p in (tmp_path / "child" / "reports").iterdir()) == [
+        "ispsheets-report-2026-11-10.xlsx", "ispsheets-report-2026-12-01.xlsx"]  # no temp
+
+
+def test_a_report_that_fails_in_the_child_fails_the_run_with_its_traceback(tmp_path,
+                                                                           monkeypatch):
+    business = _business(tmp_path)
+
+    def broken(data, folder):
+        raise ValueError("no room for the report")
+
+    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
+    monkeypatch.setattr(report_step, "write_report", broken)
+    with pytest.raises(report_step.ReportError, match="no room for the report"):
+        business.run(DAY)
+    assert business.invoices()  # the workbook was still written back before the error
