@@ -397,6 +397,11 @@ class Journal:
         self._decode([key[0] for key in keys if decoded.get(key[0], ((),))[0] != key], decoder)
         return [decoded[key[0]][1] for key in keys]
 
+    def voided_numbers(self) -> list[str]:
+        """The numbers of the invoices the owner voided."""
+        return [row[0] for row in self._rows(
+            "SELECT number FROM invoices WHERE voided_at IS NOT NULL ORDER BY seq")]
+
     def invoices_numbered(self, numbers: Sequence[str]) -> list[JournalInvoice]:
         """These invoices (the ones the journal has), in number order, read afresh."""
         with paused_gc():

@@ -88,6 +88,16 @@ def test_void_is_recorded_once():
     assert journal.invoices()[0].voided
 
 
+def test_voided_numbers_and_invoices_by_number_read_only_what_is_asked():
+    journal = Journal.memory()
+    journal.record_invoices([(_invoice(f"INV-0000{n}"), n, []) for n in (1, 2, 3)], NOW)
+    journal.void("INV-00002", NOW)
+    assert journal.voided_numbers() == ["INV-00002"]
+    found = journal.invoices_numbered(["INV-00003", "INV-00009", "INV-00002"])
+    assert [(r.invoice.invoice_number, r.voided) for r in found] == [
+        ("INV-00002", True), ("INV-00003", False)]
+
+
 def test_message_goes_pending_then_sent():
     journal = Journal.memory()
     journal.begin_message("INV-00001/invoice", "invoice", "C1", "INV-00001", NOW)

@@ -23,6 +23,7 @@ from ispsheets.delivery.pdf import (
     font_candidates,
     invoice_pdf,
     qr_modules,
+    render_in_groups,
     render_invoice,
     render_many,
 )
@@ -230,6 +231,16 @@ def test_render_many_in_a_pool_writes_the_same_files_as_serial(tmp_path, logo):
     for a, b in zip(serial, pooled, strict=True):
         assert a.read_bytes() == b.read_bytes()
         assert _text(a) == _text(b)
+
+
+def test_groups_come_back_in_order_each_written_when_it_is_handed_out(tmp_path):
+    docs = [_doc(number=f"INV-{n:05d}") for n in range(1, 21)]
+    seen = []
+    for group, paths in render_in_groups(docs, tmp_path, workers=2, chunk_size=6):
+        assert [p.name for p in paths] == [d.filename for d in group]
+        assert all(p.is_file() for p in paths)  # mailable at once
+        seen.extend(d.invoice.invoice_number for d in group)
+    assert seen == [d.invoice.invoice_number for d in docs]
 
 
 def test_render_many_with_progress_bar(tmp_path, capsys):

@@ -8,6 +8,7 @@ one transaction and nothing is ever billed twice.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,6 +56,9 @@ class BillingRules:
                    inv.prorate, inv.prices_include_tax, inv.number_format, config.currency)
 
 
+# A year of billed periods holds a few distinct dates and amounts hundreds of thousands of
+# times: each distinct text is parsed once.
+@functools.lru_cache(maxsize=65536)
 def _date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if value else None
@@ -62,6 +66,7 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
+@functools.lru_cache(maxsize=65536)
 def _decimal(value: Any, default: Decimal = ZERO) -> Decimal:
     try:
         return Decimal(str(value)) if value is not None else default

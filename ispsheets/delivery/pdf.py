@@ -10,9 +10,12 @@ need it pay for it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import io
 import os
+import signal
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +39,8 @@ from rich.progress import MofNCompleteColumn, Progress
 
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.money import format_money
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
 INK = HexColor("#1A1A1A")
@@ -670,27 +675,52 @@ def render_many(docs: Sequence[InvoiceDocument], folder: Path, *, workers: int |
     `workers=1` (or a handful of documents) renders in this process. Results come back in
     the order of `docs` and are the same files a serial run writes.
     """
+    return [path for _, paths in render_in_groups(docs, folder, workers=workers,
+                                                 progress=progress, font=font,
+                                                 chunk_size=chunk_size) for path in paths]
+
+
+def render_in_groups(docs: Sequence[InvoiceDocument], folder: Path, *,
+                     workers: int | None = None, progress: bool = False,
+                     font: Path | None = None, chunk_size: int = 50
+                     ) -> Iterator[tuple[list[InvoiceDocument], list[Path]]]:
+    """`render_many` a group at a time, in order, each as soon as it is written: the caller
+    can mail the first invoices while the pool renders the rest."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     workers = workers or _cpu_count()
     chunk_size = max(1, min(chunk_size, -(-len(docs) // workers)))
     jobs = [(chunk, str(folder), font) for chunk in _chunks(docs, chunk_size)]
-    results: list[list[Path]] = []
     if workers == 1 or len(jobs) <= 1:
         with _progress(progress, len(docs)) as advance:
             for job in jobs:
-                results.append(_render_chunk(job))
+                paths = _render_chunk(job)
                 advance(len(job[0]))
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-            # map() submits every job now, so the workers start before the progress bar's
-            # thread does (forking a process that runs threads can deadlock).
-            done = pool.map(_render_chunk, jobs)
-            with _progress(progress, len(docs)) as advance:
-                for job, paths in zip(jobs, done, strict=True):
-                    results.append(paths)
-                    advance(len(job[0]))
-    return [path for chunk in results for path in chunk]
+                yield job[0], paths
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                             initializer=_die_with_parent) as pool:
+        # map() submits every job now, so the workers start before the progress bar's
+        # thread does (forking a process that runs threads can deadlock).
+        done = pool.map(_render_chunk, jobs)
+        with _progress(progress, len(docs)) as advance:
+            for job, paths in zip(jobs, done, strict=True):
+                advance(len(job[0]))
+                yield job[0], paths
+
+
+def _die_with_parent() -> None:
+    """A worker ends when the run does, even one killed with `kill -9` (Linux): an orphan would
+    wait on its job queue for ever, holding memory and the run's output pipes."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl to be had: the worker lives as before
+        return
+    if os.getppid() == 1:  # the run died before the call took effect
+        os._exit(1)
 
 
 def _cpu_count() -> int:

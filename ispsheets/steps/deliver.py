@@ -203,13 +203,14 @@ def _unsent(cycle: Cycle) -> list[Invoice]:
     return [i for i in cycle.invoices if i.status != "void" and i.invoice_number not in sent]
 
 
-def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> dict[str, Path]:
-    """PDFs of these invoices (kept ones are reused), rendered in a process pool."""
-    from ispsheets.delivery.pdf import render_many
+def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str, Path]]:
+    """PDFs of these invoices as they are ready (number → path): first the ones kept from an
+    earlier run, then a group at a time as the process pool renders the rest."""
+    from ispsheets.delivery.pdf import render_in_groups
 
     folder = cycle.config.path(cycle.config.invoicing.pdf_dir)
     clients = cycle.book.client_map()
-    docs, paths = [], {}
+    docs, kept = [], {}
     for invoice in invoices:
         client = clients.get(invoice.client_id)
         if client is None:
@@ -217,14 +218,18 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> dict[str, Path]:
         doc = InvoiceDocument.from_config(cycle.config, client, invoice,
                                           paper=cycle.config.invoicing.paper)
         path = folder / doc.filename
-        paths[invoice.invoice_number] = path
-        if not path.exists():
+        if path.exists():
+            kept[invoice.invoice_number] = path
+        else:
             docs.append(doc)
+    if kept:
+        yield kept
     if docs:
         font = cycle.config.invoicing.pdf_font
-        render_many(docs, folder, progress=cycle.options.progress,
-                    font=cycle.config.path(font) if font else None)
-    return paths
+        for group, paths in render_in_groups(docs, folder, progress=cycle.options.progress,
+                                             font=cycle.config.path(font) if font else None):
+            yield {doc.invoice.invoice_number: path
+                   for doc, path in zip(group, paths, strict=True)}
 
 
 OUTBOX_BATCH = 250  # outbox messages keyed in one journal transaction
@@ -256,11 +261,13 @@ def send_invoices(cycle: Cycle) -> None:
             cycle.plan("email", invoice.client_id, f"invoice {invoice.invoice_number} to {to}")
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
-    paths = render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted])
-    for batch, invoices in in_batches(cycle, unsent):
-        with batch:
-            for invoice in invoices:
-                _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths)
+    to_send = {i.invoice_number: i for i in unsent}
+    for paths in render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted]):
+        ready = [to_send[number] for number in paths if number in to_send]
+        for batch, invoices in in_batches(cycle, ready):
+            with batch:
+                for invoice in invoices:
+                    _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths)
 
 
 def _send_invoice(cycle: Cycle, invoice: Invoice, client: Client | None,

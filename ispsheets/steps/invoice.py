@@ -25,7 +25,7 @@ def skipped_clients(cycle: Cycle) -> frozenset[str]:
 def billed_state(cycle: Cycle) -> BilledState:
     """What the journal says was billed, waived periods included (never billed, never
     credited)."""
-    voided = [r.invoice.invoice_number for r in cycle.journal.invoices() if r.voided]
+    voided = cycle.journal.voided_numbers()
     waived = [(Billed("period", a.key.removeprefix("waived/"), json.loads(a.detail)), WAIVED)
               for a in cycle.journal.actions("waived", "done")]
     return BilledState.from_billed([*cycle.journal.billed(), *waived],
