@@ -32,7 +32,6 @@ TIMED = (
     ("ispsheets.runner", "prepare", "prepare"),
     ("ispsheets.runner", "allocate_payments", "allocate"),
     ("ispsheets.steps.invoice", "allocate_payments", "allocate"),
-    ("ispsheets.steps.invoice", "allocate_issued_now", "allocate"),
     ("ispsheets.steps.invoice", "issue_invoices", "invoice"),
     ("ispsheets.steps.reconcile", "reconcile", "reconcile"),
     ("ispsheets.steps.deliver", "render_pdfs", "pdf"),

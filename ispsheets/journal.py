@@ -402,13 +402,6 @@ class Journal:
         return [row[0] for row in self._rows(
             "SELECT number FROM invoices WHERE voided_at IS NOT NULL ORDER BY seq")]
 
-    def invoices_numbered(self, numbers: Sequence[str]) -> list[JournalInvoice]:
-        """These invoices (the ones the journal has), in number order, read afresh."""
-        with paused_gc():
-            self._decode(numbers, _Decoder())
-            found = [self._decoded[n] for n in numbers if n in self._decoded]
-            return sorted((invoice for _, invoice in found), key=lambda r: r.seq)
-
     def _decode(self, numbers: Sequence[str], decoder: _Decoder) -> None:
         """Read and decode these invoices into the cache, 500 a query."""
         for start in range(0, len(numbers), 500):

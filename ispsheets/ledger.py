@@ -12,7 +12,7 @@ from typing import Any
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
-from ispsheets.payments.allocate import Allocation, allocate, reallocate
+from ispsheets.payments.allocate import Allocation, allocate
 from ispsheets.writeback import Ledger
 
 ZERO = Decimal("0.00")
@@ -92,22 +92,6 @@ def allocate_all(journal: Journal, payments: Sequence[Payment]) -> tuple[list[In
     invoices = issued_invoices(journal)
     allocation = allocate(invoices, payments)
     return with_allocation(invoices, allocation), allocation
-
-
-def allocate_issued(journal: Journal, payments: Sequence[Payment],
-                    invoices: Sequence[Invoice], allocation: Allocation,
-                    issued: Sequence[str]) -> tuple[list[Invoice], Allocation]:
-    """`allocate_all` once the invoices numbered `issued` were recorded after `invoices` and
-    `allocation` were made: only the clients billed now are allocated again."""
-    new = [record.invoice for record in journal.invoices_numbered(issued)]
-    known = {i.invoice_number for i in invoices}
-    everything = [*invoices, *(i for i in new if i.invoice_number not in known)]
-    clients = {i.client_id for i in new}
-    allocation = reallocate(everything, payments, allocation, clients)
-    with paused_gc():
-        changed = {i.invoice_number: i for i in _with_allocation(
-            [i for i in everything if i.client_id in clients], allocation)}
-        return [changed.get(i.invoice_number, i) for i in everything], allocation
 
 
 def build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,

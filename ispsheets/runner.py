@@ -144,13 +144,16 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     steps = _step_functions()
     try:
         prepare(cycle)
-        allocate_payments(cycle)  # every step works from the allocation
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went
             if name in options.steps or name == "reconcile":
                 log.info("step %s", name)
                 steps[name](cycle)
+            if name == "invoice":
+                # every later step works from the allocation, made once the day's invoices
+                # are recorded (billing needs none), so credit on account pays them
+                allocate_payments(cycle)
         settle_ledger(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
         try:

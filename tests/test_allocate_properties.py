@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ispsheets.book.records import Invoice, Payment
-from ispsheets.payments.allocate import allocate, reallocate
+from ispsheets.payments.allocate import allocate
 
 START = dt.date(2026, 1, 1)
 CLIENTS = ("C1", "C2", "C3")
@@ -136,21 +136,3 @@ def test_positive_credit_only_exists_when_nothing_is_open(book):
             assert all(allocation.invoices[i.invoice_number].balance == 0
                        for i in invoices if i.client_id == client)
 
-
-@FAST
-@given(books(), st.integers(0, 8), st.booleans())
-def test_reallocating_the_clients_just_billed_gives_the_full_allocation(book, split, shared_id):
-    """After a run issues invoices, only their clients are allocated again: the same result
-    as allocating everything, also when two clients share a payment id (all tied)."""
-    invoices, payments = book
-    if shared_id and len(payments) >= 2:
-        payments[1] = Payment(payments[0].payment_id, payments[1].date, payments[1].client_id,
-                              payments[1].amount)
-    before, issued = invoices[:split], invoices[split:]
-    previous = allocate(before, payments)
-    again = reallocate(invoices, payments, previous, {i.client_id for i in issued})
-    full = allocate(invoices, payments)
-    assert dict(again.invoices) == dict(full.invoices)
-    assert dict(again.payments) == dict(full.payments)
-    assert dict(again.client_balances) == dict(full.client_balances)
-    assert dict(again.client_credit) == dict(full.client_credit)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -361,22 +361,6 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Alloca
     """
     with paused_gc():
         return _replay(_by_client(invoices, payments).values())
-
-
-def reallocate(invoices: Sequence[Invoice], payments: Sequence[Payment], previous: Allocation,
-               clients: Collection[str]) -> Allocation:
-    """`allocate(invoices, payments)` when `previous` allocated the same payments and only the
-    invoices of `clients` have changed since (a run that just issued invoices): only those
-    clients are allocated again, since clients never touch each other's money."""
-    with paused_gc():
-        groups = _by_client(invoices, payments)
-        if TIED in groups:
-            return _replay(groups.values())
-        part = _replay(groups[cid] for cid in clients if cid in groups)
-    return Allocation({**previous.invoices, **part.invoices},
-                      {**previous.payments, **part.payments},
-                      {**previous.client_balances, **part.client_balances},
-                      {**previous.client_credit, **part.client_credit})
 
 
 def _replay(groups: Iterable[tuple[list[Invoice], list[Payment]]]) -> Allocation:

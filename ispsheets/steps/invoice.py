@@ -10,7 +10,6 @@ from ispsheets.faults import checkpoint
 from ispsheets.journal import Billed
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
-from ispsheets.steps.reconcile import allocate_issued_now
 
 WAIVED = "(waived)"  # stands for the invoice number of a period waived during a suspension
 
@@ -76,4 +75,3 @@ def issue_invoices(cycle: Cycle) -> None:
     cycle.issued.extend(p.invoice for p in plan.invoices)
     cycle.report.issued.extend(p.invoice for p in plan.invoices)
     cycle.report.counts["invoices issued"] += len(plan.invoices)
-    allocate_issued_now(cycle, [p.invoice.invoice_number for p in plan.invoices])

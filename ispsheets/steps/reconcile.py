@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ispsheets.book.records import Payment
-from ispsheets.ledger import allocate_all, allocate_issued
+from ispsheets.journal import ActionRecord
+from ispsheets.ledger import allocate_all
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
 
@@ -20,25 +19,17 @@ def allocate_payments(cycle: Cycle) -> None:
     cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments)
 
 
-def allocate_issued_now(cycle: Cycle, numbers: Sequence[str]) -> None:
-    """After issuing these invoices: credit on account pays them (only their clients' money
-    is allocated again; the result is what `allocate_payments` would give)."""
-    if cycle.allocation is None:
-        allocate_payments(cycle)
-        return
-    cycle.invoices, cycle.allocation = allocate_issued(
-        cycle.journal, cycle.book.payments, cycle.invoices, cycle.allocation, numbers)
-
-
 def reconcile(cycle: Cycle) -> None:
     """Log `payment_applied` once for each payment seen for the first time (again if the owner
     later corrects its date, client or amount), with where the allocation put it."""
     assert cycle.allocation is not None
     currency = cycle.config.currency
+    logged: dict[str, ActionRecord | None] = {
+        action.key: action for action in cycle.journal.actions("payment")}
     for payment in sorted(cycle.book.payments, key=lambda p: (p.date, p.payment_id)):
         key = f"payment/{payment.payment_id}"
         fingerprint = _fingerprint(payment)
-        seen = cycle.journal.action(key)
+        seen = logged.get(key)
         if seen is not None and seen.detail == fingerprint:
             continue
         state = cycle.allocation.payments.get(payment.payment_id)
@@ -59,3 +50,4 @@ def reconcile(cycle: Cycle) -> None:
                 cycle.journal.record_action(key, "payment", payment.client_id, first_invoice,
                                             cycle.now, fingerprint)
             cycle.log("payment_applied", payment.client_id, first_invoice, detail)
+        logged[key] = cycle.journal.action(key)  # a second row with this id sees it
