@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 ONE_DAY = dt.timedelta(days=1)
 
 
+@functools.lru_cache(maxsize=65536)  # a year of 20,000 clients asks ~800,000 times, ~1,000 ways
 def add_months(day: dt.date, months: int) -> dt.date:
     """The same day `months` later (or earlier), clamped to the month's last day."""
     index = day.year * 12 + day.month - 1 + months
