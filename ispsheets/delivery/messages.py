@@ -33,8 +33,8 @@ from ispsheets.delivery.document import CompanyInfo, format_date, format_period
 from ispsheets.money import ZERO, format_money
 from ispsheets.problems import Problem
 
-KINDS = ("invoice", "due_notice", "reminder", "reminder_late_fee_warning", "final_notice",
-         "late_fee", "suspension", "reconnection", "receipt", "autopay_failed")
+KINDS = ("invoice", "due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
+         "final_notice", "late_fee", "suspension", "reconnection", "receipt", "autopay_failed")
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -399,10 +399,11 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count} {singular if count == 1 else plural or singular + 's'}"
 
 
-def check_templates(templates_dir: Path | None = None) -> list[Problem]:
+def check_templates(templates_dir: Path | None = None,
+                    kinds: Sequence[str] = KINDS) -> list[Problem]:
     """Render every kind with sample values: a broken own template is found by `check`."""
     problems = []
-    for kind in KINDS:
+    for kind in dict.fromkeys(kinds):
         try:
             render(kind, sample_context().variables(), templates_dir)
         except MessageError as exc:
