@@ -93,7 +93,10 @@ def _wait(pid: int, deadline: float | None) -> tuple[int | None, Any]:
 
 
 def did(summary: str) -> str:
-    counts = {what: int(n) for n, what in re.findall(r"(\d+) ([a-z ]+?)(?:;|$)", summary)}
+    plural = {what.replace("s ", " ", 1) if what.count(" ") == 1 else what: what
+              for what, _ in DID} | {"late fee added": "late fees added"}
+    counts = {plural.get(what, what): int(n)
+              for n, what in re.findall(r"(\d+) ([a-z ]+?)(?:;|$)", summary)}
     return " ".join(f"{counts[what]}{short}" for what, short in DID if counts.get(what))
 
 

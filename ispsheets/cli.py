@@ -24,7 +24,7 @@ from ispsheets.config import CONFIG_NAME, Config, load_config
 from ispsheets.logs import setup_logging
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.runner import STEPS, RunOptions, RunReport, run
-from ispsheets.steps.cycle import COUNTS
+from ispsheets.steps.cycle import COUNTS, counted
 
 app = typer.Typer(
     help="Billing automation for small ISPs that run their business from a spreadsheet.\n\n"
@@ -139,7 +139,8 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"{clients}-client ISP in {folder}/:")
     for what in ("invoices issued", "emails sent", "payments applied", "reminders sent",
                  "late fees added", "clients suspended", "clients reconnected"):
-        out.print(f"  {totals[what]:>5} {what}")
+        number, words = counted(totals[what], what).split(" ", 1)
+        out.print(f"  {number:>5} {words}")
     out.print(f"\n  invoices (PDF)   {folder}/invoices/\n"
               f"  emails (.eml)    {folder}/outbox/\n"
               f"  the workbook     {folder}/isp.xlsx\n"
@@ -231,7 +232,7 @@ def _summary(report: RunReport, options: RunOptions) -> None:
         for what, client, detail in report.plan:
             table.add_row(what, client, detail)
         out.print(table)
-    facts = [f"{report.counts[what]} {what}" for what in COUNTS if report.counts[what]]
+    facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
     errors = sum(p.is_error for p in report.problems)

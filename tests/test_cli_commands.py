@@ -115,3 +115,12 @@ def _two_clients() -> dict[str, list[tuple[object, ...]]]:
         "Services": [row("Services", service_id=f"S-{c}", client_id=c, package_id="HOME",
                          start_date=dt.date(2026, 12, 1)) for c in ("A", "B")],
     }
+
+
+def test_the_summary_reads_in_the_singular_for_one():
+    from ispsheets.steps.cycle import counted
+
+    assert counted(1, "clients reconnected") == "1 client reconnected"
+    assert counted(1, "late fees added") == "1 late fee added"
+    assert counted(0, "invoices issued") == "0 invoices issued"
+    assert counted(12, "emails sent") == "12 emails sent"

@@ -29,6 +29,14 @@ log = logging.getLogger("ispsheets")
 STEPS = ("invoice", "reconcile", "send", "remind", "report")
 
 
+def counted(count: int, what: str) -> str:
+    """`3 invoices issued`, `1 invoice issued`, `1 late fee added`: a count and its words."""
+    if count != 1:
+        return f"{count} {what}"
+    *before, noun, verb = what.split(" ")
+    return " ".join([str(count), *before, noun.removesuffix("s"), verb])
+
+
 @dataclass(frozen=True)
 class RunOptions:
     today: dt.date
