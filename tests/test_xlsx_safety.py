@@ -260,3 +260,26 @@ def test_backup_temp_file_left_by_a_killed_run_is_removed(tmp_path: Path):
     stale.write_bytes(b"half a backup")
     apply(book, CHANGE)
     assert not stale.exists()
+
+
+def test_a_full_activity_tab_says_which_tab_and_how_to_make_room(tmp_path: Path):
+    import openpyxl
+
+    from ispsheets.book.xlsx_sheet import MAX_ROWS
+
+    book = owner_book(tmp_path / "book.xlsx")
+    wb = openpyxl.load_workbook(book)
+    sheet = wb["Activity"] if "Activity" in wb.sheetnames else wb.create_sheet("Activity")
+    sheet["A1"], sheet["B1"] = "timestamp", "action"
+    sheet.cell(row=MAX_ROWS - 1, column=2, value="invoice_sent")
+    wb.save(book)
+    before = book.read_bytes()
+    appends = tuple(AppendRow("Activity", {"action": "invoice_issued"}) for _ in range(3))
+    with pytest.raises(WorkbookWriteError) as error:
+        apply(book, ChangeSet(appends=appends))
+    assert error.value.where == "book.xlsx: Activity"
+    assert error.value.message == ("the Activity tab is full: Excel stops at row 1,048,576, "
+                                   "the tab reaches row 1,048,575 and this run adds 3 rows")
+    assert error.value.fix.startswith("move its oldest rows into a workbook of their own")
+    assert book.read_bytes() == before and leftovers(tmp_path) == []
+    apply(book, ChangeSet(appends=appends[:1]))  # one more row still fits

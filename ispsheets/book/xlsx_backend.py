@@ -38,9 +38,9 @@ from ispsheets.book.changes import (
     WorkbookWriteError,
     WriteResult,
 )
-from ispsheets.book.schema import TABS_BY_NAME, Kind, Tab, normalise_header
+from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, Kind, Tab, normalise_header
 from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
-from ispsheets.book.xlsx_sheet import NotCanonical, Sheet, SheetError
+from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, SheetError
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
 from ispsheets.book.xlsx_workbook import Workbook, grow_tables, new_sheet_xml
@@ -58,6 +58,22 @@ def fingerprint(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
+    """A tab with no room left for the rows this run adds: what the owner can do about it."""
+    message = (f"the {exc.tab} tab is full: Excel stops at row {MAX_ROWS:,}, the tab reaches "
+               f"row {exc.last_row:,} and this run adds {exc.adding:,} rows")
+    if normalise_header(exc.tab) == normalise_header(ACTIVITY.name):
+        fix = ("move its oldest rows into a workbook of their own (cut them, paste them there, "
+               "delete the empty rows) and run again; the tool's journal keeps every entry, "
+               "so nothing is lost meanwhile")
+    else:
+        fix = ("nothing is lost: invoices are still issued, mailed and recorded in the "
+               "tool's journal, but this version cannot move old invoices into an archive "
+               "workbook (rows deleted here are written back), so the workbook is not updated "
+               "until the tab has room")
+    return WorkbookWriteError(f"{name}: {exc.tab}", message, fix)
 
 
 def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_backups: int,
@@ -82,6 +98,8 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
     try:
         edit = _Edit(Package(data), now)
         result = edit.apply(changes)
+    except GridFull as exc:
+        raise _tab_full(name, exc) from exc
     except (PackageError, SheetError, etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error,
             KeyError, IndexError) as exc:
         raise WorkbookWriteError(name, f"could not be updated ({type(exc).__name__}: {exc})",
@@ -391,9 +409,13 @@ class _Edit:
             reading = self.reading.pop(found.part, None)
             xml = reading.result() if reading else self.package.read(found.part)
         try:
-            sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=False)
-        except NotCanonical:
-            sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=True)
+            try:
+                sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=False)
+            except NotCanonical:
+                sheet, outcome = self._patch(xml, tab, wanted, changes, normalise=True)
+        except GridFull as exc:
+            exc.tab = found.name
+            raise
         if not (sheet.changes or sheet.new_rows or sheet.header_adds):
             self.members.pop(found.part, None)
         else:

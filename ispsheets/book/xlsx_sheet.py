@@ -52,6 +52,15 @@ class SheetError(Exception):
     """The worksheet XML is not laid out the way the format says."""
 
 
+class GridFull(SheetError):
+    """The rows to append do not fit below the sheet's last row in Excel's grid."""
+
+    def __init__(self, last_row: int, adding: int) -> None:
+        super().__init__(f"the tab would pass Excel's last row ({MAX_ROWS:,})")
+        self.last_row, self.adding = last_row, adding
+        self.tab = ""  # set by the caller, which knows the tab's name
+
+
 class NotCanonical(SheetError):
     """A row or cell without `r` as its first attribute: normalise the sheet and try again."""
 
@@ -341,7 +350,7 @@ class Sheet:
                 edits.append((*header_row, self._rebuild_row(header_row, self.header_adds,
                                                              header=True)))
         if max(last, 1) + len(self.new_rows) > MAX_ROWS:
-            raise SheetError(f"the tab would pass Excel's last row ({MAX_ROWS:,})")
+            raise GridFull(max(last, 1), len(self.new_rows))
         if max(self.header_adds, default=0) >= MAX_COLUMNS:
             raise SheetError(f"the tab would pass Excel's last column ({MAX_COLUMNS:,})")
         if self.new_rows or (self.header_adds and last == 0):
