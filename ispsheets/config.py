@@ -145,6 +145,7 @@ class Stripe(_Section):
 class Paths(_Section):
     journal: str = "ispsheets.db"
     reports: str = "reports"
+    keep_reports: int = Field(31, ge=0)  # newest daily reports kept, besides each month's last
     logs: str = "logs"
 
 

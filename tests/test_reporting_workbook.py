@@ -83,3 +83,33 @@ def test_a_business_with_nothing_invoiced_yet_gets_a_report_without_empty_charts
     assert book["Revenue"]["A3"].value is not None  # the month rows are still there
     with zipfile.ZipFile(path) as z:
         assert len([n for n in z.namelist() if n.startswith("xl/charts/chart")]) == 2
+
+
+def _daily(first: str, days: int) -> list[str]:
+    import datetime as dt
+
+    start = dt.date.fromisoformat(first)
+    return [f"ispsheets-report-{start + dt.timedelta(days=n)}.xlsx" for n in range(days)]
+
+
+def test_old_daily_reports_go_but_each_months_last_and_other_files_stay():
+    from ispsheets.reporting.workbook import reports_to_prune
+
+    names = [*_daily("2026-09-02", 91), "notes.xlsx", "ispsheets-report-2026-13-01.xlsx.bak"]
+    pruned = reports_to_prune(names, keep=31)
+    kept = sorted(set(names) - set(pruned))
+    assert len(pruned) == 91 - 31 - 2  # Sep 30 and Oct 31 stay as month ends
+    assert kept[:4] == ["ispsheets-report-2026-09-30.xlsx", "ispsheets-report-2026-10-31.xlsx",
+                        "ispsheets-report-2026-11-01.xlsx", "ispsheets-report-2026-11-02.xlsx"]
+    assert "notes.xlsx" in kept and "ispsheets-report-2026-13-01.xlsx.bak" in kept
+    assert reports_to_prune(names, keep=0) == []  # 0 keeps them all
+    assert reports_to_prune(_daily("2026-11-01", 31), keep=31) == []
+
+
+def test_a_report_asked_for_an_old_date_is_not_pruned_at_once():
+    from ispsheets.reporting.workbook import reports_to_prune
+
+    names = [*_daily("2026-10-01", 62)]
+    assert "ispsheets-report-2026-10-05.xlsx" in reports_to_prune(names, keep=31)
+    assert "ispsheets-report-2026-10-05.xlsx" not in reports_to_prune(
+        names, keep=31, written="ispsheets-report-2026-10-05.xlsx")

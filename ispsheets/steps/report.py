@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ispsheets.reporting.inputs import ReportInput
-from ispsheets.reporting.workbook import write_report
+from ispsheets.reporting.workbook import prune_reports, write_report
 from ispsheets.steps.cycle import Cycle
 
 FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
@@ -47,7 +47,12 @@ def write_report_step(cycle: Cycle) -> None:
                                  f"{cycle.today.isoformat()}.xlsx")
         return
     path = write_report(report_input(cycle), _folder(cycle))
+    _written(cycle, path)
+
+
+def _written(cycle: Cycle, path: Path) -> None:
     cycle.report.report_file = str(path)
+    prune_reports(path.parent, cycle.config.paths.keep_reports, path)
 
 
 def start_report(cycle: Cycle) -> Callable[[], None]:
@@ -86,4 +91,4 @@ def wait_for_report(cycle: Cycle, pid: int, read_end: int) -> None:
     ok, text = pickle.loads(message)
     if not ok:
         raise ReportError(text)
-    cycle.report.report_file = text
+    _written(cycle, Path(text))
