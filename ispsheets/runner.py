@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
@@ -100,9 +101,20 @@ def _step_functions() -> dict[str, Callable[[Cycle], None]]:
 
 
 def run(config: Config, options: RunOptions) -> RunReport:
-    """The cycle under the run lock; a second run at the same time exits 3, nothing done."""
-    if options.dry_run:
-        return _run(config, options)
+    """The cycle under the run lock; a second run at the same time exits 3, nothing done.
+
+    Python's cycle collector is off for the run: a big business's run holds millions of
+    objects, and each collection walks all of them again (20,000 clients with a year: 41 s ->
+    31 s on a quiet day). A run makes little cyclic garbage (peak memory is the same) and its
+    worker processes collect their own.
+    """
+    with paused_gc():
+        if options.dry_run:
+            return _run(config, options)
+        return _locked_run(config, options)
+
+
+def _locked_run(config: Config, options: RunOptions) -> RunReport:
     lock_path = config.journal_path.with_suffix(".lock")
     try:
         with run_lock(lock_path):

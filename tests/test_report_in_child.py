@@ -64,3 +64,20 @@ def test_a_report_that_fails_in_the_child_fails_the_run_with_its_traceback(tmp_p
     with pytest.raises(report_step.ReportError, match="no room for the report"):
         business.run(DAY)
     assert business.invoices()  # the workbook was still written back before the error
+
+
+def test_the_run_pauses_the_cycle_collector_and_gives_it_back(tmp_path, monkeypatch):
+    import gc
+
+    business = _business(tmp_path)
+    seen = []
+    real = report_step.write_report
+
+    def watching(data, folder):
+        seen.append(gc.isenabled())
+        return real(data, folder)
+
+    monkeypatch.setattr(report_step, "write_report", watching)
+    assert gc.isenabled()
+    business.run(DAY)
+    assert seen == [False] and gc.isenabled()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import io
 import os
 import signal
@@ -699,7 +700,7 @@ def render_in_groups(docs: Sequence[InvoiceDocument], folder: Path, *,
                 yield job[0], paths
         return
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                             initializer=_die_with_parent) as pool:
+                             initializer=_start_worker) as pool:
         # map() submits every job now, so the workers start before the progress bar's
         # thread does (forking a process that runs threads can deadlock).
         done = pool.map(_render_chunk, jobs)
@@ -707,6 +708,15 @@ def render_in_groups(docs: Sequence[InvoiceDocument], folder: Path, *,
             for job, paths in zip(jobs, done, strict=True):
                 advance(len(job[0]))
                 yield job[0], paths
+
+
+def _start_worker() -> None:
+    """A worker collects its own garbage cycles (the run pauses the collector), leaving the
+    objects it was forked with alone (walking them would copy their pages), and ends with the
+    run."""
+    gc.freeze()
+    gc.enable()
+    _die_with_parent()
 
 
 def _die_with_parent() -> None:

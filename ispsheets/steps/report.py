@@ -7,6 +7,7 @@ workbook back: the two only read the run's records, and each takes seconds at 20
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import pickle
 import sys
@@ -69,6 +70,8 @@ def start_report(cycle: Cycle) -> Callable[[], None]:
     pid = os.fork()
     if pid == 0:  # the child: write the report, say how it went, and leave at once
         os.close(read_end)
+        gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
+        gc.enable()
         code = 0
         try:
             outcome: tuple[bool, str] = (True, str(write_report(data, folder)))
