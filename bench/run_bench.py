@@ -35,6 +35,8 @@ sys.path.insert(1, str(ROOT))
 import history  # noqa: E402
 from stopwatch import STEPS  # noqa: E402
 
+from ispsheets.steps.cycle import counted  # noqa: E402
+
 RESULTS = history.OUT / "results"
 WORK = history.OUT / "run"
 SHORT = {"startup": "start", "prepare": "prep", "allocate": "alloc", "invoice": "invoice",
@@ -93,8 +95,7 @@ def _wait(pid: int, deadline: float | None) -> tuple[int | None, Any]:
 
 
 def did(summary: str) -> str:
-    plural = {what.replace("s ", " ", 1) if what.count(" ") == 1 else what: what
-              for what, _ in DID} | {"late fee added": "late fees added"}
+    plural = {counted(1, what).split(" ", 1)[1]: what for what, _ in DID}  # "1 fee added"
     counts = {plural.get(what, what): int(n)
               for n, what in re.findall(r"(\d+) ([a-z ]+?)(?:;|$)", summary)}
     return " ".join(f"{counts[what]}{short}" for what, short in DID if counts.get(what))

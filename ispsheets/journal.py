@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -394,22 +394,19 @@ class Journal:
             return result
         keys = self._rows(f"SELECT {_INVOICE_COLUMNS.replace(' lines,', '')} FROM invoices "
                           "ORDER BY seq")
-        self._decode([key[0] for key in keys if decoded.get(key[0], ((),))[0] != key], decoder)
+        stale = [key[0] for key in keys if decoded.get(key[0], ((),))[0] != key]
+        for start in range(0, len(stale), 500):
+            numbers = stale[start:start + 500]
+            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number IN "
+                              f"({','.join('?' * len(numbers))})", numbers)
+            for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
+                decoded[row[0]] = (row[:10] + row[11:], invoice)
         return [decoded[key[0]][1] for key in keys]
 
     def voided_numbers(self) -> list[str]:
         """The numbers of the invoices the owner voided."""
         return [row[0] for row in self._rows(
             "SELECT number FROM invoices WHERE voided_at IS NOT NULL ORDER BY seq")]
-
-    def _decode(self, numbers: Sequence[str], decoder: _Decoder) -> None:
-        """Read and decode these invoices into the cache, 500 a query."""
-        for start in range(0, len(numbers), 500):
-            chunk = numbers[start:start + 500]
-            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number IN "
-                              f"({','.join('?' * len(chunk))})", chunk)
-            for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
-                self._decoded[row[0]] = (row[:10] + row[11:], invoice)
 
     def _rows(self, query: str, parameters: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows as plain tuples (faster than `sqlite3.Row` for wide scans)."""

@@ -55,9 +55,8 @@ def settle_ledger(cycle: Cycle) -> None:
 
 
 def write_back(cycle: Cycle) -> None:
-    """One write of everything, journaled so a failure or a kill loses nothing."""
-    if cycle.ledger is None:
-        settle_ledger(cycle)
+    """One write of everything (of what `settle_ledger` found), journaled so a failure or a
+    kill loses nothing."""
     assert cycle.ledger is not None
     pending = cycle.journal.unwritten_activity()
     changes, problems = plan_writeback(cycle.book, cycle.ledger,

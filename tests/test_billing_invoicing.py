@@ -424,3 +424,10 @@ def test_rules_from_config_take_invoicing_settings_and_currency():
                                                   "prices_include_tax": True}})
     assert BillingRules.from_config(config) == BillingRules(
         billing_day=15, tax_rate=D("8.25"), prices_include_tax=True, currency="EUR")
+
+
+def test_billed_amounts_parsed_once_per_text_keep_their_own_digits():
+    from ispsheets.billing.invoicing import _decimal
+
+    assert str(_decimal(1)) == "1" and str(_decimal(1.0)) == "1.0"  # one cache, two keys
+    assert str(_decimal("49.99")) == "49.99" and _decimal(None) == 0

@@ -58,7 +58,7 @@ class BillingRules:
 
 # A year of billed periods holds a few distinct dates and amounts hundreds of thousands of
 # times: each distinct text is parsed once.
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=65536, typed=True)
 def _date(value: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value) if value else None
@@ -66,7 +66,7 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=65536, typed=True)  # 1 and 1.0 are not one Decimal
 def _decimal(value: Any, default: Decimal = ZERO) -> Decimal:
     try:
         return Decimal(str(value)) if value is not None else default

@@ -30,11 +30,11 @@ def check_settings(config: Config) -> list[Problem]:
     """What config.yaml points at: own email templates render, provisioning placeholders exist,
     the logo and invoice font are there."""
     from ispsheets.collections.provisioning import CLIENT_FIELDS, unknown_fields
-    from ispsheets.delivery.messages import KINDS, check_templates
+    from ispsheets.delivery.messages import KINDS, REMINDER_KINDS, check_templates
 
     problems: list[Problem] = []
-    if config.email.templates_dir:
-        folder = config.path(config.email.templates_dir)
+    folder = config.path(config.email.templates_dir) if config.email.templates_dir else None
+    if folder is not None:
         if not folder.is_dir():
             problems.append(Problem("config.yaml: email.templates_dir",
                                     f"{folder} is not a folder",
@@ -42,15 +42,14 @@ def check_settings(config: Config) -> list[Problem]:
                                     "templates"))
         else:
             problems += check_templates(folder)
-    folder = config.path(config.email.templates_dir) if config.email.templates_dir else None
+    own = folder if folder is not None and folder.is_dir() else None
     for number, stage in enumerate(config.collections.reminders):
         if stage.template in KINDS:
             continue
-        for problem in check_templates(folder if folder and folder.is_dir() else None,
-                                       [stage.template]):
+        for problem in check_templates(own, [stage.template]):
             problems.append(Problem(f"config.yaml: collections.reminders.{number}.template",
                                     problem.message, f"use a built-in template "
-                                    f"({', '.join(KINDS[1:6])}) or add {stage.template}.txt "
+                                    f"({', '.join(REMINDER_KINDS)}) or add {stage.template}.txt "
                                     "to email.templates_dir"))
     provisioning = config.collections.provisioning
     for name in ("suspend_command", "restore_command"):

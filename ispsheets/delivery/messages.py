@@ -33,8 +33,10 @@ from ispsheets.delivery.document import CompanyInfo, format_date, format_period
 from ispsheets.money import ZERO, format_money
 from ispsheets.problems import Problem
 
-KINDS = ("invoice", "due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
-         "final_notice", "late_fee", "suspension", "reconnection", "receipt", "autopay_failed")
+REMINDER_KINDS = ("due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
+                  "final_notice")  # the built-in templates a reminder stage can name
+KINDS = ("invoice", *REMINDER_KINDS, "late_fee", "suspension", "reconnection", "receipt",
+         "autopay_failed")
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")

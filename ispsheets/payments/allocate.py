@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
@@ -322,21 +322,17 @@ def _full_order(event: tuple[dt.date, int, Invoice | Payment]) -> tuple[object, 
     return event[0], 1, _payment_order(item)  # type: ignore[arg-type]
 
 
-TIED = None  # the key of `_by_client`'s one group when two clients share an id
-
-
 def _by_client(invoices: Sequence[Invoice], payments: Sequence[Payment]
-               ) -> dict[str | None, tuple[list[Invoice], list[Payment]]]:
-    """The events of each client apart (clients never touch each other's money); all together,
-    under `TIED`, when an invoice number or payment id turns up for two clients, which would
-    tie them."""
-    groups: dict[str | None, tuple[list[Invoice], list[Payment]]] = {}
+               ) -> list[tuple[list[Invoice], list[Payment]]]:
+    """The events of each client apart (clients never touch each other's money); all together
+    when an invoice number or payment id turns up for two clients, which would tie them."""
+    groups: dict[str, tuple[list[Invoice], list[Payment]]] = {}
     numbers: dict[str, str] = {}
     ids: dict[str, str] = {}
     for invoice in invoices:
         cid = invoice.client_id
         if numbers.setdefault(invoice.invoice_number, cid) != cid:
-            return {TIED: (list(invoices), list(payments))}
+            return [(list(invoices), list(payments))]
         group = groups.get(cid)
         if group is None:
             group = groups[cid] = ([], [])
@@ -344,12 +340,12 @@ def _by_client(invoices: Sequence[Invoice], payments: Sequence[Payment]
     for payment in payments:
         cid = payment.client_id
         if ids.setdefault(payment.payment_id, cid) != cid:
-            return {TIED: (list(invoices), list(payments))}
+            return [(list(invoices), list(payments))]
         group = groups.get(cid)
         if group is None:
             group = groups[cid] = ([], [])
         group[1].append(payment)
-    return groups
+    return list(groups.values())
 
 
 def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Allocation:
@@ -360,18 +356,14 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Alloca
     a zero-total invoice is `paid` on its issue date; a void invoice stays `void`.
     """
     with paused_gc():
-        return _replay(_by_client(invoices, payments).values())
-
-
-def _replay(groups: Iterable[tuple[list[Invoice], list[Payment]]]) -> Allocation:
-    allocator = _Allocator()
-    for client_invoices, client_payments in groups:
-        for item in _in_order(client_invoices, client_payments):
-            if isinstance(item, Invoice):
-                allocator.issue(item)
-            else:
-                allocator.pay(item)
-    return allocator.result()
+        allocator = _Allocator()
+        for client_invoices, client_payments in _by_client(invoices, payments):
+            for item in _in_order(client_invoices, client_payments):
+                if isinstance(item, Invoice):
+                    allocator.issue(item)
+                else:
+                    allocator.pay(item)
+        return allocator.result()
 
 
 def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:

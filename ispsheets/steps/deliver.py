@@ -294,7 +294,8 @@ def send_receipts(cycle: Cycle) -> None:
     for payment in cycle.book.payments:
         if payment.amount <= 0 or not since <= payment.date <= cycle.today:
             continue
-        record = cycle.journal.message(f"receipt/{payment.payment_id}")
+        key = f"receipt/{payment.payment_id}"
+        record = cycle.journal.message(key)
         if record is not None and record.state == "sent":
             continue
         client = clients.get(payment.client_id)
@@ -304,24 +305,23 @@ def send_receipts(cycle: Cycle) -> None:
             cycle.plan("receipt", client.client_id,
                        f"{payment.payment_id} {format_money(payment.amount, currency)}")
             continue
-        due.append((payment, client))
+        due.append((key, payment, client))
     if not due:
         return
     for batch, receipts in in_batches(cycle, due):
         with batch:
-            for payment, client in receipts:
-                _send_receipt(cycle, payment, client)
+            for key, payment, client in receipts:
+                _send_receipt(cycle, key, payment, client)
 
 
-def _send_receipt(cycle: Cycle, payment: Payment, client: Client) -> None:
+def _send_receipt(cycle: Cycle, key: str, payment: Payment, client: Client) -> None:
     assert cycle.allocation is not None
     currency = cycle.config.currency
     state = cycle.allocation.payments.get(payment.payment_id)
     context = _context(cycle, client, payment=payment,
                        applied=state.applied if state else (),
                        credit=state.unapplied if state else Decimal("0"))
-    if send_message(cycle, "receipt", f"receipt/{payment.payment_id}", client,
-                    context) == SENT_NOW:
+    if send_message(cycle, "receipt", key, client, context) == SENT_NOW:
         cycle.report.counts["receipts sent"] += 1
         cycle.log("receipt_sent", client.client_id, "",
                   f"{payment.payment_id} {format_money(payment.amount, currency)}")
