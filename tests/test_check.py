@@ -456,3 +456,12 @@ def test_cli_check_lists_the_cell_and_exits_1_on_errors(tmp_path: Path) -> None:
                             timeout=120)
     assert result.returncode == 1, result.stderr
     assert "Services!D2: 'someday' is not a date" in result.stderr
+
+
+def test_a_row_skipped_for_a_bad_date_also_names_its_unknown_client_at_once(tmp_path: Path) -> None:
+    def two_defects(book: dict[str, Rows]) -> None:
+        put(book, "Payments", 2, "date", "13/45/2026")
+        put(book, "Payments", 2, "client_id", "C999")
+    _, problems = check(tmp_path, two_defects)
+    assert at(problems, "Payments!C2").message == "client_id C999 is not on the Clients tab"
+    assert errors(problems) == ["Payments!B2", "Payments!C2", "Payments!2:2"]

@@ -65,7 +65,7 @@ def _known(tab: str, key: str, kept: Iterable[Any], skipped: Iterable[Any]) -> _
 def _missing_reference(record: Any, column: str, known: _Known) -> Problem | None:
     """`client_id C9 is not on the Clients tab`, or that its row there is skipped."""
     value = getattr(record, column)
-    if value in known.usable:
+    if not value or value in known.usable:  # blank: already reported as a cell problem
         return None
     where = record.origin.cell(column)
     if value in known.skipped:
@@ -208,6 +208,11 @@ def validate(book: Book, skipped: Mapping[str, Sequence[Any]] | None = None,
 
     charges = by_known_clients(book.charges, "charge_id")
     payments = by_known_clients(book.payments, "payment_id")
+    # rows already skipped for a bad cell: their references are told now too, all at once
+    _refs(skipped.get("Services", ()), (("client_id", known_clients),
+                                        ("package_id", known_packages)), problems)
+    for tab in ("Charges", "Payments"):
+        _refs(skipped.get(tab, ()), (("client_id", known_clients),), problems)
 
     checked = replace(book, packages=packages, clients=clients, services=services,
                       charges=charges, payments=payments)
