@@ -81,3 +81,22 @@ def test_the_run_pauses_the_cycle_collector_and_gives_it_back(tmp_path, monkeypa
     assert gc.isenabled()
     business.run(DAY)
     assert seen == [False] and gc.isenabled()
+
+
+def test_a_child_that_cannot_answer_still_leaves_and_never_runs_the_rest_of_the_run(
+        tmp_path, monkeypatch):
+    """The parent gone, the pipe broken: the child must end there, not go on to write the
+    workbook or send email as a second copy of the run."""
+    business = _business(tmp_path)
+
+    def broken_pipe(*args, **kwargs):
+        raise BrokenPipeError("the run is gone")
+
+    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
+    monkeypatch.setattr(report_step.pickle, "dump", broken_pipe)
+    parent = os.getpid()
+    with pytest.raises(report_step.ReportError, match="the report process died"):
+        business.run(DAY)
+    assert os.getpid() == parent
+    runs = [a for a in business.activity() if a["action"] == "invoice_issued"]
+    assert len(runs) == len({a["invoice_number"] for a in runs})  # nothing done twice

@@ -10,13 +10,10 @@ need it pay for it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import gc
 import io
 import os
-import signal
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -38,10 +35,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from rich.progress import MofNCompleteColumn, Progress
 
+from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.money import format_money
-
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
 INK = HexColor("#1A1A1A")
@@ -716,21 +712,7 @@ def _start_worker() -> None:
     run."""
     gc.freeze()
     gc.enable()
-    _die_with_parent()
-
-
-def _die_with_parent() -> None:
-    """A worker ends when the run does, even one killed with `kill -9` (Linux): an orphan would
-    wait on its job queue for ever, holding memory and the run's output pipes."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # no prctl to be had: the worker lives as before
-        return
-    if os.getppid() == 1:  # the run died before the call took effect
-        os._exit(1)
+    die_with_parent()
 
 
 def _cpu_count() -> int:

@@ -14,7 +14,9 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
+from ispsheets.children import die_with_parent
 from ispsheets.reporting.inputs import ReportInput
 from ispsheets.reporting.workbook import prune_reports, write_report
 from ispsheets.steps.cycle import Cycle
@@ -69,19 +71,29 @@ def start_report(cycle: Cycle) -> Callable[[], None]:
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write the report, say how it went, and leave at once
-        os.close(read_end)
-        gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
-        gc.enable()
-        code = 0
-        try:
-            outcome: tuple[bool, str] = (True, str(write_report(data, folder)))
-        except BaseException:
-            outcome, code = (False, traceback.format_exc()), 1
-        with os.fdopen(write_end, "wb") as pipe:
-            pickle.dump(outcome, pipe)
-        os._exit(code)
+        _report_child(data, folder, read_end, write_end)
     os.close(write_end)
     return functools.partial(wait_for_report, cycle, pid, read_end)
+
+
+def _report_child(data: ReportInput, folder: Path, read_end: int, write_end: int) -> NoReturn:
+    """Write the report and send back how it went. Whatever happens (even the parent gone and
+    its pipe broken) the child leaves here: it must never go on with the run's own work."""
+    code = 1
+    try:
+        os.close(read_end)
+        die_with_parent()
+        gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
+        gc.enable()
+        try:
+            outcome: tuple[bool, str] = (True, str(write_report(data, folder)))
+            code = 0
+        except BaseException:
+            outcome = (False, traceback.format_exc())
+        with os.fdopen(write_end, "wb") as pipe:
+            pickle.dump(outcome, pipe)
+    finally:
+        os._exit(code)
 
 
 def wait_for_report(cycle: Cycle, pid: int, read_end: int) -> None:
