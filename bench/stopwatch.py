@@ -2,11 +2,12 @@
 
     python bench/stopwatch.py TIMES.json run --date 2026-11-30
 
-Runs the real command line (`ispsheets.cli.main`) in this process, after wrapping the step
-functions the runner calls; each step's time excludes the steps timed inside it (so `send` is
-the emails, without the PDFs). Writes {"steps": {name: seconds}, "total": s, "exit": code} to
-TIMES.json and exits with the command's exit code. `BENCH_WHAT_IF=gc,deliver` tries the fixes
-suggested for code outside the benchmark's reach (see `what_if`; also nogc); off unless set.
+Runs the real command line (`ispsheets.cli.run_command_line`, and ends the process as the
+console script does) in this process, after wrapping the step functions the runner calls; each
+step's time excludes the steps timed inside it (so `send` is the emails, without the PDFs).
+Writes {"steps": {name: seconds}, "total": s, "exit": code} to TIMES.json and exits with the
+command's exit code. `BENCH_WHAT_IF=gc,deliver` tries the fixes suggested for code outside the
+benchmark's reach (see `what_if`; also nogc); off unless set.
 """
 
 from __future__ import annotations
@@ -121,16 +122,12 @@ def what_if(names: set[str]) -> None:
 def main(argv: list[str]) -> int:
     times_path, args = Path(argv[0]), argv[1:]
     watch = Stopwatch()
-    from ispsheets.cli import main as cli_main
+    from ispsheets.cli import run_command_line
 
     what_if({n for n in os.environ.get("BENCH_WHAT_IF", "").split(",") if n})
     install(watch)
     watch.seconds["startup"] = time.perf_counter() - STARTED
-    code = 0
-    try:
-        cli_main(args)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    code = run_command_line(args)
     total = time.perf_counter() - STARTED
     watch.seconds["other"] = total - sum(watch.seconds.values())
     times_path.write_text(json.dumps({"steps": dict(watch.seconds), "total": total,
@@ -139,4 +136,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from ispsheets.cli import end_process
+
+    end_process(main(sys.argv[1:]))  # as the console script ends

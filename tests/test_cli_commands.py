@@ -92,6 +92,19 @@ def test_rebill_refuses_an_invoice_that_is_not_void(tmp_path):
     assert again.returncode == 0 and "1 billed item(s) released" in again.stdout
 
 
+def test_a_run_ends_its_process_with_the_summary_and_the_log_complete(tmp_path):
+    """The command ends its process at once (`end_process`), after flushing what it wrote."""
+    init_project(tmp_path, 3, dt.date(2026, 11, 20))
+    result = ispsheets("run", "--date", "2026-11-30", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2026-11-30: 3 invoices issued" in result.stdout
+    assert "report: " in result.stdout  # the summary's last line
+    log = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8")
+    assert log.count(" invoice_sent ") == 3
+    summary = next(line for line in result.stdout.splitlines() if line.startswith("2026-11-30"))
+    assert log.rstrip().splitlines()[-1].endswith(f"INFO done, exit 0: {summary}")
+
+
 def test_a_second_run_while_one_is_busy_exits_3(tmp_path):
     from ispsheets.lock import run_lock
 

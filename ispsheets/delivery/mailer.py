@@ -18,7 +18,6 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
@@ -60,6 +59,7 @@ class Outbox:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self._made = False
 
     def path(self, key: str) -> Path:
         return self.folder / (safe_key(key) + ".eml")
@@ -70,19 +70,31 @@ class Outbox:
 
     def send(self, msg: Message) -> SendResult:
         path = self.path(msg.key)
+        # One run at a time (the run lock) and one key per file: the temp name needs no
+        # randomness, and a temp file left by a killed run is simply written over.
+        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".outbox-", suffix=".tmp", dir=self.folder)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(msg.to_bytes())
+                self._write(tmp, msg.to_bytes())
                 os.replace(tmp, path)
             except BaseException:
-                Path(tmp).unlink(missing_ok=True)
+                tmp.unlink(missing_ok=True)
                 raise
         except OSError as exc:
             return SendResult("failed", f"cannot write {path}: {exc}")
         return SendResult("sent", f"written to {path}")
+
+    def _write(self, tmp: Path, data: bytes) -> None:
+        if not self._made:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._made = True
+        try:
+            handle = open(tmp, "wb")  # noqa: SIM115
+        except FileNotFoundError:  # the folder was removed during the run
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(tmp, "wb")  # noqa: SIM115
+        with handle:
+            handle.write(data)
 
     def close(self) -> None:
         pass

@@ -191,8 +191,10 @@ class Attachment:
 
     @classmethod
     def from_path(cls, path: Path) -> Attachment:
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return cls(path.name, Path(path).read_bytes(), mime)
+        path = Path(path)
+        mime = ("application/pdf" if path.suffix == ".pdf"  # every invoice: skip the lookup
+                else mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+        return cls(path.name, path.read_bytes(), mime)
 
 
 @dataclass(frozen=True)
@@ -368,7 +370,7 @@ def environment(templates_dir: Path | None = None) -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",),
                                             default_for_string=False, default=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True)
+        keep_trailing_newline=True, auto_reload=False)  # no file checks on each message
     env.filters["money"] = _money
     env.filters["date"] = _date
     env.filters["period"] = _period
