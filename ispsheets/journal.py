@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -195,68 +195,20 @@ class _Decoder:
 
     def invoices(self, rows: list[tuple[Any, ...]]) -> list[JournalInvoice]:
         """Rows of `_INVOICE_COLUMNS`."""
-        return [self.invoice(row) for row in rows]
+        return [self.invoice(row, lines)
+                for row, lines in zip(rows, _loads_all(row[10] for row in rows), strict=True)]
 
-    def invoice(self, row: tuple[Any, ...]) -> JournalInvoice:
-        """A row of `_INVOICE_COLUMNS`; its lines are decoded when first used."""
+    def invoice(self, row: tuple[Any, ...], lines: list[dict[str, Any]]) -> JournalInvoice:
+        """A row of `_INVOICE_COLUMNS`, its lines already parsed."""
         (number, seq, client_id, issue_date, period_start, period_end, due_date, subtotal, tax,
-         total, lines, voided_at) = row
+         total, _, voided_at) = row
         decimal, date = self.decimal, self.date
         invoice = Invoice(number, client_id, date(issue_date), date(period_start),  # type: ignore[arg-type]
                           date(period_end), date(due_date), decimal(subtotal),  # type: ignore[arg-type]
                           decimal(tax), decimal(total),
                           status="void" if voided_at else "open",
-                          lines=StoredLines(self, number, lines))
+                          lines=tuple([self.line(number, x) for x in lines]))
         return JournalInvoice(invoice, seq, bool(voided_at))
-
-
-class StoredLines(Sequence[InvoiceLine]):
-    """An invoice's lines as the journal stores them (JSON), decoded on first use.
-
-    Every run reads every invoice of the journal, but needs the lines of few: the new ones
-    (PDFs) and those whose InvoiceLines rows are missing; the report, which reads a year of
-    them, runs in a process of its own. Equal, and equally hashed, to the tuple of its lines;
-    pickled as that tuple.
-    """
-
-    __slots__ = ("_decoder", "_lines", "_number", "_text")
-
-    def __init__(self, decoder: _Decoder, number: str, text: str) -> None:
-        self._decoder: _Decoder | None = decoder
-        self._number, self._text = number, text
-        self._lines: tuple[InvoiceLine, ...] | None = None
-
-    def _all(self) -> tuple[InvoiceLine, ...]:
-        lines = self._lines
-        if lines is None:
-            decoder = self._decoder or _Decoder()
-            lines = self._lines = tuple([decoder.line(self._number, x)
-                                         for x in json.loads(self._text)])
-            self._decoder = None
-        return lines
-
-    def __len__(self) -> int:
-        return len(self._all())
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._all()[index]
-
-    def __iter__(self) -> Iterator[InvoiceLine]:
-        return iter(self._all())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, StoredLines):
-            return self._all() == other._all()
-        return isinstance(other, tuple) and self._all() == other
-
-    def __hash__(self) -> int:
-        return hash(self._all())
-
-    def __repr__(self) -> str:
-        return repr(self._all())
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return tuple, (self._all(),)
 
 
 def _loads_all(texts: Iterable[str]) -> list[Any]:

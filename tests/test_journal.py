@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 import sqlite3
 from decimal import Decimal
 
@@ -52,21 +51,6 @@ def test_recorded_invoice_round_trips_with_its_lines_and_billed_keys(tmp_path):
     assert journal.billed("period") == [
         (Billed("period", "S1/2026-12-01", {"amount": "49.99"}), "INV-00001")]
     assert journal.peek_seq("invoice") == 2
-
-
-def test_stored_lines_read_when_used_and_behave_as_the_tuple_of_lines():
-    journal = Journal.memory()
-    written = _invoice("INV-00001")
-    journal.record_invoices([(written, 1, [])], NOW)
-    stored = journal.invoices()[0].invoice
-    assert type(stored.lines).__name__ == "StoredLines"
-    assert stored.lines == written.lines and written.lines == stored.lines
-    assert hash(stored) == hash(written) and stored == written
-    assert len(stored.lines) == 1 and stored.lines[0] == written.lines[0]
-    assert list(stored.lines) == list(written.lines)
-    assert stored.lines != list(written.lines)  # as a tuple is not a list
-    again = pickle.loads(pickle.dumps(stored))  # as the PDF workers get it
-    assert type(again.lines) is tuple and again == written
 
 
 def test_numbering_is_all_or_nothing_when_a_sequence_is_skipped(tmp_path):

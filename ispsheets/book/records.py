@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -163,7 +163,7 @@ class Invoice:
     sent_at: dt.datetime | None = None
     reminder_stage: str = ""
     pay_link: str = ""
-    lines: Sequence[InvoiceLine] = ()  # a tuple, or the journal's lazily decoded lines
+    lines: tuple[InvoiceLine, ...] = ()
     origin: Origin = NOWHERE
 
 
