@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -66,62 +66,32 @@ else:  # pragma: no cover - records grew a field that __init__ does not take
     copy_invoice = replace
 
 
-@dataclass(frozen=True)
-class Marks:
-    """What the journal says of each invoice beyond its money: when its email went out, its
-    furthest reminder stage, its payment link."""
-
-    sent: Mapping[str, dt.datetime]
-    stages: Mapping[str, str]
-    links: Mapping[str, str]
-
-    @classmethod
-    def of(cls, journal: Journal, stage_order: Sequence[str],
-           pay_links: Mapping[str, str] | None = None) -> Marks:
-        return cls(sent_at(journal), reminder_stages(journal, stage_order), pay_links or {})
-
-    def changes(self, invoice: Invoice) -> dict[str, Any] | None:
-        """The fields of `invoice` to change to show these marks (None: it shows them)."""
-        number = invoice.invoice_number
-        sent, stage = self.sent.get(number), self.stages.get(number, "")
-        link = self.links.get(number, invoice.pay_link)
-        if invoice.sent_at == sent and invoice.reminder_stage == stage \
-                and invoice.pay_link == link:
-            return None
-        return {"sent_at": sent, "reminder_stage": stage, "pay_link": link}
-
-
-def with_allocation(invoices: Sequence[Invoice], allocation: Allocation,
-                    marks: Marks | None = None) -> list[Invoice]:
-    """Invoices with paid, balance and status as the allocation has them (and the marks)."""
+def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
+    """Invoices with paid, balance and status as the allocation has them."""
     with paused_gc():
-        return _with_allocation(invoices, allocation, marks)
+        return _with_allocation(invoices, allocation)
 
 
-def _with_allocation(invoices: Sequence[Invoice], allocation: Allocation,
-                     marks: Marks | None) -> list[Invoice]:
+def _with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:
     result = []
     states = allocation.invoices
     for invoice in invoices:
-        extra = marks.changes(invoice) if marks is not None else None
         state = states.get(invoice.invoice_number)
         if state is None:
-            changes = {"paid": ZERO,
-                       "balance": ZERO if invoice.status == "void" else invoice.total}
+            result.append(copy_invoice(invoice, paid=ZERO, balance=ZERO
+                                       if invoice.status == "void" else invoice.total))
         else:
-            changes = {"paid": state.paid, "balance": state.balance, "status": state.status}
-        result.append(copy_invoice(invoice, **changes, **(extra or {})))
+            result.append(copy_invoice(invoice, paid=state.paid, balance=state.balance,
+                                       status=state.status))
     return result
 
 
-def allocate_all(journal: Journal, payments: Sequence[Payment],
-                 stage_order: Sequence[str] = ()) -> tuple[list[Invoice], Allocation]:
-    """Every issued invoice with the allocation of every payment applied, and the journal's
-    marks (sent, reminder stage) as they are now."""
+def allocate_all(journal: Journal, payments: Sequence[Payment]) -> tuple[list[Invoice],
+                                                                         Allocation]:
+    """Every issued invoice with the allocation of every payment applied."""
     invoices = issued_invoices(journal)
     allocation = allocate(invoices, payments)
-    marks = Marks.of(journal, stage_order)
-    return with_allocation(invoices, allocation, marks), allocation
+    return with_allocation(invoices, allocation), allocation
 
 
 def build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,
@@ -133,13 +103,14 @@ def build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allo
 
 def _build_ledger(journal: Journal, invoices: Sequence[Invoice], allocation: Allocation,
                   stage_order: Sequence[str], pay_links: dict[str, str] | None) -> Ledger:
-    marks = Marks.of(journal, stage_order, pay_links)
-    shown = []
-    for invoice in invoices:  # copied only where the run changed a mark (sent, reminded)
-        changes = marks.changes(invoice)
-        shown.append(invoice if changes is None else copy_invoice(invoice, **changes))
+    sent = sent_at(journal)
+    stages = reminder_stages(journal, stage_order)
+    links = pay_links or {}
+    shown = tuple(copy_invoice(i, sent_at=sent.get(i.invoice_number),
+                               reminder_stage=stages.get(i.invoice_number, ""),
+                               pay_link=links.get(i.invoice_number, i.pay_link))
+                  for i in invoices)
     charge_invoices = {b.key: number for b, number in journal.billed("charge")}
     payment_cells = {pid: (state.applied_to_text, state.unapplied)
                      for pid, state in allocation.payments.items()}
-    return Ledger(tuple(shown), charge_invoices, dict(allocation.client_balances),
-                  payment_cells)
+    return Ledger(shown, charge_invoices, dict(allocation.client_balances), payment_cells)

@@ -105,7 +105,8 @@ def run(config: Config, options: RunOptions) -> RunReport:
     Python's cycle collector is off for the run: a big business's run holds millions of
     objects, and each collection walks all of them again (20,000 clients with a year: 41 s ->
     31 s on a quiet day). A run makes little cyclic garbage (peak memory is the same) and its
-    worker processes collect their own.
+    worker processes collect their own. The console command keeps it off to the end of its
+    process (`cli.run_command_line`).
     """
     with paused_gc():
         if options.dry_run:

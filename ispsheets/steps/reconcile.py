@@ -16,9 +16,7 @@ def _fingerprint(payment: Payment) -> str:
 def allocate_payments(cycle: Cycle) -> None:
     """Allocate every payment against every invoice (the journal's invoices, the book's
     payments); the result is what the write-back and the collections steps use."""
-    stage_order = [s.name for s in cycle.config.collections.reminders]
-    cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments,
-                                                    stage_order)
+    cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments)
 
 
 def reconcile(cycle: Cycle) -> None:
