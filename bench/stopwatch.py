@@ -122,8 +122,9 @@ def what_if(names: set[str]) -> None:
 def main(argv: list[str]) -> int:
     times_path, args = Path(argv[0]), argv[1:]
     watch = Stopwatch()
-    from ispsheets.cli import run_command_line
+    import ispsheets.cli as cli
 
+    run_command_line = getattr(cli, "run_command_line", _older_command_line(cli))
     what_if({n for n in os.environ.get("BENCH_WHAT_IF", "").split(",") if n})
     install(watch)
     watch.seconds["startup"] = time.perf_counter() - STARTED
@@ -135,7 +136,21 @@ def main(argv: list[str]) -> int:
     return code
 
 
-if __name__ == "__main__":
-    from ispsheets.cli import end_process
+def _older_command_line(cli: Any) -> Callable[[list[str]], int]:
+    """How code from before `run_command_line` (a `--code` tree) ran a command."""
+    def run(args: list[str]) -> int:
+        try:
+            cli.main(args)
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return 0
+    return run
 
-    end_process(main(sys.argv[1:]))  # as the console script ends
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    import ispsheets.cli as cli
+
+    if hasattr(cli, "end_process"):
+        cli.end_process(code)  # as the console script ends
+    sys.exit(code)
