@@ -59,7 +59,6 @@ class Outbox:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        self._made = False
 
     def path(self, key: str) -> Path:
         return self.folder / (safe_key(key) + ".eml")
@@ -85,12 +84,9 @@ class Outbox:
         return SendResult("sent", f"written to {path}")
 
     def _write(self, tmp: Path, data: bytes) -> None:
-        if not self._made:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._made = True
         try:
             handle = open(tmp, "wb")  # noqa: SIM115
-        except FileNotFoundError:  # the folder was removed during the run
+        except FileNotFoundError:  # no folder yet (or removed during the run): make it once
             self.folder.mkdir(parents=True, exist_ok=True)
             handle = open(tmp, "wb")  # noqa: SIM115
         with handle:
