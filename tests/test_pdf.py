@@ -12,10 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from pypdf import PdfReader
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine, Layout, Origin
+from ispsheets.delivery import pdf
 from ispsheets.delivery.document import CompanyInfo, InvoiceDocument, format_period
 from ispsheets.delivery.pdf import (
     HELVETICA,
@@ -190,6 +193,42 @@ def test_rupee_symbol_needs_the_unicode_font():
 def test_same_document_gives_the_same_bytes():
     doc = _doc(link=LINK)
     assert invoice_pdf(doc) == invoice_pdf(doc)
+
+
+# Text in Helvetica is drawn by writing reportlab's own operators directly (pdf._shown);
+# this checks, for any text Helvetica can set, that the bytes are the ones reportlab writes.
+_HELVETICA_TEXT = st.text(st.characters(codec="cp1252", exclude_categories=("Cc", "Cs")),
+                          max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_HELVETICA_TEXT, description=_HELVETICA_TEXT, footer=_HELVETICA_TEXT)
+def test_text_drawn_directly_gives_the_bytes_reportlab_writes(name, description, footer):
+    lines = (dataclasses.replace(KNOWN[0], description=description or "x"), *KNOWN[1:])
+    doc = dataclasses.replace(_doc(lines=lines, client=dataclasses.replace(CLIENT, name=name),
+                                   link=LINK), footer=footer)
+    assert choose_fonts(doc) == HELVETICA
+    direct = invoice_pdf(doc)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pdf, "_shown", lambda text, font: None)  # reportlab's textOut for all
+        assert invoice_pdf(doc) == direct
+
+
+def test_text_is_escaped_as_reportlab_does_and_other_text_left_to_it():
+    assert pdf._shown("Tax (8%) \\ €5", "Helvetica") == r"(Tax \(8%\) \\ \2005) Tj"
+    assert pdf._shown("", "Helvetica") is None  # reportlab writes no operator for it
+    assert pdf._shown("☃", "Helvetica") is None  # set in a substitution font
+
+
+def test_a_temp_file_left_by_a_killed_run_is_written_over_and_the_folder_made(tmp_path):
+    folder = tmp_path / "invoices"
+    folder.mkdir()
+    (folder / ".INV-00042.pdf.tmp").write_bytes(b"half a PDF")
+    render_invoice(_doc(), folder / "INV-00042.pdf")
+    render_invoice(_doc(number="INV-00043"), tmp_path / "new" / "INV-00043.pdf")
+    assert sorted(p.name for p in folder.iterdir()) == ["INV-00042.pdf"]
+    assert (folder / "INV-00042.pdf").read_bytes() == invoice_pdf(_doc())
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["INV-00043.pdf"]
 
 
 def test_logo_is_embedded_and_a_missing_logo_is_left_out(tmp_path, logo):

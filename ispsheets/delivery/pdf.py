@@ -14,7 +14,6 @@ import functools
 import gc
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from reportlab import rl_config
 from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.colors import Color, HexColor, white
 from reportlab.lib.pagesizes import A4, letter
+from reportlab.lib.rl_accel import escapePDF, fp_str, unicode2T1
 from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
@@ -273,8 +273,12 @@ class _Painter:
         if color is not self._text_fill:
             t.setFillColor(color)
             self._text_fill = color
-        t.setTextOrigin(x, y)
-        t.textOut(s)
+        shown = None if self.f.embedded else _shown(s, font)
+        if shown is None:
+            t.setTextOrigin(x, y)
+            t.textOut(s)
+        else:  # the operators reportlab writes for these two calls, made in one step
+            t._code.append(f"1 0 0 1 {fp_str(x, y)} Tm {shown}")
 
     def rtext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
               color: Color = INK) -> None:
@@ -500,6 +504,21 @@ def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@functools.lru_cache(maxsize=16384)
+def _shown(text: str, font: str) -> str | None:
+    """The `(...) Tj` operator reportlab's `textOut` writes for `text` in a built-in (Type 1)
+    font, or None when reportlab would do more than that (a character it sets in a
+    substitution font, empty text, a TrueType or CID font): drawing a string this way costs a
+    quarter of the render time less, and the PDF bytes are the same."""
+    face = pdfmetrics.getFont(font)
+    if face._dynamicFont or getattr(face, "_multiByte", False):
+        return None
+    runs = unicode2T1(text, [face, *face.substitutionFonts])
+    if len(runs) != 1 or runs[0][0] is not face:
+        return None
+    return f"({escapePDF(runs[0][1])}) Tj"
+
+
 @functools.lru_cache(maxsize=8192)
 def _fit(text: str, font: str, size: float, width: float) -> str:
     """`text` cut with an ellipsis to fit `width`."""
@@ -643,14 +662,21 @@ def render_invoice(doc: InvoiceDocument, path: Path, font: Path | None = None) -
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write through `.<name>.tmp` and rename. The temp name needs no randomness: one run at a
+    time (the run lock) and one file per invoice, and a temp file left by a killed run is
+    written over when that invoice is rendered again (mkstemp cost 0.1 ms a file)."""
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        try:
+            handle = open(tmp, "wb")  # noqa: SIM115
+        except FileNotFoundError:  # no folder yet
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(tmp, "wb")  # noqa: SIM115
+        with handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
