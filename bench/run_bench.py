@@ -57,7 +57,8 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
                "--date", day.isoformat()]
     if profile is not None:
         command[1:1] = ["-m", "cProfile", "-o", str(profile)]
-    env = {**os.environ, "PYTHONPATH": str(code), "BENCH_WHAT_IF": what_if}
+    env = {**os.environ, "PYTHONPATH": str(code), "BENCH_WHAT_IF": what_if,
+           "BENCH_PROFILE": "1" if profile is not None else ""}
     load = os.getloadavg()[0]
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         started = time.perf_counter()

@@ -151,6 +151,8 @@ if __name__ == "__main__":
     code = main(sys.argv[1:])
     import ispsheets.cli as cli
 
-    if hasattr(cli, "end_process"):
-        cli.end_process(code)  # as the console script ends
+    # As the console script ends; but under cProfile (BENCH_PROFILE) the interpreter must exit
+    # normally, or the profile is never written.
+    if hasattr(cli, "end_process") and not os.environ.get("BENCH_PROFILE"):
+        cli.end_process(code)
     sys.exit(code)
