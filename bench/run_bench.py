@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -39,6 +40,13 @@ from ispsheets.steps.cycle import counted  # noqa: E402
 
 RESULTS = history.OUT / "results"
 WORK = history.OUT / "run"
+# Each run works in a new folder and none is deleted until the end. This machine's disk is ext4
+# without a journal, which, choosing an inode for a new file, checks and skips each inode freed
+# in the last 5 s (5 min while its inode table block is unwritten): right after the previous
+# run's 39,000 invoice and email files were deleted, a new file cost up to 1 ms of kernel CPU
+# instead of 0.05 ms (perf: recently_deleted() under __ext4_new_inode), seconds of a run.
+_RUNS = itertools.count(1)
+DELETED = history.OUT / "run-deleted-at"  # when the last benchmark deleted its run folders
 SHORT = {"startup": "start", "prepare": "prep", "allocate": "alloc", "invoice": "invoice",
          "reconcile": "recon", "remind": "remind", "plan_write": "plan_wb",
          "xlsx_write": "xlsx_wr", "write": "wb_rest", "report": "report", "other": "other"}
@@ -51,7 +59,9 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
              timeout: float | None = None, profile: Path | None = None) -> dict[str, Any]:
     """One `ispsheets run` on a fresh copy of `source`, in a child process (the ispsheets
     package of `code`); killed with its process pool after `timeout` seconds."""
-    folder = history.copy_scenario(source, WORK / source.parent.name / source.name)
+    # A folder of its own, deleted only when the benchmark ends: see _RUNS.
+    folder = history.copy_scenario(
+        source, WORK / source.parent.name / f"{source.name}-{next(_RUNS)}")
     times = folder / "times.json"
     command = [sys.executable, str(HERE / "stopwatch.py"), str(times), "run",
                "--date", day.isoformat()]
@@ -60,6 +70,7 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
     env = {**os.environ, "PYTHONPATH": str(code), "BENCH_WHAT_IF": what_if,
            "BENCH_PROFILE": "1" if profile is not None else ""}
     load = os.getloadavg()[0]
+    file_ms = file_cost_ms(folder)
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=folder, stdout=out, stderr=err, env=env,
@@ -68,7 +79,7 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
         wall = time.perf_counter() - started
     if status is None:
         return {"wall": wall, "steps": {}, "exit": -9, "rss_mb": usage.ru_maxrss / 1024,
-                "cpu": usage.ru_utime + usage.ru_stime, "load": load,
+                "cpu": usage.ru_utime + usage.ru_stime, "load": load, "file_ms": file_ms,
                 "summary": f"killed after {timeout:.0f} s", "timed_out": True}
     child.returncode = os.waitstatus_to_exitcode(status)
     if not times.is_file():
@@ -79,7 +90,24 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
                     if line.startswith(day.isoformat() + ":")), "")
     return {"wall": wall, "steps": timed["steps"], "exit": child.returncode,
             "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
-            "load": load, "summary": summary}
+            "load": load, "file_ms": file_ms, "summary": summary}
+
+
+def file_cost_ms(folder: Path, count: int = 300) -> float:
+    """What writing one small file costs in `folder` now (temp name, then rename, as the
+    outbox and the PDFs do), in ms: 0.05 ms on this machine's disk, up to 1 ms for minutes
+    after many files were deleted (see _RUNS). A billing day at 20,000 clients writes 39,000
+    such files, so the column says how much of a run's spread is the disk's."""
+    probe = folder / ".file-probe"
+    probe.mkdir(exist_ok=True)
+    data = b"x" * 8000  # an invoice email with its PDF attached
+    started = time.perf_counter()
+    for i in range(count):
+        path = probe / f"m{i}.eml"
+        with open(path.with_name(f".{path.name}.tmp"), "wb") as handle:
+            handle.write(data)
+        os.replace(path.with_name(f".{path.name}.tmp"), path)
+    return (time.perf_counter() - started) / count * 1000  # the files stay: see _RUNS
 
 
 def _wait(pid: int, deadline: float | None) -> tuple[int | None, Any]:
@@ -111,17 +139,18 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "rss_mb": max(r["rss_mb"] for r in runs),
             "cpu": statistics.median(r["cpu"] for r in runs),
             "load": max(r["load"] for r in runs), "exit": max(r["exit"] for r in runs),
+            "file_ms": statistics.median(r.get("file_ms", 0.0) for r in runs),
             "did": did(runs[0]["summary"]), "summary": runs[0]["summary"]}
 
 
 def header() -> str:
     cells = ["clients", "months", "day"] + [SHORT.get(s, s) for s in STEPS] + [
-        "total", "RSS MB", "load", "did"]
+        "total", "RSS MB", "load", "file", "did"]
     return _line(cells)
 
 
 def _line(cells: list[str]) -> str:
-    widths = [7, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 0]
+    widths = [7, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 5, 0]
     return " ".join(c.rjust(w) if w else c for c, w in zip(cells, widths, strict=True))
 
 
@@ -133,6 +162,7 @@ def row(case: dict[str, Any]) -> str:
     else:
         cells += [f"{result['steps'][s]:.2f}" for s in STEPS] + [f"{result['wall']:.2f}"]
     cells += [f"{result['rss_mb']:.0f}", f"{result['load']:.1f}",
+              f"{result.get('file_ms', 0.0):.2f}",
               result["did"] + ("" if result["exit"] == 0 else f" exit {result['exit']}")]
     return _line(cells)
 
@@ -193,6 +223,10 @@ def main(argv: list[str] | None = None) -> None:
           f"(medians of {args.repeats}); each step without the steps timed inside it"
           + (f"; code {args.code}" if args.code != ROOT else "")
           + (f"; WHAT-IF {args.what_if}" if args.what_if else ""), flush=True)
+    since = time.time() - float(DELETED.read_text()) if DELETED.is_file() else None
+    if since is not None and since < 300:
+        print(f"note: the last benchmark deleted its run folders {since:.0f} s ago; new files "
+              "cost more for up to 5 minutes after (the `file` column shows it)", flush=True)
     print(header(), flush=True)
     for months in months_list:
         for n in sizes:
@@ -223,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     path.write_text(json.dumps(cases, indent=1), encoding="utf-8")
     print(f"\nresults: {path}")
     shutil.rmtree(WORK, ignore_errors=True)
+    DELETED.write_text(str(time.time()), encoding="utf-8")
 
 
 if __name__ == "__main__":
