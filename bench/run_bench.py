@@ -61,7 +61,8 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
     package of `code`); killed with its process pool after `timeout` seconds."""
     # A folder of its own, deleted only when the benchmark ends: see _RUNS.
     folder = history.copy_scenario(
-        source, WORK / source.parent.name / f"{source.name}-{next(_RUNS)}")
+        source, WORK / source.parent.name / f"{source.name}-{os.getpid()}-{next(_RUNS)}")
+    os.sync()  # the copy on disk before the clock starts, not written back during the run
     times = folder / "times.json"
     command = [sys.executable, str(HERE / "stopwatch.py"), str(times), "run",
                "--date", day.isoformat()]
@@ -210,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="kill a run after this many seconds (shown as >N)")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="a source tree to run instead of this checkout (before/after)")
+    parser.add_argument("--keep-runs", action="store_true",
+                        help="leave the run folders in bench/out/run/ (for benchmarks run one "
+                        "after another: deleting them makes new files slower for minutes)")
     parser.add_argument("--what-if", default="", help="try suggested fixes to code this "
                         "benchmark does not own: gc, deliver (see bench/stopwatch.py)")
     args = parser.parse_args(argv)
@@ -256,8 +260,9 @@ def main(argv: list[str] | None = None) -> None:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(cases, indent=1), encoding="utf-8")
     print(f"\nresults: {path}")
-    shutil.rmtree(WORK, ignore_errors=True)
-    DELETED.write_text(str(time.time()), encoding="utf-8")
+    if not args.keep_runs:
+        shutil.rmtree(WORK, ignore_errors=True)
+        DELETED.write_text(str(time.time()), encoding="utf-8")
 
 
 if __name__ == "__main__":
