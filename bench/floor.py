@@ -1,7 +1,7 @@
 """What a run cannot avoid doing with its workbook, with no processing at all.
 
     .venv/bin/python bench/floor.py                  # 20,000 clients, 1 and 12 months
-    .venv/bin/python bench/floor.py --sizes 2000 --t1 1.3
+    .venv/bin/python bench/floor.py --sizes 2000,20000 --t1 2000=1.3,20000=6.1
 
 The contract (shared/WORKBOOK.md) keeps the whole history in the workbook: one Invoices row per
 invoice forever (the owner may void any of them), every payment in Payments (the owner may
@@ -11,16 +11,17 @@ correct any of them), an append-only Activity tab. So every daily run must at le
   InvoiceLines and Activity are left out: a run could do without reading them);
 - rewrite, on a quiet day, the parts whose cells change: Clients (balances), Invoices
   (reminder stages, paid), Payments (applied_to) and Activity (new rows appended), each
-  inflated and deflated again (a zip member cannot be patched in place);
+  inflated and deflated again (the owner types payments in every day, and Excel recompresses
+  every part when it saves, so no compressed bytes of a changed part can be reused);
 - write the new file beside the old one, flush it to disk, and keep the old one as a backup.
 
 This script times exactly that on the benchmark's cached quiet-day workbooks
 (`bench/history.py`), taking the best of `--repeats` and granting perfect use of every core
-(parse and deflate time divided by the core count). It then compares how much that floor grows
-from 1 month of history to 12 with what the target allows: 12 months at most 1.3 times the
-1-month run, i.e. 0.3 x the measured 1-month quiet-day run (`--t1`, else the newest results
-file of `bench/run_bench.py`). Nothing of ispsheets' own processing is counted: no records,
-no journal, no allocation, no emails.
+(parse and rewrite times, measured in one thread, divided by the core count). It then compares
+how much that floor grows from 1 month of history to 12 with what the target allows: 12 months
+at most 1.3 times the 1-month run, i.e. 0.3 x the measured 1-month quiet-day run (`--t1`, else
+the newest results file of `bench/run_bench.py` that has it). Nothing of ispsheets' own
+processing is counted: no records, no journal, no allocation, no emails.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ import sys
 import tempfile
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -66,12 +66,9 @@ def parse_seconds(path: Path, tab: str, repeats: int) -> float:
     return best(repeats, lambda: book.get_sheet_by_name(tab).to_python(skip_empty_area=False))
 
 
-def rewrite_seconds(package: Package, part: str, repeats: int, cores: int) -> float:
-    """Inflate one member and deflate it again at the writer's level, over `cores` threads."""
-    with ThreadPoolExecutor(max_workers=cores) as pool:
-        def work() -> None:
-            deflate([package.read(part)], pool, LEVEL).data()
-        return best(repeats, work)
+def rewrite_seconds(package: Package, part: str, repeats: int) -> float:
+    """Inflate one member and deflate it again at the writer's level, in one thread."""
+    return best(repeats, lambda: deflate([package.read(part)], None, LEVEL).data())
 
 
 def save_seconds(path: Path, repeats: int) -> float:
@@ -98,10 +95,10 @@ def floor(path: Path, repeats: int, cores: int) -> dict[str, float]:
     for tab in MUST_REWRITE:
         sheet = workbook.find(tab)
         if sheet is not None:
-            rewrite += rewrite_seconds(package, sheet.part, repeats, cores)
+            rewrite += rewrite_seconds(package, sheet.part, repeats)
     save = save_seconds(path, repeats)
-    return {"parse": parse / cores, "rewrite": rewrite, "save": save,
-            "total": parse / cores + rewrite + save, "mb": path.stat().st_size / 1e6}
+    return {"parse": parse / cores, "rewrite": rewrite / cores, "save": save,
+            "total": (parse + rewrite) / cores + save, "mb": path.stat().st_size / 1e6}
 
 
 def newest_quiet_run(n: int) -> float | None:
@@ -119,14 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="20000", help="client counts, e.g. 2000,20000")
     parser.add_argument("--repeats", type=int, default=3, help="timings per part (best kept)")
-    parser.add_argument("--t1", type=float, default=None,
-                        help="the 1-month quiet-day run time, seconds (default: newest result)")
+    parser.add_argument("--t1", default="",
+                        help="1-month quiet-day run times, e.g. 2000=1.3,20000=6.1 (seconds; "
+                        "default: from the newest results file that has the size)")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
+    given = {int(n): float(t) for n, t in (item.split("=") for item in args.t1.split(",") if item)}
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
     print(f"{cores} cores, zlib {zlib.ZLIB_VERSION}, deflate level {LEVEL}; best of "
-          f"{args.repeats}; parse time divided by {cores} (perfect use of every core)")
+          f"{args.repeats}; parse and rewrite divided by {cores} (perfect use of every core)")
     print(f"{'clients':>8} {'months':>6} {'file MB':>8} {'parse':>7} {'rewrite':>8} "
           f"{'save':>6} {'floor':>7}")
     for n in (int(s) for s in args.sizes.split(",")):
@@ -137,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{n:>8,} {months:>6} {f['mb']:>8.1f} {f['parse']:>7.2f} {f['rewrite']:>8.2f} "
                   f"{f['save']:>6.2f} {f['total']:>7.2f}")
         growth = floors[12]["total"] - floors[1]["total"]
-        t1 = args.t1 if args.t1 is not None else newest_quiet_run(n)
+        t1 = given.get(n) or newest_quiet_run(n)
         if t1 is None:
             print(f"  floor grows {growth:.2f} s from 1 to 12 months; no 1-month run to compare "
                   "(run bench/run_bench.py or give --t1)")
