@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import smtplib
 import ssl
@@ -26,6 +25,7 @@ from types import TracebackType
 from typing import Literal, Protocol
 
 from ispsheets.config import Config
+from ispsheets.delivery.files import replace_file
 from ispsheets.delivery.messages import Message
 
 SendState = Literal["sent", "refused", "failed", "unknown"]
@@ -69,28 +69,11 @@ class Outbox:
 
     def send(self, msg: Message) -> SendResult:
         path = self.path(msg.key)
-        # One run at a time (the run lock) and one key per file: the temp name needs no
-        # randomness, and a temp file left by a killed run is simply written over.
-        tmp = path.with_name(f".{path.name}.tmp")
         try:
-            try:
-                self._write(tmp, msg.to_bytes())
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+            replace_file(path, msg.to_bytes())
         except OSError as exc:
             return SendResult("failed", f"cannot write {path}: {exc}")
         return SendResult("sent", f"written to {path}")
-
-    def _write(self, tmp: Path, data: bytes) -> None:
-        try:
-            handle = open(tmp, "wb")  # noqa: SIM115
-        except FileNotFoundError:  # no folder yet (or removed during the run): make it once
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handle = open(tmp, "wb")  # noqa: SIM115
-        with handle:
-            handle.write(data)
 
     def close(self) -> None:
         pass

@@ -37,6 +37,7 @@ from rich.progress import MofNCompleteColumn, Progress
 
 from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
+from ispsheets.delivery.files import replace_file
 from ispsheets.money import format_money
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
@@ -657,27 +658,8 @@ def _invoice_pdf(doc: InvoiceDocument, fonts: Fonts) -> bytes:
 def render_invoice(doc: InvoiceDocument, path: Path, font: Path | None = None) -> Path:
     """Write the invoice PDF to `path` atomically (temp file + rename); returns `path`."""
     path = Path(path)
-    _write_atomic(path, invoice_pdf(doc, font))
+    replace_file(path, invoice_pdf(doc, font))
     return path
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write through `.<name>.tmp` and rename. The temp name needs no randomness: one run at a
-    time (the run lock) and one file per invoice, and a temp file left by a killed run is
-    written over when that invoice is rendered again (mkstemp cost 0.1 ms a file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        try:
-            handle = open(tmp, "wb")  # noqa: SIM115
-        except FileNotFoundError:  # no folder yet
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(tmp, "wb")  # noqa: SIM115
-        with handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _render_chunk(job: tuple[list[InvoiceDocument], str, Path | None]) -> list[Path]:
