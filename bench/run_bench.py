@@ -36,6 +36,7 @@ sys.path.insert(1, str(ROOT))
 import history  # noqa: E402
 from stopwatch import STEPS  # noqa: E402
 
+from ispsheets.delivery.files import replace_file  # noqa: E402
 from ispsheets.steps.cycle import counted  # noqa: E402
 
 RESULTS = history.OUT / "results"
@@ -95,8 +96,8 @@ def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = ""
 
 
 def file_cost_ms(folder: Path, count: int = 300) -> float:
-    """What writing one small file costs in `folder` now (temp name, then rename, as the
-    outbox and the PDFs do), in ms: 0.05 ms on this machine's disk, up to 1 ms for minutes
+    """What writing one small file costs in `folder` now (`replace_file`, as the outbox and
+    the PDFs write), in ms: 0.05 ms on this machine's disk, up to 1 ms for minutes
     after many files were deleted (see _RUNS). A billing day at 20,000 clients writes 39,000
     such files, so the column says how much of a run's spread is the disk's."""
     probe = folder / ".file-probe"
@@ -104,10 +105,7 @@ def file_cost_ms(folder: Path, count: int = 300) -> float:
     data = b"x" * 8000  # an invoice email with its PDF attached
     started = time.perf_counter()
     for i in range(count):
-        path = probe / f"m{i}.eml"
-        with open(path.with_name(f".{path.name}.tmp"), "wb") as handle:
-            handle.write(data)
-        os.replace(path.with_name(f".{path.name}.tmp"), path)
+        replace_file(probe / f"m{i}.eml", data)
     return (time.perf_counter() - started) / count * 1000  # the files stay: see _RUNS
 
 
