@@ -345,6 +345,29 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
               "again")
 
 
+@app.command()
+def portal(config: ConfigOption = Path(CONFIG_NAME),
+           host: Annotated[str, typer.Option("--host", help="address to listen on")] =
+           "127.0.0.1",
+           port: Annotated[int, typer.Option("--port", min=1, max=65535,
+                                             help="port to listen on")] = 8080) -> None:
+    """Serve the client portal (balance, invoices, payments, autopay) until stopped. Put it
+    behind your HTTPS proxy and set portal.base_url (see deploy/)."""
+    from ispsheets.portal.context import PortalSetupError
+    from ispsheets.portal.serve import serve
+
+    settings = _load(config)
+    try:
+        serve(settings, host, port)
+    except PortalSetupError as exc:
+        err.print(str(exc))
+        _exit(ExitCode.BAD_CONFIG)
+    except OSError as exc:
+        err.print(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}) — "
+                  "choose another port with --port, or stop what uses it")
+        _exit(ExitCode.BAD_CONFIG)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point. Called with no `argv` (as `ispsheets` and
     `python -m ispsheets`), the command runs in a process of its own, which `end_process`

@@ -142,6 +142,27 @@ class Stripe(_Section):
     api_base: str = ""  # e.g. http://127.0.0.1:8420 for localstripe
 
 
+class Portal(_Section):
+    """The client portal (`ispsheets portal`); see README "Customer portal"."""
+
+    base_url: str = ""  # the address clients use, e.g. https://pay.yourisp.com; blank = no links
+    secret_env: str = "ISPSHEETS_PORTAL_SECRET"  # signs links and sessions; never in the workbook
+    folder: str = "portal"  # view.sqlite (written by each run) and portal.sqlite (by the portal)
+    signin_minutes: int = Field(30, ge=5, le=24 * 60)  # a sign-in link is valid this long, once
+    session_days: int = Field(30, ge=1, le=365)  # a signed-in browser stays signed in
+    link_grace_days: int = Field(30, ge=0, le=365)  # email links live until paid + this
+    signin_per_hour: int = Field(5, ge=1, le=1000)  # sign-in emails per address per hour
+    signin_per_ip_per_hour: int = Field(30, ge=1, le=100000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        text = value.strip().rstrip("/")
+        if text and not text.startswith(("https://", "http://")):
+            raise ValueError("use a full address such as https://pay.yourisp.com")
+        return text
+
+
 class Paths(_Section):
     journal: str = "ispsheets.db"
     reports: str = "reports"
@@ -158,6 +179,7 @@ class Config(_Section):
     collections: Collections = Field(default_factory=Collections)
     email: Email = Field(default_factory=Email)
     stripe: Stripe = Field(default_factory=Stripe)
+    portal: Portal = Field(default_factory=Portal)
     paths: Paths = Field(default_factory=Paths)
     env_file: str = ".env"  # secrets file, relative to config.yaml; optional
 
@@ -196,6 +218,10 @@ class Config(_Section):
     @property
     def journal_path(self) -> Path:
         return self.path(self.paths.journal)
+
+    @property
+    def portal_folder(self) -> Path:
+        return self.path(self.portal.folder)
 
     def secret(self, env_name: str) -> str:
         """A secret from the environment, else from the `.env` file; never from the workbook."""

@@ -21,6 +21,7 @@ from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
+from ispsheets.steps.portal import publish_portal_view, take_portal_choices
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
@@ -156,6 +157,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     steps = _step_functions()
     try:
         prepare(cycle)
+        take_portal_choices(cycle)
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went
@@ -167,6 +169,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
         settle_ledger(cycle)
+        publish_portal_view(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
         try:
             write_back(cycle)  # while a child process may be writing the report

@@ -105,6 +105,7 @@ class Cycle:
     allocation: Allocation | None = None
     ledger: Ledger | None = None  # what the tool cells hold, built at write-back
     postman: Postman | None = None  # the run's email transport, opened on first use
+    portal_secret: str | None = None  # portal.secret_env's value, read once (steps/portal.py)
     _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
     _index_of: list[Invoice] | None = field(default=None, repr=False)
 

@@ -34,6 +34,7 @@ from ispsheets.ledger import invoice_message_key
 from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.portal import account_link
 
 RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
@@ -154,6 +155,8 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
              **fields: Any) -> EmailContext:
     config = cycle.config
     balances = cycle.allocation.client_balances if cycle.allocation else {}
+    fields.setdefault("portal_link", account_link(
+        cycle, client.client_id, invoices[0].invoice_number if invoices else ""))
     return EmailContext(
         company=CompanyInfo.from_config(config), client=client, today=cycle.today,
         currency=config.currency,

@@ -1,0 +1,172 @@
+"""The portal's own journal, `portal/portal.sqlite`: sign-in links, sessions, rate limits and
+what clients did (sign-ins, autopay choices, payments started).
+
+The portal is its only writer; a run reads the events it must act on (an autopay choice) and
+keys each in its own journal, so a choice is written to the workbook exactly once. WAL mode and
+short transactions: the portal never blocks a run, nor a run the portal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ispsheets.portal.tokens import digest, new_token
+
+STORE_NAME = "portal.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signin_links (token TEXT PRIMARY KEY, client_id TEXT NOT NULL,
+    email TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT);
+CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, client_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, via TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempts (kind TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS attempts_value ON attempts (kind, value, at);
+-- What clients did. kind: signin_requested, signed_in, signed_out, autopay_enabled,
+-- autopay_disabled, payment_started, card_update_started.
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
+    kind TEXT NOT NULL, client_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
+"""
+
+CHOICE_KINDS = ("autopay_enabled", "autopay_disabled")
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    at: dt.datetime
+    kind: str
+    client_id: str
+    detail: str
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class Store:
+    """portal.sqlite, opened per use (the server may run several worker threads)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / STORE_NAME
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    # -- sign-in links ---------------------------------------------------------------------
+
+    def new_signin_link(self, client_id: str, email: str, minutes: int,
+                        now: dt.datetime | None = None) -> str:
+        """A one-time token for a sign-in link; only its digest is kept."""
+        now = now or _now()
+        token = new_token()
+        with self._db() as db:
+            db.execute("INSERT INTO signin_links VALUES (?, ?, ?, ?, ?, NULL)",
+                       (digest(token), client_id, email, now.isoformat(),
+                        (now + dt.timedelta(minutes=minutes)).isoformat()))
+        return token
+
+    def signin_link_client(self, token: str, now: dt.datetime | None = None) -> str | None:
+        """The client a sign-in link is for, if it is unused and unexpired (not using it)."""
+        now = now or _now()
+        with self._db() as db:
+            row = db.execute("SELECT client_id FROM signin_links WHERE token = ? "
+                             "AND used_at IS NULL AND expires_at > ?",
+                             (digest(token), now.isoformat())).fetchone()
+        return str(row[0]) if row else None
+
+    def use_signin_link(self, token: str, now: dt.datetime | None = None) -> str | None:
+        """Use the link once: its client, or None when it is unknown, used or expired."""
+        now = now or _now()
+        with self._db() as db:
+            row = db.execute("UPDATE signin_links SET used_at = ? WHERE token = ? "
+                             "AND used_at IS NULL AND expires_at > ? RETURNING client_id",
+                             (now.isoformat(), digest(token), now.isoformat())).fetchone()
+        return str(row[0]) if row else None
+
+    # -- sessions --------------------------------------------------------------------------
+
+    def new_session(self, client_id: str, days: int, via: str,
+                    now: dt.datetime | None = None) -> str:
+        now = now or _now()
+        token = new_token()
+        with self._db() as db:
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                       (digest(token), client_id, now.isoformat(),
+                        (now + dt.timedelta(days=days)).isoformat(), via))
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now.isoformat(),))
+        return token
+
+    def session_client(self, token: str, now: dt.datetime | None = None) -> str | None:
+        now = now or _now()
+        with self._db() as db:
+            row = db.execute("SELECT client_id FROM sessions WHERE token = ? AND expires_at > ?",
+                             (digest(token), now.isoformat())).fetchone()
+        return str(row[0]) if row else None
+
+    def end_session(self, token: str) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE token = ?", (digest(token),))
+
+    # -- rate limits -----------------------------------------------------------------------
+
+    def allow(self, kind: str, value: str, per_hour: int,
+              now: dt.datetime | None = None) -> bool:
+        """Count one attempt of `kind` (email, ip) for `value`; False past `per_hour`."""
+        now = now or _now()
+        since = (now - dt.timedelta(hours=1)).isoformat()
+        with self._db() as db:
+            db.execute("DELETE FROM attempts WHERE at <= ?", (since,))
+            (count,) = db.execute("SELECT count(*) FROM attempts WHERE kind = ? AND value = ?",
+                                  (kind, value)).fetchone()
+            if count >= per_hour:
+                return False
+            db.execute("INSERT INTO attempts VALUES (?, ?, ?)", (kind, value, now.isoformat()))
+        return True
+
+    # -- events ----------------------------------------------------------------------------
+
+    def record(self, kind: str, client_id: str, detail: str = "",
+               now: dt.datetime | None = None) -> None:
+        with self._db() as db:
+            db.execute("INSERT INTO events (at, kind, client_id, detail) VALUES (?, ?, ?, ?)",
+                       ((now or _now()).isoformat(), kind, client_id, detail))
+
+    def events(self, kinds: tuple[str, ...] = (), since: dt.datetime | None = None,
+               client_id: str = "") -> list[Event]:
+        """Events, oldest first, of these kinds (all if none), after `since`, of one client."""
+        if not self.path.is_file():
+            return []
+        sql, params = "SELECT id, at, kind, client_id, detail FROM events WHERE 1", []
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params += list(kinds)
+        if since is not None:
+            sql += " AND at > ?"
+            params.append(since.isoformat())
+        if client_id:
+            sql += " AND client_id = ?"
+            params.append(client_id)
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = db.execute(sql + " ORDER BY id", params).fetchall()
+        except sqlite3.OperationalError:  # created, but no table yet
+            return []
+        finally:
+            db.close()
+        return [Event(int(r[0]), dt.datetime.fromisoformat(r[1]), r[2], r[3], r[4])
+                for r in rows]
