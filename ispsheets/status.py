@@ -101,7 +101,37 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
         out.print(plan)
     else:
         out.print(f"The run of {day} has nothing to do.")
+    _portal_activity(config, out)
     errors = [p for p in report.problems if p.is_error]
     if errors:
         out.print(f"{len(errors)} problem(s) in the workbook: run `ispsheets check` to list them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code
+
+
+PORTAL_WORDS = {"signin_requested": "sign-in link asked for", "signed_in": "signed in",
+                "signed_out": "signed out", "autopay_enabled": "turned autopay on",
+                "autopay_disabled": "turned autopay off", "payment_started": "started a payment",
+                "card_update_started": "started a card update"}
+
+
+def _portal_activity(config: Config, out: Console, days: int = 7) -> None:
+    """What clients did in the portal over the last `days` days (when the portal is set up)."""
+    if not config.portal.base_url:
+        return
+    from ispsheets.portal.store import Store
+
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    events = Store(config.portal_folder).events(since=since)
+    if not events:
+        out.print(f"Portal: no client activity in the last {days} days.")
+        return
+    table = Table(title=f"Portal activity, last {days} days", title_justify="left")
+    for column in ("when (UTC)", "client", "what"):
+        table.add_column(column)
+    for event in events[-20:]:
+        table.add_row(event.at.strftime("%Y-%m-%d %H:%M"), event.client_id,
+                      PORTAL_WORDS.get(event.kind, event.kind)
+                      + (f" ({event.detail})" if event.detail else ""))
+    out.print(table)
+    if len(events) > 20:
+        out.print(f"… and {len(events) - 20} earlier (logs/portal.log has every request)")

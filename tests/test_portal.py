@@ -321,3 +321,15 @@ def test_without_card_payments_the_portal_offers_no_autopay(portal, monkeypatch)
     session.post(f"{base}/autopay", data={"autopay": "on", "consent": "yes",
                                           "csrf": csrf_of(page)})
     assert not Store(business.config.portal_folder).events(("autopay_enabled",))
+
+
+def test_status_lists_what_clients_did_in_the_portal(portal):
+    import subprocess
+    import sys
+
+    business, base = portal
+    sign_in(base, "bob@x.example", business.folder / "outbox")
+    shown = subprocess.run([sys.executable, "-m", "ispsheets", "status", "--date", "2026-12-03"],
+                           cwd=business.folder, capture_output=True, text=True, timeout=60)
+    assert "Portal activity" in shown.stdout
+    assert "BOB" in shown.stdout and "signed in (email sign-in link)" in shown.stdout

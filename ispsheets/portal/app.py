@@ -10,14 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ispsheets.config import Config
 from ispsheets.portal.context import Portal
@@ -37,29 +34,38 @@ def logged_path(path: str) -> str:
     return _SECRET_PATHS.sub(lambda m: f"/{m.group(1)}/…", path)
 
 
-class Guard(BaseHTTPMiddleware):
-    """Security headers on every answer, and one access-log line without secrets."""
+class Guard:
+    """Security headers on every answer, and one access-log line without secrets (a plain ASGI
+    middleware: Starlette's BaseHTTPMiddleware costs a task and a queue per request)."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]], secure: bool) -> None:
-        super().__init__(app)
-        self.secure = secure
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        headers = [("content-security-policy", CSP), ("x-frame-options", "DENY"),
+                   ("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")]
+        if secure:
+            headers.append(("strict-transport-security", "max-age=31536000"))
+        self.headers = [(k.encode(), v.encode()) for k, v in headers]
 
-    async def dispatch(self, request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        headers = response.headers
-        headers["Content-Security-Policy"] = CSP
-        headers["X-Frame-Options"] = "DENY"
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers.setdefault("Cache-Control", "no-store")
-        if self.secure:
-            headers["Strict-Transport-Security"] = "max-age=31536000"
-        client = request.client.host if request.client else "-"
-        log.info("%s %s %s %d %.1fms", client, request.method, logged_path(request.url.path),
-                 response.status_code, (time.perf_counter() - started) * 1000)
-        return response
+        status = [0]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = list(message.get("headers", []))
+                if not any(k == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers + self.headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+        client = scope.get("client")
+        log.info("%s %s %s %d %.1fms", client[0] if client else "-", scope["method"],
+                 logged_path(scope["path"]), status[0], (time.perf_counter() - started) * 1000)
 
 
 def create_app(config: Config, secret: str | None = None) -> Starlette:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,18 +55,23 @@ class Store:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / STORE_NAME
+        self._ready = False
+        self._local = threading.local()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
+        """This thread's connection, in a transaction (the file and tables made on first use)."""
+        db = getattr(self._local, "db", None)
+        if db is None or not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=10)
             db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # a lost last second costs a sign-in
             db.executescript(_SCHEMA)
-            with db:
-                yield db
-        finally:
-            db.close()
+            self._local.db = db
+            self._ready = True
+        with db:
+            yield db
 
     # -- sign-in links ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -201,15 +202,29 @@ class ViewReader:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / VIEW_NAME
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection | None:
+        """This thread's connection to the current file (reopened when a run replaced it)."""
+        try:
+            stamp = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        key = (stamp.st_ino, stamp.st_mtime_ns)
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == key:
+            return held[1]  # type: ignore[no-any-return]
+        if held is not None:
+            held[1].close()
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self._local.held = (key, db)
+        return db
 
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[tuple[object, ...]]:
-        if not self.path.is_file():
+        db = self._connection()
+        if db is None:
             return []
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        try:
-            return db.execute(sql, tuple(params)).fetchall()
-        finally:
-            db.close()
+        return db.execute(sql, tuple(params)).fetchall()
 
     def meta(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self._query("SELECT key, value FROM meta")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -25,11 +27,7 @@ def autopay_choice(portal: Portal, client: ClientView) -> tuple[bool, bool]:
     """(autopay on?, waiting for the next run?): the client's latest choice in the portal
     since the view was published, else what the workbook says."""
     published = portal.view.meta().get("published_at")
-    since = None
-    if published:
-        import datetime as dt
-
-        since = dt.datetime.fromisoformat(published)
+    since = dt.datetime.fromisoformat(published) if published else None
     events = portal.store.events(CHOICE_KINDS, since=since, client_id=client.client_id)
     if not events:
         return client.autopay, False
@@ -51,7 +49,9 @@ async def home(request: Request) -> Response:
         payments=portal.view.payments(client.client_id), autopay_on=autopay_on,
         autopay_pending=autopay_pending, cards=card_payments_on(portal),
         reconnection_fee=portal.config.collections.reconnection_fee,
-        as_of=meta.get("run_date", ""), flash=request.query_params.get("done", ""))
+        payment_instructions=portal.config.invoicing.payment_instructions,
+        as_of=dt.date.fromisoformat(meta["run_date"]) if "run_date" in meta else None,
+        flash=request.query_params.get("done", ""))
 
 
 async def autopay(request: Request) -> Response:
