@@ -103,6 +103,7 @@ def test_a_run_ends_its_process_with_the_summary_and_the_log_complete(tmp_path):
     assert log.count(" invoice_sent ") == 3
     summary = next(line for line in result.stdout.splitlines() if line.startswith("2026-11-30"))
     assert log.rstrip().splitlines()[-1].endswith(f"INFO done, exit 0: {summary}")
+    assert not (tmp_path / "ispsheets.lock").exists()  # removed when the run ended
 
 
 def test_a_second_run_while_one_is_busy_exits_3(tmp_path):
