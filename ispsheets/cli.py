@@ -17,17 +17,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from ispsheets import __version__
-from ispsheets.config import CONFIG_NAME, Config, load_config
-from ispsheets.logs import setup_logging
 from ispsheets.problems import ExitCode, Problem
-from ispsheets.runner import STEPS, RunOptions, RunReport, run
-from ispsheets.steps.cycle import COUNTS, counted
+
+if TYPE_CHECKING:
+    from ispsheets.config import Config
+    from ispsheets.runner import RunOptions, RunReport
+
+# Each command imports what it needs when it runs (the config model loads pydantic, a run the
+# workbook reader and the journal, the report pandas): `--help` answers in a tenth of a second.
+CONFIG_NAME = "config.yaml"  # = ispsheets.config.CONFIG_NAME, not imported from there for that
 
 app = typer.Typer(
     help="Billing automation for small ISPs that run their business from a spreadsheet.\n\n"
@@ -62,6 +66,8 @@ def print_problems(problems: Sequence[Problem], console: Console = err) -> None:
 
 
 def _load(config_path: Path) -> Config:
+    from ispsheets.config import load_config
+
     config, problems = load_config(config_path)
     if config is None:
         print_problems(problems)
@@ -123,6 +129,7 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     in the payments that came (most on time, some late, some partial, one never) and the daily
     run does the rest. Needs no account of any kind."""
     from ispsheets.scaffold import InitError
+    from ispsheets.steps.cycle import counted
     from ispsheets.story import play
 
     today = dt.date.today()
@@ -213,6 +220,7 @@ def _summary(report: RunReport, options: RunOptions) -> None:
     from rich.table import Table
 
     from ispsheets.money import format_money
+    from ispsheets.steps.cycle import COUNTS, counted
 
     print_problems(report.problems)
     verb = "would be" if options.dry_run else "were"
@@ -251,6 +259,8 @@ def _summary(report: RunReport, options: RunOptions) -> None:
 
 def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str, ...],
              resend: tuple[str, ...] = ()) -> RunOptions:
+    from ispsheets.runner import RunOptions
+
     today = _today(settings, date)
     now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
     return RunOptions(today=today, now=now, dry_run=dry_run, steps=steps,
@@ -259,6 +269,9 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
 
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
          resend: tuple[str, ...] = (), write: bool = True) -> None:
+    from ispsheets.logs import setup_logging
+    from ispsheets.runner import run
+
     settings = _load(config)
     options = replace(_options(settings, date, dry_run, steps, resend), write=write)
     setup_logging(settings, options.progress)
@@ -272,6 +285,8 @@ def run_command(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = Non
                 dry_run: DryRunOption = False) -> None:
     """The daily cycle: payments, invoices, delivery, reminders, fees, suspensions,
     reconnections, write-back and the report. Put this in cron, once a day."""
+    from ispsheets.runner import STEPS
+
     _run(config, date, dry_run, STEPS)
 
 
@@ -317,6 +332,7 @@ def report(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
 @app.command()
 def status(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) -> None:
     """Balances, overdue and suspended clients, and what the next run will do (read-only)."""
+    from ispsheets.logs import setup_logging
     from ispsheets.status import show_status
 
     settings = _load(config)
