@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import logging
 import os
+import shlex
 import shutil
 import sys
 from collections import Counter
@@ -114,7 +115,7 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
         _exit(ExitCode.BAD_CONFIG)
     for path in written:
         out.print(f"wrote {path}")
-    out.print(f"next: cd {folder} && ispsheets check")
+    out.print(f"next: cd {shlex.quote(str(folder))} && {_self(folder)} check")
 
 
 @app.command()
@@ -155,15 +156,21 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"  emails (.eml)    {folder}/outbox/\n"
               f"  the workbook     {folder}/isp.xlsx\n"
               f"  today's report   {reports[-1].report_file}\n"
-              f"\nNext: cd {folder} && {_self(folder)} status")
+              f"\nNext: cd {shlex.quote(str(folder))} && {_self(folder)} status")
 
 
 def _self(folder: Path) -> str:
-    """How to call this ispsheets from inside `folder` (it may not be on the PATH)."""
+    """A command that calls this very ispsheets from inside `folder`, as printed: `ispsheets`
+    when that is the one on the PATH, else its path (`../.venv/bin/ispsheets`, or the absolute
+    one when shorter), or `python -m ispsheets` with this Python."""
     exe = Path(sys.argv[0]).resolve()
-    if exe.name != "ispsheets" or shutil.which("ispsheets") == str(exe):
+    if exe.name != "ispsheets" or not exe.is_file():
+        return f"{shlex.quote(sys.executable)} -m ispsheets"
+    on_path = shutil.which("ispsheets")
+    if on_path is not None and Path(on_path).resolve() == exe:
         return "ispsheets"
-    return os.path.relpath(exe, folder.resolve())
+    relative = os.path.relpath(exe, folder.resolve())
+    return shlex.quote(min(relative, str(exe), key=len))
 
 
 class _DemoProgress:
