@@ -281,7 +281,7 @@ def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
 
     settings = _load(config)
     options = replace(_options(settings, date, dry_run, steps, resend), write=write)
-    setup_logging(settings, options.progress)
+    setup_logging(settings, options.progress, dry_run=options.dry_run)
     report = run(settings, options)
     _summary(report, options)
     _exit(report.exit_code)

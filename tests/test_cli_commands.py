@@ -54,6 +54,18 @@ def test_dry_run_prints_the_plan_and_exits_0(shop):
     assert not (shop / "ispsheets.db").exists() and not (shop / "outbox").exists()
 
 
+def test_a_dry_run_logs_what_would_happen_as_a_dry_run(tmp_path):
+    init_project(tmp_path, 3, dt.date(2026, 11, 20))
+    dry = ispsheets("run", "--dry-run", "--date", "2026-11-30", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    lines = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8").splitlines()
+    assert sum(" INFO dry-run: invoice_issued " in line for line in lines) == 3
+    assert all(" dry-run: " in line for line in lines)
+    ispsheets("run", "--date", "2026-11-30", cwd=tmp_path)
+    real = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8").splitlines()
+    assert sum(" INFO invoice_issued " in line for line in real[len(lines):]) == 3
+
+
 def test_a_workbook_open_in_excel_exits_3_but_report_still_works(tmp_path):
     init_project(tmp_path, 5, dt.date(2026, 11, 20))
     (tmp_path / "~$isp.xlsx").write_text("owner")
