@@ -24,7 +24,7 @@ import typer
 from rich.console import Console
 
 from ispsheets import __version__
-from ispsheets.problems import ExitCode, Problem
+from ispsheets.problems import ExitCode, Problem, tally
 
 if TYPE_CHECKING:
     from ispsheets.config import Config
@@ -211,15 +211,11 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
 
     book, problems = read_and_check(settings)
     print_problems(problems)
-    skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
-    n_errors = sum(p.is_error for p in problems) - skipped
     if book is None:
         _exit(ExitCode.BAD_CONFIG)
-    rows = f" ({skipped} row{'s' if skipped != 1 else ''} skipped)" if skipped else ""
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
-              f"{len(book.packages)} packages read; {n_errors} error(s){rows}, "
-              f"{sum(not p.is_error for p in problems)} warning(s)")
-    if n_errors:
+              f"{len(book.packages)} packages read; {tally(problems)}")
+    if any(p.is_error for p in problems):
         _exit(ExitCode.ROWS_SKIPPED)
 
 
@@ -253,9 +249,8 @@ def _summary(report: RunReport, options: RunOptions) -> None:
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
-    errors = sum(p.is_error for p in report.problems)
-    if errors:
-        facts.append(f"{errors} problem(s) listed above")
+    if report.problems:
+        facts.append(f"{tally(report.problems)} listed above")
     prefix = "dry run, nothing changed: " if options.dry_run else f"{options.today}: "
     line = prefix + ("; ".join(facts) if facts else "nothing to do")
     out.print(line)

@@ -12,7 +12,7 @@ from rich.table import Table
 from ispsheets.config import Config
 from ispsheets.journal import Journal
 from ispsheets.money import format_money
-from ispsheets.problems import ExitCode
+from ispsheets.problems import ExitCode, tally
 from ispsheets.runner import STEPS, RunOptions, run
 
 ZERO = Decimal("0")
@@ -101,7 +101,7 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
         out.print(plan)
     else:
         out.print(f"The run of {day} has nothing to do.")
-    errors = [p for p in report.problems if p.is_error]
-    if errors:
-        out.print(f"{len(errors)} problem(s) in the workbook: run `ispsheets check` to list them")
+    if any(p.is_error for p in report.problems):
+        out.print(f"{tally(report.problems)} in the workbook: run `ispsheets check` to list "
+                  "them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code

@@ -66,6 +66,26 @@ def test_a_dry_run_logs_what_would_happen_as_a_dry_run(tmp_path):
     assert sum(" INFO invoice_issued " in line for line in real[len(lines):]) == 3
 
 
+def test_check_run_and_status_count_problems_the_same_way(tmp_path):
+    import openpyxl
+
+    init_project(tmp_path, 5, dt.date(2026, 11, 20))
+    book = openpyxl.load_workbook(tmp_path / "isp.xlsx")
+    book["Services"]["D2"] = "2026-02-30"  # start_date: 2 errors (the date, the row skipped)
+    book["Services"]["C3"] = "NOPE"  # package_id
+    book["Clients"]["C2"] = None  # email: a warning
+    book.save(tmp_path / "isp.xlsx")
+    counted = "2 error(s) (2 rows skipped), 1 warning(s)"
+    check = ispsheets("check", cwd=tmp_path)
+    assert check.returncode == 1
+    assert check.stdout.strip().endswith(f"packages read; {counted}")
+    dry = ispsheets("run", "--dry-run", "--date", "2026-11-30", cwd=tmp_path)
+    assert dry.returncode == 1
+    assert dry.stdout.strip().splitlines()[-1].endswith(f"; {counted} listed above")
+    status = ispsheets("status", "--date", "2026-11-30", cwd=tmp_path)
+    assert f"{counted} in the workbook: run `ispsheets check`" in status.stdout
+
+
 def test_a_workbook_open_in_excel_exits_3_but_report_still_works(tmp_path):
     init_project(tmp_path, 5, dt.date(2026, 11, 20))
     (tmp_path / "~$isp.xlsx").write_text("owner")
