@@ -112,6 +112,39 @@ def test_status_shows_balances_and_what_the_next_run_will_do(tmp_path):
     assert result.stderr == ""
 
 
+def test_status_without_a_date_shows_the_next_run_after_runs_made_with_date(tmp_path):
+    """Runs made with --date up to Jul 5 (later than today): the next run is Jul 6's, when
+    both clients are 21 days past their Jun 15 due date and are suspended."""
+    rows = _two_clients()
+    rows["Services"] = [(*row[:3], dt.date(2030, 6, 1), *row[4:]) for row in rows["Services"]]
+    business = Business.create(tmp_path, rows)
+    business.run(dt.date(2030, 5, 31))
+    business.run(dt.date(2030, 7, 5))
+    result = ispsheets("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.replace("│", " ").replace("┃", " ").split())
+             for line in result.stdout.splitlines()]
+    assert lines[0].endswith("runs were made with --date up to 2030-07-05: below, the business "
+                             "after the run of 2030-07-06 and what it will do.")
+    assert "What the run of 2030-07-06 will do" in lines
+    assert [line.split()[:2] for line in lines if line.startswith("suspend ")] == [
+        ["suspend", "A"], ["suspend", "B"]]
+
+
+def test_the_next_run_is_today_then_tomorrow_once_today_has_run(tmp_path):
+    from ispsheets.status import next_run_day
+
+    business = Business.create(tmp_path, _two_clients())
+    nov_30, dec_1 = dt.date(2026, 11, 30), dt.date(2026, 12, 1)
+    assert next_run_day(business.config, nov_30) == nov_30  # no journal yet
+    business.run(nov_30)
+    assert next_run_day(business.config, nov_30) == dec_1
+    assert next_run_day(business.config, dt.date(2026, 11, 20)) == dec_1  # ran ahead with --date
+    assert next_run_day(business.config, dt.date(2026, 12, 9)) == dt.date(2026, 12, 9)
+    business.run(dt.date(2026, 12, 9))
+    assert next_run_day(business.config, dt.date(2026, 12, 9)) == dt.date(2026, 12, 10)
+
+
 def test_rebill_refuses_an_invoice_that_is_not_void(tmp_path):
     business = Business.create(tmp_path, _two_clients())
     business.run(dt.date(2026, 11, 30))
