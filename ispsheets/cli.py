@@ -247,6 +247,12 @@ def _summary(report: RunReport, options: RunOptions) -> None:
             table.add_row(what, client, detail)
         out.print(table)
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
+    if options.dry_run:  # what it only planned (not counted above) is in its plan
+        planned = Counter(what for what, _, _ in report.plan if what not in ("report",
+                                                                               "payment"))
+        if planned:
+            facts.append("in the plan above: " + ", ".join(f"{what} {number}"
+                                                           for what, number in planned.items()))
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
     if report.problems:

@@ -131,6 +131,15 @@ def test_status_without_a_date_shows_the_next_run_after_runs_made_with_date(tmp_
         ["suspend", "A"], ["suspend", "B"]]
 
 
+def test_a_dry_run_that_would_remind_does_not_say_nothing_to_do(tmp_path):
+    business = Business.create(tmp_path, _two_clients())
+    business.run(dt.date(2026, 11, 30))
+    result = ispsheets("run", "--dry-run", "--date", "2026-12-18", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "dry run, nothing changed: in the plan above: reminder 2")
+
+
 def test_the_next_run_is_today_then_tomorrow_once_today_has_run(tmp_path):
     from ispsheets.status import next_run_day
 
