@@ -53,3 +53,9 @@ def test_a_real_run_still_writes_its_report(shop, tmp_path):
     init_project(tmp_path, 3, dt.date(2026, 11, 20))
     assert {"pandas", "reportlab"} <= loaded_by(("run", "--date", "2026-11-30"), tmp_path)
     assert (tmp_path / "reports" / "ispsheets-report-2026-11-30.xlsx").is_file()
+
+
+def test_the_default_config_name_is_the_config_modules():
+    from ispsheets import cli, config
+
+    assert cli.CONFIG_NAME == config.CONFIG_NAME
