@@ -11,23 +11,28 @@ import datetime as dt
 import gc
 import logging
 import os
+import shlex
 import shutil
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from ispsheets import __version__
-from ispsheets.config import CONFIG_NAME, Config, load_config
-from ispsheets.logs import setup_logging
-from ispsheets.problems import ExitCode, Problem
-from ispsheets.runner import STEPS, RunOptions, RunReport, run
-from ispsheets.steps.cycle import COUNTS, counted
+from ispsheets.problems import ExitCode, Problem, tally
+
+if TYPE_CHECKING:
+    from ispsheets.config import Config
+    from ispsheets.runner import RunOptions, RunReport
+
+# Each command imports what it needs when it runs (the config model loads pydantic, a run the
+# workbook reader and the journal, the report pandas): `--help` answers in a tenth of a second.
+CONFIG_NAME = "config.yaml"  # = ispsheets.config.CONFIG_NAME, not imported from there for that
 
 app = typer.Typer(
     help="Billing automation for small ISPs that run their business from a spreadsheet.\n\n"
@@ -62,6 +67,8 @@ def print_problems(problems: Sequence[Problem], console: Console = err) -> None:
 
 
 def _load(config_path: Path) -> Config:
+    from ispsheets.config import load_config
+
     config, problems = load_config(config_path)
     if config is None:
         print_problems(problems)
@@ -108,7 +115,7 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
         _exit(ExitCode.BAD_CONFIG)
     for path in written:
         out.print(f"wrote {path}")
-    out.print(f"next: cd {folder} && ispsheets check")
+    out.print(f"next: cd {shlex.quote(str(folder))} && {_self(folder)} check")
 
 
 @app.command()
@@ -123,6 +130,7 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     in the payments that came (most on time, some late, some partial, one never) and the daily
     run does the rest. Needs no account of any kind."""
     from ispsheets.scaffold import InitError
+    from ispsheets.steps.cycle import counted
     from ispsheets.story import play
 
     today = dt.date.today()
@@ -148,15 +156,21 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"  emails (.eml)    {folder}/outbox/\n"
               f"  the workbook     {folder}/isp.xlsx\n"
               f"  today's report   {reports[-1].report_file}\n"
-              f"\nNext: cd {folder} && {_self(folder)} status")
+              f"\nNext: cd {shlex.quote(str(folder))} && {_self(folder)} status")
 
 
 def _self(folder: Path) -> str:
-    """How to call this ispsheets from inside `folder` (it may not be on the PATH)."""
+    """A command that calls this very ispsheets from inside `folder`, as printed: `ispsheets`
+    when that is the one on the PATH, else its path (`../.venv/bin/ispsheets`, or the absolute
+    one when shorter), or `python -m ispsheets` with this Python."""
     exe = Path(sys.argv[0]).resolve()
-    if exe.name != "ispsheets" or shutil.which("ispsheets") == str(exe):
+    if exe.name != "ispsheets" or not exe.is_file():
+        return f"{shlex.quote(sys.executable)} -m ispsheets"
+    on_path = shutil.which("ispsheets")
+    if on_path is not None and Path(on_path).resolve() == exe:
         return "ispsheets"
-    return os.path.relpath(exe, folder.resolve())
+    relative = os.path.relpath(exe, folder.resolve())
+    return shlex.quote(min(relative, str(exe), key=len))
 
 
 class _DemoProgress:
@@ -197,15 +211,11 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
 
     book, problems = read_and_check(settings)
     print_problems(problems)
-    skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
-    n_errors = sum(p.is_error for p in problems) - skipped
     if book is None:
         _exit(ExitCode.BAD_CONFIG)
-    rows = f" ({skipped} row{'s' if skipped != 1 else ''} skipped)" if skipped else ""
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
-              f"{len(book.packages)} packages read; {n_errors} error(s){rows}, "
-              f"{sum(not p.is_error for p in problems)} warning(s)")
-    if n_errors:
+              f"{len(book.packages)} packages read; {tally(problems)}")
+    if any(p.is_error for p in problems):
         _exit(ExitCode.ROWS_SKIPPED)
 
 
@@ -213,6 +223,7 @@ def _summary(report: RunReport, options: RunOptions) -> None:
     from rich.table import Table
 
     from ispsheets.money import format_money
+    from ispsheets.steps.cycle import COUNTS, counted
 
     print_problems(report.problems)
     verb = "would be" if options.dry_run else "were"
@@ -236,11 +247,16 @@ def _summary(report: RunReport, options: RunOptions) -> None:
             table.add_row(what, client, detail)
         out.print(table)
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
+    if options.dry_run:  # what it only planned (not counted above) is in its plan
+        planned = Counter(what for what, _, _ in report.plan if what not in ("report",
+                                                                               "payment"))
+        if planned:
+            facts.append("in the plan above: " + ", ".join(f"{what} {number}"
+                                                           for what, number in planned.items()))
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
-    errors = sum(p.is_error for p in report.problems)
-    if errors:
-        facts.append(f"{errors} problem(s) listed above")
+    if report.problems:
+        facts.append(f"{tally(report.problems)} listed above")
     prefix = "dry run, nothing changed: " if options.dry_run else f"{options.today}: "
     line = prefix + ("; ".join(facts) if facts else "nothing to do")
     out.print(line)
@@ -251,6 +267,8 @@ def _summary(report: RunReport, options: RunOptions) -> None:
 
 def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str, ...],
              resend: tuple[str, ...] = ()) -> RunOptions:
+    from ispsheets.runner import RunOptions
+
     today = _today(settings, date)
     now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
     return RunOptions(today=today, now=now, dry_run=dry_run, steps=steps,
@@ -259,9 +277,12 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
 
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
          resend: tuple[str, ...] = (), write: bool = True) -> None:
+    from ispsheets.logs import setup_logging
+    from ispsheets.runner import run
+
     settings = _load(config)
     options = replace(_options(settings, date, dry_run, steps, resend), write=write)
-    setup_logging(settings, options.progress)
+    setup_logging(settings, options.progress, dry_run=options.dry_run)
     report = run(settings, options)
     _summary(report, options)
     _exit(report.exit_code)
@@ -272,6 +293,8 @@ def run_command(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = Non
                 dry_run: DryRunOption = False) -> None:
     """The daily cycle: payments, invoices, delivery, reminders, fees, suspensions,
     reconnections, write-back and the report. Put this in cron, once a day."""
+    from ispsheets.runner import STEPS
+
     _run(config, date, dry_run, STEPS)
 
 
@@ -317,6 +340,7 @@ def report(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
 @app.command()
 def status(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) -> None:
     """Balances, overdue and suspended clients, and what the next run will do (read-only)."""
+    from ispsheets.logs import setup_logging
     from ispsheets.status import show_status
 
     settings = _load(config)

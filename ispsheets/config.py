@@ -241,7 +241,7 @@ def load_config(path: Path) -> tuple[Config | None, list[Problem]]:
     """Read and validate config.yaml; problems read `config.yaml: invoicing.due_days: ...`."""
     name = path.name
     if not path.is_file():
-        return None, [Problem(name, "not found",
+        return None, [Problem(str(path), "not found",  # as given: which one was meant
                               "run `ispsheets init` to create one, or pass --config PATH")]
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

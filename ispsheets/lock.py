@@ -1,7 +1,13 @@
-"""One run at a time: an OS lock on a file beside the journal.
+"""One run at a time: an OS lock on a file beside the journal, removed when the run ends.
 
 The kernel drops the lock when the process dies, so a lock left by a killed run is simply
 taken over; the file also names the holder so a second run can say who is busy.
+
+The run that holds the lock deletes the file before letting go of it, so no `ispsheets.lock`
+stays in the folder. A second run may have opened the file just before it was deleted and get
+the lock on that deleted file once it is released: so whoever gets the lock checks that the
+name still leads to the very file it locked (same device and inode), and otherwise starts
+again on the new file. Two runs can therefore never both believe they hold the lock.
 """
 
 from __future__ import annotations
@@ -21,17 +27,42 @@ class AlreadyRunning(Exception):
 
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """Hold the lock for the block, or raise AlreadyRunning at once."""
+    """Hold the lock for the block, or raise AlreadyRunning at once; the file is gone after."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _acquire(path)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
-            raise AlreadyRunning(path, holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
         yield
     finally:
-        os.close(fd)
+        try:
+            path.unlink(missing_ok=True)  # while still holding it: see the module docstring
+        finally:
+            os.close(fd)
+
+
+def _acquire(path: Path) -> int:
+    """A descriptor of the file at `path`, locked by us, that `path` still names."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise AlreadyRunning(path, holder) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            return fd
+        os.close(fd)  # the holder removed it as we opened it: lock the file there now
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)

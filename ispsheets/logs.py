@@ -12,10 +12,14 @@ from logging.handlers import RotatingFileHandler
 
 from ispsheets.config import Config
 
-FORMAT = "%(asctime)s %(levelname)s %(message)s"
+FORMAT = "%(asctime)s %(levelname)s {prefix}%(message)s"
 
 
-def setup_logging(config: Config, tty: bool, *, to_file: bool = True) -> None:
+def setup_logging(config: Config, tty: bool, *, to_file: bool = True,
+                  dry_run: bool = False) -> None:
+    """A dry run's lines say `dry-run:` after the level, so the log never tells as done what
+    only would have been (`INFO dry-run: invoice_issued C0033 INV-00154 ...`)."""
+    prefix = "dry-run: " if dry_run else ""
     logger = logging.getLogger("ispsheets")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -31,11 +35,11 @@ def setup_logging(config: Config, tty: bool, *, to_file: bool = True) -> None:
         except OSError:
             handler = None
         if handler is not None:
-            handler.setFormatter(logging.Formatter(FORMAT))
+            handler.setFormatter(logging.Formatter(FORMAT.format(prefix=prefix)))
             logger.addHandler(handler)
     if not tty:
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(logging.INFO)
         console.addFilter(lambda record: record.name == "ispsheets.steps")
-        console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        console.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(message)s", "%H:%M:%S"))
         logger.addHandler(console)

@@ -49,3 +49,14 @@ def errors(problems: Iterable[Problem]) -> list[Problem]:
 
 def warnings(problems: Iterable[Problem]) -> list[Problem]:
     return [p for p in problems if not p.is_error]
+
+
+def tally(problems: Iterable[Problem]) -> str:
+    """The one way `check`, `run` and `status` count problems: `2 error(s) (2 rows skipped),
+    1 warning(s)`. The `row skipped` line that follows a bad row's errors counts as a skipped
+    row, not as one more error."""
+    problems = list(problems)
+    skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
+    n_errors = sum(p.is_error for p in problems) - skipped
+    rows = f" ({skipped} row{'s' if skipped != 1 else ''} skipped)" if skipped else ""
+    return f"{n_errors} error(s){rows}, {len(problems) - n_errors - skipped} warning(s)"

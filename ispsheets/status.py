@@ -12,29 +12,44 @@ from rich.table import Table
 from ispsheets.config import Config
 from ispsheets.journal import Journal
 from ispsheets.money import format_money
-from ispsheets.problems import ExitCode
+from ispsheets.problems import ExitCode, tally
 from ispsheets.runner import STEPS, RunOptions, run
 
 ZERO = Decimal("0")
 
 
 def next_run_day(config: Config, today: dt.date) -> dt.date:
-    """Today, unless today's run already happened: then tomorrow."""
+    """The day the next scheduled run will act as: today, unless today's run already happened
+    (then tomorrow). After runs made with `--date` for later days, the day after the latest."""
     if not config.journal_path.exists():
         return today
     journal = Journal.open(config.journal_path)
     try:
-        done = journal.action(f"run/{today.isoformat()}") is not None
+        days = [dt.date.fromisoformat(run.key.removeprefix("run/"))
+                for run in journal.actions("run")]
     finally:
         journal.close()
-    return today + dt.timedelta(days=1) if done else today
+    latest = max(days, default=None)
+    return today if latest is None or latest < today else latest + dt.timedelta(days=1)
+
+
+def _why(today: dt.date, day: dt.date) -> str:
+    if day == today:
+        return "today's run has not happened yet: below, the business after it and what it will do."
+    if day == today + dt.timedelta(days=1):
+        return (f"today's run is done: below, the business after the next one ({day}) and what "
+                "it will do.")
+    return (f"runs were made with --date up to {day - dt.timedelta(days=1)}: below, the "
+            f"business after the run of {day} and what it will do.")
 
 
 def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
-    """As of `date` (default today in the configured timezone); the next run is `date`'s, or
-    without a date today's, or tomorrow's if today's already happened."""
-    today = date or dt.datetime.now(config.tz).date()
+    """The business as the run of one day will leave it, and what that run will do: the run of
+    `date`, or without one of the next scheduled run (`next_run_day`), said first."""
+    today = dt.datetime.now(config.tz).date()
     day = date or next_run_day(config, today)
+    if date is None:
+        out.print(f"Today is {today}; " + _why(today, day))
     now = dt.datetime.now(config.tz).replace(tzinfo=None, microsecond=0)
     report = run(config, RunOptions(today=day, now=now, dry_run=True,
                                     steps=tuple(s for s in STEPS if s != "report")))
@@ -46,9 +61,10 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
     invoices = [i for i in report.snapshot.invoices if i.status != "void"]
     clients = {c.client_id: c for c in report.snapshot.clients}
     open_ = [i for i in invoices if (i.balance or ZERO) > 0]
-    overdue = [i for i in open_ if i.due_date < today]
+    overdue = [i for i in open_ if i.due_date < day]
 
-    totals = Table(title=f"ispsheets status, {today}", title_justify="left", show_header=False)
+    totals = Table(title=f"ispsheets status after the run of {day}", title_justify="left",
+                   show_header=False)
     totals.add_column("what")
     totals.add_column("amount", justify="right")
     totals.add_row("Clients (active / suspended)",
@@ -74,7 +90,7 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
             client = clients.get(client_id)
             table.add_row(client_id, client.name if client else "",
                           client.status if client else "", str(len(items)),
-                          str((today - min(i.due_date for i in items)).days),
+                          str((day - min(i.due_date for i in items)).days),
                           money(sum((i.balance or ZERO for i in items), ZERO)))
         out.print(table)
     suspended = [c for c in clients.values() if c.status == "suspended"]
@@ -102,9 +118,9 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
     else:
         out.print(f"The run of {day} has nothing to do.")
     _portal_activity(config, out)
-    errors = [p for p in report.problems if p.is_error]
-    if errors:
-        out.print(f"{len(errors)} problem(s) in the workbook: run `ispsheets check` to list them")
+    if any(p.is_error for p in report.problems):
+        out.print(f"{tally(report.problems)} in the workbook: run `ispsheets check` to list "
+                  "them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code
 
 

@@ -386,6 +386,15 @@ def test_three_clients_are_numbered_inv_00042_to_44_in_client_id_order():
                for p in result.invoices for x in p.invoice.lines)
 
 
+def test_client_c9_is_numbered_before_c10_in_natural_order_as_everywhere_else():
+    clients = (Client("C10", "Bo"), Client("C9", "Ann"), Client("C100", "Cy"))
+    b = book(*(service(f"S-{c.client_id}", client=c.client_id) for c in clients),
+             clients=clients)
+    result = plan(b, d(2026, 11, 30))
+    assert [(p.invoice.invoice_number, p.invoice.client_id) for p in result.invoices] == [
+        ("INV-00001", "C9"), ("INV-00002", "C10"), ("INV-00003", "C100")]
+
+
 def test_skipped_client_gets_nothing_and_the_others_stay_contiguous():
     clients = (Client("C1", "Ann"), Client("C2", "Bo"), Client("C3", "Cy"))
     b = book(service("S1", client="C1"), service("S2", client="C2"), service("S3", client="C3"),

@@ -54,6 +54,38 @@ def test_dry_run_prints_the_plan_and_exits_0(shop):
     assert not (shop / "ispsheets.db").exists() and not (shop / "outbox").exists()
 
 
+def test_a_dry_run_logs_what_would_happen_as_a_dry_run(tmp_path):
+    init_project(tmp_path, 3, dt.date(2026, 11, 20))
+    dry = ispsheets("run", "--dry-run", "--date", "2026-11-30", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    lines = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8").splitlines()
+    assert sum(" INFO dry-run: invoice_issued " in line for line in lines) == 3
+    assert all(" dry-run: " in line for line in lines)
+    ispsheets("run", "--date", "2026-11-30", cwd=tmp_path)
+    real = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8").splitlines()
+    assert sum(" INFO invoice_issued " in line for line in real[len(lines):]) == 3
+
+
+def test_check_run_and_status_count_problems_the_same_way(tmp_path):
+    import openpyxl
+
+    init_project(tmp_path, 5, dt.date(2026, 11, 20))
+    book = openpyxl.load_workbook(tmp_path / "isp.xlsx")
+    book["Services"]["D2"] = "2026-02-30"  # start_date: 2 errors (the date, the row skipped)
+    book["Services"]["C3"] = "NOPE"  # package_id
+    book["Clients"]["C2"] = None  # email: a warning
+    book.save(tmp_path / "isp.xlsx")
+    counted = "2 error(s) (2 rows skipped), 1 warning(s)"
+    check = ispsheets("check", cwd=tmp_path)
+    assert check.returncode == 1
+    assert check.stdout.strip().endswith(f"packages read; {counted}")
+    dry = ispsheets("run", "--dry-run", "--date", "2026-11-30", cwd=tmp_path)
+    assert dry.returncode == 1
+    assert dry.stdout.strip().splitlines()[-1].endswith(f"; {counted} listed above")
+    status = ispsheets("status", "--date", "2026-11-30", cwd=tmp_path)
+    assert f"{counted} in the workbook: run `ispsheets check`" in status.stdout
+
+
 def test_a_workbook_open_in_excel_exits_3_but_report_still_works(tmp_path):
     init_project(tmp_path, 5, dt.date(2026, 11, 20))
     (tmp_path / "~$isp.xlsx").write_text("owner")
@@ -80,6 +112,48 @@ def test_status_shows_balances_and_what_the_next_run_will_do(tmp_path):
     assert result.stderr == ""
 
 
+def test_status_without_a_date_shows_the_next_run_after_runs_made_with_date(tmp_path):
+    """Runs made with --date up to Jul 5 (later than today): the next run is Jul 6's, when
+    both clients are 21 days past their Jun 15 due date and are suspended."""
+    rows = _two_clients()
+    rows["Services"] = [(*row[:3], dt.date(2030, 6, 1), *row[4:]) for row in rows["Services"]]
+    business = Business.create(tmp_path, rows)
+    business.run(dt.date(2030, 5, 31))
+    business.run(dt.date(2030, 7, 5))
+    result = ispsheets("status", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.replace("│", " ").replace("┃", " ").split())
+             for line in result.stdout.splitlines()]
+    assert lines[0].endswith("runs were made with --date up to 2030-07-05: below, the business "
+                             "after the run of 2030-07-06 and what it will do.")
+    assert "What the run of 2030-07-06 will do" in lines
+    assert [line.split()[:2] for line in lines if line.startswith("suspend ")] == [
+        ["suspend", "A"], ["suspend", "B"]]
+
+
+def test_a_dry_run_that_would_remind_does_not_say_nothing_to_do(tmp_path):
+    business = Business.create(tmp_path, _two_clients())
+    business.run(dt.date(2026, 11, 30))
+    result = ispsheets("run", "--dry-run", "--date", "2026-12-18", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "dry run, nothing changed: in the plan above: reminder 2")
+
+
+def test_the_next_run_is_today_then_tomorrow_once_today_has_run(tmp_path):
+    from ispsheets.status import next_run_day
+
+    business = Business.create(tmp_path, _two_clients())
+    nov_30, dec_1 = dt.date(2026, 11, 30), dt.date(2026, 12, 1)
+    assert next_run_day(business.config, nov_30) == nov_30  # no journal yet
+    business.run(nov_30)
+    assert next_run_day(business.config, nov_30) == dec_1
+    assert next_run_day(business.config, dt.date(2026, 11, 20)) == dec_1  # ran ahead with --date
+    assert next_run_day(business.config, dt.date(2026, 12, 9)) == dt.date(2026, 12, 9)
+    business.run(dt.date(2026, 12, 9))
+    assert next_run_day(business.config, dt.date(2026, 12, 9)) == dt.date(2026, 12, 10)
+
+
 def test_rebill_refuses_an_invoice_that_is_not_void(tmp_path):
     business = Business.create(tmp_path, _two_clients())
     business.run(dt.date(2026, 11, 30))
@@ -103,6 +177,7 @@ def test_a_run_ends_its_process_with_the_summary_and_the_log_complete(tmp_path):
     assert log.count(" invoice_sent ") == 3
     summary = next(line for line in result.stdout.splitlines() if line.startswith("2026-11-30"))
     assert log.rstrip().splitlines()[-1].endswith(f"INFO done, exit 0: {summary}")
+    assert not (tmp_path / "ispsheets.lock").exists()  # removed when the run ended
 
 
 def test_a_second_run_while_one_is_busy_exits_3(tmp_path):

@@ -82,6 +82,12 @@ def test_cli_exits_2_without_a_config(tmp_path):
     assert "ispsheets init" in result.stderr
 
 
+def test_a_config_given_with_a_path_that_does_not_exist_is_named_as_given(tmp_path):
+    result = _ispsheets("check", "--config", "/nonexistent/cfg.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error /nonexistent/cfg.yaml: not found — ")
+
+
 def test_cli_exits_2_on_a_bad_date(tmp_path):
     _write(tmp_path, "workbook: {path: isp.xlsx}\n")
     result = _ispsheets("run", "--date", "2026-13-01", cwd=tmp_path)

@@ -91,6 +91,7 @@ def test_every_kill_point_is_covered():
     assert set(KILL_DAY) == set(POINTS)
 
 
+@pytest.mark.slow  # 4-7 s each: a story of many days, killed once
 @pytest.mark.parametrize("point", POINTS)
 def test_a_run_killed_at_a_step_boundary_is_completed_by_the_next_run(tmp_path, undisturbed,
                                                                        point):
@@ -106,6 +107,7 @@ def test_a_run_killed_at_a_step_boundary_is_completed_by_the_next_run(tmp_path, 
     assert [p.name for p in tmp_path.glob(".*tmp*")] == []  # no half-written file left
 
 
+@pytest.mark.slow  # 6 s
 def test_a_run_killed_between_two_outbox_emails_sends_each_once(tmp_path, undisturbed):
     """Outbox emails share a journal transaction: killed after the second of the day's three
     invoice emails, the next run writes the batch again, and each email is there once."""

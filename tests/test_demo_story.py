@@ -15,6 +15,7 @@ from ispsheets.book.reader import read_xlsx
 from ispsheets.story import play
 
 TODAY = dt.date(2026, 11, 25)
+pytestmark = pytest.mark.slow  # the quarter: 11 s
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -183,3 +185,23 @@ def test_demo_20000_clients_have_unique_ids_and_valid_references() -> None:
         assert set(_column(data, tab, "client_id")) <= set(client_ids)
         keys = _column(data, tab, "charge_id" if tab == "Charges" else "payment_id")
         assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("how", ["console script", "python -m"])
+def test_the_next_command_init_prints_works_as_printed_without_ispsheets_on_the_path(
+        tmp_path: Path, how: str) -> None:
+    """`.venv/bin` is not on a newcomer's PATH: `next: cd mybiz && ispsheets check` failed."""
+    venv_bin = Path(sys.executable).parent
+    command = ([str(venv_bin / "ispsheets")] if how == "console script"
+               else [sys.executable, "-m", "ispsheets"])
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    assert shutil.which("ispsheets", path=env["PATH"]) is None
+    init = subprocess.run([*command, "init", "my biz"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    printed = init.stdout.strip().splitlines()[-1]
+    assert printed.startswith("next: cd 'my biz' && ")
+    then = subprocess.run(["bash", "-c", printed.removeprefix("next: ")], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert then.returncode == 0, then.stderr
+    assert "0 clients, 0 services, 0 packages read; 0 error(s), 0 warning(s)" in then.stdout

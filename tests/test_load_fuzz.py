@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -85,6 +86,7 @@ def assert_sound(book: Book, sheet_names: list[str]) -> None:
         assert isinstance(record.amount, Decimal) and record.client_id in known
 
 
+@pytest.mark.slow  # 5 s on a quiet 2-core machine, 36 s on a busy one
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sheets())
 def test_any_junk_in_any_cell_gives_problems_never_an_exception(

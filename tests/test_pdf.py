@@ -190,6 +190,12 @@ def test_rupee_symbol_needs_the_unicode_font():
     assert choose_fonts(_doc(currency="INR")).embedded == bool(font_candidates())
 
 
+def test_the_pdf_is_dated_by_the_invoice_issue_date_nov_30_2026(tmp_path):
+    metadata = PdfReader(render_invoice(_doc(), tmp_path / "INV-00042.pdf")).metadata
+    assert metadata.creation_date.date() == dt.date(2026, 11, 30)
+    assert metadata.modification_date.date() == dt.date(2026, 11, 30)
+
+
 def test_same_document_gives_the_same_bytes():
     doc = _doc(link=LINK)
     assert invoice_pdf(doc) == invoice_pdf(doc)

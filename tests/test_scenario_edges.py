@@ -228,6 +228,7 @@ def test_a_late_fee_row_the_owner_deletes_is_waived_and_never_comes_back(tmp_pat
     assert len(business.activity("late_fee_added")) == 1
 
 
+@pytest.mark.slow  # 6 s: months of runs
 def test_with_billing_stopped_while_suspended_the_months_off_are_never_billed(tmp_path):
     business = Business.create(tmp_path, _rows("A"), """
 collections: {bill_while_suspended: false}

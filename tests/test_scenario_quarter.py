@@ -15,6 +15,8 @@ import pytest
 
 from tests.scenario import Business, row
 
+pytestmark = pytest.mark.slow  # the quarter, run once for the module: 7 s
+
 D = Decimal
 NOV_30, DEC_31, JAN_31 = dt.date(2026, 11, 30), dt.date(2026, 12, 31), dt.date(2027, 1, 31)
 LAST_DAY = dt.date(2027, 2, 20)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +141,7 @@ def test_billing_day_accepts_whole_numbers_1_to_28(fresh: dict[str, Any]) -> Non
 
 def test_instructions_explain_tabs_columns_the_daily_run_and_voiding(fresh: dict[str, Any]
                                                                      ) -> None:
-    text = "\n".join(str(row[0]) for row in fresh[INSTRUCTIONS]["values"] if row[0])
+    text = " ".join(str(row[0]).strip() for row in fresh[INSTRUCTIONS]["values"] if row[0])
     for tab in TABS:
         assert f"{tab.name}: " in text
     for words in ("Blue headers are yours", "Grey headers are written by ispsheets",
@@ -170,3 +174,36 @@ def test_docs_describe_every_tab_and_column() -> None:
         assert f"## {tab.name}" in text, tab.name
         for column in tab.columns:
             assert f"`{column.name}`" in text, f"{tab.name}.{column.name}"
+
+
+def test_instructions_promise_nothing_ispsheets_does_not_do_yet(fresh: dict[str, Any]) -> None:
+    text = " ".join(str(row[0]).strip() for row in fresh[INSTRUCTIONS]["values"] if row[0])
+    assert "adds card" not in text and "charge the card" not in text
+    assert "Card payments, Stripe and autopay are not taken by ispsheets yet" in text
+
+
+def _words(pdf: Path) -> tuple[float, list[tuple[float, float, float, str]]]:
+    """The first page's width and its words (x end, top, bottom, text), by pdftotext."""
+    html = subprocess.run(["pdftotext", "-bbox", "-f", "1", "-l", "1", str(pdf), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    width = float(re.search(r'<page width="([\d.]+)"', html).group(1))  # type: ignore[union-attr]
+    words = [(float(x), float(top), float(bottom), word) for top, x, bottom, word in re.findall(
+        r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        html)]
+    return width, words
+
+
+@pytest.mark.skipif(not (shutil.which("soffice") and shutil.which("pdftotext")),
+                    reason="needs LibreOffice and poppler's pdftotext")
+def test_libreoffice_prints_the_instructions_on_the_page_with_no_line_over_another(
+        tmp_path: Path) -> None:
+    """Printed by LibreOffice, the Instructions used to run past the page's right edge and
+    wrapped lines were drawn over the next row."""
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path),
+                    str(COMMITTED)], capture_output=True, timeout=180, check=True)
+    width, words = _words(tmp_path / "isp-template.pdf")
+    assert words and words[0][3] == "Your"  # the Instructions tab is the first page
+    assert max(x for x, _, _, _ in words) < width - 20
+    lines = sorted({(round(top, 1), round(bottom, 1)) for _, top, bottom, _ in words})
+    for (top, bottom), (next_top, _) in itertools.pairwise(lines):
+        assert next_top >= bottom - 1, f"a line at {next_top} overlaps the one at {top}"

@@ -30,6 +30,7 @@ from ispsheets.billing.tax import TaxedLine, apply_tax, line_rate
 from ispsheets.book.records import Book, Charge, Client, Invoice, InvoiceLine, Package, Service
 from ispsheets.journal import Billed
 from ispsheets.money import ZERO, round_money
+from ispsheets.payments.allocate import natural_key
 from ispsheets.problems import Problem, warning
 
 if TYPE_CHECKING:
@@ -467,7 +468,7 @@ def plan_invoices(book: Book, rules: BillingRules, today: dt.date, state: Billed
 
     planned = []
     seq = state.next_seq
-    for client_id in sorted(drafts):
+    for client_id in sorted(drafts, key=natural_key):  # C9 before C10, as everywhere
         draft = drafts[client_id]
         if draft.due():
             planned.append(_build_invoice(client_id, draft.periods + draft.extras, seq, rules,

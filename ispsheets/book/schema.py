@@ -110,7 +110,8 @@ CLIENTS = Tab("Clients", "client_id", (
     _c("phone", O, Kind.TEXT, width=16),
     _c("address", O, Kind.TEXT, width=30),
     _c("billing_day", O, Kind.INT, help="1-28; blank = config default", width=11),
-    _c("autopay", O, Kind.BOOL, choices=YES_NO, help="charge the card on file", width=9),
+    _c("autopay", O, Kind.BOOL, choices=YES_NO,
+       help="the client wants card autopay (ispsheets does not charge cards yet)", width=9),
     _c("tax_exempt", O, Kind.BOOL, choices=YES_NO, width=10),
     _c("status", B, Kind.CHOICE, choices=CLIENT_STATUSES,
        help="active, suspended or cancelled; blank = active", width=11),
@@ -183,7 +184,7 @@ PAYMENTS = Tab("Payments", "payment_id", (
     _c("invoice_number", O, Kind.KEY, help="optional: pay this invoice first", width=14),
     _c("applied_to", T, Kind.TEXT, width=34),
     _c("unapplied", T, Kind.MONEY, width=11),
-), help="Payments you received; ispsheets adds card and Stripe payments.")
+), help="Payments you received (cash, check, transfer, card): one row each.")
 
 ACTIVITY = Tab("Activity", None, (
     _c("timestamp", T, Kind.DATETIME, width=20),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ TOOL_CELL = "#F2F2F2"  # background of a tool column's cells on an owner tab
 LAST_ROW = 1_048_575  # 0-based: validations and formats cover the whole column
 TEMPLATE_PATH = Path("sheet_templates/isp-template.xlsx")
 INSTRUCTIONS = "Instructions"
+INSTRUCTIONS_WIDTH = 88  # characters of an Instructions line: fits a portrait page in print
 TOOL_NOTE = "Written by ispsheets: read it, do not type here (edits may be overwritten)."
 
 NUMBER_FORMATS: Mapping[Kind, str] = {
@@ -117,6 +119,8 @@ INSTRUCTION_LINES: tuple[tuple[str, str], ...] = (
     ("", "The daily `ispsheets run` issues the invoices that are due, emails them, applies "
          "the payments on the Payments tab, sends reminders, adds late fees, suspends and "
          "reconnects, and fills in the grey columns."),
+    ("", "Card payments, Stripe and autopay are not taken by ispsheets yet: record every "
+         "payment you receive on the Payments tab."),
     ("", "If the workbook is open in Excel during a run, nothing is lost: the next run "
          "completes the write."),
     ("", "Run `ispsheets check` after editing: it lists every problem by cell, e.g. "
@@ -142,7 +146,7 @@ class _Formats:
         self.tool_header = book.add_format({**header, "bg_color": TOOL_GREY})
         self.title = book.add_format({"bold": True, "font_size": 16, "font_color": brand})
         self.head = book.add_format({"bold": True, "font_size": 12, "font_color": brand})
-        self.text = book.add_format({"text_wrap": True, "valign": "top"})
+        self.text = book.add_format({"valign": "top"})
         self.columns: dict[tuple[Kind, bool], Any] = {}
         for kind in Kind:
             for tool in (False, True):
@@ -155,14 +159,24 @@ class _Formats:
 
 
 def _write_instructions(sheet: Worksheet, formats: _Formats) -> None:
-    sheet.set_column(0, 0, 110, formats.text)
+    """One printed line per row, wrapped here: a cell that wraps by itself overlaps the next
+    row in LibreOffice (it keeps the row's stored height), and a wide column is cut in print."""
+    sheet.set_column(0, 0, INSTRUCTIONS_WIDTH + 8, formats.text)
+    sheet.hide_gridlines(2)
+    sheet.set_portrait()
+    sheet.fit_to_pages(1, 0)  # as wide as one page, as many pages long as it takes
     row = 0
     for style, text in INSTRUCTION_LINES:
         if style == "head":
             row += 1
-        sheet.write_string(row, 0, text, {"title": formats.title, "head": formats.head}.get(
-            style, formats.text))
-        row += 1
+        if style in ("title", "head"):
+            sheet.set_row(row, 24 if style == "title" else 18)
+            sheet.write_string(row, 0, text, formats.title if style == "title" else formats.head)
+            row += 1
+            continue
+        for line in textwrap.wrap(text, INSTRUCTIONS_WIDTH, subsequent_indent="  "):
+            sheet.write_string(row, 0, line, formats.text)
+            row += 1
     sheet.activate()
 
 

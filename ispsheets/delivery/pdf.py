@@ -635,6 +635,11 @@ def _invoice_pdf(doc: InvoiceDocument, fonts: Fonts) -> bytes:
     canvas.setAuthor(doc.company.name)
     canvas.setSubject(f"Invoice {number} for {client}")
     canvas.setCreator("ispsheets")
+    # The invoice's issue date as its creation date (reportlab's invariant mode would write
+    # 2000-01-01): the date a reader's PDF properties show, and fixed, so a re-render of the
+    # same invoice is byte for byte the same file.
+    issued = doc.invoice.issue_date
+    canvas.setDateFormatter(lambda *_: f"D:{issued:%Y%m%d}000000")
     painter = _Painter(canvas, doc, fonts)
 
     table_top = painter.bill_to(painter.header())

@@ -18,10 +18,17 @@ from typing import NoReturn
 
 from ispsheets.children import die_with_parent
 from ispsheets.reporting.inputs import ReportInput
-from ispsheets.reporting.workbook import prune_reports, write_report
 from ispsheets.steps.cycle import Cycle
 
 FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
+
+
+def write_report(data: ReportInput, folder: Path) -> Path:
+    """The report workbook. Its writer (pandas, xlsxwriter: half a second to import) is imported
+    only here, so `--help`, `check`, `status` and dry runs never load it."""
+    from ispsheets.reporting.workbook import write_report as write
+
+    return write(data, folder)
 
 
 class ReportError(RuntimeError):
@@ -54,6 +61,8 @@ def write_report_step(cycle: Cycle) -> None:
 
 
 def _written(cycle: Cycle, path: Path) -> None:
+    from ispsheets.reporting.workbook import prune_reports
+
     cycle.report.report_file = str(path)
     prune_reports(path.parent, cycle.config.paths.keep_reports, path)
 
