@@ -103,6 +103,7 @@ class EmailContext:
     applied: tuple[tuple[str, Decimal], ...] = ()  # receipts: (invoice number, amount)
     credit: Decimal = ZERO  # unapplied credit left after the payment
     failure_reason: str = ""  # autopay_failed: what the card processor said
+    autopay: bool = False  # a card charge will really be attempted (payments.autopay)
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -131,7 +132,7 @@ class EmailContext:
             "suspend_after_days": self.suspend_after_days, "suspension_date": suspension_date,
             "suspended_on": self.suspended_on, "reconnection_fee": self.reconnection_fee,
             "payment": self.payment, "applied": list(self.applied), "credit": self.credit,
-            "failure_reason": self.failure_reason,
+            "failure_reason": self.failure_reason, "autopay": self.autopay,
         }
 
 
