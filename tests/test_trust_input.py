@@ -117,9 +117,12 @@ def _held_rows() -> dict[str, list[tuple[object, ...]]]:
     rows = _rows(CATCHUP={"start_date": dt.date(2026, 10, 1)},  # Oct, Nov and Dec at once
                  NEW={"start_date": dt.date(2026, 11, 10), "package_id": "SETUP"},
                  ANNUAL={"start_date": dt.date(2026, 11, 10), "package_id": "YEAR"},
+                 INSTALL={"start_date": dt.date(2026, 12, 1), "package_id": "INSTALL"},
                  TYPO={"start_date": dt.date(2025, 12, 1)})  # 13 months at once
     rows["Packages"].append(row("Packages", package_id="SETUP", name="Home installed",
                                 price=D("49.99"), interval="monthly", setup_fee=D("150.00")))
+    rows["Packages"].append(row("Packages", package_id="INSTALL", name="Home with a tower",
+                                price=D("49.99"), interval="monthly", setup_fee=D("650.00")))
     return rows
 
 
@@ -147,13 +150,14 @@ def test_a_13_period_invoice_is_held_until_the_owner_opens_it(tmp_path):
     held = invoices["TYPO"]
     # a normal catch-up, a setup fee with a first prorated period, an annual plan: not held
     assert {c: i.status for c, i in invoices.items()} == {
-        "ANNUAL": "open", "CATCHUP": "open", "NEW": "open", "TYPO": "held"}
+        "ANNUAL": "open", "CATCHUP": "open", "INSTALL": "open", "NEW": "open", "TYPO": "held"}
+    assert invoices["INSTALL"].total == D("699.99")  # 14 times the price, but a setup fee
     lines = [r for r in business.sheet("InvoiceLines")
              if r["invoice_number"] == held.invoice_number]
     assert len(lines) == 13 and held.total == D("649.87")
     assert held.balance == 0 and business.clients()["TYPO"].balance == 0
     assert sorted(m.to for m in business.mails()) == [
-        "annual@x.example", "catchup@x.example", "new@x.example"]
+        "annual@x.example", "catchup@x.example", "install@x.example", "new@x.example"]
     assert not (tmp_path / "invoices" / f"{held.invoice_number}.pdf").exists()
     [activity] = business.activity("invoice_held")
     assert activity["invoice_number"] == held.invoice_number
@@ -161,8 +165,12 @@ def test_a_13_period_invoice_is_held_until_the_owner_opens_it(tmp_path):
     summary = " ".join(result.stdout.split())
     assert "Invoices held for your check" in summary
     assert re.search(rf"{held.invoice_number}\W+TYPO\W+\$649\.87\W+13 periods", summary)
-    assert "3 invoices issued" in summary and "1 invoice held" in summary
-    assert "$1,091.26 billed" not in summary  # the held $649.87 is not billed yet
+    assert "4 invoices issued" in summary and "1 invoice held" in summary
+    assert "$1,711.65 billed" in summary  # the held $649.87 is not billed yet
+    report = openpyxl.load_workbook(tmp_path / "reports" / "ispsheets-report-2026-11-30.xlsx")
+    metrics = {r[0]: r[1] for r in report["Summary"].iter_rows(min_row=5, values_only=True)}
+    assert metrics["Held invoices (1)"] == 649.87
+    assert metrics["Outstanding"] == 1711.65
     status = " ".join(_status(business, dt.date(2026, 12, 1)).split())
     assert "Held invoices" in status
     assert re.search(rf"{held.invoice_number}\W+TYPO\W+2026-11-30\W+\$649\.87\W+13 periods",

@@ -71,12 +71,14 @@ def sync_releases(cycle: Cycle) -> None:
         if row.status != "open" or number not in held or number in voided:
             continue
         due = max(cycle.today + due_days, row.due_date or cycle.today)
-        if cycle.journal.record_action(f"{RELEASED}/{number}", RELEASED, row.client_id, number,
-                                       cycle.now, due.isoformat()):
+        with cycle.journal.transaction():
+            if not cycle.journal.record_action(f"{RELEASED}/{number}", RELEASED, row.client_id,
+                                               number, cycle.now, due.isoformat()):
+                continue
             cycle.log("invoice_released", row.client_id, number,
                       f"released by the owner (was held: {held[number]}); due "
                       f"{due.isoformat()}")
-            cycle.plan("release", row.client_id, f"{number}, held before; due {due.isoformat()}")
+        cycle.plan("release", row.client_id, f"{number}, held before; due {due.isoformat()}")
 
 
 def overlay_pending_statuses(book: Book, journal: Journal) -> Book:
