@@ -173,6 +173,7 @@ def test_a_13_period_invoice_is_held_until_the_owner_opens_it(tmp_path):
     assert metrics["Outstanding"] == 1711.65
     status = " ".join(_status(business, dt.date(2026, 12, 1)).split())
     assert "Held invoices" in status
+    assert "The run of 2026-12-01 has nothing to do" in status  # no email for the held one
     assert re.search(rf"{held.invoice_number}\W+TYPO\W+2026-11-30\W+\$649\.87\W+13 periods",
                      status)
 
@@ -255,7 +256,7 @@ def _autopay_business(tmp_path) -> Business:
         row("Clients", client_id=c, name=f"Client {c}", email=f"{c.lower()}@x.example",
             status="active", autopay=autopay, stripe_customer_id=customer)
         for c, autopay, customer in (("AUTO", "yes", None), ("CARD", "yes", "cus_123"),
-                                     ("PLAIN", "no", None))]
+                                     ("PLAIN", "no", "cus_456"))]
     return Business.create(tmp_path, rows, config=PAY_BY_TRANSFER)
 
 
@@ -280,7 +281,8 @@ def test_the_invoice_says_autopay_only_when_a_charge_will_be_attempted(tmp_path,
     business = _autopay_business(tmp_path)
     business.run(NOV_30)
     said = {c: "Autopay is on" in business.mails_to(c)[0].text for c in ("AUTO", "CARD", "PLAIN")}
-    assert said == {"AUTO": False, "CARD": True, "PLAIN": False}  # CARD: key and card on file
+    # CARD: autopay, a key and a card on file; PLAIN has a card but autopay = no
+    assert said == {"AUTO": False, "CARD": True, "PLAIN": False}
 
 
 def test_check_warns_once_that_autopay_has_no_effect_yet(tmp_path):
