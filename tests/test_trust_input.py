@@ -84,6 +84,8 @@ def test_every_owner_date_column_is_checked(tmp_path):
     report = business.run(NOV_30)
     errors = {p.where: p.message for p in report.problems if p.is_error}
     assert "more than 5 years after today (2026-11-30)" in errors["Services!E3"]
+    assert any(p.where == "Services!E3" and p.fix.endswith("or clear end_date if the service "
+                                                            "goes on") for p in report.problems)
     assert "before 2000-01-01" in errors["Services!I4"]
     assert "1999-12-31 is before 2000-01-01" in errors["Charges!C2"]
     assert "2207-01-05" in errors["Payments!B2"]

@@ -149,7 +149,13 @@ def _read(column: Column, raw: object, order: DateOrder, window: DateWindow | No
     value = _PARSERS[column.kind](raw, column, order)
     if (window is not None and column.kind is Kind.DATE and column.who is not Who.TOOL
             and isinstance(value, dt.date)):
-        return window.check(value, raw) or value
+        invalid = window.check(value, raw)
+        if invalid is None:
+            return value
+        if column.name == "end_date" and value > window.last:
+            return Invalid(invalid.message, f"{invalid.fix}, or clear end_date if the service "
+                                            "goes on")
+        return invalid
     return value
 
 
