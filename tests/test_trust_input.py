@@ -104,6 +104,22 @@ def test_the_check_command_names_the_cell_and_the_cause(tmp_path):
     assert any(p.where == "Services!D2" and "typo in the year" in p.message for p in problems)
 
 
+@pytest.mark.parametrize(("cell", "cause"), [
+    (dt.datetime(1905, 7, 18), "a number typed into a date cell? (a date cell shows 2026 as "),
+    (dt.datetime(1909, 12, 31), "a number typed into a date cell?"),
+    (dt.datetime(1910, 1, 1), "1910-01-01 is before 2000-01-01: a typo in the year?"),
+    (20000, "1954-10-03 is before 2000-01-01: a number typed into a date cell? (a date cell "
+            "shows 20000 as"),
+    ("1/1/1999", "'1/1/1999' reads as 1999-01-01, before 2000-01-01: a typo in the year?")])
+def test_the_cause_named_fits_what_was_in_the_cell(cell, cause):
+    from ispsheets.book.parse import parse_date
+
+    day = parse_date(cell)
+    assert isinstance(day, dt.date)
+    invalid = DateWindow.around(NOV_30).check(day, cell)
+    assert invalid is not None and cause in invalid.message
+
+
 @pytest.mark.parametrize(("day", "plausible"), [
     (dt.date(1999, 12, 31), False), (dt.date(2000, 1, 1), True),
     (dt.date(2031, 11, 30), True), (dt.date(2031, 12, 1), False)])

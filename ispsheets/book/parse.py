@@ -293,6 +293,7 @@ def parse_date(raw: object, order: DateOrder = "MDY") -> dt.date | Invalid | Non
 EARLIEST_PLAUSIBLE = dt.date(2000, 1, 1)
 YEARS_AHEAD = 5
 _LEAP_BUG_END = dt.date(1900, 3, 1)  # Excel counts a 29 Feb 1900: serials before it are one off
+_TYPED_NUMBER_BEFORE = dt.date(1910, 1, 1)  # a date cell holding 1 to 3653: a number typed in
 
 
 @dataclass(frozen=True)
@@ -341,10 +342,11 @@ def _as_read(value: dt.date, raw: object) -> str:
 
 def _typed_number(value: dt.date, raw: object) -> str | None:
     """The number that shows as `value` in a date cell, when `raw` was a number or a date
-    cell's day from Excel's first decades (nobody's service started in 1900)."""
+    cell's day from Excel's first decade (a day, a price or a year typed: 2026 is 1905-07-18);
+    a later date like 1926-11-30 is a typo in the year."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return _str(raw)
-    if isinstance(raw, dt.date) and value.year < FIRST_SERIAL_DATE.year:
+    if isinstance(raw, dt.date) and value < _TYPED_NUMBER_BEFORE:
         serial = (value - EXCEL_EPOCH).days - (value < _LEAP_BUG_END)
         return str(serial)
     return None
