@@ -324,3 +324,20 @@ def test_a_final_notice_threatens_suspension_only_where_it_would_happen(tmp_path
                for c in ("SMALL", "BIG")}
     assert "will be suspended" in notices["BIG"][0].text
     assert "suspended" not in notices["SMALL"][0].text + notices["SMALL"][0].subject
+
+
+def test_a_suspension_email_waits_until_the_router_command_has_really_run(tmp_path):
+    business = Business.create(tmp_path, _rows(LATE={}), config="""
+        collections: {provisioning: {suspend_command: "test -f router-up"}}
+        """)
+    business.run(NOV_30)
+    report = business.run(dt.date(2027, 1, 5))  # 21 days past the Dec 15 due date
+    assert business.clients()["LATE"].status == "suspended"
+    assert any("the command failed" in p.message for p in report.problems)
+    assert not [m for m in business.mails_to("LATE") if m.kind == "suspend"]
+    business.run(dt.date(2027, 1, 6))  # the router is still down: still no email
+    assert not [m for m in business.mails_to("LATE") if m.kind == "suspend"]
+    (tmp_path / "router-up").touch()  # the router answers again
+    business.run(dt.date(2027, 1, 7))
+    [mail] = [m for m in business.mails_to("LATE") if m.kind == "suspend"]
+    assert mail.day == dt.date(2027, 1, 7) and "suspended" in mail.subject
