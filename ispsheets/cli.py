@@ -239,6 +239,17 @@ def _summary(report: RunReport, options: RunOptions) -> None:
                           str(len(invoice.lines)), format_money(invoice.total, report.currency))
         if shown:
             out.print(table)
+    if report.held:
+        table = Table(title="Invoices held for your check: not sent, not charged, not reminded",
+                      title_justify="left")
+        for column in ("invoice", "client", "total", "why"):
+            table.add_column(column, justify="right" if column == "total" else "left")
+        for invoice, reason in report.held:
+            table.add_row(invoice.invoice_number, invoice.client_id,
+                          format_money(invoice.total, report.currency), reason)
+        out.print(table)
+        out.print("Set a held invoice's status to open in the Invoices tab to send it on the "
+                  "next run, or to void to cancel it.")
     if options.dry_run and report.plan:
         table = Table(title="What else the run would do", title_justify="left")
         for column in ("action", "client", "detail"):

@@ -69,6 +69,11 @@ class Invoicing(_Section):
     pdf_font: str = ""  # a .ttf font for invoices; blank = Helvetica, or DejaVu when needed
     payment_instructions: str = ""
     footer: str = "Thank you for your business."
+    # An invoice far outside what the client normally pays is held (issued, not sent) until
+    # the owner sets its status to open; 0 turns a rule off.
+    hold_above_periods: int = Field(6, ge=0)  # periods of one service on one invoice
+    hold_above_multiple: Decimal = Field(Decimal("10"), ge=0)  # × the client's price a period
+    hold_above_amount: Decimal = Field(Decimal("0"), ge=0)  # invoice total
 
     @field_validator("number_format")
     @classmethod

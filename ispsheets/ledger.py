@@ -22,9 +22,41 @@ def invoice_message_key(number: str) -> str:
     return f"invoice/{number}"
 
 
+# Journal action kinds: an invoice held when issued, and released by the owner's `open`.
+HELD, RELEASED = "held", "released"
+
+
+def held_reasons(journal: Journal) -> dict[str, str]:
+    """Invoice number → why it was held, for the invoices held and not released (voided ones
+    included: their status says void)."""
+    released = {a.invoice_number for a in journal.actions(RELEASED, "done")}
+    return {a.invoice_number: a.detail for a in journal.actions(HELD, "done")
+            if a.invoice_number not in released}
+
+
+def released_due_dates(journal: Journal) -> dict[str, dt.date]:
+    """Invoice number → its due date once released (it is sent on the day it is released)."""
+    return {a.invoice_number: dt.date.fromisoformat(a.detail[:10])
+            for a in journal.actions(RELEASED, "done")}
+
+
 def issued_invoices(journal: Journal) -> list[Invoice]:
-    """Every invoice the tool issued, voided ones with status `void`, in number order."""
-    return [record.invoice for record in journal.invoices()]
+    """Every invoice the tool issued, in number order: voided ones with status `void`, held
+    ones `held`, released ones due as their release made them."""
+    invoices = [record.invoice for record in journal.invoices()]
+    held, due = held_reasons(journal), released_due_dates(journal)
+    if not held and not due:
+        return invoices
+    result = []
+    for invoice in invoices:
+        number = invoice.invoice_number
+        if invoice.status != "void":
+            if number in held:
+                invoice = copy_invoice(invoice, status=HELD)
+            elif number in due and due[number] > invoice.due_date:
+                invoice = copy_invoice(invoice, due_date=due[number])
+        result.append(invoice)
+    return result
 
 
 def sent_at(journal: Journal) -> dict[str, dt.datetime]:

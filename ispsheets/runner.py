@@ -17,7 +17,7 @@ from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal, JournalError
-from ispsheets.ledger import build_ledger
+from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
@@ -53,6 +53,9 @@ def settle_ledger(cycle: Cycle) -> None:
     cycle.ledger = build_ledger(cycle.journal, cycle.invoices, cycle.allocation, stage_order)
     cycle.report.snapshot = Snapshot(cycle.ledger.invoices, cycle.book.clients,
                                      cycle.ledger.client_balances)
+    reasons = held_reasons(cycle.journal)
+    cycle.report.held = [(i, reasons.get(i.invoice_number, "")) for i in cycle.ledger.invoices
+                         if i.status == "held"]
 
 
 def write_back(cycle: Cycle) -> None:

@@ -58,7 +58,7 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
             out.print(str(problem))
         return report.exit_code
     money = lambda amount: format_money(amount, config.currency)  # noqa: E731
-    invoices = [i for i in report.snapshot.invoices if i.status != "void"]
+    invoices = [i for i in report.snapshot.invoices if i.status not in ("void", "held")]
     clients = {c.client_id: c for c in report.snapshot.clients}
     open_ = [i for i in invoices if (i.balance or ZERO) > 0]
     overdue = [i for i in open_ if i.due_date < day]
@@ -102,6 +102,16 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
         for client in suspended:
             table.add_row(client.client_id, client.name,
                           money(report.snapshot.balances.get(client.client_id, ZERO)))
+        out.print(table)
+
+    if report.held:
+        table = Table(title="Held invoices (not sent): set status to open in the Invoices tab "
+                            "to send one, or void", title_justify="left")
+        for column in ("invoice", "client", "issued", "total", "why"):
+            table.add_column(column, justify="right" if column == "total" else "left")
+        for invoice, reason in report.held:
+            table.add_row(invoice.invoice_number, invoice.client_id,
+                          invoice.issue_date.isoformat(), money(invoice.total), reason)
         out.print(table)
 
     plan = Table(title=f"What the run of {day} will do", title_justify="left")

@@ -31,7 +31,7 @@ BASE: dict[str, Rows] = {
     "Clients": [
         ["client_id", "name", "email", "phone", "address", "billing_day", "autopay",
          "tax_exempt", "status", "balance"],
-        ["C001", "Ann Lee", "ann@example.com", "(555) 010-0101", "1 Main St", 1, "yes", "no",
+        ["C001", "Ann Lee", "ann@example.com", "(555) 010-0101", "1 Main St", 1, "no", "no",
          "active", None],
         ["C002", "Bob Ray", "bob@example.org; accounts@example.org", None, None, 15, "no", "no",
          "active", None],

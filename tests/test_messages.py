@@ -80,11 +80,19 @@ def test_invoice_54_11_due_dec_15_subject_and_amounts():
     assert msg.client_id == "C0042" and msg.invoice_number == "INV-00042"
 
 
-def test_invoice_for_an_autopay_client_says_the_card_will_be_charged():
+def test_invoice_says_the_card_will_be_charged_when_a_charge_will_be_attempted():
     autopay = dataclasses.replace(CLIENT, autopay=True)
-    msg = _compose("invoice", _context(client=autopay, pay_link="https://pay.example.com/x"))
+    msg = _compose("invoice", _context(client=autopay, autopay=True,
+                                       pay_link="https://pay.example.com/x"))
     assert "we will charge your card on file for $54.11" in msg.text
     assert "Pay online" not in msg.text
+
+
+def test_invoice_for_autopay_yes_with_no_charge_coming_says_how_to_pay():
+    autopay = dataclasses.replace(CLIENT, autopay=True)
+    msg = _compose("invoice", _context(client=autopay, payment_instructions="Bank transfer."))
+    assert "card" not in msg.text and "card" not in msg.html
+    assert "How to pay: Bank transfer." in msg.text
 
 
 def test_invoice_covered_by_credit_says_nothing_to_pay():

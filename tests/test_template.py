@@ -117,7 +117,7 @@ def _validation(fresh: dict[str, Any], tab: str, column: str) -> tuple[Any, ...]
     ("Clients", "tax_exempt", '"yes,no"'),
     ("Clients", "status", '"active,suspended,cancelled"'),
     ("Charges", "taxable", '"yes,no"'),
-    ("Invoices", "status", '"open,partial,paid,void"'),
+    ("Invoices", "status", '"open,partial,paid,void,held"'),
     ("Services", "package_id", "package_ids"),
     ("Services", "client_id", "client_ids"),
     ("Charges", "client_id", "client_ids"),

@@ -7,8 +7,9 @@ import datetime as dt
 from ispsheets.book.backend import WorkbookReadError, open_backend
 from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
+from ispsheets.book.schema import column_letter
 from ispsheets.config import Config
-from ispsheets.problems import Problem
+from ispsheets.problems import Problem, warning
 
 
 def read_and_check(config: Config, today: dt.date | None = None
@@ -23,7 +24,26 @@ def read_and_check(config: Config, today: dt.date | None = None
         return None, [exc.problem]
     book = load_book(raw, config.workbook.date_order,
                      today=today or dt.datetime.now(config.tz).date())
-    return book, [*check_settings(config), *book.problems]
+    return book, [*check_settings(config), *book.problems, *check_autopay(config, book)]
+
+
+def check_autopay(config: Config, book: Book) -> list[Problem]:
+    """`autopay` = yes where no card will be charged: one warning naming those clients."""
+    from ispsheets.payments.autopay import will_charge_card
+
+    idle = [c for c in book.clients if c.autopay and not will_charge_card(config, c)]
+    if not idle:
+        return []
+    layout = idle[0].origin.layout
+    column = column_letter(layout.columns["autopay"])
+    names = ", ".join(c.client_id for c in idle[:5]) + (", ..." if len(idle) > 5 else "")
+    count = f"{len(idle)} client{'s have' if len(idle) > 1 else ' has'}"
+    return [warning(f"{layout.tab}!{column}:{column}",
+                    f"{count} autopay = yes ({names}), which has no effect yet: card payments "
+                    "are not available, so no card is charged and their invoices ask them to "
+                    "pay as usual",
+                    "nothing to do now; tell these clients to pay as usual until card "
+                    "payments come")]
 
 
 def check_settings(config: Config) -> list[Problem]:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ispsheets.book import parse
-from ispsheets.book.parse import DateOrder, Invalid
+from ispsheets.book.parse import DateOrder, DateWindow, Invalid
 from ispsheets.book.reader import RawBook, RawSheet
 from ispsheets.book.records import (
     Book,
@@ -92,6 +92,7 @@ class _Cells:
     number: int
     date_order: DateOrder
     problems: list[Problem]
+    window: DateWindow | None = None
 
     def cell(self, column: str) -> str:
         return self.layout.cell(column, self.number)
@@ -103,7 +104,7 @@ class _Cells:
     def get(self, column: Column, index: int | None) -> Any:
         row = self.row
         raw = row[index] if index is not None and index < len(row) else None
-        value = _PARSERS[column.kind](raw, column, self.date_order)
+        value = _read(column, raw, self.date_order, self.window)
         if isinstance(value, Invalid):
             # A tool column is rewritten by ispsheets: junk there never costs the owner a row.
             if column.who is Who.TOOL:
@@ -141,6 +142,21 @@ _PARSERS: dict[Kind, Callable[[object, Column, DateOrder], Any]] = {
     Kind.EMAILS: lambda raw, column, order: parse.parse_emails(raw),
     Kind.CHOICE: lambda raw, column, order: parse.parse_choice(raw, column.choices),
 }
+
+
+def _read(column: Column, raw: object, order: DateOrder, window: DateWindow | None) -> Any:
+    """A cell's value; an owner's date outside `window` is Invalid, with its likely cause."""
+    value = _PARSERS[column.kind](raw, column, order)
+    if (window is not None and column.kind is Kind.DATE and column.who is not Who.TOOL
+            and isinstance(value, dt.date)):
+        invalid = window.check(value, raw)
+        if invalid is None:
+            return value
+        if column.name == "end_date" and value > window.last:
+            return Invalid(invalid.message, f"{invalid.fix}, or clear end_date if the service "
+                                            "goes on")
+        return invalid
+    return value
 
 
 def _fill_hint(column: Column) -> str:
@@ -183,17 +199,20 @@ class _ColumnReader:
     whose value calls for a problem is left as `_ASK`, for `_Cells.get` to read and report in
     the row's turn, so problems come out exactly as a cell-by-cell read gives them."""
 
-    __slots__ = ("column", "index", "memo", "name", "order", "parse", "plain")
+    __slots__ = ("column", "index", "memo", "name", "order", "parse", "plain", "window")
 
-    def __init__(self, column: Column, index: int | None, date_order: DateOrder) -> None:
+    def __init__(self, column: Column, index: int | None, date_order: DateOrder,
+                 window: DateWindow | None = None) -> None:
         self.column, self.index, self.name, self.order = column, index, column.name, date_order
         self.parse = _PARSERS[column.kind]
+        self.window = window if column.kind is Kind.DATE and column.who is not Who.TOOL else None
         self.memo: dict[tuple[type, object], Any] = {}
         # When a parsed value alone never calls for a problem (beyond Invalid).
         self.plain = not column.required or column.kind is Kind.EMAILS
 
     def _first(self, raw: object) -> Any:
-        value = self.parse(raw, self.column, self.order)
+        value = (self.parse(raw, self.column, self.order) if self.window is None
+                 else _read(self.column, raw, self.order, self.window))
         if (value.__class__ is Invalid or (not self.plain and value in (None, "", ()))
                 or (raw.__class__ is float and self.column.kind is Kind.PERCENT)):
             return _ASK
@@ -319,8 +338,12 @@ class TabRead:
     problems: list[Problem]
 
 
-def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder) -> TabRead:
-    """Records of one tab; a row with any error is left out and its problems returned."""
+def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder,
+             window: DateWindow | None = None) -> TabRead:
+    """Records of one tab; a row with any error is left out and its problems returned.
+
+    With a `window`, an owner's date outside it is an error (a number typed into a date cell,
+    a typo in the year): the row is skipped rather than billed from 1900."""
     layout, problems = layout_of(sheet, tab)
     missing = [name for name in tab.required if name not in layout.columns]
     if missing:
@@ -334,13 +357,13 @@ def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder) -> TabRead:
     if build is None:
         return TabRead([], [], layout, problems)
     records, skipped = [], []
-    readers = [_ColumnReader(column, layout.columns.get(column.name), date_order)
+    readers = [_ColumnReader(column, layout.columns.get(column.name), date_order, window)
                for column in tab.columns]
     rows = list(_rows(sheet, layout))
     names = [reader.name for reader in readers]
     columns = [reader.read(rows) for reader in readers]
     for (number, row), read in zip(rows, zip(*columns, strict=True), strict=True):
-        cells = _Cells(layout, row, number, date_order, problems)
+        cells = _Cells(layout, row, number, date_order, problems, window)
         before = len(problems)
         if _ASK in read:
             read = tuple(_cell_value(cells, reader, value)
@@ -372,7 +395,9 @@ def load_book(raw: RawBook, date_order: DateOrder = "MDY", *,
               today: dt.date | None = None) -> Book:
     """Every tab of the contract as records, cross-checked; problems sorted by place.
 
-    `today` decides which services have ended (for warnings only); default: the system date.
+    `today` (default: the system date) decides which services have ended (for warnings) and
+    which dates are plausible: an owner's date before 2000 or more than five years after
+    `today` is an error naming its likely cause.
     """
     with parse.paused_gc():
         return _load_book(raw, date_order, today)
@@ -385,6 +410,7 @@ def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Bo
     skipped: dict[str, list[Any]] = {}
     layouts: dict[str, Layout] = {}
     problems: list[Problem] = []
+    window = DateWindow.around(today or dt.date.today())
     for tab in TABS:
         name = find_tab(raw.names, tab)
         if name is None:
@@ -392,7 +418,7 @@ def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Bo
                 problems.append(_missing_tab(raw, tab))
             found[tab.name], skipped[tab.name] = [], []
             continue
-        read = load_tab(raw.sheets[name], tab, date_order)
+        read = load_tab(raw.sheets[name], tab, date_order, window)
         found[tab.name], skipped[tab.name] = read.records, read.skipped
         layouts[tab.name] = read.layout
         problems.extend(read.problems)

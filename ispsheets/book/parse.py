@@ -289,6 +289,69 @@ def parse_date(raw: object, order: DateOrder = "MDY") -> dt.date | Invalid | Non
     return _text_date(_str(raw).strip(), raw, order)
 
 
+# Dates an owner can mean: none before this, none more than `YEARS_AHEAD` after the run's day.
+EARLIEST_PLAUSIBLE = dt.date(2000, 1, 1)
+YEARS_AHEAD = 5
+_LEAP_BUG_END = dt.date(1900, 3, 1)  # Excel counts a 29 Feb 1900: serials before it are one off
+_TYPED_NUMBER_BEFORE = dt.date(1910, 1, 1)  # a date cell holding 1 to 3653: a number typed in
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """The dates an owner's cell can plausibly hold; outside it a date is a typo, not a day to
+    bill from (a `15` typed into a date cell is 1900-01-15: 1,524 months of service)."""
+
+    first: dt.date
+    last: dt.date
+    today: dt.date
+
+    @classmethod
+    def around(cls, today: dt.date) -> DateWindow:
+        """From 2000-01-01 to `YEARS_AHEAD` years after `today` (the run's day)."""
+        try:
+            last = today.replace(year=today.year + YEARS_AHEAD)
+        except ValueError:  # 29 February
+            last = today.replace(year=today.year + YEARS_AHEAD, day=28)
+        return cls(EARLIEST_PLAUSIBLE, last, today)
+
+    def check(self, value: dt.date, raw: object) -> Invalid | None:
+        """None when `value` is inside the window; otherwise what it is and its likely cause."""
+        if value < self.first:
+            typed = _typed_number(value, raw)
+            if typed is not None:
+                return Invalid(
+                    f"{value.isoformat()} is before {self.first.isoformat()}: a number typed "
+                    f"into a date cell? (a date cell shows {typed} as {value.isoformat()})",
+                    "type the whole date, e.g. 2026-12-01")
+            return Invalid(f"{_as_read(value, raw)} before {self.first.isoformat()}: "
+                           "a typo in the year?",
+                           "type the date with its four-digit year, e.g. 2026-12-01")
+        if value > self.last:
+            return Invalid(f"{_as_read(value, raw)} more than {YEARS_AHEAD} years after "
+                           f"today ({self.today.isoformat()}): a typo in the year?",
+                           "type the date with its four-digit year, e.g. 2026-12-01")
+        return None
+
+
+def _as_read(value: dt.date, raw: object) -> str:
+    """`2099-12-31 is` for a date cell, `'12/01/1026' reads as 1026-12-01,` for text."""
+    if isinstance(raw, dt.date):
+        return f"{value.isoformat()} is"
+    return f"{_shown(raw)!r} reads as {value.isoformat()},"
+
+
+def _typed_number(value: dt.date, raw: object) -> str | None:
+    """The number that shows as `value` in a date cell, when `raw` was a number or a date
+    cell's day from Excel's first decade (a day, a price or a year typed: 2026 is 1905-07-18);
+    a later date like 1926-11-30 is a typo in the year."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return _str(raw)
+    if isinstance(raw, dt.date) and value < _TYPED_NUMBER_BEFORE:
+        serial = (value - EXCEL_EPOCH).days - (value < _LEAP_BUG_END)
+        return str(serial)
+    return None
+
+
 def parse_datetime(raw: object, order: DateOrder = "MDY") -> dt.datetime | Invalid | None:
     if isinstance(raw, dt.datetime):
         return raw

@@ -32,7 +32,7 @@ class Kind(StrEnum):
 
 INTERVALS = ("monthly", "quarterly", "semiannual", "annual")
 CLIENT_STATUSES = ("active", "suspended", "cancelled")
-INVOICE_STATUSES = ("open", "partial", "paid", "void")
+INVOICE_STATUSES = ("open", "partial", "paid", "void", "held")
 PAYMENT_METHODS = ("cash", "check", "bank transfer", "card", "stripe", "autopay", "other")
 YES_NO = ("yes", "no")
 
@@ -154,7 +154,8 @@ INVOICES = Tab("Invoices", "invoice_number", (
     _c("paid", T, Kind.MONEY),
     _c("balance", T, Kind.MONEY),
     _c("status", B, Kind.CHOICE, choices=INVOICE_STATUSES,
-       help="open, partial, paid; set void to cancel", width=9),
+       help="open, partial, paid, held; set void to cancel, open to send a held one",
+       width=9),
     _c("sent_at", T, Kind.DATETIME, width=18),
     _c("reminder_stage", T, Kind.TEXT, width=16),
     _c("pay_link", T, Kind.TEXT, width=30),

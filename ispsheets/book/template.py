@@ -132,6 +132,9 @@ INSTRUCTION_LINES: tuple[tuple[str, str], ...] = (
     ("", "Charge or credit once: a row on Charges (a negative amount is a credit)."),
     ("", "Cancel an invoice: set its status to void on the Invoices tab. Never delete an "
          "Invoices row; ispsheets would write it back."),
+    ("", "Send a held invoice: ispsheets holds an invoice far above what the client normally "
+         "pays (status held, not sent). Check it, then set its status to open to send it, or "
+         "void to cancel it."),
     ("", "Let a client go: an end_date on each of their services, then status cancelled."),
 )
 

@@ -18,8 +18,9 @@ def days_past_due(invoice: Invoice, today: dt.date) -> int:
 
 
 def balance_of(invoice: Invoice) -> Decimal:
-    """What is still owed on an invoice with its allocation applied (0 for void or paid)."""
-    if invoice.status in ("void", "paid"):
+    """What is still owed on an invoice with its allocation applied (0 for void, held or
+    paid)."""
+    if invoice.status in ("void", "held", "paid"):
         return ZERO
     if invoice.balance is not None:
         return invoice.balance

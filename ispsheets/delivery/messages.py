@@ -104,6 +104,7 @@ class EmailContext:
     credit: Decimal = ZERO  # unapplied credit left after the payment
     failure_reason: str = ""  # autopay_failed: what the card processor said
     portal_link: str = ""  # opens the client portal signed in (blank: no portal)
+    autopay: bool = False  # a card charge will really be attempted (payments.autopay)
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -133,6 +134,7 @@ class EmailContext:
             "suspended_on": self.suspended_on, "reconnection_fee": self.reconnection_fee,
             "payment": self.payment, "applied": list(self.applied), "credit": self.credit,
             "failure_reason": self.failure_reason, "portal_link": self.portal_link,
+            "autopay": self.autopay,
         }
 
 

@@ -26,6 +26,8 @@ from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 
 ZERO = Decimal("0.00")
+# Invoices nobody owes: voided by the owner, or held for the owner's check (not sent yet).
+SET_ASIDE = frozenset({"void", "held"})
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ class _Allocator:
         self.applied: dict[str, dict[str, Decimal]] = {}  # payment_id → invoice → amount
         self.amounts: dict[str, Decimal] = {}  # payment_id → sum of its rows' amounts
         self.credit_notes: dict[str, _Inv] = {}
-        self.void: set[str] = set()
+        self.aside: dict[str, str] = {}  # void and held invoices: number → status
 
     def client(self, client_id: str) -> _ClientState:
         state = self.clients.get(client_id)
@@ -217,8 +219,8 @@ class _Allocator:
 
     def issue(self, invoice: Invoice) -> None:
         number = invoice.invoice_number
-        if invoice.status == "void":
-            self.void.add(number)
+        if invoice.status in SET_ASIDE:
+            self.aside[number] = invoice.status
             return
         state = self.client(invoice.client_id)
         if invoice.total <= 0:
@@ -261,7 +263,8 @@ class _Allocator:
         state.debt += left
 
     def result(self) -> Allocation:
-        invoices: dict[str, InvoiceState] = {n: InvoiceState(ZERO, ZERO, "void") for n in self.void}
+        invoices: dict[str, InvoiceState] = {n: InvoiceState(ZERO, ZERO, status)
+                                             for n, status in self.aside.items()}
         for number, inv in self.credit_notes.items():
             invoices[number] = InvoiceState(ZERO, ZERO, "paid", inv.paid_on)
         credit, balances = {}, {}
@@ -353,7 +356,8 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Alloca
 
     Payment ids are expected filled and unique (rows sharing an id are reported as one).
     A credit note (negative total) is `paid` on its issue date and its amount becomes credit;
-    a zero-total invoice is `paid` on its issue date; a void invoice stays `void`.
+    a zero-total invoice is `paid` on its issue date; a void or held invoice stays as it is,
+    owing nothing and paid by nothing.
     """
     with paused_gc():
         allocator = _Allocator()

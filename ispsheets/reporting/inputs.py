@@ -26,8 +26,13 @@ class ReportInput:
 
     @cached_property
     def live_invoices(self) -> tuple[Invoice, ...]:
-        """Invoices that count: every one but the voided."""
-        return tuple(i for i in self.invoices if i.status != "void")
+        """Invoices that count: every one but the voided and the held (not sent yet)."""
+        return tuple(i for i in self.invoices if i.status not in ("void", "held"))
+
+    @cached_property
+    def held_invoices(self) -> tuple[Invoice, ...]:
+        """Invoices held for the owner's check: issued, not sent, not counted anywhere else."""
+        return tuple(i for i in self.invoices if i.status == "held")
 
     @cached_property
     def open_invoices(self) -> tuple[Invoice, ...]:

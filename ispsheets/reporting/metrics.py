@@ -127,6 +127,12 @@ def billing_churn(data: ReportInput) -> int:
     return count
 
 
+def held(data: ReportInput) -> Decimal:
+    """Totals of the invoices held for your check (Invoices.status held): not sent and not
+    counted in any figure above; set their status to open to send them, or void."""
+    return sum((i.total for i in data.held_invoices), ZERO)
+
+
 def summary(data: ReportInput) -> list[Metric]:
     this_month = month_start(data.as_of)
     last_month = previous_month(data.as_of)
@@ -153,4 +159,6 @@ def summary(data: ReportInput) -> list[Metric]:
                formula="Clients whose status is suspended."),
         Metric("Churn due to billing (90 days)", billing_churn(data), "count",
                formula=billing_churn.__doc__ or ""),
+        Metric(f"Held invoices ({len(data.held_invoices)})", held(data), "money",
+               formula=held.__doc__ or ""),
     ]

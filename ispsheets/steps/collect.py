@@ -232,6 +232,13 @@ def suspensions(cycle: Cycle) -> None:
             for c in cycle.book.clients))
 
 
+def _command_not_done(cycle: Cycle, email_key: str) -> bool:
+    """Has the router command queued with this suspension or reconnection email not run yet
+    (it failed and is retried)? Then the email, which says it happened, waits for it."""
+    command = cycle.journal.action(f"{email_key.rsplit('/', 1)[0]}/command")
+    return command is not None and command.state != "done"
+
+
 def run_effects(cycle: Cycle) -> None:
     """Perform every queued effect not done yet: emails and provisioning commands."""
     from ispsheets.collections.provisioning import run_command
@@ -257,6 +264,8 @@ def run_effects(cycle: Cycle) -> None:
                     f"{action.key.rsplit('/', 1)[0]}: the command failed ({result.detail})",
                     "check the command and the router; it is tried again on the next run"))
             continue
+        if _command_not_done(cycle, action.key):
+            continue  # the email says the service was switched: not before it was
         client = clients.get(action.client_id)
         if client is None:
             cycle.problem(warning("Clients", f"client {action.client_id} is gone; the "

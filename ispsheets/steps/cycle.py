@@ -49,7 +49,7 @@ class RunOptions:
 
 
 # What the summary counts, in the order it prints them.
-COUNTS = ("invoices issued", "emails sent", "emails failed", "payments applied",
+COUNTS = ("invoices issued", "invoices held", "emails sent", "emails failed", "payments applied",
           "receipts sent", "reminders sent", "late fees added", "clients suspended",
           "clients reconnected", "commands run", "commands failed", "cells written",
           "rows appended")
@@ -70,7 +70,8 @@ class RunReport:
 
     currency: str = "USD"
     problems: list[Problem] = field(default_factory=list)
-    issued: list[Invoice] = field(default_factory=list)
+    issued: list[Invoice] = field(default_factory=list)  # held ones apart
+    held: list[tuple[Invoice, str]] = field(default_factory=list)  # all held now, and why
     counts: Counter[str] = field(default_factory=Counter)
     plan: list[tuple[str, str, str]] = field(default_factory=list)  # (what, client, detail)
     written: WriteResult | None = None

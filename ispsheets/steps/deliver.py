@@ -31,7 +31,8 @@ from ispsheets.delivery.messages import (
 )
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
-from ispsheets.money import format_money
+from ispsheets.money import ZERO, format_money
+from ispsheets.payments.autopay import will_charge_card
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.portal import account_link
@@ -155,17 +156,19 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
              **fields: Any) -> EmailContext:
     config = cycle.config
     balances = cycle.allocation.client_balances if cycle.allocation else {}
-    fields.setdefault("portal_link", account_link(
-        cycle, client.client_id, invoices[0].invoice_number if invoices else ""))
-    return EmailContext(
-        company=CompanyInfo.from_config(config), client=client, today=cycle.today,
-        currency=config.currency,
-        invoices=tuple(InvoiceSummary.of(i, cycle.today) for i in invoices),
-        balance=balances.get(client.client_id, Decimal("0.00")),
-        payment_instructions=config.invoicing.payment_instructions,
-        tax_name=config.invoicing.tax_name, date_order=config.workbook.date_order,
-        late_fee_after_days=config.collections.late_fee_after_days,
-        suspend_after_days=config.collections.suspend_after_days, **fields)
+    facts: dict[str, Any] = {
+        "currency": config.currency,
+        "invoices": tuple(InvoiceSummary.of(i, cycle.today) for i in invoices),
+        "balance": balances.get(client.client_id, Decimal("0.00")),
+        "payment_instructions": config.invoicing.payment_instructions,
+        "tax_name": config.invoicing.tax_name, "date_order": config.workbook.date_order,
+        "late_fee_after_days": config.collections.late_fee_after_days,
+        "suspend_after_days": config.collections.suspend_after_days,
+        "autopay": will_charge_card(config, client),
+        "portal_link": account_link(cycle, client.client_id,
+                                    invoices[0].invoice_number if invoices else "")}
+    return EmailContext(company=CompanyInfo.from_config(config), client=client,
+                        today=cycle.today, **{**facts, **fields})
 
 
 def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_added: Decimal,
@@ -174,9 +177,14 @@ def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_add
     about = [invoice for i in (*notice.items, *notice.also_open)
              if (invoice := cycle.invoice(i.invoice_number)) is not None]
     fee = fees_added or cycle.config.collections.late_fee
+    rules = cycle.config.collections
+    # warn of a suspension only where the suspension rule would really act
+    owed = sum((i.balance or ZERO for i in about), ZERO)
+    threat = client.status == "active" and owed > rules.suspend_min_balance
     context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
                        late_fee_invoice=", ".join(fee_invoices),
-                       reconnection_fee=cycle.config.collections.reconnection_fee or None)
+                       reconnection_fee=rules.reconnection_fee or None,
+                       suspend_after_days=rules.suspend_after_days if threat else None)
     return bool(send_message(cycle, notice.template, notice.key, client, context,
                              notice.items[0].invoice_number))
 
@@ -203,7 +211,8 @@ def send_queued_email(cycle: Cycle, key: str, client: Client, payload: dict[str,
 
 def _unsent(cycle: Cycle) -> list[Invoice]:
     sent = {number for number, _ in cycle.journal.sent_invoice_times()}
-    return [i for i in cycle.invoices if i.status != "void" and i.invoice_number not in sent]
+    return [i for i in cycle.invoices
+            if i.status not in ("void", "held") and i.invoice_number not in sent]
 
 
 def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str, Path]]:
@@ -265,7 +274,8 @@ def send_invoices(cycle: Cycle) -> None:
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
     to_send = {i.invoice_number: i for i in unsent}
-    for paths in render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted]):
+    for paths in render_pdfs(cycle, [i for i in cycle.invoices
+                                     if i.invoice_number in wanted and i.status != "held"]):
         ready = [to_send[number] for number in paths if number in to_send]
         for batch, invoices in in_batches(cycle, ready):
             with batch:

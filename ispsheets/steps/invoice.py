@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from ispsheets.billing.holds import HoldRules, hold_reason
 from ispsheets.billing.invoicing import BilledState, BillingRules, plan_invoices
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Billed
+from ispsheets.ledger import HELD
 from ispsheets.money import format_money
+from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
 
+HELD_FIX = ("check it (and the cells it was billed from); set its status to open in the "
+            "Invoices tab to send it, or to void to cancel it")
 WAIVED = "(waived)"  # stands for the invoice number of a period waived during a suspension
 
 
@@ -63,15 +68,28 @@ def issue_invoices(cycle: Cycle) -> None:
         cycle.problem(problem)
     if not plan.invoices:
         return
+    hold_rules = HoldRules.from_config(cycle.config)
+    held = {p.invoice.invoice_number: reason for p in plan.invoices
+            if (reason := hold_reason(p, hold_rules))}
     with cycle.journal.transaction():
         cycle.journal.record_invoices([(p.invoice, p.seq, p.billed) for p in plan.invoices],
                                       cycle.now)
         for planned in plan.invoices:
             invoice = planned.invoice
-            cycle.log("invoice_issued", invoice.client_id, invoice.invoice_number,
+            number = invoice.invoice_number
+            cycle.log("invoice_issued", invoice.client_id, number,
                       f"{format_money(invoice.total, cycle.config.currency)}, "
                       f"{len(invoice.lines)} line(s), due {invoice.due_date.isoformat()}")
+            if number in held:
+                cycle.journal.record_action(f"{HELD}/{number}", HELD, invoice.client_id,
+                                            number, cycle.now, held[number])
+                cycle.log("invoice_held", invoice.client_id, number, held[number])
     checkpoint("invoices-recorded")
+    for number, reason in held.items():
+        cycle.problem(warning(f"Invoices {number}", f"held, not sent: {reason}",
+                              HELD_FIX))
     cycle.issued.extend(p.invoice for p in plan.invoices)
-    cycle.report.issued.extend(p.invoice for p in plan.invoices)
-    cycle.report.counts["invoices issued"] += len(plan.invoices)
+    cycle.report.issued.extend(p.invoice for p in plan.invoices if p.invoice.invoice_number
+                               not in held)
+    cycle.report.counts["invoices issued"] += len(plan.invoices) - len(held)
+    cycle.report.counts["invoices held"] += len(held)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 
 from ispsheets.book.reader import RawBook
@@ -9,6 +10,7 @@ from ispsheets.book.records import Book
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, find_tab, normalise_header
 from ispsheets.ids import assign_missing_ids
 from ispsheets.journal import Journal
+from ispsheets.ledger import RELEASED, held_reasons
 from ispsheets.steps.cycle import Cycle
 
 
@@ -55,6 +57,30 @@ def sync_voids(cycle: Cycle) -> None:
             cycle.log("invoice_voided", row.client_id, row.invoice_number, "voided by the owner")
 
 
+def sync_releases(cycle: Cycle) -> None:
+    """An owner's `open` on a held invoice releases it for good: it is sent on this run and
+    counts like any other, due `due_days` from today (its old due date may have passed while
+    it was held). Read like `void`: from the status cell of the Invoices tab."""
+    held = held_reasons(cycle.journal)
+    if not held:
+        return
+    voided = set(cycle.journal.voided_numbers())
+    due_days = dt.timedelta(days=cycle.config.invoicing.due_days)
+    for row in cycle.book.invoices:
+        number = row.invoice_number
+        if row.status != "open" or number not in held or number in voided:
+            continue
+        due = max(cycle.today + due_days, row.due_date or cycle.today)
+        with cycle.journal.transaction():
+            if not cycle.journal.record_action(f"{RELEASED}/{number}", RELEASED, row.client_id,
+                                               number, cycle.now, due.isoformat()):
+                continue
+            cycle.log("invoice_released", row.client_id, number,
+                      f"released by the owner (was held: {held[number]}); due "
+                      f"{due.isoformat()}")
+        cycle.plan("release", row.client_id, f"{number}, held before; due {due.isoformat()}")
+
+
 def overlay_pending_statuses(book: Book, journal: Journal) -> Book:
     """Client statuses the tool set but has not written yet count as written."""
     pending = {w.row_key: w.value for w in journal.unwritten_cell_writes()
@@ -69,6 +95,7 @@ def overlay_pending_statuses(book: Book, journal: Journal) -> Book:
 def prepare(cycle: Cycle) -> None:
     settle_unfinished_writes(cycle.journal, cycle.raw)
     sync_voids(cycle)
+    sync_releases(cycle)
     cycle.book, fills = assign_missing_ids(cycle.book, cycle.journal)
     cycle.fills.extend(fills)
     cycle.book = overlay_pending_statuses(cycle.book, cycle.journal)
