@@ -74,6 +74,10 @@ def test_check_run_and_status_count_problems_the_same_way(tmp_path):
     book["Services"]["D2"] = "2026-02-30"  # start_date: 2 errors (the date, the row skipped)
     book["Services"]["C3"] = "NOPE"  # package_id
     book["Clients"]["C2"] = None  # email: a warning
+    clients = book["Clients"]
+    autopay = next(c.column for c in clients[1] if c.value == "autopay")
+    for r in range(2, clients.max_row + 1):  # autopay = yes has its own warning (no effect yet)
+        clients.cell(r, autopay).value = "no"
     book.save(tmp_path / "isp.xlsx")
     counted = "2 error(s) (2 rows skipped), 1 warning(s)"
     check = ispsheets("check", cwd=tmp_path)
