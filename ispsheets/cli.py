@@ -238,6 +238,11 @@ def _summary(report: RunReport, options: RunOptions) -> None:
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
+    if report.deferred:
+        cells, rows, why = report.deferred
+        facts.append(f"{cells} cell{'s' if cells != 1 else ''} to write and {rows} "
+                     f"row{'s' if rows != 1 else ''} to append, deferred: {why} (the next "
+                     "run writes them)")
     errors = sum(p.is_error for p in report.problems)
     if errors:
         facts.append(f"{errors} problem(s) listed above")
@@ -258,9 +263,11 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
 
 
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
-         resend: tuple[str, ...] = (), write: bool = True) -> None:
+         resend: tuple[str, ...] = (), write: bool = True,
+         mark_sent: tuple[str, ...] = ()) -> None:
     settings = _load(config)
-    options = replace(_options(settings, date, dry_run, steps, resend), write=write)
+    options = replace(_options(settings, date, dry_run, steps, resend), write=write,
+                      mark_sent=mark_sent)
     setup_logging(settings, options.progress)
     report = run(settings, options)
     _summary(report, options)
@@ -286,11 +293,19 @@ def invoice(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
 def send(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
          dry_run: DryRunOption = False,
          resend: Annotated[list[str] | None, typer.Option(
-             "--resend", help="send this message again although an earlier run may have sent "
-                              "it (its key, as the problem listed it); repeatable")] = None,
+             "--resend", help="an email whose fate is unknown did NOT arrive: send it again "
+                              "(its key, as the problem listed it); repeatable")] = None,
+         mark_sent: Annotated[list[str] | None, typer.Option(
+             "--mark-sent", help="an email whose fate is unknown DID arrive: record it as sent "
+                                 "and never send it again; repeatable")] = None,
          ) -> None:
-    """Render and email the invoices (and receipts) not sent yet, and write back sent_at."""
-    _run(config, date, dry_run, ("send",), tuple(resend or ()))
+    """Render and email the invoices (and receipts) not sent yet, and write back sent_at.
+
+    An email is of unknown fate when a run stopped while handing it to the mail server; each
+    run names it (exit 1) until you check the client's mailbox or the server's log and say
+    which it was with --resend or --mark-sent."""
+    _run(config, date, dry_run, ("send",), tuple(resend or ()),
+         mark_sent=tuple(mark_sent or ()))
 
 
 @app.command()

@@ -33,6 +33,8 @@ def setup_logging(config: Config, tty: bool, *, to_file: bool = True) -> None:
         if handler is not None:
             handler.setFormatter(logging.Formatter(FORMAT))
             logger.addHandler(handler)
+    if not logger.handlers:  # nowhere to write: not Python's last resort (stderr) either
+        logger.addHandler(logging.NullHandler())
     if not tty:
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(logging.INFO)

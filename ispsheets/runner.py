@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
+from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
@@ -24,6 +24,12 @@ from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
+from ispsheets.steps.uncertain import (
+    apply_requests,
+    check_requests,
+    report_unsent_requests,
+    settle_uncertain,
+)
 from ispsheets.writeback import plan_writeback
 
 __all__ = ["STEPS", "RunOptions", "RunReport", "run"]
@@ -59,16 +65,20 @@ def write_back(cycle: Cycle) -> None:
     kill loses nothing."""
     assert cycle.ledger is not None
     pending = cycle.journal.unwritten_activity()
+    # invoices issued by this run or by one whose write never happened: their rows are new
+    never_written = [r.invoice_number for _, r in pending if r.action == "invoice_issued"]
     changes, problems = plan_writeback(cycle.book, cycle.ledger,
                                        lines_present=lines_present(cycle), fills=cycle.fills,
                                        activity=[r for _, r in pending],
-                                       issued_this_run=[i.invoice_number for i in cycle.issued])
+                                       issued_this_run=[*never_written,
+                                                        *(i.invoice_number for i in cycle.issued)])
     changes = changes + _tool_changes(cycle)
     for problem in problems:
         cycle.problem(problem)
-    cycle.report.counts["cells written"] = len(changes.sets) + len(changes.fills)
-    cycle.report.counts["rows appended"] = len(changes.appends)
+    cells, rows = len(changes.sets) + len(changes.fills), len(changes.appends)
     if cycle.dry_run or not cycle.options.write or not changes:
+        cycle.report.counts["cells written"] = cells
+        cycle.report.counts["rows appended"] = rows
         return
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
     checkpoint("before-workbook-write")
@@ -77,16 +87,20 @@ def write_back(cycle: Cycle) -> None:
         checkpoint("workbook-replaced")
     except WorkbookWriteError as exc:
         cycle.journal.abandon_write(gen)
+        cycle.report.deferred = (cells, rows, f"{exc.where} {exc.message}")
         cycle.report.fail(ExitCode.WRITE_FAILED, Problem(exc.where, exc.message, exc.fix))
         return
     except BaseException:
         cycle.journal.abandon_write(gen)
         raise
     cycle.journal.finish_write(gen)
+    cycle.report.counts["cells written"] = cells
+    cycle.report.counts["rows appended"] = rows
     written = cycle.report.written
     for missing in written.missing_keys:
         cycle.problem(warning(missing.tab, f"no row with {missing.key!r} to write "
-                              f"{missing.column} into", "the row was deleted; nothing to do"))
+                              f"{missing.column} into (removed, or its key changed, since "
+                              "this run read the workbook?)", "nothing to do if you removed it"))
 
 
 def _step_functions() -> dict[str, Callable[[Cycle], None]]:
@@ -142,6 +156,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     report = RunReport(currency=config.currency)
     try:
         backend: Backend = open_backend(config)
+        never = unwritable(backend) if options.write else None
+        if never is not None:  # stop before anything the workbook could never show
+            return report.fail(ExitCode.BAD_CONFIG, never)
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
@@ -152,10 +169,20 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     except JournalError as exc:
         return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
                                                         "upgrade ispsheets"))
+    requests = check_requests(journal, options.resend, options.mark_sent)
+    if requests:
+        journal.close()
+        for problem in requests:
+            report.fail(ExitCode.BAD_CONFIG, problem)
+        return report
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
+    mails = bool({"send", "remind"} & set(options.steps))
     try:
         prepare(cycle)
+        if mails:
+            apply_requests(cycle)
+            settle_uncertain(cycle)
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went
@@ -166,6 +193,8 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # every later step works from the allocation, made once the day's invoices
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
+        if mails:
+            report_unsent_requests(cycle)
         settle_ledger(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
         try:

@@ -101,7 +101,17 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
         out.print(plan)
     else:
         out.print(f"The run of {day} has nothing to do.")
-    errors = [p for p in report.problems if p.is_error]
+    if report.unknown:
+        table = Table(title="Emails of unknown fate: not sent again until you say",
+                      title_justify="left")
+        for column in ("email", "client", "what to do"):
+            table.add_column(column)
+        for record in report.unknown:
+            table.add_row(record.key, record.client_id,
+                          f"did it arrive? no: `ispsheets send --resend {record.key}`; "
+                          f"yes: `ispsheets send --mark-sent {record.key}`")
+        out.print(table)
+    errors = sum(p.is_error for p in report.problems) - len(report.unknown)
     if errors:
-        out.print(f"{len(errors)} problem(s) in the workbook: run `ispsheets check` to list them")
+        out.print(f"{errors} problem(s) in the workbook: run `ispsheets check` to list them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code

@@ -30,6 +30,7 @@ from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.deliver import send_queued_email, send_reminder
+from ispsheets.steps.uncertain import is_unknown
 
 EFFECT = "effect"
 
@@ -88,6 +89,8 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
                              balances=cycle.allocation.client_balances)
     clients = cycle.book.client_map()
     for notice in notices:
+        if is_unknown(cycle, notice.key):
+            continue  # reported by `settle_uncertain`; waits for the owner's word
         client = clients[notice.client_id]
         numbers = ", ".join(i.invoice_number for i in notice.items)
         cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
@@ -242,6 +245,8 @@ def run_effects(cycle: Cycle) -> None:
         if action.state == "done":
             continue
         payload = json.loads(action.detail)
+        if payload["type"] == "email" and is_unknown(cycle, action.key):
+            continue  # reported by `settle_uncertain`; waits for the owner's word
         if cycle.dry_run:
             cycle.plan(payload["type"], action.client_id, payload.get("command")
                        or payload.get("kind", ""))

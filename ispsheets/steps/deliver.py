@@ -34,6 +34,7 @@ from ispsheets.ledger import invoice_message_key
 from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown
 
 RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
@@ -70,30 +71,20 @@ def _email_cell(client: Client) -> str:
     return client.origin.cell("email")
 
 
-def _settled_earlier(cycle: Cycle, key: str, client: Client) -> str | None:
+def _settled_earlier(cycle: Cycle, key: str) -> str | None:
     """What earlier runs did with this message: None = send it now; SENT_BEFORE; SENT_NOW when
     a run that was cut off had put it in the outbox (its caller logs it now); NOT_SENT when
-    its fate over SMTP is unknown."""
+    its fate is unknown (`uncertain.settle_uncertain` has reported it)."""
     record = cycle.journal.message(key)
-    if record is None or record.state in ("failed", "refused") or key in cycle.options.resend:
+    if record is None or record.state in ("failed", "refused"):
         return None
     if record.state == "sent":
         return SENT_BEFORE
-    if record.state == "pending" and record.detail == "outbox":
+    if record.state == "pending" and record.detail == OUTBOX:
         if postman(cycle).outbox.has(key):
             cycle.journal.finish_message(key, "sent", "found in the outbox", cycle.now)
             return SENT_NOW
         return None
-    fix = f"check your mail server's sent folder; to send it again run " \
-          f"`ispsheets send --resend {key}`"
-    if record.state == "unknown":  # reported as an error once; a reminder after that
-        cycle.problem(warning(_email_cell(client), f"the {record.kind} email {key} may or "
-                              "may not have arrived (see an earlier run)", fix))
-        return NOT_SENT
-    cycle.journal.finish_message(key, "unknown", record.detail, cycle.now)
-    cycle.problem(Problem(
-        _email_cell(client), f"the {record.kind} email {key} was being sent when an earlier "
-        "run stopped; it may have arrived", fix))
     return NOT_SENT
 
 
@@ -106,7 +97,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
                               f"address; the {kind.replace('_', ' ')} email was not sent",
                               "add one; it is sent on the next run"))
         return NOT_SENT
-    earlier = _settled_earlier(cycle, key, client)
+    earlier = _settled_earlier(cycle, key)
     if earlier is not None:
         return earlier
     sender = Sender.from_config(cycle.config)
@@ -135,11 +126,6 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
         cycle.problem(Problem(_email_cell(client), f"the mail server refused the {kind} email "
                               f"to {', '.join(client.emails)} ({result.detail})",
                               "check the address; it is tried again on the next run"))
-    elif result.state == "unknown":
-        cycle.problem(Problem(_email_cell(client), f"the connection broke while the {kind} "
-                              f"email {key} was handed over ({result.detail}); it may have "
-                              "arrived", f"check the sent folder; `ispsheets send --resend "
-                              f"{key}` sends it again"))
     else:
         cycle.problem(Problem("config.yaml: email.smtp", f"the {kind} email {key} was not "
                               f"sent ({result.detail})",
@@ -256,6 +242,8 @@ def send_invoices(cycle: Cycle) -> None:
     clients = cycle.book.client_map()
     if cycle.dry_run:
         for invoice in unsent:
+            if is_unknown(cycle, invoice_message_key(invoice.invoice_number)):
+                continue  # waits for the owner's word, as the run will
             client = clients.get(invoice.client_id)
             to = ", ".join(client.emails) if client and client.emails else "(no email address)"
             cycle.plan("email", invoice.client_id, f"invoice {invoice.invoice_number} to {to}")
@@ -296,7 +284,7 @@ def send_receipts(cycle: Cycle) -> None:
             continue
         key = f"receipt/{payment.payment_id}"
         record = cycle.journal.message(key)
-        if record is not None and record.state == "sent":
+        if record is not None and record.state in ("sent", UNKNOWN):
             continue
         client = clients.get(payment.client_id)
         if client is None:
