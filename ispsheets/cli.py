@@ -24,6 +24,7 @@ from rich.console import Console
 
 from ispsheets import __version__
 from ispsheets.config import CONFIG_NAME, Config, load_config
+from ispsheets.failures import NOTHING_LOST
 from ispsheets.logs import setup_logging
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.runner import STEPS, RunOptions, RunReport, run
@@ -382,7 +383,47 @@ def run_command_line(argv: Sequence[str]) -> int:
         app(args=list(argv), prog_name="ispsheets")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        err.print(f"error ispsheets {_command(argv)}: interrupted — run it again: {NOTHING_LOST}")
+        return 130
+    except Exception as exc:  # the last resort: one line, the traceback in a file
+        return last_resort(exc, argv)
     return 0
+
+
+def _command(argv: Sequence[str]) -> str:
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def last_resort(exc: Exception, argv: Sequence[str]) -> int:
+    """An error nothing else expected: one `where: what — fix` line on stderr, the traceback
+    in the log file (or a file of its own), exit 3. Side effects are journaled before they
+    happen, so a run stopped here loses nothing and sends nothing twice."""
+    import tempfile
+    import traceback
+
+    from ispsheets.failures import innermost
+    from ispsheets.logs import log_file
+
+    logging.getLogger("ispsheets").error("stopped by an unexpected error", exc_info=exc)
+    details = log_file()
+    if details is None:
+        try:
+            with tempfile.NamedTemporaryFile("w", prefix="ispsheets-error-", suffix=".txt",
+                                             delete=False, encoding="utf-8") as handle:
+                handle.write("".join(traceback.format_exception(exc)))
+            details = handle.name
+        except OSError:
+            details = None
+    at = innermost(exc)
+    where = f"ispsheets {_command(argv)}".rstrip()
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    what = f"stopped by an unexpected error ({type(exc).__name__}{': ' + text if text else ''})"
+    told = (f"send {details} (it holds the details) to whoever supports your ispsheets"
+            if details else "report it to whoever supports your ispsheets")
+    err.print(f"error {where}: {what}{' at ' + at if at else ''} — run it again: "
+              f"{NOTHING_LOST}; if it fails again, {told}", markup=False, highlight=False)
+    return int(ExitCode.WRITE_FAILED)
 
 
 def end_process(code: int) -> NoReturn:

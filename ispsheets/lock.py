@@ -19,11 +19,22 @@ class AlreadyRunning(Exception):
         self.path, self.holder = path, holder
 
 
+class CannotLock(Exception):
+    """The lock file cannot be made (no permission, disk full): nothing was done."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path}: {error.strerror or error}")
+        self.path, self.error = path, error
+
+
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """Hold the lock for the block, or raise AlreadyRunning at once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold the lock for the block, or raise AlreadyRunning (or CannotLock) at once."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise CannotLock(path, exc) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

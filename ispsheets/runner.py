@@ -7,6 +7,7 @@ Pure planners decide; the steps in `ispsheets/steps/` perform their plans throug
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
@@ -15,10 +16,11 @@ from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
+from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal, JournalError
 from ispsheets.ledger import build_ledger
-from ispsheets.lock import AlreadyRunning, run_lock
+from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
@@ -137,6 +139,10 @@ def _locked_run(config: Config, options: RunOptions) -> RunReport:
         return RunReport(currency=config.currency).fail(ExitCode.WRITE_FAILED, Problem(
             str(exc.path.name), f"another ispsheets run is busy ({exc.holder})",
             "nothing was done; wait for it to finish or let the next scheduled run do the work"))
+    except CannotLock as exc:
+        return RunReport(currency=config.currency).fail(ExitCode.BAD_CONFIG, Problem(
+            str(exc.path), f"the run's lock file cannot be made ({reason(exc.error)})",
+            f"{remedy(exc.error)}; nothing was done"))
 
 
 def _open_journal(config: Config, dry_run: bool) -> Journal:
@@ -169,6 +175,10 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     except JournalError as exc:
         return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
                                                         "upgrade ispsheets"))
+    except (sqlite3.Error, OSError) as exc:  # before anything is done
+        return report.fail(ExitCode.BAD_CONFIG, Problem(
+            str(config.journal_path), f"the journal cannot be opened ({reason(exc)})",
+            f"{remedy(exc)}; nothing was done"))
     requests = check_requests(journal, options.resend, options.mark_sent)
     if requests:
         journal.close()
@@ -207,6 +217,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         if not options.dry_run:
             journal.record_action(f"run/{options.today.isoformat()}", "run", "", "",
                                   options.now, ",".join(options.steps))
+    except (OSError, sqlite3.Error) as exc:  # the disk, not the data: nothing is lost
+        logging.getLogger("ispsheets").error("the run stopped", exc_info=exc)  # log file
+        report.fail(ExitCode.WRITE_FAILED, stopped_by(exc, config.journal_path))
     finally:
         if cycle.postman is not None:
             cycle.postman.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections import defaultdict
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ispsheets.config import Config
-from ispsheets.journal import Journal
+from ispsheets.journal import Journal, JournalError
 from ispsheets.money import format_money
 from ispsheets.problems import ExitCode
 from ispsheets.runner import STEPS, RunOptions, run
@@ -22,11 +23,14 @@ def next_run_day(config: Config, today: dt.date) -> dt.date:
     """Today, unless today's run already happened: then tomorrow."""
     if not config.journal_path.exists():
         return today
-    journal = Journal.open(config.journal_path)
     try:
-        done = journal.action(f"run/{today.isoformat()}") is not None
-    finally:
-        journal.close()
+        journal = Journal.open(config.journal_path)
+        try:
+            done = journal.action(f"run/{today.isoformat()}") is not None
+        finally:
+            journal.close()
+    except (sqlite3.Error, OSError, JournalError):  # the dry run says what is wrong with it
+        return today
     return today + dt.timedelta(days=1) if done else today
 
 

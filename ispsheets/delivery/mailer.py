@@ -75,7 +75,7 @@ class Outbox:
         try:
             replace_file(path, msg.to_bytes())
         except OSError as exc:
-            return SendResult("failed", f"cannot write {path}: {exc}")
+            return SendResult("failed", f"cannot write {path.name}: {exc.strerror or exc}")
         return SendResult("sent", f"written to {path}")
 
     def close(self) -> None:

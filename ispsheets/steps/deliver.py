@@ -29,10 +29,11 @@ from ispsheets.delivery.messages import (
     Sender,
     compose,
 )
+from ispsheets.failures import reason, remedy
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import format_money
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown
 
@@ -49,11 +50,17 @@ class Postman:
         self.transport = "smtp" if config.email.smtp.host else "outbox"
         self.outbox = Outbox(config.path(config.email.outbox))
         self._mailer: Outbox | SmtpMailer | None = None
+        self.broken = ""  # why the outbox folder cannot be written: no more tries this run
 
     def send(self, message: Message) -> SendResult:
+        if self.broken:
+            return SendResult("failed", self.broken)
         if self._mailer is None:
             self._mailer = mailer_from_config(self.config)
-        return self._mailer.send(message)
+        result = self._mailer.send(message)
+        if self.transport == OUTBOX and result.state == "failed":
+            self.broken = result.detail
+        return result
 
     def close(self) -> None:
         if self._mailer is not None:
@@ -113,6 +120,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
                               "fix the template; the message is sent on the next run"))
         return NOT_SENT
     post = postman(cycle)
+    broken = post.broken
     cycle.journal.begin_message(key, kind, client.client_id, invoice_number, cycle.now,
                                 post.transport)
     result = post.send(message)
@@ -126,6 +134,12 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
         cycle.problem(Problem(_email_cell(client), f"the mail server refused the {kind} email "
                               f"to {', '.join(client.emails)} ({result.detail})",
                               "check the address; it is tried again on the next run"))
+    elif post.transport == OUTBOX:
+        if not broken:  # said once a run: the same folder refuses every message
+            cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
+                str(post.outbox.folder), f"emails cannot be written into the outbox "
+                f"({result.detail})", f"{remedy(result.detail)}; the emails not written are "
+                "written by the next run"))
     else:
         cycle.problem(Problem("config.yaml: email.smtp", f"the {kind} email {key} was not "
                               f"sent ({result.detail})",
@@ -250,7 +264,19 @@ def send_invoices(cycle: Cycle) -> None:
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
     to_send = {i.invoice_number: i for i in unsent}
-    for paths in render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted]):
+    rendered = render_pdfs(cycle, [i for i in cycle.invoices if i.invoice_number in wanted])
+    while True:
+        try:
+            paths = next(rendered, None)
+        except OSError as exc:  # disk full or a read-only folder, here or in a worker
+            folder = cycle.config.path(cycle.config.invoicing.pdf_dir)
+            cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
+                str(folder), f"invoice PDFs could not be written ({reason(exc)}); the "
+                "invoices without one were not emailed", f"{remedy(exc)}; the next run "
+                "writes and emails them"))
+            return
+        if paths is None:
+            return
         ready = [to_send[number] for number in paths if number in to_send]
         for batch, invoices in in_batches(cycle, ready):
             with batch:
