@@ -107,6 +107,8 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
+    except OSError as exc:
+        _cannot_create(folder, exc)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"next: cd {folder} && ispsheets check")
@@ -135,6 +137,8 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
+    except OSError as exc:
+        _cannot_create(folder, exc)
     for report in reports:
         totals.update(report.counts)
     problems = [p for r in reports[-1:] for p in r.problems if p.is_error]
@@ -150,6 +154,14 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"  the workbook     {folder}/isp.xlsx\n"
               f"  today's report   {reports[-1].report_file}\n"
               f"\nNext: cd {folder} && {_self(folder)} status")
+
+
+def _cannot_create(folder: Path, exc: OSError) -> NoReturn:
+    from ispsheets.failures import reason, remedy
+
+    err.print(f"error {exc.filename or folder}: cannot be written ({reason(exc)}) — "
+              f"{remedy(exc)}, or choose another folder", markup=False, highlight=False)
+    _exit(ExitCode.BAD_CONFIG)
 
 
 def _self(folder: Path) -> str:
@@ -391,6 +403,9 @@ def run_command_line(argv: Sequence[str]) -> int:
     return 0
 
 
+_JOURNALED = ("run", "invoice", "send", "reconcile", "remind", "report")  # keyed side effects
+
+
 def _command(argv: Sequence[str]) -> str:
     return next((a for a in argv if not a.startswith("-")), "")
 
@@ -405,9 +420,10 @@ def last_resort(exc: Exception, argv: Sequence[str]) -> int:
     from ispsheets.failures import innermost
     from ispsheets.logs import log_file
 
-    logging.getLogger("ispsheets").error("stopped by an unexpected error", exc_info=exc)
     details = log_file()
-    if details is None:
+    if details is not None:
+        logging.getLogger("ispsheets").error("stopped by an unexpected error", exc_info=exc)
+    else:
         try:
             with tempfile.NamedTemporaryFile("w", prefix="ispsheets-error-", suffix=".txt",
                                              delete=False, encoding="utf-8") as handle:
@@ -421,8 +437,10 @@ def last_resort(exc: Exception, argv: Sequence[str]) -> int:
     what = f"stopped by an unexpected error ({type(exc).__name__}{': ' + text if text else ''})"
     told = (f"send {details} (it holds the details) to whoever supports your ispsheets"
             if details else "report it to whoever supports your ispsheets")
-    err.print(f"error {where}: {what}{' at ' + at if at else ''} — run it again: "
-              f"{NOTHING_LOST}; if it fails again, {told}", markup=False, highlight=False)
+    again = f"run it again: {NOTHING_LOST}" if _command(argv) in _JOURNALED else \
+        "run it again"
+    err.print(f"error {where}: {what}{' at ' + at if at else ''} — {again}; if it fails "
+              f"again, {told}", markup=False, highlight=False)
     return int(ExitCode.WRITE_FAILED)
 
 

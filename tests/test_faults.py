@@ -178,3 +178,26 @@ def test_a_log_folder_that_cannot_be_made_is_a_warning_and_the_run_goes_on(shop)
     assert result.returncode == 0, result.stderr
     assert "logs/ispsheets.log: cannot be written (" in result.stderr
     assert "3 invoices issued" in result.stdout
+
+
+def test_an_unexpected_error_with_no_log_file_leaves_its_traceback_in_a_file_of_its_own(
+        tmp_path):
+    Business.create(tmp_path, _rows(), CONFIG)
+    failed = _faulty(tmp_path, "bug", "status", "--date", START.isoformat())  # status: no log
+    _no_traceback(failed)
+    assert failed.returncode == 3
+    assert "error ispsheets status: stopped by an unexpected error (ZeroDivisionError" in \
+        failed.stderr
+    details = Path(failed.stderr.split("send ", 1)[1].split(" (it holds the details)")[0])
+    try:
+        assert "ZeroDivisionError: division by zero" in details.read_text(encoding="utf-8")
+    finally:
+        details.unlink()
+
+
+def test_init_into_a_path_that_cannot_be_a_folder_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    result = ispsheets(tmp_path, "init", "a-file/shop")
+    _no_traceback(result)
+    assert result.returncode == 2
+    assert "a-file/shop/config.yaml: cannot be written (Not a directory)" in result.stderr

@@ -44,6 +44,7 @@ from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, S
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
 from ispsheets.book.xlsx_workbook import Workbook, grow_tables, new_sheet_xml
+from ispsheets.failures import remedy
 from ispsheets.faults import checkpoint
 from ispsheets.problems import Problem
 
@@ -215,10 +216,9 @@ def _swap_in(path: Path, given: Path, edit: _Edit, data: bytes, seen: tuple[int,
             fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=TEMP_SUFFIX)
         except OSError as exc:
-            raise WorkbookWriteError(name, f"cannot be written: the folder {path.parent} is "
-                                     f"not writable ({exc.strerror or exc})",
-                                     "let this user write to that folder; the next run writes "
-                                     "everything") from exc
+            raise WorkbookWriteError(name, f"cannot be written: no new file can be made in "
+                                     f"{path.parent} ({exc.strerror or exc})",
+                                     f"{remedy(exc)}; the next run writes everything") from exc
         temp = Path(temp_name)
         with os.fdopen(fd, "wb") as handle:
             edit.write(handle)
