@@ -85,6 +85,7 @@ def test_a_fault_ends_in_one_line_and_once_fixed_nothing_is_lost_or_sent_twice(
     _no_traceback(failed)
     assert failed.returncode == code, failed.stderr
     assert line in failed.stderr
+    assert failed.stderr.count("\nerror ") + failed.stderr.startswith("error ") <= 1  # once
     _story(business, day, LAST)  # the cause fixed, cron runs again: the same day first
     seen = _seen(business)
     assert seen == clean
