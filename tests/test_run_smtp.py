@@ -228,3 +228,26 @@ def test_an_email_the_owner_found_delivered_is_marked_sent_and_never_sent_again(
     assert business.invoices()["INV-00001"].sent_at is not None
     assert any(r["invoice_number"] == "INV-00001" and "marked as arrived" in str(r["detail"])
                for r in business.activity("invoice_sent"))
+
+
+def test_emails_an_earlier_version_left_unknown_after_a_dropped_line_are_sent_once(tmp_path,
+                                                                                   server):
+    """Before, a line dropped with no 250 left the message "unknown" for good (20 invoices
+    never sent, exit 0). Such messages were not accepted: the next run sends them, once."""
+    from ispsheets.journal import Journal
+
+    business = _business(tmp_path, server.port)
+    server.handler.drop_after_data.update({2, 3})
+    business.run(NOV_30)
+    journal = Journal.open(business.config.journal_path)  # as the earlier version left it
+    for number in ("INV-00002", "INV-00003"):
+        journal.finish_message(f"invoice/{number}", "unknown", "connection lost while the "
+                               "message was handed over (it may have been delivered): "
+                               "Connection unexpectedly closed", dt.datetime(2026, 11, 30, 6))
+    journal.close()
+    server.handler.drop_after_data.clear()
+    report = business.run(dt.date(2026, 12, 1))
+    assert report.exit_code == 0 and report.counts["emails sent"] == 2
+    business.run(dt.date(2026, 12, 2))
+    assert sorted(_keys(server)) == ["invoice/INV-00001", "invoice/INV-00002",
+                                     "invoice/INV-00003"]

@@ -19,6 +19,9 @@ from ispsheets.steps.cycle import Cycle
 UNKNOWN = "unknown"
 RESEND, MARK_SENT = "--resend", "--mark-sent"
 ASKED = "to be sent again (--resend)"
+# Versions before this one called a line dropped before the server's `250` "unknown" too; such
+# a message was not accepted (RFC 5321 6.1), so the first run of this version sends it again.
+OLD_DROP = "connection lost while the message was handed over"
 OUTBOX = "outbox"  # the transport noted on a pending message written into the outbox folder
 
 
@@ -70,6 +73,10 @@ def settle_uncertain(cycle: Cycle) -> None:
             when = record.updated_at[:16].replace("T", " ")
             journal.finish_message(record.key, UNKNOWN, "a run stopped while handing it to "
                                    f"the mail server ({when})", cycle.now)
+    for record in journal.messages(UNKNOWN):
+        if record.detail.startswith(OLD_DROP):  # see OLD_DROP
+            journal.finish_message(record.key, "failed", "the server had not accepted it (no "
+                                   "250 reply): sent again", cycle.now)
     clients = cycle.book.client_map()
     for record in journal.messages(UNKNOWN):
         client = clients.get(record.client_id)
