@@ -21,6 +21,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from xlsxwriter.exceptions import XlsxWriterException
 
 from ispsheets import __version__
 from ispsheets.config import CONFIG_NAME, Config, load_config
@@ -107,7 +108,7 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
-    except OSError as exc:
+    except (OSError, XlsxWriterException) as exc:  # xlsxwriter's FileCreateError holds one
         _cannot_create(folder, exc)
     for path in written:
         out.print(f"wrote {path}")
@@ -137,7 +138,7 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
-    except OSError as exc:
+    except (OSError, XlsxWriterException) as exc:  # xlsxwriter's FileCreateError holds one
         _cannot_create(folder, exc)
     for report in reports:
         totals.update(report.counts)
@@ -156,10 +157,13 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"\nNext: cd {folder} && {_self(folder)} status")
 
 
-def _cannot_create(folder: Path, exc: OSError) -> NoReturn:
+def _cannot_create(folder: Path, exc: Exception) -> NoReturn:
     from ispsheets.failures import reason, remedy
 
-    err.print(f"error {exc.filename or folder}: cannot be written ({reason(exc)}) — "
+    error = exc.args[0] if not isinstance(exc, OSError) and exc.args and isinstance(
+        exc.args[0], OSError) else exc
+    where = getattr(error, "filename", None) or folder
+    err.print(f"error {where}: cannot be written ({reason(exc)}) — "
               f"{remedy(exc)}, or choose another folder", markup=False, highlight=False)
     _exit(ExitCode.BAD_CONFIG)
 
