@@ -39,6 +39,9 @@ def remedy(exc: BaseException | str) -> str:
     if (isinstance(exc, OSError) and exc.errno in _NO_RIGHT) or any(
             words in text for words in ("readonly", "read-only", "permission denied")):
         return "let the user that runs ispsheets write there"
+    if (isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTDIR)) or any(
+            words in text for words in ("file exists", "not a directory")):
+        return "a file stands where ispsheets needs a folder: move or rename it"
     return "check the disk and the file's permissions"
 
 

@@ -202,3 +202,25 @@ def test_init_into_a_path_that_cannot_be_a_folder_is_one_line_and_exit_2(tmp_pat
     _no_traceback(result)
     assert result.returncode == 2
     assert "a-file/shop/config.yaml: cannot be written (Not a directory)" in result.stderr
+
+
+@pytest.mark.slow
+def test_files_where_the_folders_should_be_are_named_and_once_moved_nothing_is_lost(tmp_path,
+                                                                                     clean):
+    business = Business.create(tmp_path, _rows(), CONFIG)
+    for name in ("invoices", "reports"):
+        (tmp_path / name).write_text("in the way")
+    failed = ispsheets(tmp_path, "run", "--date", START.isoformat())
+    _no_traceback(failed)
+    assert failed.returncode == 3
+    lines = [line for line in failed.stderr.splitlines() if line.startswith("error ")]
+    assert [line.split(":")[0] for line in lines] == [
+        f"error {tmp_path / name}" for name in ("invoices", "reports")]
+    assert all("a file stands where ispsheets needs a folder: move or rename it" in line
+               for line in lines)
+    for name in ("invoices", "reports"):
+        (tmp_path / name).unlink()
+    _story(business, START, LAST)
+    seen = _seen(business)
+    assert seen == clean
+    assert seen["mail files"] == len(set(seen["mails"]))
