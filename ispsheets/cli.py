@@ -1,7 +1,9 @@
 """The `ispsheets` command: parses arguments, calls the library, prints. Exit codes are stable.
 
 0 all done · 1 done, but some rows were skipped (listed) · 2 bad config or arguments, nothing
-done · 3 the workbook could not be written, nothing lost: the next run completes it.
+done · 3 the workbook could not be written, or the run could not finish (disk full,
+permissions, an unexpected error), nothing lost: the next run completes it.
+Every failure is one `where: what — fix` line; `last_resort` catches what nothing else did.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from ispsheets.steps.cycle import COUNTS, counted
 app = typer.Typer(
     help="Billing automation for small ISPs that run their business from a spreadsheet.\n\n"
          "Exit status: 0 all done; 1 done, some rows skipped (listed); 2 bad config or "
-         "arguments, nothing done; 3 the workbook could not be written (the next run "
-         "completes it).",
+         "arguments, nothing done; 3 the workbook could not be written, or the run could "
+         "not finish (disk full, permissions, an unexpected error): nothing lost, the next "
+         "run completes it.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]})
