@@ -179,6 +179,7 @@ def test_a_run_killed_while_handing_a_message_over_does_not_send_it_twice(tmp_pa
     assert report.exit_code == 1
 
 
+@pytest.mark.slow
 def test_an_email_of_unknown_fate_fails_every_run_until_the_owner_resends_it(tmp_path,
                                                                              server):
     business = _killed_while_handing_over_invoice_1(tmp_path, server)
