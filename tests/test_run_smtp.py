@@ -252,3 +252,33 @@ def test_emails_an_earlier_version_left_unknown_after_a_dropped_line_are_sent_on
     business.run(dt.date(2026, 12, 2))
     assert sorted(_keys(server)) == ["invoice/INV-00001", "invoice/INV-00002",
                                      "invoice/INV-00003"]
+
+
+@pytest.mark.slow
+def test_a_reminder_of_unknown_fate_holds_that_clients_reminders_until_the_owner_says(
+        tmp_path, server):
+    """A reminder's key names its day, so a later day's reminder would repeat the stage it
+    told: the client gets none until the owner says; `--mark-sent` records its stages."""
+    business = _business(tmp_path, server.port)
+    business.run(NOV_30)  # the three invoices, due Dec 15
+    env = {**os.environ, "ISPSHEETS_KILL_AT": "message-handed-over"}
+    killed = subprocess.run([sys.executable, "-m", "ispsheets", "remind", "--date",
+                             "2026-12-15", "--config", str(tmp_path / "config.yaml")],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 137
+    assert _keys(server)[-1] == "reminder/A/2026-12-15"  # handed over, then the run died
+    for day in (dt.date(2026, 12, 15), dt.date(2026, 12, 16)):
+        report = business.run(day)
+        assert report.exit_code == 1
+        assert any("reminder/A/2026-12-15 to A may have arrived" in p.message
+                   for p in report.problems)
+    assert [k for k in _keys(server) if k.startswith("reminder/")] == [
+        "reminder/A/2026-12-15", "reminder/B/2026-12-15", "reminder/C/2026-12-15"]
+    marked = ispsheets(tmp_path, "send", "--date", "2026-12-16", "--mark-sent",
+                       "reminder/A/2026-12-15")
+    assert marked.returncode == 0, marked.stderr
+    assert business.run(dt.date(2026, 12, 17)).exit_code == 0  # the due stage is not repeated
+    business.run(dt.date(2026, 12, 18))  # +3 days: the first reminder, to each client once
+    assert [k for k in _keys(server) if k.startswith("reminder/A")] == [
+        "reminder/A/2026-12-15", "reminder/A/2026-12-18"]
+    assert business.invoices()["INV-00001"].reminder_stage == "first_reminder"

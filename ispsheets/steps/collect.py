@@ -30,7 +30,7 @@ from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.deliver import send_queued_email, send_reminder
-from ispsheets.steps.uncertain import is_unknown
+from ispsheets.steps.uncertain import held_reminders, is_unknown
 
 EFFECT = "effect"
 
@@ -88,8 +88,9 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
                              {k: frozenset(v) for k, v in sent.items()},
                              balances=cycle.allocation.client_balances)
     clients = cycle.book.client_map()
+    held = held_reminders(cycle.journal)
     for notice in notices:
-        if is_unknown(cycle, notice.key):
+        if notice.client_id in held:
             continue  # reported by `settle_uncertain`; waits for the owner's word
         client = clients[notice.client_id]
         numbers = ", ".join(i.invoice_number for i in notice.items)

@@ -35,7 +35,7 @@ from ispsheets.ledger import invoice_message_key
 from ispsheets.money import format_money
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import Cycle
-from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown
+from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown, stages_key
 
 RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
@@ -174,6 +174,10 @@ def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_add
     context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
                        late_fee_invoice=", ".join(fee_invoices),
                        reconnection_fee=cycle.config.collections.reconnection_fee or None)
+    if postman(cycle).transport != OUTBOX:  # what `--mark-sent` records if its fate is unknown
+        cycle.journal.record_action(stages_key(notice.key), "reminder_stages", client.client_id,
+                                    notice.items[0].invoice_number, cycle.now,
+                                    " ".join(notice.keys))
     return bool(send_message(cycle, notice.template, notice.key, client, context,
                              notice.items[0].invoice_number))
 

@@ -62,6 +62,24 @@ def apply_requests(cycle: Cycle) -> None:
         if record.kind == "invoice":
             cycle.log("invoice_sent", record.client_id, record.invoice_number,
                       "marked as arrived by the owner (--mark-sent)")
+        stages = journal.action(stages_key(key))
+        for stage in stages.detail.split() if stages else ():  # `reminder/INV-00042/due`
+            journal.record_action(stage, "reminder", record.client_id, stage.split("/")[1], now,
+                                  key)
+
+
+def stages_key(key: str) -> str:
+    """Where the stages a reminder message tells are noted before it is handed over: a
+    reminder's key names its day, so no later run sends that message again; what it told is
+    what `--mark-sent` records as sent."""
+    return f"{key}/stages"
+
+
+def held_reminders(journal: Journal) -> frozenset[str]:
+    """Clients with a reminder of unknown fate: no other reminder goes to them (it might
+    repeat a stage they already have) until the owner has said which it was."""
+    return frozenset(r.client_id for r in journal.messages(UNKNOWN)
+                     if r.key.startswith("reminder/"))
 
 
 def settle_uncertain(cycle: Cycle) -> None:
