@@ -305,8 +305,8 @@ def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path
         _discard(temp)
         raise WorkbookWriteError(path.name, f"could not be backed up into {backup_dir} "
                                  f"({exc.strerror or exc})",
-                                 "make that folder writable (or set workbook.backups to 0); "
-                                 "the next run writes everything") from exc
+                                 f"{remedy(exc)} (or set workbook.backups to 0); the next "
+                                 "run writes everything") from exc
     except BaseException:
         _discard(temp)
         raise
