@@ -5,7 +5,9 @@ Faults (patched in this process before the command starts; PDF workers are forke
 inherit them):
 
 - `journal-full:N`: the journal's connection takes N more writes, then answers as SQLite does
-  on a full disk: it rolls the open transaction back and raises `database or disk is full`.
+  on a full disk: it rolls the open transaction back and raises `database or disk is full`;
+  `journal-readonly:N` the same with `attempt to write a readonly database` (its file's
+  permissions changed under the run).
 - `enospc:pdf`, `enospc:outbox`, `enospc:workbook`, `enospc:report`, `enospc:log`: writing
   invoice PDFs, outbox emails, the workbook's new file, the report (xlsxwriter's
   `FileCreateError`, as it raises it) or the log file fails with `[Errno 28] No space left on
@@ -45,8 +47,9 @@ class _FullAfter:
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-    def __init__(self, db: sqlite3.Connection, room: int) -> None:
-        self._db, self._room = db, room
+    def __init__(self, db: sqlite3.Connection, room: int,
+                 error: str = "database or disk is full") -> None:
+        self._db, self._room, self._error = db, room, error
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._db, name)
@@ -57,7 +60,7 @@ class _FullAfter:
             if self._room < 0:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")  # SQLite gives up the transaction itself
-                raise sqlite3.OperationalError("database or disk is full")
+                raise sqlite3.OperationalError(self._error)
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         self._count(sql)
@@ -69,15 +72,17 @@ class _FullAfter:
 
 
 def install(fault: str) -> None:
-    if fault.startswith("journal-full"):
+    if fault.startswith(("journal-full", "journal-readonly")):
         from ispsheets.journal import Journal
 
         opened = Journal.open.__func__  # type: ignore[attr-defined]
         room = int(fault.partition(":")[2] or 0)
+        error = "attempt to write a readonly database" if "readonly" in fault else \
+            "database or disk is full"
 
         def open_full(cls: type[Journal], path: Path) -> Journal:
             journal = opened(cls, path)
-            journal._db = _FullAfter(journal._db, room)  # type: ignore[assignment]
+            journal._db = _FullAfter(journal._db, room, error)  # type: ignore[assignment]
             return journal
 
         Journal.open = classmethod(open_full)  # type: ignore[method-assign, assignment]

@@ -70,6 +70,9 @@ FAULTS = [
      "— the run goes on without its log file"),
     ("journal-full:0", START, 3, JOURNAL_FULL),  # at the run's first write
     ("journal-full:20", START, 3, JOURNAL_FULL),  # two of three invoice emails written
+    ("journal-readonly:20", START, 3, "/ispsheets.db: the journal could not be written "
+     "(attempt to write a readonly database); the run stopped — let the user that runs "
+     "ispsheets write there; nothing is lost"),
     ("bug", START, 3, "error ispsheets run: stopped by an unexpected error (ZeroDivisionError: "
      "division by zero) at ispsheets/runner.py:"),
 ]
