@@ -1,7 +1,9 @@
 """The `ispsheets` command: parses arguments, calls the library, prints. Exit codes are stable.
 
 0 all done · 1 done, but some rows were skipped (listed) · 2 bad config or arguments, nothing
-done · 3 the workbook could not be written, nothing lost: the next run completes it.
+done · 3 the workbook could not be written, or the run could not finish (disk full,
+permissions, an unexpected error), nothing lost: the next run completes it.
+Every failure is one `where: what — fix` line; `last_resort` catches what nothing else did.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from xlsxwriter.exceptions import XlsxWriterException
 
 from ispsheets import __version__
+from ispsheets.failures import NOTHING_LOST
 from ispsheets.problems import ExitCode, Problem, tally
 
 if TYPE_CHECKING:
@@ -37,8 +41,9 @@ CONFIG_NAME = "config.yaml"  # = ispsheets.config.CONFIG_NAME, not imported from
 app = typer.Typer(
     help="Billing automation for small ISPs that run their business from a spreadsheet.\n\n"
          "Exit status: 0 all done; 1 done, some rows skipped (listed); 2 bad config or "
-         "arguments, nothing done; 3 the workbook could not be written (the next run "
-         "completes it).",
+         "arguments, nothing done; 3 the workbook could not be written, or the run could "
+         "not finish (disk full, permissions, an unexpected error): nothing lost, the next "
+         "run completes it.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,6 +118,8 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
+    except (OSError, XlsxWriterException) as exc:  # xlsxwriter's FileCreateError holds one
+        _cannot_create(folder, exc)
     for path in written:
         out.print(f"wrote {path}")
     out.print(f"next: cd {shlex.quote(str(folder))} && {_self(folder)} check")
@@ -142,6 +149,8 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)
+    except (OSError, XlsxWriterException) as exc:  # xlsxwriter's FileCreateError holds one
+        _cannot_create(folder, exc)
     for report in reports:
         totals.update(report.counts)
     problems = [p for r in reports[-1:] for p in r.problems if p.is_error]
@@ -157,6 +166,17 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
               f"  the workbook     {folder}/isp.xlsx\n"
               f"  today's report   {reports[-1].report_file}\n"
               f"\nNext: cd {shlex.quote(str(folder))} && {_self(folder)} status")
+
+
+def _cannot_create(folder: Path, exc: Exception) -> NoReturn:
+    from ispsheets.failures import reason, remedy
+
+    error = exc.args[0] if not isinstance(exc, OSError) and exc.args and isinstance(
+        exc.args[0], OSError) else exc
+    where = getattr(error, "filename", None) or folder
+    err.print(f"error {where}: cannot be written ({reason(exc)}) — "
+              f"{remedy(exc)}, or choose another folder", markup=False, highlight=False)
+    _exit(ExitCode.BAD_CONFIG)
 
 
 def _self(folder: Path) -> str:
@@ -266,6 +286,11 @@ def _summary(report: RunReport, options: RunOptions) -> None:
                                                            for what, number in planned.items()))
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
+    if report.deferred:
+        cells, rows, why = report.deferred
+        facts.append(f"{cells} cell{'s' if cells != 1 else ''} to write and {rows} "
+                     f"row{'s' if rows != 1 else ''} to append, deferred: {why} (the next "
+                     "run writes them)")
     if report.problems:
         facts.append(f"{tally(report.problems)} listed above")
     prefix = "dry run, nothing changed: " if options.dry_run else f"{options.today}: "
@@ -287,12 +312,14 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
 
 
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
-         resend: tuple[str, ...] = (), write: bool = True) -> None:
+         resend: tuple[str, ...] = (), write: bool = True,
+         mark_sent: tuple[str, ...] = ()) -> None:
     from ispsheets.logs import setup_logging
     from ispsheets.runner import run
 
     settings = _load(config)
-    options = replace(_options(settings, date, dry_run, steps, resend), write=write)
+    options = replace(_options(settings, date, dry_run, steps, resend), write=write,
+                      mark_sent=mark_sent)
     setup_logging(settings, options.progress, dry_run=options.dry_run)
     report = run(settings, options)
     _summary(report, options)
@@ -320,11 +347,19 @@ def invoice(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
 def send(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
          dry_run: DryRunOption = False,
          resend: Annotated[list[str] | None, typer.Option(
-             "--resend", help="send this message again although an earlier run may have sent "
-                              "it (its key, as the problem listed it); repeatable")] = None,
+             "--resend", help="an email whose fate is unknown did NOT arrive: send it again "
+                              "(its key, as the problem listed it); repeatable")] = None,
+         mark_sent: Annotated[list[str] | None, typer.Option(
+             "--mark-sent", help="an email whose fate is unknown DID arrive: record it as sent "
+                                 "and never send it again; repeatable")] = None,
          ) -> None:
-    """Render and email the invoices (and receipts) not sent yet, and write back sent_at."""
-    _run(config, date, dry_run, ("send",), tuple(resend or ()))
+    """Render and email the invoices (and receipts) not sent yet, and write back sent_at.
+
+    An email is of unknown fate when a run stopped while handing it to the mail server; each
+    run names it (exit 1) until you check the client's mailbox or the server's log and say
+    which it was with --resend or --mark-sent."""
+    _run(config, date, dry_run, ("send",), tuple(resend or ()),
+         mark_sent=tuple(mark_sent or ()))
 
 
 @app.command()
@@ -425,7 +460,53 @@ def run_command_line(argv: Sequence[str]) -> int:
         app(args=list(argv), prog_name="ispsheets")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        err.print(f"error ispsheets {_command(argv)}: interrupted — run it again: {NOTHING_LOST}")
+        return 130
+    except Exception as exc:  # the last resort: one line, the traceback in a file
+        return last_resort(exc, argv)
     return 0
+
+
+_JOURNALED = ("run", "invoice", "send", "reconcile", "remind", "report")  # keyed side effects
+
+
+def _command(argv: Sequence[str]) -> str:
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def last_resort(exc: Exception, argv: Sequence[str]) -> int:
+    """An error nothing else expected: one `where: what — fix` line on stderr, the traceback
+    in the log file (or a file of its own), exit 3. Side effects are journaled before they
+    happen, so a run stopped here loses nothing and sends nothing twice."""
+    import tempfile
+    import traceback
+
+    from ispsheets.failures import innermost
+    from ispsheets.logs import log_file
+
+    details = log_file()
+    if details is not None:
+        logging.getLogger("ispsheets").error("stopped by an unexpected error", exc_info=exc)
+    else:
+        try:
+            with tempfile.NamedTemporaryFile("w", prefix="ispsheets-error-", suffix=".txt",
+                                             delete=False, encoding="utf-8") as handle:
+                handle.write("".join(traceback.format_exception(exc)))
+            details = handle.name
+        except OSError:
+            details = None
+    at = innermost(exc)
+    where = f"ispsheets {_command(argv)}".rstrip()
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    what = f"stopped by an unexpected error ({type(exc).__name__}{': ' + text if text else ''})"
+    told = (f"send {details} (it holds the details) to whoever supports your ispsheets"
+            if details else "report it to whoever supports your ispsheets")
+    again = f"run it again: {NOTHING_LOST}" if _command(argv) in _JOURNALED else \
+        "run it again"
+    err.print(f"error {where}: {what}{' at ' + at if at else ''} — {again}; if it fails "
+              f"again, {told}", markup=False, highlight=False)
+    return int(ExitCode.WRITE_FAILED)
 
 
 def end_process(code: int) -> NoReturn:

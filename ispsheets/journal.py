@@ -315,11 +315,12 @@ class Journal:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite has rolled back itself after a disk full
+                self._db.execute("ROLLBACK")
             self._decoded.clear()  # it may hold invoices that are not there any more
             raise
-        self._db.execute("COMMIT")
 
     # -- sequences and ids ---------------------------------------------------------------------
 

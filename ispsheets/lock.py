@@ -25,11 +25,23 @@ class AlreadyRunning(Exception):
         self.path, self.holder = path, holder
 
 
+class CannotLock(Exception):
+    """The lock file cannot be made (no permission, disk full): nothing was done."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        super().__init__(f"{path}: {error.strerror or error}")
+        self.path, self.error = path, error
+
+
 @contextmanager
 def run_lock(path: Path) -> Iterator[None]:
-    """Hold the lock for the block, or raise AlreadyRunning at once; the file is gone after."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _acquire(path)
+    """Hold the lock for the block, or raise AlreadyRunning (or CannotLock) at once; the file
+    is gone after."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _acquire(path)
+    except OSError as exc:
+        raise CannotLock(path, exc) from exc
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)

@@ -7,24 +7,32 @@ Pure planners decide; the steps in `ispsheets/steps/` perform their plans throug
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 
-from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
+from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
+from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal, JournalError
 from ispsheets.ledger import build_ledger, held_reasons
-from ispsheets.lock import AlreadyRunning, run_lock
+from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.portal import publish_portal_view, take_portal_choices
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
+from ispsheets.steps.uncertain import (
+    apply_requests,
+    check_requests,
+    report_unsent_requests,
+    settle_uncertain,
+)
 from ispsheets.writeback import plan_writeback
 
 __all__ = ["STEPS", "RunOptions", "RunReport", "run"]
@@ -63,16 +71,20 @@ def write_back(cycle: Cycle) -> None:
     kill loses nothing."""
     assert cycle.ledger is not None
     pending = cycle.journal.unwritten_activity()
+    # invoices issued by this run or by one whose write never happened: their rows are new
+    never_written = [r.invoice_number for _, r in pending if r.action == "invoice_issued"]
     changes, problems = plan_writeback(cycle.book, cycle.ledger,
                                        lines_present=lines_present(cycle), fills=cycle.fills,
                                        activity=[r for _, r in pending],
-                                       issued_this_run=[i.invoice_number for i in cycle.issued])
+                                       issued_this_run=[*never_written,
+                                                        *(i.invoice_number for i in cycle.issued)])
     changes = changes + _tool_changes(cycle)
     for problem in problems:
         cycle.problem(problem)
-    cycle.report.counts["cells written"] = len(changes.sets) + len(changes.fills)
-    cycle.report.counts["rows appended"] = len(changes.appends)
+    cells, rows = len(changes.sets) + len(changes.fills), len(changes.appends)
     if cycle.dry_run or not cycle.options.write or not changes:
+        cycle.report.counts["cells written"] = cells
+        cycle.report.counts["rows appended"] = rows
         return
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
     checkpoint("before-workbook-write")
@@ -81,16 +93,20 @@ def write_back(cycle: Cycle) -> None:
         checkpoint("workbook-replaced")
     except WorkbookWriteError as exc:
         cycle.journal.abandon_write(gen)
+        cycle.report.deferred = (cells, rows, f"{exc.where} {exc.message}")
         cycle.report.fail(ExitCode.WRITE_FAILED, Problem(exc.where, exc.message, exc.fix))
         return
     except BaseException:
         cycle.journal.abandon_write(gen)
         raise
     cycle.journal.finish_write(gen)
+    cycle.report.counts["cells written"] = cells
+    cycle.report.counts["rows appended"] = rows
     written = cycle.report.written
     for missing in written.missing_keys:
         cycle.problem(warning(missing.tab, f"no row with {missing.key!r} to write "
-                              f"{missing.column} into", "the row was deleted; nothing to do"))
+                              f"{missing.column} into (removed, or its key changed, since "
+                              "this run read the workbook?)", "nothing to do if you removed it"))
 
 
 def _step_functions() -> dict[str, Callable[[Cycle], None]]:
@@ -127,6 +143,10 @@ def _locked_run(config: Config, options: RunOptions) -> RunReport:
         return RunReport(currency=config.currency).fail(ExitCode.WRITE_FAILED, Problem(
             str(exc.path.name), f"another ispsheets run is busy ({exc.holder})",
             "nothing was done; wait for it to finish or let the next scheduled run do the work"))
+    except CannotLock as exc:
+        return RunReport(currency=config.currency).fail(ExitCode.BAD_CONFIG, Problem(
+            str(exc.path), f"the run's lock file cannot be made ({reason(exc.error)})",
+            f"{remedy(exc.error)}; nothing was done"))
 
 
 def _open_journal(config: Config, dry_run: bool) -> Journal:
@@ -146,6 +166,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     report = RunReport(currency=config.currency)
     try:
         backend: Backend = open_backend(config)
+        never = unwritable(backend) if options.write else None
+        if never is not None:  # stop before anything the workbook could never show
+            return report.fail(ExitCode.BAD_CONFIG, never)
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
@@ -156,11 +179,25 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     except JournalError as exc:
         return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
                                                         "upgrade ispsheets"))
+    except (sqlite3.Error, OSError) as exc:  # before anything is done
+        return report.fail(ExitCode.BAD_CONFIG, Problem(
+            str(config.journal_path), f"the journal cannot be opened ({reason(exc)})",
+            f"{remedy(exc)}; nothing was done"))
+    requests = check_requests(journal, options.resend, options.mark_sent)
+    if requests:
+        journal.close()
+        for problem in requests:
+            report.fail(ExitCode.BAD_CONFIG, problem)
+        return report
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
+    mails = bool({"send", "remind"} & set(options.steps))
     try:
         prepare(cycle)
         take_portal_choices(cycle)
+        if mails:
+            apply_requests(cycle)
+            settle_uncertain(cycle)
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went
@@ -171,6 +208,8 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # every later step works from the allocation, made once the day's invoices
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
+        if mails:
+            report_unsent_requests(cycle)
         settle_ledger(cycle)
         publish_portal_view(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
@@ -184,6 +223,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         if not options.dry_run:
             journal.record_action(f"run/{options.today.isoformat()}", "run", "", "",
                                   options.now, ",".join(options.steps))
+    except (OSError, sqlite3.Error) as exc:  # the disk, not the data: nothing is lost
+        logging.getLogger("ispsheets").error("the run stopped", exc_info=exc)  # log file
+        report.fail(ExitCode.WRITE_FAILED, stopped_by(exc, config.journal_path))
     finally:
         if cycle.postman is not None:
             cycle.postman.close()

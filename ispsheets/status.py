@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections import defaultdict
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ispsheets.config import Config
-from ispsheets.journal import Journal
+from ispsheets.journal import Journal, JournalError
 from ispsheets.money import format_money
 from ispsheets.problems import ExitCode, tally
 from ispsheets.runner import STEPS, RunOptions, run
@@ -23,12 +24,15 @@ def next_run_day(config: Config, today: dt.date) -> dt.date:
     (then tomorrow). After runs made with `--date` for later days, the day after the latest."""
     if not config.journal_path.exists():
         return today
-    journal = Journal.open(config.journal_path)
     try:
-        days = [dt.date.fromisoformat(run.key.removeprefix("run/"))
-                for run in journal.actions("run")]
-    finally:
-        journal.close()
+        journal = Journal.open(config.journal_path)
+        try:
+            days = [dt.date.fromisoformat(run.key.removeprefix("run/"))
+                    for run in journal.actions("run")]
+        finally:
+            journal.close()
+    except (sqlite3.Error, OSError, JournalError):  # the dry run says what is wrong with it
+        return today
     latest = max(days, default=None)
     return today if latest is None or latest < today else latest + dt.timedelta(days=1)
 
@@ -128,7 +132,17 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
     else:
         out.print(f"The run of {day} has nothing to do.")
     _portal_activity(config, out)
-    if any(p.is_error for p in report.problems):
+    if report.unknown:
+        table = Table(title="Emails of unknown fate: not sent again until you say",
+                      title_justify="left")
+        for column in ("email", "client", "what to do"):
+            table.add_column(column)
+        for record in report.unknown:
+            table.add_row(record.key, record.client_id,
+                          f"did it arrive? no: `ispsheets send --resend {record.key}`; "
+                          f"yes: `ispsheets send --mark-sent {record.key}`")
+        out.print(table)
+    if sum(p.is_error for p in report.problems) > len(report.unknown):
         out.print(f"{tally(report.problems)} in the workbook: run `ispsheets check` to list "
                   "them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code

@@ -39,6 +39,7 @@ class Recorder:
     defer: set[str] = field(default_factory=set)  # 450 for these recipients
     drop_at_mail: set[int] = field(default_factory=set)  # n-th MAIL FROM: close the connection
     drop_after_data: set[int] = field(default_factory=set)  # n-th message: close, no reply
+    data_replies: dict[int, str] = field(default_factory=dict)  # n-th message: this reply
     received: list[Received] = field(default_factory=list)
     connections: int = 0
     mails: int = 0
@@ -67,6 +68,8 @@ class Recorder:
         if self.datas in self.drop_after_data:
             server.transport.abort()
             return None
+        if self.datas in self.data_replies:
+            return self.data_replies[self.datas]
         login = session.auth_data.login.decode() if isinstance(
             session.auth_data, LoginPassword) else str(session.auth_data or "")
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),

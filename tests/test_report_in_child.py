@@ -52,8 +52,8 @@ def test_a_report_written_by_the_child_is_the_one_the_run_itself_writes(tmp_path
         "ispsheets-report-2026-11-10.xlsx", "ispsheets-report-2026-12-01.xlsx"]  # no temp
 
 
-def test_a_report_that_fails_in_the_child_fails_the_run_with_its_traceback(tmp_path,
-                                                                           monkeypatch):
+def test_a_report_that_fails_in_the_child_fails_the_run_with_its_error_line(tmp_path,
+                                                                            monkeypatch):
     business = _business(tmp_path)
 
     def broken(data, folder):
@@ -61,8 +61,10 @@ def test_a_report_that_fails_in_the_child_fails_the_run_with_its_traceback(tmp_p
 
     monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
     monkeypatch.setattr(report_step, "write_report", broken)
-    with pytest.raises(report_step.ReportError, match="no room for the report"):
-        business.run(DAY)
+    report = business.run(DAY)
+    assert report.exit_code == 3  # the child's traceback goes to the log file, not the owner
+    [problem] = [p for p in report.problems if "report could not be written" in p.message]
+    assert "(ValueError: no room for the report)" in problem.message
     assert business.invoices()  # the workbook was still written back before the error
 
 
@@ -95,8 +97,9 @@ def test_a_child_that_cannot_answer_still_leaves_and_never_runs_the_rest_of_the_
     monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
     monkeypatch.setattr(report_step.pickle, "dump", broken_pipe)
     parent = os.getpid()
-    with pytest.raises(report_step.ReportError, match="the report process died"):
-        business.run(DAY)
+    report = business.run(DAY)
     assert os.getpid() == parent
+    assert report.exit_code == 3
+    assert any("the report process died" in p.message for p in report.problems)
     runs = [a for a in business.activity() if a["action"] == "invoice_issued"]
     assert len(runs) == len({a["invoice_number"] for a in runs})  # nothing done twice

@@ -223,7 +223,9 @@ def test_folder_that_is_not_writable_stops_the_write(tmp_path: Path):
             apply(book, CHANGE, keep_backups=0)
     finally:
         tmp_path.chmod(0o755)
-    assert "not writable" in error.value.message
+    assert "no new file can be made in" in error.value.message
+    assert "(Permission denied)" in error.value.message
+    assert error.value.fix.startswith("let the user that runs ispsheets write there")
 
 
 def test_new_file_keeps_the_old_files_permissions(tmp_path: Path):

@@ -52,12 +52,26 @@ class XlsxBackend:
                 self.name, f"cannot be read ({type(exc).__name__}: {exc})",
                 "open it in Excel or LibreOffice and save it again as .xlsx")) from exc
 
+    def unwritable(self) -> Problem | None:
+        """Why no run could ever write this workbook back (checked before a run does
+        anything): a format other than .xlsx, a read-only file or folder."""
+        from ispsheets.book.xlsx_backend import why_unwritable
+
+        return why_unwritable(self.path, self.backup_dir if self.keep_backups > 0 else None)
+
     def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult:
         from ispsheets.book.xlsx_backend import apply_changes
 
         return apply_changes(self.path, changes, backup_dir=self.backup_dir,
                              keep_backups=self.keep_backups,
                              expected_fingerprint=self._fingerprint, now=now)
+
+
+def unwritable(backend: Backend) -> Problem | None:
+    """Why this workbook can never be written back by a run, if it cannot; None if it can
+    (a workbook open in Excel can: that write is only deferred)."""
+    check = backend.unwritable if isinstance(backend, XlsxBackend) else None
+    return check() if check is not None else None
 
 
 def open_backend(config: Config) -> Backend:
@@ -71,4 +85,5 @@ def open_backend(config: Config) -> Backend:
     return XlsxBackend(path, path.parent / "backups", config.workbook.backups)
 
 
-__all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend"]
+__all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend",
+           "unwritable"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ispsheets.book.backend import WorkbookReadError, open_backend
+from ispsheets.book.backend import WorkbookReadError, open_backend, unwritable
 from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
 from ispsheets.book.schema import column_letter
@@ -19,12 +19,15 @@ def read_and_check(config: Config, today: dt.date | None = None
     `today` (default: today in the configured timezone) decides which services have ended.
     """
     try:
-        raw = open_backend(config).read()
+        backend = open_backend(config)
+        raw = backend.read()
     except WorkbookReadError as exc:
         return None, [exc.problem]
     book = load_book(raw, config.workbook.date_order,
                      today=today or dt.datetime.now(config.tz).date())
-    return book, [*check_settings(config), *book.problems, *check_autopay(config, book)]
+    never = unwritable(backend)
+    return book, [*([never] if never else []), *check_settings(config), *book.problems,
+                  *check_autopay(config, book)]
 
 
 def check_autopay(config: Config, book: Book) -> list[Problem]:

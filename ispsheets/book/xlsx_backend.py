@@ -44,7 +44,9 @@ from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, S
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
 from ispsheets.book.xlsx_workbook import Workbook, grow_tables, new_sheet_xml
+from ispsheets.failures import remedy
 from ispsheets.faults import checkpoint
+from ispsheets.problems import Problem
 
 TEMP_SUFFIX = ".ispsheets-tmp"
 _DATE_ORDERS: tuple[parse.DateOrder, ...] = ("MDY", "DMY", "YMD")
@@ -144,6 +146,43 @@ def _read(path: Path) -> tuple[bytes, tuple[int, int]]:
     return data, (info.st_size, info.st_mtime_ns)
 
 
+WRITABLE_SUFFIXES = (".xlsx", ".xlsm")  # Office Open XML packages: patched, never rebuilt
+SAVE_AS_XLSX = ("save it as .xlsx (File › Save As › Excel Workbook (.xlsx)) and set "
+                "workbook.path in config.yaml to the new file; nothing was done")
+
+
+def why_unwritable(path: Path, backup_dir: Path | None) -> Problem | None:
+    """Why no run can write the workbook at `path` (and its backups into `backup_dir`):
+    checked before a run does anything, so nothing is billed or mailed that the workbook
+    could never show. None when it can be written, or is not there (reading says so)."""
+    name = path.name
+    if path.suffix.lower() not in WRITABLE_SUFFIXES:
+        kind = path.suffix or "file without an extension"
+        return Problem(name, f"is a {kind} workbook: ispsheets reads it but writes only .xlsx",
+                       SAVE_AS_XLSX)
+    real = path.resolve()
+    if not real.is_file():
+        return None
+    nothing = "; nothing was done"
+    if _read_only(real):
+        return Problem(name, "is read-only", "make it writable (Windows: Properties, clear "
+                       f"Read-only; Mac or Linux: chmod u+w {name}){nothing}")
+    if _read_only(real.parent):
+        return Problem(name, f"cannot be saved: its folder {real.parent} is read-only (the new "
+                       "file is written beside the old one, then swapped in)",
+                       f"let this user write to that folder{nothing}")
+    if backup_dir is not None and backup_dir.is_dir() and _read_only(backup_dir):
+        return Problem(name, f"cannot be backed up: the folder {backup_dir} is read-only",
+                       f"make it writable, or set workbook.backups to 0{nothing}")
+    return None
+
+
+def _read_only(path: Path) -> bool:
+    """No write permission bit at all (an owner's "read-only"), or none for this user."""
+    mode = path.stat().st_mode
+    return not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
+
+
 def _refuse_if_read_only(path: Path) -> None:
     mode = path.stat().st_mode
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
@@ -177,10 +216,9 @@ def _swap_in(path: Path, given: Path, edit: _Edit, data: bytes, seen: tuple[int,
             fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                                              suffix=TEMP_SUFFIX)
         except OSError as exc:
-            raise WorkbookWriteError(name, f"cannot be written: the folder {path.parent} is "
-                                     f"not writable ({exc.strerror or exc})",
-                                     "let this user write to that folder; the next run writes "
-                                     "everything") from exc
+            raise WorkbookWriteError(name, f"cannot be written: no new file can be made in "
+                                     f"{path.parent} ({exc.strerror or exc})",
+                                     f"{remedy(exc)}; the next run writes everything") from exc
         temp = Path(temp_name)
         with os.fdopen(fd, "wb") as handle:
             edit.write(handle)
@@ -267,8 +305,8 @@ def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path
         _discard(temp)
         raise WorkbookWriteError(path.name, f"could not be backed up into {backup_dir} "
                                  f"({exc.strerror or exc})",
-                                 "make that folder writable (or set workbook.backups to 0); "
-                                 "the next run writes everything") from exc
+                                 f"{remedy(exc)} (or set workbook.backups to 0); the next "
+                                 "run writes everything") from exc
     except BaseException:
         _discard(temp)
         raise

@@ -5,9 +5,12 @@ every outcome:
 
 - `sent`: handed over (SMTP 250 after the message data) or written to the outbox.
 - `refused`: the server refused it for good (5xx): a bad address, a message it won't take.
-- `failed`: nothing went out (server down, 4xx, login failed): try again next run.
-- `unknown`: the connection broke while the message was being handed over, after DATA was
-  accepted: it may or may not have been delivered; a person should look before resending.
+- `failed`: not sent (server down, 4xx, login failed, or the connection broke before the
+  server answered `250` to the message): try again next run. A server that has not said `250`
+  has not taken the message (RFC 5321 6.1), so sending it again is what mail servers do too.
+
+A mailer never answers `unknown`: the journal calls a message unknown only when a run died
+between handing it over and recording the answer (see `ispsheets/steps/uncertain.py`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ispsheets.config import Config
 from ispsheets.delivery.files import replace_file
 from ispsheets.delivery.messages import Message
 
-SendState = Literal["sent", "refused", "failed", "unknown"]
+SendState = Literal["sent", "refused", "failed"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class Outbox:
         try:
             replace_file(path, msg.to_bytes())
         except OSError as exc:
-            return SendResult("failed", f"cannot write {path}: {exc}")
+            return SendResult("failed", f"cannot write {path.name}: {exc.strerror or exc}")
         return SendResult("sent", f"written to {path}")
 
     def close(self) -> None:
@@ -201,8 +204,8 @@ class SmtpMailer:
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
-            return SendResult("unknown", f"connection lost while the message was handed over "
-                                         f"(it may have been delivered): {_reason(exc)}"), False
+            return SendResult("failed", f"the connection broke before the server accepted the "
+                                        f"message (no 250 reply): {_reason(exc)}"), False
         if code != 250:
             return self._rejected(smtp, "message", code, reply), False
         detail = "; ".join(f"refused {r}: {c} {_text(t)}" for r, c, t in refused)

@@ -30,6 +30,7 @@ from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.deliver import send_queued_email, send_reminder
+from ispsheets.steps.uncertain import held_reminders, is_unknown
 
 EFFECT = "effect"
 
@@ -87,7 +88,10 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
                              {k: frozenset(v) for k, v in sent.items()},
                              balances=cycle.allocation.client_balances)
     clients = cycle.book.client_map()
+    held = held_reminders(cycle.journal)
     for notice in notices:
+        if notice.client_id in held:
+            continue  # reported by `settle_uncertain`; waits for the owner's word
         client = clients[notice.client_id]
         numbers = ", ".join(i.invoice_number for i in notice.items)
         cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
@@ -249,6 +253,8 @@ def run_effects(cycle: Cycle) -> None:
         if action.state == "done":
             continue
         payload = json.loads(action.detail)
+        if payload["type"] == "email" and is_unknown(cycle, action.key):
+            continue  # reported by `settle_uncertain`; waits for the owner's word
         if cycle.dry_run:
             cycle.plan(payload["type"], action.client_id, payload.get("command")
                        or payload.get("kind", ""))

@@ -14,7 +14,7 @@ from ispsheets.book.changes import FillKey, WriteResult
 from ispsheets.book.reader import RawBook
 from ispsheets.book.records import ActivityRow, Book, Client, Invoice
 from ispsheets.config import Config
-from ispsheets.journal import Journal
+from ispsheets.journal import Journal, MessageRecord
 from ispsheets.problems import ExitCode, Problem
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class RunOptions:
     steps: tuple[str, ...] = STEPS
     progress: bool = False  # progress bars (attached to a terminal)
     resend: tuple[str, ...] = ()  # message keys the owner asks to send again
+    mark_sent: tuple[str, ...] = ()  # message keys the owner says did arrive
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
 
 
@@ -77,6 +78,8 @@ class RunReport:
     written: WriteResult | None = None
     report_file: str = ""
     snapshot: Snapshot | None = None
+    unknown: list[MessageRecord] = field(default_factory=list)  # emails of unknown fate
+    deferred: tuple[int, int, str] | None = None  # cells and rows not written yet, and why
     exit_code: ExitCode = ExitCode.OK
 
     def fail(self, code: ExitCode, problem: Problem) -> RunReport:

@@ -29,13 +29,15 @@ from ispsheets.delivery.messages import (
     Sender,
     compose,
 )
+from ispsheets.failures import reason, remedy
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import ZERO, format_money
 from ispsheets.payments.autopay import will_charge_card
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.portal import account_link
+from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown, stages_key
 
 RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
@@ -50,11 +52,17 @@ class Postman:
         self.transport = "smtp" if config.email.smtp.host else "outbox"
         self.outbox = Outbox(config.path(config.email.outbox))
         self._mailer: Outbox | SmtpMailer | None = None
+        self.broken = ""  # why the outbox folder cannot be written: no more tries this run
 
     def send(self, message: Message) -> SendResult:
+        if self.broken:
+            return SendResult("failed", self.broken)
         if self._mailer is None:
             self._mailer = mailer_from_config(self.config)
-        return self._mailer.send(message)
+        result = self._mailer.send(message)
+        if self.transport == OUTBOX and result.state == "failed":
+            self.broken = result.detail
+        return result
 
     def close(self) -> None:
         if self._mailer is not None:
@@ -72,30 +80,20 @@ def _email_cell(client: Client) -> str:
     return client.origin.cell("email")
 
 
-def _settled_earlier(cycle: Cycle, key: str, client: Client) -> str | None:
+def _settled_earlier(cycle: Cycle, key: str) -> str | None:
     """What earlier runs did with this message: None = send it now; SENT_BEFORE; SENT_NOW when
     a run that was cut off had put it in the outbox (its caller logs it now); NOT_SENT when
-    its fate over SMTP is unknown."""
+    its fate is unknown (`uncertain.settle_uncertain` has reported it)."""
     record = cycle.journal.message(key)
-    if record is None or record.state in ("failed", "refused") or key in cycle.options.resend:
+    if record is None or record.state in ("failed", "refused"):
         return None
     if record.state == "sent":
         return SENT_BEFORE
-    if record.state == "pending" and record.detail == "outbox":
+    if record.state == "pending" and record.detail == OUTBOX:
         if postman(cycle).outbox.has(key):
             cycle.journal.finish_message(key, "sent", "found in the outbox", cycle.now)
             return SENT_NOW
         return None
-    fix = f"check your mail server's sent folder; to send it again run " \
-          f"`ispsheets send --resend {key}`"
-    if record.state == "unknown":  # reported as an error once; a reminder after that
-        cycle.problem(warning(_email_cell(client), f"the {record.kind} email {key} may or "
-                              "may not have arrived (see an earlier run)", fix))
-        return NOT_SENT
-    cycle.journal.finish_message(key, "unknown", record.detail, cycle.now)
-    cycle.problem(Problem(
-        _email_cell(client), f"the {record.kind} email {key} was being sent when an earlier "
-        "run stopped; it may have arrived", fix))
     return NOT_SENT
 
 
@@ -108,7 +106,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
                               f"address; the {kind.replace('_', ' ')} email was not sent",
                               "add one; it is sent on the next run"))
         return NOT_SENT
-    earlier = _settled_earlier(cycle, key, client)
+    earlier = _settled_earlier(cycle, key)
     if earlier is not None:
         return earlier
     sender = Sender.from_config(cycle.config)
@@ -124,6 +122,7 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
                               "fix the template; the message is sent on the next run"))
         return NOT_SENT
     post = postman(cycle)
+    broken = post.broken
     cycle.journal.begin_message(key, kind, client.client_id, invoice_number, cycle.now,
                                 post.transport)
     result = post.send(message)
@@ -137,11 +136,12 @@ def send_message(cycle: Cycle, kind: str, key: str, client: Client, context: Ema
         cycle.problem(Problem(_email_cell(client), f"the mail server refused the {kind} email "
                               f"to {', '.join(client.emails)} ({result.detail})",
                               "check the address; it is tried again on the next run"))
-    elif result.state == "unknown":
-        cycle.problem(Problem(_email_cell(client), f"the connection broke while the {kind} "
-                              f"email {key} was handed over ({result.detail}); it may have "
-                              "arrived", f"check the sent folder; `ispsheets send --resend "
-                              f"{key}` sends it again"))
+    elif post.transport == OUTBOX:
+        if not broken:  # said once a run: the same folder refuses every message
+            cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
+                str(post.outbox.folder), f"emails cannot be written into the outbox "
+                f"({result.detail})", f"{remedy(result.detail)}; the emails not written are "
+                "written by the next run"))
     else:
         cycle.problem(Problem("config.yaml: email.smtp", f"the {kind} email {key} was not "
                               f"sent ({result.detail})",
@@ -185,6 +185,10 @@ def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_add
                        late_fee_invoice=", ".join(fee_invoices),
                        reconnection_fee=rules.reconnection_fee or None,
                        suspend_after_days=rules.suspend_after_days if threat else None)
+    if postman(cycle).transport != OUTBOX:  # what `--mark-sent` records if its fate is unknown
+        cycle.journal.record_action(stages_key(notice.key), "reminder_stages", client.client_id,
+                                    notice.items[0].invoice_number, cycle.now,
+                                    " ".join(notice.keys))
     return bool(send_message(cycle, notice.template, notice.key, client, context,
                              notice.items[0].invoice_number))
 
@@ -268,14 +272,28 @@ def send_invoices(cycle: Cycle) -> None:
     clients = cycle.book.client_map()
     if cycle.dry_run:
         for invoice in unsent:
+            if is_unknown(cycle, invoice_message_key(invoice.invoice_number)):
+                continue  # waits for the owner's word, as the run will
             client = clients.get(invoice.client_id)
             to = ", ".join(client.emails) if client and client.emails else "(no email address)"
             cycle.plan("email", invoice.client_id, f"invoice {invoice.invoice_number} to {to}")
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
     to_send = {i.invoice_number: i for i in unsent}
-    for paths in render_pdfs(cycle, [i for i in cycle.invoices
-                                     if i.invoice_number in wanted and i.status != "held"]):
+    rendered = render_pdfs(cycle, [i for i in cycle.invoices
+                                   if i.invoice_number in wanted and i.status != "held"])
+    while True:
+        try:
+            paths = next(rendered, None)
+        except OSError as exc:  # disk full or a read-only folder, here or in a worker
+            folder = cycle.config.path(cycle.config.invoicing.pdf_dir)
+            cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
+                str(folder), f"invoice PDFs could not be written ({reason(exc)}); the "
+                "invoices without one were not emailed", f"{remedy(exc)}; the next run "
+                "writes and emails them"))
+            return
+        if paths is None:
+            return
         ready = [to_send[number] for number in paths if number in to_send]
         for batch, invoices in in_batches(cycle, ready):
             with batch:
@@ -309,7 +327,7 @@ def send_receipts(cycle: Cycle) -> None:
             continue
         key = f"receipt/{payment.payment_id}"
         record = cycle.journal.message(key)
-        if record is not None and record.state == "sent":
+        if record is not None and record.state in ("sent", UNKNOWN):
             continue
         client = clients.get(payment.client_id)
         if client is None:

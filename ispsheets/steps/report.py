@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import os
 import pickle
 import sys
@@ -16,7 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from xlsxwriter.exceptions import XlsxWriterException
+
 from ispsheets.children import die_with_parent
+from ispsheets.failures import last_line, reason, remedy
+from ispsheets.problems import ExitCode, Problem
 from ispsheets.reporting.inputs import ReportInput
 from ispsheets.steps.cycle import Cycle
 
@@ -69,9 +74,27 @@ def _written(cycle: Cycle, path: Path) -> None:
 
 def start_report(cycle: Cycle) -> Callable[[], None]:
     """Begin the report step; the function returned finishes it (waits for the child).
+    A report that cannot be written (disk full, a read-only folder) is a problem of the run
+    (exit 3), never a traceback: nothing else depends on it.
 
     Forks only where the platform can and the business is big enough to gain from it.
     """
+    return functools.partial(_finish_or_report, cycle, _start_report(cycle))
+
+
+def _finish_or_report(cycle: Cycle, finish: Callable[[], None]) -> None:
+    try:
+        finish()
+    except (OSError, XlsxWriterException, ReportError) as exc:
+        text = last_line(str(exc)) if isinstance(exc, ReportError) else reason(exc)
+        logging.getLogger("ispsheets").error("the report was not written", exc_info=exc)
+        cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
+            str(_folder(cycle)), f"today's report could not be written ({text})",
+            f"{remedy(exc)}; then `ispsheets report --date {cycle.today.isoformat()}` writes "
+            "it (the rest of the run is done)"))
+
+
+def _start_report(cycle: Cycle) -> Callable[[], None]:
     if cycle.dry_run or not hasattr(os, "fork") or len(cycle.invoices) < FORK_FROM_INVOICES:
         return lambda: write_report_step(cycle)
     data, folder = report_input(cycle), _folder(cycle)
