@@ -37,7 +37,7 @@ DECEMBER_A = [
     ("2026-12-02", "49.99", "Invoice inv 1 thank you", "Alice Anders", "DE02120300000000202051"),
     ("2026-12-03", "49.99", "Internet BOB december", "Robert Brown", "DE12500105170648489890"),
     ("2026-12-03", "59.00", "gina", "Gina Green", "DE21301204000000015228"),
-    ("2026-12-04", "49.99", "Kd CAROL 7731", "Carol Clark", "DE27100777770209299700"),
+    ("2026-12-04", "49.99", "Kd 7731 Dezember", "Carol Clark", "DE27100777770209299700"),
     ("2026-12-05", "49.99", "INV00004", "D. Dorsey", "DE44500105175407324931"),
     ("2026-12-06", "79.00", "monthly internet", "Erin Evans", "DE75512108001245126199"),
     ("2026-12-07", "59.00", "payment", "F. Fox", "DE91100000000123456789"),
@@ -66,7 +66,7 @@ def test_camt053_batch_booking_gives_one_line_per_transaction_and_skips_pending(
 
 def test_camt053_joins_split_remittance_text_and_reads_the_structured_reference() -> None:
     lines = _read("december-a.camt053.xml").lines
-    assert lines[3].reference == "Kd CAROL 7731"  # two <Ustrd>
+    assert lines[3].reference == "Kd 7731 Dezember"  # two <Ustrd>
     assert lines[4].reference == "INV00004"  # <Strd><CdtrRefInf><Ref>
 
 
