@@ -235,6 +235,19 @@ def _summary(report: RunReport, options: RunOptions) -> None:
         for what, client, detail in report.plan:
             table.add_row(what, client, detail)
         out.print(table)
+    bank_lines = [entry for entry in report.plan if entry[0] == "bank payment"]
+    if bank_lines and not options.dry_run:
+        table = Table(title="Bank transfers recorded", title_justify="left")
+        for column in ("client", "how it matched"):
+            table.add_column(column)
+        for _, client, detail in bank_lines[:200]:
+            table.add_row(client, detail)
+        out.print(table)
+    if report.unmatched:
+        out.print(f"Unmatched bank lines ({len(report.unmatched)}; type the client_id in the "
+                  "BankUnmatched tab and the next run records them):")
+        for line in report.unmatched:
+            out.print(f"  {line}")
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
     if report.issued:
         facts.insert(1, f"{format_money(report.billed_total, report.currency)} billed")
@@ -312,6 +325,28 @@ def report(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
     """Write the report workbook reports/ispsheets-report-YYYY-MM-DD.xlsx (the workbook itself
     is only read, so this works while it is open in Excel)."""
     _run(config, date, False, ("report",), write=False)
+
+
+@app.command("import-bank")
+def import_bank(files: Annotated[list[Path], typer.Argument(
+                    help="statement files: CAMT.053 XML, MT940, OFX/QFX or CSV", exists=False)],
+                config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
+                dry_run: DryRunOption = False) -> None:
+    """Import bank statements: each credit becomes a Payments row (method `bank transfer`)
+    of the client it matches, once, however often a line is imported; lines no rule matches
+    go to the BankUnmatched tab. The payments are allocated and written back at once."""
+    settings = _load(config)
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        for path in missing:
+            err.print(f"{path}: no such file — give the path of a statement your bank exported")
+        _exit(ExitCode.BAD_CONFIG)
+    options = replace(_options(settings, date, dry_run, ("reconcile",)),
+                      bank_files=tuple(f.resolve() for f in files))
+    setup_logging(settings, options.progress)
+    report = run(settings, options)
+    _summary(report, options)
+    _exit(report.exit_code)
 
 
 @app.command()

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ispsheets.book.changes import FillKey, WriteResult
@@ -46,13 +47,15 @@ class RunOptions:
     progress: bool = False  # progress bars (attached to a terminal)
     resend: tuple[str, ...] = ()  # message keys the owner asks to send again
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
+    bank_files: tuple[Path, ...] = ()  # statements to import (`import-bank`); else bank.inbox
 
 
 # What the summary counts, in the order it prints them.
 COUNTS = ("invoices issued", "emails sent", "emails failed", "payments applied",
           "receipts sent", "reminders sent", "late fees added", "clients suspended",
-          "clients reconnected", "commands run", "commands failed", "cells written",
-          "rows appended")
+          "clients reconnected", "commands run", "commands failed", "bank payments imported",
+          "bank lines unmatched", "bank lines imported before", "bank debits ignored",
+          "welcome emails sent", "cells written", "rows appended")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class RunReport:
     report_file: str = ""
     snapshot: Snapshot | None = None
     exit_code: ExitCode = ExitCode.OK
+    unmatched: list[str] = field(default_factory=list)  # bank lines no rule matched
 
     def fail(self, code: ExitCode, problem: Problem) -> RunReport:
         self.problems.append(problem)
