@@ -193,10 +193,15 @@ class _DemoProgress:
 def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     """Validate config and workbook; list every problem as Tab!Cell: message."""
     settings = _load(config)
+    from ispsheets.bank.check import check_bank
     from ispsheets.book.check import read_and_check
 
     book, problems = read_and_check(settings)
+    inbox, bank_problems = check_bank(settings, book)
+    problems = [*problems, *bank_problems]
     print_problems(problems)
+    for line in inbox:
+        out.print(line)
     skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
     n_errors = sum(p.is_error for p in problems) - skipped
     if book is None:

@@ -257,3 +257,29 @@ def test_a_kill_during_import_loses_nothing_and_imports_nothing_twice(shop: Busi
     assert [(r["line_id"], r["name"]) for r in unmatched(shop)] == [
         (r["line_id"], r["name"]) for r in unmatched(whole)]
     assert not (shop.folder / "bank" / "inbox" / CAMT_A).exists()
+
+
+def test_check_names_the_formats_waiting_in_the_inbox_and_what_it_cannot_read(
+        shop: Business) -> None:
+    for name in (CAMT_A, CSV_A, MT940_B, "december.ofx"):
+        drop(shop, name)
+    (shop.folder / "bank" / "inbox" / "login.html").write_text("<html></html>")
+    result = ispsheets(shop.folder, "check")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "bank/inbox/december-a.camt053.xml: CAMT.053, 9 lines (8 credits)" in out
+    assert "bank/inbox/december-a.csv: CSV, 9 lines (8 credits)" in out
+    assert "bank/inbox/december-b.mt940: MT940, 7 lines (6 credits)" in out
+    assert "bank/inbox/december.ofx: OFX/QFX, 4 lines (3 credits)" in out
+    assert "login.html: not a bank statement this tool reads" in result.stderr
+    assert len(payments(shop)) == 0  # check only reads
+
+
+def test_check_finds_a_bank_reference_given_to_two_clients(tmp_path: Path) -> None:
+    rows = _rows()
+    rows["Clients"].append(row("Clients", client_id="ZED", name="Zed", email="z@x.example",
+                               bank_reference="kd 7731"))
+    business = Business.create(tmp_path, rows, CONFIG)
+    result = ispsheets(business.folder, "check")
+    assert "warning Clients!L4: bank_reference 'KD-7731' is also ZED's" in result.stderr
+    assert "warning Clients!L10: bank_reference 'kd 7731' is also CAROL's" in result.stderr
