@@ -243,20 +243,25 @@ def test_a_kill_during_import_loses_nothing_and_imports_nothing_twice(shop: Busi
     whole = Business.create(tmp_path_factory.mktemp("whole"), _rows(), CONFIG)
     whole.run(dt.date(2026, 11, 30))
     drop(whole, CAMT_A)
-    whole.run(dt.date(2026, 12, 16))
+    drop(whole, MT940_B)
+    whole.run(dt.date(2026, 12, 23))
 
     drop(shop, CAMT_A)
-    killed = ispsheets(shop.folder, "run", "--date", "2026-12-16",
-                       kill_at="bank-line-recorded@4")
+    drop(shop, MT940_B)
+    # statement A's 8 credits are recorded; killed at the 2nd new line of statement B
+    killed = ispsheets(shop.folder, "run", "--date", "2026-12-23",
+                       kill_at="bank-line-recorded@10")
     assert killed.returncode == 137, killed.stderr
-    assert (shop.folder / "bank" / "inbox" / CAMT_A).exists()  # not moved: not finished
+    inbox = shop.folder / "bank" / "inbox"
+    assert not (inbox / CAMT_A).exists() and (inbox / MT940_B).exists()
     assert payments(shop) == []  # nothing reached the workbook
-    again = shop.run(dt.date(2026, 12, 16))
+    again = shop.run(dt.date(2026, 12, 23))
     assert again.exit_code == 0, again.problems
-    assert payments(shop) == payments(whole)
+    assert payments(shop) == payments(whole) == MONTH
     assert [(r["line_id"], r["name"]) for r in unmatched(shop)] == [
         (r["line_id"], r["name"]) for r in unmatched(whole)]
-    assert not (shop.folder / "bank" / "inbox" / CAMT_A).exists()
+    assert sorted(p.name for p in (shop.folder / "bank" / "imported").iterdir()) == [
+        CAMT_A, MT940_B]
 
 
 def test_check_names_the_formats_waiting_in_the_inbox_and_what_it_cannot_read(

@@ -38,7 +38,7 @@ def _welcomes(business: Business) -> list:
 
 
 def test_a_new_client_is_welcomed_once_with_services_billing_day_and_how_to_pay(tmp_path):
-    business = Business.create(tmp_path, _rows(), CONFIG)
+    business = Business.create(tmp_path, _rows(), CONFIG, welcome=True)
     business.run_days(dt.date(2026, 11, 29), dt.date(2027, 1, 5))
     [welcome] = _welcomes(business)
     assert welcome.to == "nora@x.example" and welcome.subject == "Welcome to Prairie Net"
@@ -57,7 +57,8 @@ def test_a_new_client_is_welcomed_once_with_services_billing_day_and_how_to_pay(
 
 
 def test_clients_billed_before_welcomes_existed_get_none_and_it_can_be_turned_off(tmp_path):
-    business = Business.create(tmp_path, _rows(), CONFIG + "email: {send_welcome: false}\n")
+    business = Business.create(tmp_path, _rows(), CONFIG + "email: {send_welcome: false}\n",
+                               welcome=True)
     business.run(dt.date(2026, 12, 4))
     assert _welcomes(business) == []
     (tmp_path / "config.yaml").write_text((tmp_path / "config.yaml").read_text().replace(
@@ -74,7 +75,7 @@ def test_clients_billed_before_welcomes_existed_get_none_and_it_can_be_turned_of
 
 
 def test_dry_run_plans_the_welcome_and_sends_nothing(tmp_path):
-    business = Business.create(tmp_path, _rows(), CONFIG)
+    business = Business.create(tmp_path, _rows(), CONFIG, welcome=True)
     report = business.run(dt.date(2026, 12, 4), dry_run=True)
     assert ("welcome", "NEW", "with INV-00001") in report.plan
     assert not [p for p in report.plan if p[0] == "welcome" and p[1] == "OLD"]

@@ -40,6 +40,7 @@ METHOD = "bank transfer"
 LINE_ID = "BNK-{:05d}"
 PAYMENT_KEY = "bank/"  # journal key prefix of bank lines and of their Payments tool rows
 UNMATCHED_KEY = "bank_unmatched/"
+BATCH = 500  # statement lines recorded in one journal transaction
 
 
 @dataclass
@@ -204,10 +205,14 @@ def import_statement(cycle: Cycle, bank: BankJournal, statement: Statement) -> F
     by_line = {id(line): key for key, line in new}
     matches = match_lines([line for _, line in new], rules, bank.memory, open_invoices)
     taken = _taken_payment_ids(cycle)
-    for match in matches:
-        key = PAYMENT_KEY + by_line[id(match.line)]
-        _record(cycle, bank, key, match, taken, result)
-        checkpoint("bank-line-recorded")
+    for start in range(0, len(matches), BATCH):
+        # one journal transaction (one disk sync) a batch: a kill rolls the batch back whole
+        # and the next run imports it again
+        with cycle.journal.transaction():
+            for match in matches[start:start + BATCH]:
+                _record(cycle, bank, PAYMENT_KEY + by_line[id(match.line)], match, taken,
+                        result)
+                checkpoint("bank-line-recorded")
     return result
 
 
@@ -372,6 +377,8 @@ def import_files(cycle: Cycle, bank: BankJournal, paths: Iterable[Path], move: b
         if move and not cycle.dry_run:
             move_imported(cycle, path)
         results.append(result)
+        if result.payments:
+            _with_pending(cycle)  # the next file is matched against what this one paid
     return results
 
 

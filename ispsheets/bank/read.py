@@ -30,11 +30,6 @@ def detect_format(data: bytes, name: str = "") -> str | None:
 
 def read_statement(path: Path, config: Config, data: bytes | None = None) -> Statement:
     """Parse one file; a file that cannot be read raises `StatementError` with its problem."""
-    from ispsheets.bank.camt import read_camt
-    from ispsheets.bank.csv_file import read_csv
-    from ispsheets.bank.ofx import read_ofx
-    from ispsheets.bank.swift import read_mt940
-
     if data is None:
         try:
             data = path.read_bytes()
@@ -42,13 +37,22 @@ def read_statement(path: Path, config: Config, data: bytes | None = None) -> Sta
             raise StatementError(Problem(str(path), f"cannot be read ({exc.strerror})",
                                          "check the file name and its permissions")) from exc
     kind = detect_format(data, path.name)
+    # each parser imported when its format is met (ofxtools alone takes a second to import)
     if kind == "camt":
+        from ispsheets.bank.camt import read_camt
+
         return read_camt(path, data)
     if kind == "mt940":
+        from ispsheets.bank.swift import read_mt940
+
         return read_mt940(path, data)
     if kind == "ofx":
+        from ispsheets.bank.ofx import read_ofx
+
         return read_ofx(path, data)
     if kind == "csv":
+        from ispsheets.bank.csv_file import read_csv
+
         return read_csv(path, data, config.bank.csv, config.currency)
     raise StatementError(Problem(path.name, "not a bank statement this tool reads",
                                  "export CAMT.053 (XML), MT940, OFX/QFX or CSV from your bank"))
