@@ -133,3 +133,9 @@ def test_number_format_without_letters_needs_the_number_as_formatted() -> None:
     rules = prepare_rules("{seq:06d}", [("000042", "BOB")], CLIENTS, "EUR")
     assert invoice_numbers_in("Rechnung 000042", rules) == ["000042"]
     assert invoice_numbers_in("Rechnung 42 von 2026", rules) == []
+
+
+def test_a_short_prefix_is_not_found_inside_a_word() -> None:
+    rules = prepare_rules("R-{seq:04d}", [("R-0012", "BOB")], CLIENTS, "EUR")
+    assert invoice_numbers_in("Transfer 12 thanks", rules) == []
+    assert invoice_numbers_in("r 12", rules) == ["R-0012"]
