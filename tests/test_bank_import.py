@@ -183,9 +183,11 @@ def test_the_owner_assigns_an_unmatched_line_and_the_next_run_records_it(shop: B
     assert len(payments(shop)) == 7 and again.counts["bank payments imported"] == 0
     # the account is remembered: FRANK's next transfer with no reference matches by it
     later = shop.folder / "later.csv"
-    later.write_text("Buchungstag;Auftraggeber/Empfänger;IBAN;Verwendungszweck;Betrag\n"
-                     "19.12.2026;F. Fox;DE91100000000123456789;danke;10,00\n", encoding="utf-8")
+    later.write_text("Buchungstag;Auftraggeber/Empfänger;IBAN;Verwendungszweck;Betrag;Währung\n"
+                     "19.12.2026;F. Fox;DE91100000000123456789;danke;10,00;EUR\n",
+                     encoding="utf-8")
     result = ispsheets(shop.folder, "import-bank", str(later), "--date", "2026-12-19")
+    assert result.returncode == 0, result.stderr
     assert "FRANK │ €10.00 of 2026-12-19 by known account" in " ".join(result.stdout.split())
 
 
@@ -288,3 +290,28 @@ def test_check_finds_a_bank_reference_given_to_two_clients(tmp_path: Path) -> No
     result = ispsheets(business.folder, "check")
     assert "warning Clients!L4: bank_reference 'KD-7731' is also ZED's" in result.stderr
     assert "warning Clients!L10: bank_reference 'kd 7731' is also CAROL's" in result.stderr
+
+
+def test_a_line_in_another_currency_is_never_matched_nor_recorded_when_assigned(
+        shop: Business) -> None:
+    path = shop.folder / "usd.csv"
+    path.write_text("Buchungstag;Auftraggeber/Empfänger;IBAN;Verwendungszweck;Betrag;Währung\n"
+                    "10.12.2026;Alice Anders;;INV-00001;49,99;USD\n", encoding="utf-8")
+    result = ispsheets(shop.folder, "import-bank", str(path), "--date", "2026-12-16")
+    assert result.returncode == 0, result.stderr
+    [line] = unmatched(shop)
+    assert (line["currency"], line["why"]) == ("USD", "in USD, but invoices are in EUR")
+    shop.edit(ChangeSet(sets=(SetCell("BankUnmatched", str(line["line_id"]), "client_id",
+                                      "ALICE"),)))
+    report = shop.run(dt.date(2026, 12, 17))
+    assert [str(p) for p in report.problems] == [
+        "BankUnmatched!J2: BNK-00001 is in USD, invoices are in EUR — type the payment into "
+        "Payments in your currency yourself, and clear this cell"]
+    assert payments(shop) == []
+
+
+def test_import_bank_names_a_missing_file_and_does_nothing(shop: Business) -> None:
+    result = ispsheets(shop.folder, "import-bank", "nope.xml")
+    assert result.returncode == 2
+    assert "nope.xml: no such file — give the path of a statement your bank exported" \
+        in result.stderr

@@ -305,6 +305,17 @@ def apply_assignments(cycle: Cycle, bank: BankJournal) -> int:
             continue
         data = dict(bank.details[key])
         if data.get("payment_id"):
+            if data.get("client") != assignment.client_id:
+                cycle.problem(warning(assignment.cell, f"{assignment.line_id} was recorded as "
+                                      f"{data['payment_id']} of {data.get('client')}",
+                                      f"to give it to {assignment.client_id}, change that row "
+                                      "in Payments"))
+            continue
+        if data.get("currency") and data["currency"].upper() != cycle.config.currency:
+            cycle.problem(Problem(assignment.cell, f"{assignment.line_id} is in "
+                                  f"{data['currency']}, invoices are in "
+                                  f"{cycle.config.currency}", "type the payment into Payments "
+                                  "in your currency yourself, and clear this cell"))
             continue
         if assignment.client_id not in clients:
             cycle.problem(Problem(assignment.cell, f"client_id {assignment.client_id} is not "
