@@ -84,7 +84,8 @@ class BankJournal:
         self.memory = Memory()
         for data in self.details.values():
             if data.get("client"):
-                self.memory.learn(_line_of(data), data["client"])
+                self.memory.learn_payer(data.get("account", ""), data.get("name", ""),
+                                        data["client"])
 
     def record(self, key: str, client_id: str, invoice_number: str, data: dict[str, Any],
                now: dt.datetime) -> None:
@@ -269,6 +270,7 @@ def assignments(cycle: Cycle) -> list[Assignment]:
     sheet = cycle.raw.sheets[name]
     header = {normalise_header(h): i for i, h in enumerate(sheet.header) if not is_blank(h)}
     line_col, client_col = header.get("lineid"), header.get("clientid")
+    paid_col = header.get("paymentid")
     if line_col is None or client_col is None:
         return []
     found = []
@@ -276,6 +278,8 @@ def assignments(cycle: Cycle) -> list[Assignment]:
         cells = [row[i] if i < len(row) else None for i in (line_col, client_col)]
         if any(is_blank(c) for c in cells):
             continue
+        if paid_col is not None and paid_col < len(row) and not is_blank(row[paid_col]):
+            continue  # recorded already
         found.append(Assignment(parse_text(cells[0]), _key_text(cells[1]),
                                 f"{name}!{column_letter(client_col)}{number}"))
     return found
@@ -287,9 +291,8 @@ def _key_text(raw: object) -> str:
     return parse_text(raw)
 
 
-def apply_assignments(cycle: Cycle, bank: BankJournal) -> int:
+def apply_assignments(cycle: Cycle, bank: BankJournal, wanted: Sequence[Assignment]) -> int:
     """Turn each line the owner assigned into a payment, once; returns how many."""
-    wanted = assignments(cycle)
     if not wanted:
         return 0
     by_line_id = {data["line_id"]: key for key, data in bank.details.items()
@@ -401,11 +404,12 @@ def import_bank(cycle: Cycle, files: Sequence[Path] = ()) -> list[FileResult]:
     from_inbox = not files and "reconcile" in cycle.options.steps
     paths = list(files) or (inbox_files(cycle) if from_inbox else [])
     results: list[FileResult] = []
-    if not paths and find_tab(cycle.raw.names, BANK_UNMATCHED) is None:
-        return results
+    wanted = assignments(cycle)
+    if not paths and not wanted:
+        return results  # the journal's bank lines are read only when there is work
     bank = BankJournal(cycle.journal)
-    assigned = apply_assignments(cycle, bank)
-    cycle.report.counts["bank payments imported"] += assigned
+    if assigned := apply_assignments(cycle, bank, wanted):
+        cycle.report.counts["bank payments imported"] += assigned
     results = import_files(cycle, bank, paths, move=from_inbox)
     _with_pending(cycle)
     return results

@@ -51,10 +51,13 @@ class Memory:
     names: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def learn(self, line: StatementLine, client_id: str) -> None:
-        if line.account:
-            self.accounts[compact(line.account)].add(client_id)
-        if len(compact(line.name)) >= 3:
-            self.names[compact(line.name)].add(client_id)
+        self.learn_payer(line.account, line.name, client_id)
+
+    def learn_payer(self, account: str, name: str, client_id: str) -> None:
+        if account:
+            self.accounts[compact(account)].add(client_id)
+        if len(compact(name)) >= 3:
+            self.names[compact(name)].add(client_id)
 
 
 @dataclass(frozen=True)
