@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from ispsheets.bank.importer import import_bank
+from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book

@@ -1,4 +1,4 @@
-"""The import step: statement lines become Payments rows (or BankUnmatched rows), exactly once.
+"""Statement lines recorded: each becomes a Payments row (or a BankUnmatched row), once.
 
 Every line is recorded in the journal in one transaction with the row it adds, keyed first
 (`bank/<content key>`, see `keys.py`): a run killed half-way through a file imports the rest on
@@ -12,25 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import shutil
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from ispsheets.bank.keys import Seen, content_keys, seen_from
 from ispsheets.bank.match import Match, Memory, OpenInvoice, match_lines, prepare_rules
-from ispsheets.bank.read import NAMES, read_statement
-from ispsheets.bank.statement import Statement, StatementError, StatementLine
-from ispsheets.book.parse import is_blank, parse_text
+from ispsheets.bank.read import NAMES
+from ispsheets.bank.statement import Statement, StatementLine
 from ispsheets.book.records import Payment
-from ispsheets.book.schema import BANK_UNMATCHED, column_letter, find_tab, normalise_header
+from ispsheets.book.schema import BANK_UNMATCHED
 from ispsheets.faults import checkpoint
 from ispsheets.ids import PAYMENT_ID
 from ispsheets.journal import Journal
 from ispsheets.money import format_money
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import Problem
 from ispsheets.steps.cycle import Cycle
 
 log = logging.getLogger("ispsheets.bank")
@@ -99,7 +95,7 @@ class BankJournal:
         self.details[key] = data
 
 
-def _line_of(data: dict[str, Any]) -> StatementLine:
+def line_of(data: dict[str, Any]) -> StatementLine:
     return StatementLine(dt.date.fromisoformat(data["date"]), Decimal(data["amount"]),
                          data.get("currency", ""), data.get("reference", ""),
                          data.get("name", ""), data.get("account", ""), data.get("id") or None,
@@ -129,7 +125,7 @@ def _payment(values: dict[str, Any]) -> Payment:
                    values.get("reference", ""), values.get("invoice_number") or "")
 
 
-def _with_pending(cycle: Cycle) -> bool:
+def with_pending(cycle: Cycle) -> bool:
     """Put the queued bank payments into the book (as the next read will show them) and
     allocate again; False if there are none the book lacks."""
     pending = {p.payment_id: p for p in pending_payments(cycle.journal)}
@@ -168,11 +164,11 @@ def _rules_and_open(cycle: Cycle) -> tuple[Any, list[OpenInvoice]]:
                    for i in open_]
 
 
-def _taken_payment_ids(cycle: Cycle) -> set[str]:
+def taken_payment_ids(cycle: Cycle) -> set[str]:
     return {p.payment_id for p in cycle.book.payments if p.payment_id}
 
 
-def _add_payment(cycle: Cycle, bank: BankJournal, key: str, line: StatementLine,
+def add_payment(cycle: Cycle, bank: BankJournal, key: str, line: StatementLine,
                  client_id: str, invoice_number: str, taken: set[str]) -> str:
     """Queue the Payments row of a line (inside the caller's transaction); its payment_id."""
     payment_id = cycle.journal.assign_id("Payments", key, PAYMENT_ID.format, taken)
@@ -205,7 +201,7 @@ def import_statement(cycle: Cycle, bank: BankJournal, statement: Statement) -> F
     rules, open_invoices = _rules_and_open(cycle)
     by_line = {id(line): key for key, line in new}
     matches = match_lines([line for _, line in new], rules, bank.memory, open_invoices)
-    taken = _taken_payment_ids(cycle)
+    taken = taken_payment_ids(cycle)
     for start in range(0, len(matches), BATCH):
         # one journal transaction (one disk sync) a batch: a kill rolls the batch back whole
         # and the next run imports it again
@@ -236,7 +232,7 @@ def _record(cycle: Cycle, bank: BankJournal, key: str, match: Match, taken: set[
             f"{line.reference!r} ({line.where}): {match.why}")
     with cycle.journal.transaction():
         if match.client_id:
-            data["payment_id"] = _add_payment(cycle, bank, key, line, match.client_id,
+            data["payment_id"] = add_payment(cycle, bank, key, line, match.client_id,
                                               match.invoice_number, taken)
         else:
             line_id = cycle.journal.assign_id("BankUnmatched", key, LINE_ID.format)
@@ -250,166 +246,3 @@ def _record(cycle: Cycle, bank: BankJournal, key: str, match: Match, taken: set[
         bank.record(key, match.client_id, match.invoice_number, data, cycle.now)
     if match.client_id:
         bank.memory.learn(line, match.client_id)
-
-
-# -- the owner's assignments in BankUnmatched --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Assignment:
-    line_id: str
-    client_id: str
-    cell: str  # BankUnmatched!J5
-
-
-def assignments(cycle: Cycle) -> list[Assignment]:
-    """Rows of the BankUnmatched tab where the owner typed a client_id."""
-    name = find_tab(cycle.raw.names, BANK_UNMATCHED)
-    if name is None:
-        return []
-    sheet = cycle.raw.sheets[name]
-    header = {normalise_header(h): i for i, h in enumerate(sheet.header) if not is_blank(h)}
-    line_col, client_col = header.get("lineid"), header.get("clientid")
-    paid_col = header.get("paymentid")
-    if line_col is None or client_col is None:
-        return []
-    found = []
-    for number, row in enumerate(sheet.rows[1:], start=2):
-        cells = [row[i] if i < len(row) else None for i in (line_col, client_col)]
-        if any(is_blank(c) for c in cells):
-            continue
-        if paid_col is not None and paid_col < len(row) and not is_blank(row[paid_col]):
-            continue  # recorded already
-        found.append(Assignment(parse_text(cells[0]), _key_text(cells[1]),
-                                f"{name}!{column_letter(client_col)}{number}"))
-    return found
-
-
-def _key_text(raw: object) -> str:
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return parse_text(raw)
-
-
-def apply_assignments(cycle: Cycle, bank: BankJournal, wanted: Sequence[Assignment]) -> int:
-    """Turn each line the owner assigned into a payment, once; returns how many."""
-    if not wanted:
-        return 0
-    by_line_id = {data["line_id"]: key for key, data in bank.details.items()
-                  if data.get("line_id")}
-    clients = cycle.book.client_map()
-    taken = _taken_payment_ids(cycle)
-    done = 0
-    for assignment in wanted:
-        key = by_line_id.get(assignment.line_id)
-        if key is None:
-            cycle.problem(warning(assignment.cell, f"{assignment.line_id} is not a line "
-                                  "ispsheets imported", "leave the line_id column as written"))
-            continue
-        data = dict(bank.details[key])
-        if data.get("payment_id"):
-            if data.get("client") != assignment.client_id:
-                cycle.problem(warning(assignment.cell, f"{assignment.line_id} was recorded as "
-                                      f"{data['payment_id']} of {data.get('client')}",
-                                      f"to give it to {assignment.client_id}, change that row "
-                                      "in Payments"))
-            continue
-        if data.get("currency") and data["currency"].upper() != cycle.config.currency:
-            cycle.problem(Problem(assignment.cell, f"{assignment.line_id} is in "
-                                  f"{data['currency']}, invoices are in "
-                                  f"{cycle.config.currency}", "type the payment into Payments "
-                                  "in your currency yourself, and clear this cell"))
-            continue
-        if assignment.client_id not in clients:
-            cycle.problem(Problem(assignment.cell, f"client_id {assignment.client_id} is not "
-                                  "on the Clients tab", "type a client_id from the Clients "
-                                  "tab; the line is taken on the next run"))
-            continue
-        line = _line_of(data)
-        amount = format_money(line.amount, cycle.config.currency)
-        cycle.plan("bank payment", assignment.client_id,
-                   f"{amount} of {line.booking_date}, {assignment.line_id} assigned by you")
-        with cycle.journal.transaction():
-            data.update(client=assignment.client_id, rule="assigned",
-                        why=f"assigned in {BANK_UNMATCHED.name}")
-            data["payment_id"] = _add_payment(cycle, bank, key, line, assignment.client_id, "",
-                                              taken)
-            cycle.journal.add_cell_write(BANK_UNMATCHED.name, assignment.line_id,
-                                         "payment_id", data["payment_id"], cycle.now)
-            bank.update(key, data, cycle.now)
-        bank.memory.learn(line, assignment.client_id)
-        done += 1
-    return done
-
-
-# -- files ---------------------------------------------------------------------------------------
-
-
-def inbox_files(cycle: Cycle) -> list[Path]:
-    """Files waiting in `bank.inbox` (hidden files and folders left alone)."""
-    if not cycle.config.bank.inbox:
-        return []
-    inbox = cycle.config.path(cycle.config.bank.inbox)
-    if not inbox.is_dir():
-        return []
-    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith((".", "~")))
-
-
-def move_imported(cycle: Cycle, path: Path) -> Path:
-    """Move a fully imported file to `bank.imported` (a number added if the name is taken)."""
-    target_dir = cycle.config.path(cycle.config.bank.imported)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    target = target_dir / path.name
-    number = 1
-    while target.exists():
-        number += 1
-        target = target_dir / f"{path.stem}-{number}{path.suffix}"
-    shutil.move(str(path), target)
-    return target
-
-
-def import_files(cycle: Cycle, bank: BankJournal, paths: Iterable[Path], move: bool
-                 ) -> list[FileResult]:
-    results = []
-    for path in paths:
-        try:
-            statement = read_statement(path, cycle.config)
-        except StatementError as exc:
-            cycle.problem(exc.problem)
-            results.append(FileResult(path.name, problems=[exc.problem]))
-            continue
-        result = import_statement(cycle, bank, statement)
-        for problem in result.problems:
-            cycle.problem(problem)
-        report = cycle.report
-        report.counts["bank payments imported"] += result.payments
-        report.counts["bank lines unmatched"] += result.unmatched
-        report.counts["bank lines imported before"] += result.duplicates
-        report.counts["bank debits ignored"] += result.debits
-        cycle.log("bank_imported", "", "", result.text())
-        log.info("%s", result.text())
-        if move and not cycle.dry_run:
-            move_imported(cycle, path)
-        results.append(result)
-        if result.payments:
-            _with_pending(cycle)  # the next file is matched against what this one paid
-    return results
-
-
-def import_bank(cycle: Cycle, files: Sequence[Path] = ()) -> list[FileResult]:
-    """The run's bank step (after the day's invoices are allocated): queued payments counted,
-    the owner's assignments applied, then the given files (or the inbox's) imported; the
-    payments are allocated again if any were added."""
-    _with_pending(cycle)
-    from_inbox = not files and "reconcile" in cycle.options.steps
-    paths = list(files) or (inbox_files(cycle) if from_inbox else [])
-    results: list[FileResult] = []
-    wanted = assignments(cycle)
-    if not paths and not wanted:
-        return results  # the journal's bank lines are read only when there is work
-    bank = BankJournal(cycle.journal)
-    if assigned := apply_assignments(cycle, bank, wanted):
-        cycle.report.counts["bank payments imported"] += assigned
-    results = import_files(cycle, bank, paths, move=from_inbox)
-    _with_pending(cycle)
-    return results
