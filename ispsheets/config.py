@@ -147,7 +147,9 @@ class BankCsv(_Section):
     """Which columns of a bank's CSV export hold what (header names as the bank writes them)."""
 
     date: str = "date"
-    amount: str = "amount"
+    amount: str = "amount"  # one signed column; or, for banks with two, credit and debit:
+    credit: str = ""  # money-in column (then `amount` is not used)
+    debit: str = ""  # money-out column, beside credit
     reference: str = "reference"
     name: str = ""  # the payer's name; blank = the bank gives none
     account: str = ""  # the payer's account (IBAN or number)

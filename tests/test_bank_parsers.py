@@ -162,3 +162,17 @@ def test_a_damaged_file_is_a_problem_not_a_traceback(tmp_path) -> None:
         with pytest.raises(StatementError) as caught:
             read_statement(path, _config())
         assert caught.value.problem.where == name
+
+
+def test_csv_with_separate_credit_and_debit_columns_as_us_banks_export(tmp_path) -> None:
+    path = tmp_path / "checking.csv"
+    path.write_text('"Posting Date","Description","Credit","Debit","Check or Slip #"\n'
+                    '"12/02/2026","ZELLE FROM ALICE ANDERS INV 1","49.99","",""\n'
+                    '"12/08/2026","MONTHLY SERVICE FEE","","12.50",""\n'
+                    '"12/10/2026","DEPOSIT","1,234.56","",""\n')
+    config = _config(date="Posting Date", credit="Credit", debit="Debit",
+                     reference="Description", date_order="month_first")
+    statement = read_statement(path, config)
+    assert [(x.booking_date.isoformat(), str(x.amount)) for x in statement.lines] == [
+        ("2026-12-02", "49.99"), ("2026-12-08", "-12.50"), ("2026-12-10", "1234.56")]
+    assert statement.problems == ()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 from ispsheets.bank.statement import (
@@ -35,8 +37,12 @@ def decode(data: bytes, encoding: str) -> str:
     return data.decode("latin-1")
 
 
+def _amount_column(settings: BankCsv) -> str:
+    return settings.credit or settings.amount
+
+
 def _header_index(rows: list[list[str]], settings: BankCsv) -> int | None:
-    wanted = {normalise_header(settings.date), normalise_header(settings.amount)}
+    wanted = {normalise_header(settings.date), normalise_header(_amount_column(settings))}
     for index, row in enumerate(rows[:50]):
         if wanted <= {normalise_header(cell) for cell in row}:
             return index
@@ -54,6 +60,18 @@ def _delimiter(text: str, settings: BankCsv) -> str:
     return ","
 
 
+def _amount(row: list[str], cell: Callable[[list[str], str], str], settings: BankCsv,
+            two_columns: bool) -> Decimal:
+    """The signed amount: one column, or credit minus debit (either may be blank)."""
+    if not two_columns:
+        return parse_amount(cell(row, "amount"), settings.decimal)
+    credit, debit = cell(row, "credit"), cell(row, "debit")
+    if not credit and not debit:
+        raise ValueError("neither a credit nor a debit amount")
+    value = parse_amount(credit, settings.decimal) if credit else Decimal(0)
+    return value - (abs(parse_amount(debit, settings.decimal)) if debit else Decimal(0))
+
+
 def read_csv(path: Path, data: bytes, settings: BankCsv, currency: str) -> Statement:
     text = decode(data, settings.encoding)
     rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text, settings)))
@@ -61,12 +79,15 @@ def read_csv(path: Path, data: bytes, settings: BankCsv, currency: str) -> State
     if header_at is None:
         raise StatementError(Problem(
             path.name, f"no header row with the columns {settings.date!r} and "
-            f"{settings.amount!r}", f"name your bank's column headers in {SETTING} "
+            f"{_amount_column(settings)!r}", f"name your bank's column headers in {SETTING} "
             "(date, amount, reference, name, account, id)"))
     header = [normalise_header(h) for h in rows[header_at]]
     columns: dict[str, int] = {}
     problems: list[Problem] = []
-    for field in ("date", "amount", "reference", "name", "account", "id", "currency"):
+    two_columns = bool(settings.credit)
+    fields = ("date", *(("credit", "debit") if two_columns else ("amount",)), "reference",
+              "name", "account", "id", "currency")
+    for field in fields:
         name = getattr(settings, field)
         if not name:
             continue
@@ -89,13 +110,13 @@ def read_csv(path: Path, data: bytes, settings: BankCsv, currency: str) -> State
     for number, row in enumerate(rows[header_at + 1:], start=header_at + 2):
         if not any(c.strip() for c in row):
             continue
-        date_text, amount_text = cell(row, "date"), cell(row, "amount")
+        date_text = cell(row, "date")
         if not date_text[:1].isdigit():
             continue  # a title or balance line, not a booking
         where = f"{path.name} row {number}"
         try:
             day = parse_date(date_text, settings.date_order)
-            amount = parse_amount(amount_text, settings.decimal)
+            amount = _amount(row, cell, settings, two_columns)
         except ValueError as exc:
             problems.append(Problem(where, str(exc), f"check the row, and {SETTING}.decimal "
                                     "and date_order; the row was skipped"))
