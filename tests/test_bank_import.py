@@ -315,3 +315,21 @@ def test_import_bank_names_a_missing_file_and_does_nothing(shop: Business) -> No
     assert result.returncode == 2
     assert "nope.xml: no such file — give the path of a statement your bank exported" \
         in result.stderr
+
+
+def test_a_dry_run_shows_the_inbox_lines_and_moves_nothing(shop: Business) -> None:
+    drop(shop, CAMT_A)
+    report = shop.run(dt.date(2026, 12, 16), dry_run=True)
+    assert [(c, d.split(" by ")[1].split(":")[0]) for w, c, d in report.plan
+            if w == "bank payment"] == [
+        ("ALICE", "invoice number"), ("BOB", "client id"), ("GINA", "client id"),
+        ("CAROL", "bank reference"), ("DAVE", "invoice number"), ("ERIN", "amount")]
+    assert len(report.unmatched) == 2
+    assert (shop.folder / "bank" / "inbox" / CAMT_A).exists()
+    assert payments(shop) == [] and unmatched(shop) == []
+
+
+def test_import_bank_explains_itself(shop: Business) -> None:
+    result = ispsheets(shop.folder, "import-bank", "--help")
+    assert result.returncode == 0
+    assert "CAMT.053 XML, MT940, OFX/QFX or CSV" in " ".join(result.stdout.split())
