@@ -244,5 +244,3 @@ def _record(cycle: Cycle, bank: BankJournal, key: str, match: Match, taken: set[
                 "reference": line.reference, "why": match.why, "file": line.where},
                 cycle.now)
         bank.record(key, match.client_id, match.invoice_number, data, cycle.now)
-    if match.client_id:
-        bank.memory.learn(line, match.client_id)
