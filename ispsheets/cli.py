@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from xlsxwriter.exceptions import XlsxWriterException
 
 from ispsheets import __version__
 from ispsheets.failures import NOTHING_LOST
@@ -111,6 +110,8 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
              "--demo", min=1, max=20000, help="fill the workbook with N sample clients")] = None,
          ) -> None:
     """Write config.yaml and a starter workbook (optionally with N sample clients)."""
+    from xlsxwriter.exceptions import XlsxWriterException
+
     from ispsheets.scaffold import InitError, init_project
 
     try:
@@ -136,6 +137,8 @@ def demo(folder: Annotated[Path, typer.Argument(help="a new folder for the demo 
     """Create a demo ISP in FOLDER and play its last DAYS days: every morning the owner types
     in the payments that came (most on time, some late, some partial, one never) and the daily
     run does the rest. Needs no account of any kind."""
+    from xlsxwriter.exceptions import XlsxWriterException
+
     from ispsheets.scaffold import InitError
     from ispsheets.steps.cycle import counted
     from ispsheets.story import play
@@ -227,10 +230,15 @@ class _DemoProgress:
 def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     """Validate config and workbook; list every problem as Tab!Cell: message."""
     settings = _load(config)
+    from ispsheets.bank.check import check_bank
     from ispsheets.book.check import read_and_check
 
     book, problems = read_and_check(settings)
+    inbox, bank_problems = check_bank(settings, book)
+    problems = [*problems, *bank_problems]
     print_problems(problems)
+    for line in inbox:
+        out.print(line)
     if book is None:
         _exit(ExitCode.BAD_CONFIG)
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
@@ -277,6 +285,19 @@ def _summary(report: RunReport, options: RunOptions) -> None:
         for what, client, detail in report.plan:
             table.add_row(what, client, detail)
         out.print(table)
+    bank_lines = [entry for entry in report.plan if entry[0] == "bank payment"]
+    if bank_lines and not options.dry_run:
+        table = Table(title="Bank transfers recorded", title_justify="left")
+        for column in ("client", "how it matched"):
+            table.add_column(column)
+        for _, client, detail in bank_lines[:200]:
+            table.add_row(client, detail)
+        out.print(table)
+    if report.unmatched:
+        out.print(f"Unmatched bank lines ({len(report.unmatched)}; type the client_id in the "
+                  "BankUnmatched tab and the next run records them):")
+        for line in report.unmatched:
+            out.print(f"  {line}")
     facts = [counted(report.counts[what], what) for what in COUNTS if report.counts[what]]
     if options.dry_run:  # what it only planned (not counted above) is in its plan
         planned = Counter(what for what, _, _ in report.plan if what not in ("report",
@@ -381,6 +402,31 @@ def report(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
     """Write the report workbook reports/ispsheets-report-YYYY-MM-DD.xlsx (the workbook itself
     is only read, so this works while it is open in Excel)."""
     _run(config, date, False, ("report",), write=False)
+
+
+@app.command("import-bank")
+def import_bank(files: Annotated[list[Path], typer.Argument(
+                    help="statement files: CAMT.053 XML, MT940, OFX/QFX or CSV", exists=False)],
+                config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
+                dry_run: DryRunOption = False) -> None:
+    """Import bank statements: each credit becomes a Payments row (method `bank transfer`)
+    of the client it matches, once, however often a line is imported; lines no rule matches
+    go to the BankUnmatched tab. The payments are allocated and written back at once."""
+    settings = _load(config)
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        for path in missing:
+            err.print(f"{path}: no such file — give the path of a statement your bank exported")
+        _exit(ExitCode.BAD_CONFIG)
+    from ispsheets.logs import setup_logging
+    from ispsheets.runner import run
+
+    options = replace(_options(settings, date, dry_run, ("reconcile",)),
+                      bank_files=tuple(f.resolve() for f in files))
+    setup_logging(settings, options.progress, dry_run=options.dry_run)
+    report = run(settings, options)
+    _summary(report, options)
+    _exit(report.exit_code)
 
 
 @app.command()

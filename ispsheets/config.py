@@ -140,6 +140,7 @@ class Email(_Section):
     outbox: str = "outbox"
     templates_dir: str = ""  # a folder whose templates override the built-in ones
     send_receipts: bool = True
+    send_welcome: bool = True  # a welcome email with each new client's first invoice
 
 
 class Stripe(_Section):
@@ -168,6 +169,33 @@ class Portal(_Section):
         return text
 
 
+class BankCsv(_Section):
+    """Which columns of a bank's CSV export hold what (header names as the bank writes them)."""
+
+    date: str = "date"
+    amount: str = "amount"  # one signed column; or, for banks with two, credit and debit:
+    credit: str = ""  # money-in column (then `amount` is not used)
+    debit: str = ""  # money-out column, beside credit
+    reference: str = "reference"
+    name: str = ""  # the payer's name; blank = the bank gives none
+    account: str = ""  # the payer's account (IBAN or number)
+    id: str = ""  # the bank's transaction id, if the export has one
+    currency: str = ""  # blank = the configured currency
+    decimal: Literal[".", ","] = "."  # "," for 1.234,56
+    date_order: Literal["day_first", "month_first", "year_first"] = "year_first"
+    delimiter: str = Field("", max_length=1)  # blank = guessed from the header (; , tab |)
+    encoding: str = "utf-8"  # cp1252 / latin-1 exports are read too when utf-8 fails
+
+
+class Bank(_Section):
+    """Bank statements imported into Payments (see README, "Bank transfers")."""
+
+    inbox: str = ""  # folder every run imports statement files from; blank = off
+    imported: str = "bank/imported"  # where imported files are moved
+    match_by_amount: bool = True  # last rule: a unique open invoice of exactly the amount
+    csv: BankCsv = Field(default_factory=BankCsv)
+
+
 class Paths(_Section):
     journal: str = "ispsheets.db"
     reports: str = "reports"
@@ -185,6 +213,7 @@ class Config(_Section):
     email: Email = Field(default_factory=Email)
     stripe: Stripe = Field(default_factory=Stripe)
     portal: Portal = Field(default_factory=Portal)
+    bank: Bank = Field(default_factory=Bank)
     paths: Paths = Field(default_factory=Paths)
     env_file: str = ".env"  # secrets file, relative to config.yaml; optional
 

@@ -425,6 +425,12 @@ class Journal:
                     for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
                                                          strict=True)]
 
+    def first_invoices(self) -> dict[str, tuple[str, str]]:
+        """client_id → (number, created_at) of each client's first invoice (void or not)."""
+        rows = self._rows("SELECT client_id, number, created_at FROM invoices AS i WHERE seq = "
+                          "(SELECT MIN(seq) FROM invoices WHERE client_id = i.client_id)")
+        return {client: (number, created) for client, number, created in rows}
+
     def void(self, number: str, at: dt.datetime) -> bool:
         """Mark an invoice void (the owner's word); True if it was not void before."""
         with self.transaction() as db:

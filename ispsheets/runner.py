@@ -6,15 +6,20 @@ Pure planners decide; the steps in `ispsheets/steps/` perform their plans throug
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
+from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
-from ispsheets.book.schema import INVOICE_LINES
+from ispsheets.book.schema import INVOICE_LINES, TABS_BY_NAME, Kind
 from ispsheets.config import Config
 from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
@@ -48,10 +53,42 @@ def lines_present(cycle: Cycle) -> set[str]:
 
 def _tool_changes(cycle: Cycle) -> ChangeSet:
     """Rows for owner tabs and one-shot cells the tool queued in the journal."""
-    appends = tuple(AppendRow(row.tab, row.values) for row in cycle.journal.unwritten_tool_rows())
+    appends = tuple(AppendRow(row.tab, _allocated(cycle, row.tab, typed_values(row.tab,
+                                                                               row.values)))
+                    for row in cycle.journal.unwritten_tool_rows())
     sets = tuple(SetCell(w.tab, w.row_key, w.column, w.value)
                  for w in cycle.journal.unwritten_cell_writes())
     return ChangeSet((), sets, appends)
+
+
+def typed_values(tab: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A queued row's values (text, as the journal stored them) as the cells they stand for:
+    a date column gets a date, a money column a number, "" a blank cell."""
+    schema = TABS_BY_NAME.get(tab)
+    if schema is None:
+        return values
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        column = schema.by_name.get(name)
+        if value == "":
+            value = None
+        elif column is not None and isinstance(value, str):
+            with contextlib.suppress(ValueError, ArithmeticError):
+                if column.kind is Kind.DATE:
+                    value = dt.date.fromisoformat(value)
+                elif column.kind in (Kind.MONEY, Kind.NUMBER):
+                    value = Decimal(value)
+        typed[name] = value
+    return typed
+
+
+def _allocated(cycle: Cycle, tab: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A Payments row the tool appends, with where this run's allocation put it."""
+    cells = (cycle.ledger.payment_cells.get(values.get("payment_id", ""))
+             if tab == "Payments" and cycle.ledger is not None else None)
+    if cells is None:
+        return values
+    return {**values, "applied_to": cells[0] or None, "unapplied": cells[1]}
 
 
 def settle_ledger(cycle: Cycle) -> None:
@@ -208,6 +245,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # every later step works from the allocation, made once the day's invoices
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
+                import_bank(cycle, options.bank_files)  # allocates again if it adds any
         if mails:
             report_unsent_requests(cycle)
         settle_ledger(cycle)

@@ -120,11 +120,12 @@ def test_a_workbook_open_in_excel_defers_the_write_and_the_next_run_blames_nobod
     assert busy.returncode == 3
     summary = busy.stdout.split(f"{DAY}: ", 1)[1]
     assert "cells written" not in summary and "rows appended" not in summary
-    assert ("8 cells to write and 21 rows to append, deferred: isp.xlsx is open in Excel "
+    # 22 rows: 4 invoices, their lines and Activity (with the welcome email of the new client)
+    assert ("8 cells to write and 22 rows to append, deferred: isp.xlsx is open in Excel "
             "(~$isp.xlsx exists) (the next run writes them)") in summary
     lock.unlink()
     later = ispsheets(shop, "run", "--date", "2026-12-01")
     assert later.returncode == 0, later.stderr
     assert "missing" not in later.stderr and "deleted" not in later.stderr
     assert "warning" not in later.stderr
-    assert "21 rows appended" in later.stdout
+    assert "22 rows appended" in later.stdout

@@ -276,7 +276,8 @@ def _client(c: _Cells, v: dict[str, Any]) -> Client:
               "add one, or invoices for this client cannot be sent", Severity.WARNING)
     return Client(v["client_id"], v["name"], v["email"] or (), v["phone"], v["address"], day,
                   bool(v["autopay"]), bool(v["tax_exempt"]), v["status"] or "active",
-                  v["balance"], v["stripe_customer_id"], Origin(c.layout, c.number))
+                  v["balance"], v["stripe_customer_id"], Origin(c.layout, c.number),
+                  bank_reference=v["bank_reference"] or "")
 
 
 def _service(c: _Cells, v: dict[str, Any]) -> Service:

@@ -88,6 +88,7 @@ class Client:
     balance: Decimal | None = None  # as last written by the tool
     stripe_customer_id: str = ""
     origin: Origin = NOWHERE
+    bank_reference: str = ""  # what the client writes on a bank transfer
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,8 @@ CLIENTS = Tab("Clients", "client_id", (
        help="active, suspended or cancelled; blank = active", width=11),
     _c("balance", T, Kind.MONEY, help="amount owed now (written by ispsheets)"),
     _c("stripe_customer_id", T, Kind.TEXT, width=20),
+    _c("bank_reference", O, Kind.TEXT,
+       help="what this client writes on a bank transfer (optional)", width=16),
 ), help="Your subscribers.")
 
 SERVICES = Tab("Services", "service_id", (
@@ -195,15 +197,31 @@ ACTIVITY = Tab("Activity", None, (
     _c("detail", T, Kind.TEXT, width=60),
 ), tool_tab=True, help="Append-only log of everything ispsheets did.")
 
+BANK_UNMATCHED = Tab("BankUnmatched", "line_id", (
+    _c("line_id", T, Kind.KEY, width=11),
+    _c("date", T, Kind.DATE, width=12),
+    _c("amount", T, Kind.MONEY),
+    _c("currency", T, Kind.TEXT, width=9),
+    _c("name", T, Kind.TEXT, width=24),
+    _c("account", T, Kind.TEXT, width=26),
+    _c("reference", T, Kind.TEXT, width=36),
+    _c("why", T, Kind.TEXT, width=44),
+    _c("file", T, Kind.TEXT, width=24),
+    _c("client_id", O, Kind.KEY, references="Clients", width=12,
+       help="type who paid; the next run records the payment"),
+    _c("payment_id", T, Kind.KEY, width=12),
+), tool_tab=True, help="Bank statement lines no rule could match. Type the client_id of "
+                       "who paid; the next run turns the line into a payment.")
+
 TABS: tuple[Tab, ...] = (PACKAGES, CLIENTS, SERVICES, CHARGES, INVOICES, INVOICE_LINES, PAYMENTS,
-                         ACTIVITY)
+                         ACTIVITY, BANK_UNMATCHED)
 TABS_BY_NAME: dict[str, Tab] = {t.name: t for t in TABS}
 OWNER_TABS = tuple(t for t in TABS if not t.tool_tab)
 
 ACTIVITY_ACTIONS = (
     "invoice_issued", "invoice_sent", "payment_applied", "autopay_charged", "autopay_failed",
     "reminder_sent", "late_fee_added", "client_suspended", "client_reconnected", "receipt_sent",
-    "row_skipped", "invoice_restored",
+    "row_skipped", "invoice_restored", "bank_imported", "welcome_sent",
 )
 
 

@@ -36,7 +36,7 @@ from ispsheets.problems import Problem
 REMINDER_KINDS = ("due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
                   "final_notice")  # the built-in templates a reminder stage can name
 KINDS = ("invoice", *REMINDER_KINDS, "late_fee", "suspension", "reconnection", "receipt",
-         "autopay_failed")
+         "autopay_failed", "welcome")
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")

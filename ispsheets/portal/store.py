@@ -47,7 +47,12 @@ class Event:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return dt.datetime.now(dt.UTC)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """One text form for every time stored, so that they compare as text."""
+    return moment.isoformat(timespec="microseconds")
 
 
 class Store:
@@ -150,7 +155,7 @@ class Store:
                now: dt.datetime | None = None) -> None:
         with self._db() as db:
             db.execute("INSERT INTO events (at, kind, client_id, detail) VALUES (?, ?, ?, ?)",
-                       ((now or _now()).isoformat(), kind, client_id, detail))
+                       (_stamp(now or _now()), kind, client_id, detail))
 
     def events(self, kinds: tuple[str, ...] = (), since: dt.datetime | None = None,
                client_id: str = "") -> list[Event]:
@@ -162,8 +167,8 @@ class Store:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params += list(kinds)
         if since is not None:
-            sql += " AND at > ?"
-            params.append(since.isoformat())
+            sql += " AND at >= ?"
+            params.append(_stamp(since))
         if client_id:
             sql += " AND client_id = ?"
             params.append(client_id)

@@ -165,7 +165,7 @@ def publish(view: View, folder: Path) -> Path:
         db.executescript(_SCHEMA)
         with db:
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("published_at", view.published_at.isoformat()),
+                ("published_at", view.published_at.isoformat(timespec="microseconds")),
                 ("run_date", view.run_date.isoformat()), ("currency", view.currency)])
             db.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                 (c.client_id, c.name, json.dumps(list(c.emails)), c.status, str(c.balance),

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ispsheets.book.changes import FillKey, WriteResult
@@ -47,13 +48,15 @@ class RunOptions:
     resend: tuple[str, ...] = ()  # message keys the owner asks to send again
     mark_sent: tuple[str, ...] = ()  # message keys the owner says did arrive
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
+    bank_files: tuple[Path, ...] = ()  # statements to import (`import-bank`); else bank.inbox
 
 
 # What the summary counts, in the order it prints them.
 COUNTS = ("invoices issued", "invoices held", "emails sent", "emails failed", "payments applied",
           "receipts sent", "reminders sent", "late fees added", "clients suspended",
-          "clients reconnected", "commands run", "commands failed", "cells written",
-          "rows appended")
+          "clients reconnected", "commands run", "commands failed", "bank payments imported",
+          "bank lines unmatched", "bank lines imported before", "bank debits ignored",
+          "welcome emails sent", "cells written", "rows appended")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class RunReport:
     unknown: list[MessageRecord] = field(default_factory=list)  # emails of unknown fate
     deferred: tuple[int, int, str] | None = None  # cells and rows not written yet, and why
     exit_code: ExitCode = ExitCode.OK
+    unmatched: list[str] = field(default_factory=list)  # bank lines no rule matched
 
     def fail(self, code: ExitCode, problem: Problem) -> RunReport:
         self.problems.append(problem)

@@ -359,5 +359,8 @@ def _send_receipt(cycle: Cycle, key: str, payment: Payment, client: Client) -> N
 
 
 def deliver(cycle: Cycle) -> None:
+    from ispsheets.steps.welcome import send_welcomes
+
     send_invoices(cycle)
+    send_welcomes(cycle)
     send_receipts(cycle)

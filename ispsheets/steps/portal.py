@@ -78,7 +78,7 @@ def publish_portal_view(cycle: Cycle) -> None:
         suspended_on={cid: day for cid, (_, day) in cycle.journal.suspensions().items()},
         pdf_names={i.invoice_number: safe_filename(i.invoice_number) + ".pdf"
                    for i in ledger.invoices},
-        today=cycle.today, now=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        today=cycle.today, now=dt.datetime.now(dt.UTC),
         currency=cycle.config.currency,
         suspend_after_days=cycle.config.collections.suspend_after_days,
         suspend_min_balance=cycle.config.collections.suspend_min_balance)

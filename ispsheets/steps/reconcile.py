@@ -22,10 +22,15 @@ def allocate_payments(cycle: Cycle) -> None:
 def reconcile(cycle: Cycle) -> None:
     """Log `payment_applied` once for each payment seen for the first time (again if the owner
     later corrects its date, client or amount), with where the allocation put it."""
-    assert cycle.allocation is not None
-    currency = cycle.config.currency
     logged: dict[str, ActionRecord | None] = {
         action.key: action for action in cycle.journal.actions("payment")}
+    with cycle.journal.transaction():  # one disk sync for a statement's worth of payments
+        _log_new_payments(cycle, logged)
+
+
+def _log_new_payments(cycle: Cycle, logged: dict[str, ActionRecord | None]) -> None:
+    currency = cycle.config.currency
+    assert cycle.allocation is not None
     for payment in sorted(cycle.book.payments, key=lambda p: (p.date, p.payment_id)):
         key = f"payment/{payment.payment_id}"
         fingerprint = _fingerprint(payment)

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
-from xlsxwriter.exceptions import XlsxWriterException
-
 from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
 from ispsheets.problems import ExitCode, Problem
@@ -85,7 +83,11 @@ def start_report(cycle: Cycle) -> Callable[[], None]:
 def _finish_or_report(cycle: Cycle, finish: Callable[[], None]) -> None:
     try:
         finish()
-    except (OSError, XlsxWriterException, ReportError) as exc:
+    except Exception as exc:
+        from xlsxwriter.exceptions import XlsxWriterException  # not loaded by a dry run
+
+        if not isinstance(exc, OSError | XlsxWriterException | ReportError):
+            raise
         text = last_line(str(exc)) if isinstance(exc, ReportError) else reason(exc)
         logging.getLogger("ispsheets").error("the report was not written", exc_info=exc)
         cycle.report.fail(ExitCode.WRITE_FAILED, Problem(
