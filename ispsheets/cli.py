@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 
 from ispsheets import __version__
+from ispsheets.book.records import Book
 from ispsheets.config import CONFIG_NAME, Config, load_config
 from ispsheets.logs import setup_logging
 from ispsheets.problems import ExitCode, Problem
@@ -196,6 +197,8 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     from ispsheets.book.check import read_and_check
 
     book, problems = read_and_check(settings)
+    stops = _journal_problems(settings, book) if book is not None else []
+    problems = [*problems, *stops]
     print_problems(problems)
     skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
     n_errors = sum(p.is_error for p in problems) - skipped
@@ -205,8 +208,19 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
               f"{len(book.packages)} packages read; {n_errors} error(s){rows}, "
               f"{sum(not p.is_error for p in problems)} warning(s)")
+    if stops:
+        _exit(ExitCode.BAD_CONFIG)  # no run can start until the journal is recovered
     if n_errors:
         _exit(ExitCode.ROWS_SKIPPED)
+
+
+def _journal_problems(settings: Config, book: Book) -> list[Problem]:
+    """What would stop every run: a journal that is unreadable or older than the workbook."""
+    from ispsheets.book.xlsx_generation import read_generation
+    from ispsheets.journal_guard import journal_problems
+
+    return journal_problems(settings, [i.invoice_number for i in book.invoices],
+                            read_generation(settings.workbook_path))
 
 
 def _summary(report: RunReport, options: RunOptions) -> None:
@@ -332,7 +346,12 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
     from ispsheets.journal import Journal, JournalError
 
     settings = _load(config)
-    journal = Journal.open(settings.journal_path)
+    try:
+        journal = Journal.open(settings.journal_path)
+    except JournalError as exc:
+        err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
+                  "`ispsheets recover-journal` first")
+        _exit(ExitCode.BAD_CONFIG)
     try:
         released = journal.release_billed(invoice_number)
     except JournalError as exc:
@@ -343,6 +362,27 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
         journal.close()
     out.print(f"{invoice_number}: {released} billed item(s) released; the next run bills them "
               "again")
+
+
+@app.command("recover-journal")
+def recover_journal(config: ConfigOption = Path(CONFIG_NAME),
+                    dry_run: DryRunOption = False,
+                    force: Annotated[bool, typer.Option(
+                        "--force", help="rebuild even a journal that looks sound")] = False,
+                    ) -> None:
+    """Rebuild a deleted, emptied or damaged journal from the workbook (invoices, billed
+    periods, charges, payments, and what was sent), so no number, bill, email or fee repeats.
+    The old file is kept beside it."""
+    from ispsheets.recovery import recover
+
+    settings = _load(config)
+    now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
+    outcome = recover(settings, now, dry_run=dry_run, force=force)
+    print_problems(outcome.problems)
+    for line in outcome.lines:
+        out.print(line)
+    if outcome.failed:
+        _exit(ExitCode.BAD_CONFIG)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -13,10 +13,12 @@ from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
+from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
-from ispsheets.journal import Journal, JournalError
+from ispsheets.journal import Journal
+from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
 from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
@@ -73,7 +75,7 @@ def write_back(cycle: Cycle) -> None:
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
     checkpoint("before-workbook-write")
     try:
-        cycle.report.written = cycle.backend.write(changes, cycle.now)
+        cycle.report.written = cycle.backend.write(changes, cycle.now, generation=gen)
         checkpoint("workbook-replaced")
     except WorkbookWriteError as exc:
         cycle.journal.abandon_write(gen)
@@ -125,11 +127,13 @@ def _locked_run(config: Config, options: RunOptions) -> RunReport:
             "nothing was done; wait for it to finish or let the next scheduled run do the work"))
 
 
-def _open_journal(config: Config, dry_run: bool) -> Journal:
-    """The journal; for a dry run an in-memory copy (a new, empty one if there is no file)."""
-    if dry_run and not config.journal_path.exists():
+def _open_journal(config: Config, backend: Backend, raw: RawBook, dry_run: bool) -> Journal:
+    """The journal, once it can be trusted (`journal_guard`); for a dry run an in-memory copy
+    (a new, empty one if there is no file)."""
+    shown = shown_invoice_numbers(raw)
+    if dry_run and not config.journal_path.exists() and not shown and not backend.generation:
         return Journal.memory()
-    journal = Journal.open(config.journal_path)
+    journal = open_trusted(config, shown, backend.generation)
     if not dry_run:
         return journal
     copy = journal.copy_to_memory()
@@ -148,10 +152,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     book = load_book(raw, config.workbook.date_order, today=options.today)
     report.problems.extend(book.problems)
     try:
-        journal = _open_journal(config, options.dry_run)
-    except JournalError as exc:
-        return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
-                                                        "upgrade ispsheets"))
+        journal = _open_journal(config, backend, raw, options.dry_run)
+    except JournalStop as stop:
+        return report.fail(ExitCode.BAD_CONFIG, stop.problem)
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
     try:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ispsheets.config import Config
-from ispsheets.journal import Journal
+from ispsheets.journal import Journal, JournalError
 from ispsheets.money import format_money
 from ispsheets.problems import ExitCode
 from ispsheets.runner import STEPS, RunOptions, run
@@ -22,7 +22,10 @@ def next_run_day(config: Config, today: dt.date) -> dt.date:
     """Today, unless today's run already happened: then tomorrow."""
     if not config.journal_path.exists():
         return today
-    journal = Journal.open(config.journal_path)
+    try:
+        journal = Journal.open(config.journal_path)
+    except JournalError:  # the run that follows says what is wrong and how to recover
+        return today
     try:
         done = journal.action(f"run/{today.isoformat()}") is not None
     finally:
