@@ -565,6 +565,30 @@ class Journal:
                            (gen,))
             db.execute("UPDATE writes SET state = 'abandoned' WHERE gen = ?", (gen,))
 
+    def written_since(self, gen: int) -> WrittenSince:
+        """What writes after `gen` carried: for a workbook put back from an older copy."""
+        activity = [(r["id"], ActivityRow(dt.datetime.fromisoformat(r["timestamp"]),
+                                           r["action"], r["client_id"], r["invoice_number"],
+                                           r["detail"]))
+                    for r in self._db.execute("SELECT * FROM activity WHERE written_gen > ? "
+                                              "ORDER BY id", (gen,))]
+        rows = [(r["id"], ToolRow(r["key"], r["tab"], json.loads(r["data"])))
+                for r in self._db.execute("SELECT * FROM tool_rows WHERE written_gen > ? "
+                                          "ORDER BY id", (gen,))]
+        cells = [(r["id"], CellWrite(r["tab"], r["row_key"], r["column_name"], r["value"]))
+                 for r in self._db.execute("SELECT * FROM cell_writes WHERE written_gen > ? "
+                                           "ORDER BY id", (gen,))]
+        return WrittenSince(activity, rows, cells)
+
+    def requeue(self, activity: Iterable[int] = (), tool_rows: Iterable[int] = (),
+                cell_writes: Iterable[int] = ()) -> None:
+        """Write these again with the next workbook write (they are missing from the file)."""
+        with self.transaction() as db:
+            for table, ids in (("activity", activity), ("tool_rows", tool_rows),
+                               ("cell_writes", cell_writes)):
+                db.executemany(f"UPDATE {table} SET written_gen = NULL WHERE id = ?",
+                               [(i,) for i in ids])
+
     def last_write(self) -> int:
         """The generation of the newest workbook write known to have reached the file (0: none);
         it is also stamped into the workbook, so an older file shows an older number."""
@@ -782,3 +806,12 @@ class CellWrite:
     row_key: str
     column: str
     value: str
+
+
+@dataclass(frozen=True)
+class WrittenSince:
+    """Journal rows (id, row) that writes after some generation carried to the workbook."""
+
+    activity: list[tuple[int, ActivityRow]]
+    tool_rows: list[tuple[int, ToolRow]]
+    cell_writes: list[tuple[int, CellWrite]]

@@ -29,9 +29,10 @@ class JournalStop(Exception):
 
 
 def recovery_fix(config: Config) -> str:
+    name = config.journal_path.name
     return (f"nothing was done; run `{RECOVER_COMMAND} --dry-run` to see what it rebuilds from "
-            f"the workbook, then `{RECOVER_COMMAND}` (or put back the newest "
-            f"`*-{config.journal_path.stem}.db` copy from the workbook's backups folder)")
+            f"the workbook, then `{RECOVER_COMMAND}` (or put the newest "
+            f"`backups/*.{name}` copy back as {name})")
 
 
 def shown_invoice_numbers(raw: RawBook) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
@@ -18,12 +19,14 @@ from ispsheets.book.schema import INVOICE_LINES
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal
+from ispsheets.journal_copies import keep_journal_copy
 from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
 from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
+from ispsheets.steps.putback import put_back
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
 from ispsheets.writeback import plan_writeback
@@ -64,7 +67,8 @@ def write_back(cycle: Cycle) -> None:
     changes, problems = plan_writeback(cycle.book, cycle.ledger,
                                        lines_present=lines_present(cycle), fills=cycle.fills,
                                        activity=[r for _, r in pending],
-                                       issued_this_run=[i.invoice_number for i in cycle.issued])
+                                       issued_this_run=[*(i.invoice_number for i in cycle.issued),
+                                                        *cycle.restored_invoices])
     changes = changes + _tool_changes(cycle)
     for problem in problems:
         cycle.problem(problem)
@@ -86,6 +90,10 @@ def write_back(cycle: Cycle) -> None:
         raise
     cycle.journal.finish_write(gen)
     written = cycle.report.written
+    if written.backup:
+        problem = keep_journal_copy(cycle.journal, Path(written.backup))
+        if problem is not None:
+            cycle.problem(problem)
     for missing in written.missing_keys:
         cycle.problem(warning(missing.tab, f"no row with {missing.key!r} to write "
                               f"{missing.column} into", "the row was deleted; nothing to do"))
@@ -149,13 +157,23 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
-    book = load_book(raw, config.workbook.date_order, today=options.today)
-    report.problems.extend(book.problems)
     try:
         journal = _open_journal(config, backend, raw, options.dry_run)
     except JournalStop as stop:
         return report.fail(ExitCode.BAD_CONFIG, stop.problem)
-    cycle = Cycle(config, options, journal, backend, raw, book, report)
+    try:
+        restored = put_back(journal, backend, raw, options.now,
+                            write=options.write and not options.dry_run)
+    except BaseException:
+        journal.close()
+        raise
+    raw = restored.raw
+    if restored.problem is not None:
+        report.problems.append(restored.problem)
+    book = load_book(raw, config.workbook.date_order, today=options.today)
+    report.problems.extend(book.problems)
+    cycle = Cycle(config, options, journal, backend, raw, book, report,
+                  restored_invoices=restored.missing_invoices)
     steps = _step_functions()
     try:
         prepare(cycle)

@@ -105,6 +105,7 @@ class Cycle:
     allocation: Allocation | None = None
     ledger: Ledger | None = None  # what the tool cells hold, built at write-back
     postman: Postman | None = None  # the run's email transport, opened on first use
+    restored_invoices: frozenset[str] = frozenset()  # Invoices rows an older copy lacks
     _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
     _index_of: list[Invoice] | None = field(default=None, repr=False)
 
