@@ -389,6 +389,11 @@ def _messages(recovery: Recovery, book: Book) -> None:
             payment_id = row.detail.split()[0]
             receipts.setdefault(payment_id, SentMessage(f"receipt/{payment_id}", "receipt",
                                                         row.client_id, "", row.timestamp))
+    for payment in book.payments:  # applied by a run, which sent its receipt then
+        if payment.payment_id and (payment.applied_to or payment.unapplied is not None):
+            receipts.setdefault(payment.payment_id, SentMessage(
+                f"receipt/{payment.payment_id}", "receipt", payment.client_id, "",
+                dt.datetime.combine(payment.date, dt.time())))
     recovery.messages.extend(receipts.values())
 
 
