@@ -72,11 +72,24 @@ def _changes(journal: Journal) -> tuple[ChangeSet, list[int]]:
     return ChangeSet((), sets, tuple(appends)), [i for i, _ in pending]
 
 
+def settle_by_generation(journal: Journal, shown_gen: int) -> None:
+    """A write a killed run left `started` reached the file if the file carries its
+    generation (or a later one), and did not otherwise: no need to look for its rows."""
+    for gen in journal.unfinished_writes():
+        if gen <= shown_gen:
+            journal.finish_write(gen)
+        else:
+            journal.abandon_write(gen)
+
+
 def put_back(journal: Journal, backend: Backend, raw: RawBook, now: dt.datetime, *,
              write: bool) -> PutBack:
     """Notice an older workbook and put back what the tool wrote since (written now when
     `write`; otherwise only queued, as for a dry run or the report)."""
-    shown_gen, last = backend.generation, journal.last_write()
+    shown_gen = backend.generation
+    if shown_gen is not None:
+        settle_by_generation(journal, shown_gen)
+    last = journal.last_write()
     if shown_gen is None or shown_gen >= last:
         return PutBack(raw)
     since = journal.written_since(shown_gen)
