@@ -305,10 +305,21 @@ def _invoices(recovery: Recovery, book: Book, lines: dict[str, list[InvoiceLine]
             start=start.isoformat(), end=end.isoformat(),
             end_date=(start - ONE_DAY).isoformat(), days=days_between(start, end),
             full_days=credited.full_days if credited else days_between(start, end))))
+    _rebilled_on_live_invoices(recovery)
     fmt = config.invoicing.number_format
     top = max(used, default=0)
     recovery.sequences["invoice"] = top
     recovery.next_invoice = fmt.format(seq=top + 1)
+
+
+def _rebilled_on_live_invoices(recovery: Recovery) -> None:
+    """What a voided invoice billed stays billed by it, unless the owner released it
+    (`ispsheets rebill`) and a later invoice billed it again: then it belongs to that one."""
+    live = {(b.kind, b.key) for _, _, billed, void in recovery.invoices if not void
+            for b in billed}
+    for _, _, billed, void in recovery.invoices:
+        if void:
+            billed[:] = [b for b in billed if (b.kind, b.key) not in live]
 
 
 def _money(line: InvoiceLine, currency: str = "USD", **extra: Any) -> dict[str, Any]:

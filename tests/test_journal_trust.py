@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ispsheets.book.changes import ChangeSet, SetCell
 from ispsheets.book.xlsx_generation import read_generation
 from ispsheets.journal import Journal
 from tests.scenario import Business, row
@@ -341,3 +342,30 @@ def test_restoring_an_older_workbook_puts_back_fees_statuses_and_bills_the_same(
     assert sorted(_outbox(shop)) == sorted(_outbox(intact))
     assert [(r["action"], r["client_id"], r["invoice_number"]) for r in shop.activity()] == \
         [(r["action"], r["client_id"], r["invoice_number"]) for r in intact.activity()]
+
+
+def _billed(path: Path) -> set[tuple[str, str, str]]:
+    journal = Journal.open(path)
+    try:
+        return {(b.kind, b.key, number) for b, number in journal.billed()}
+    finally:
+        journal.close()
+
+
+def test_recovery_bills_what_the_journal_billed_a_voided_and_rebilled_invoice_included(
+        played, tmp_path):
+    shop = _copy(played, tmp_path / "shop")
+    pays_january = next(i.invoice_number for i in shop.book().invoices
+                        if i.client_id == "PAYS" and i.issue_date == DEC_31)
+    shop.edit(ChangeSet(sets=(SetCell("Invoices", pays_january, "status", "void"),)))
+    shop.run(NEXT_DAYS[0])
+    assert ispsheets("rebill", pays_january, cwd=shop.folder).returncode == 0
+    shop.run(NEXT_DAYS[1])
+    billed = _billed(_journal(shop))
+    assert ("period", "S1/2027-01-01", pays_january) not in billed  # billed again, later
+
+    lost = _copy(shop, tmp_path / "lost")
+    _drop_journal(lost)
+    assert ispsheets("recover-journal", cwd=lost.folder).returncode == 0
+
+    assert _billed(_journal(lost)) == billed
