@@ -373,7 +373,7 @@ def recover_journal(config: ConfigOption = Path(CONFIG_NAME),
     """Rebuild a deleted, emptied or damaged journal from the workbook (invoices, billed
     periods, charges, payments, and what was sent), so no number, bill, email or fee repeats.
     The old file is kept beside it."""
-    from ispsheets.recovery import recover
+    from ispsheets.recovery.command import recover
 
     settings = _load(config)
     now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)

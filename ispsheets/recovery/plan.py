@@ -1,24 +1,4 @@
-"""`ispsheets recover-journal`: rebuild a lost or damaged journal from the workbook.
-
-The workbook holds everything the tool wrote: Invoices and InvoiceLines (numbers, what each
-invoice billed), Charges (which rows were billed, the tool's fee rows), Payments (ids, what was
-applied) and Activity (what was sent, fined, suspended, reconnected). `plan_recovery` reads
-those back into what a run consults in the journal, so that after recovery a run never
-re-numbers, re-bills, re-emails or re-fees anything:
-
-- invoices with their lines, the next invoice number, voided ones;
-- billed keys: service periods (with the full-period days a later credit needs), setup fees,
-  credits for unused days, Charges rows; days inside a service's billed range that no invoice
-  billed (waived while suspended) stay unbilled for good;
-- messages: invoice emails (Invoices.sent_at or Activity `invoice_sent`), receipts;
-- actions: reminder stages (Activity and Invoices.reminder_stage), late fees (Activity and the
-  `Late fee for INV-…` rows), suspensions and reconnections, payments already applied; the
-  emails and commands those queued count as done;
-- the tool's own rows (fee Charges rows), Activity, and the workbook's write generation.
-
-Pure planning here; `apply_recovery` writes a new journal beside the old file and swaps it in,
-keeping the old one under another name.
-"""
+"""From the workbook to everything a run consults in the journal: pure."""
 
 from __future__ import annotations
 
@@ -28,9 +8,8 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from ispsheets.billing.invoicing import BilledPeriod, period_key
@@ -44,159 +23,22 @@ from ispsheets.billing.periods import (
     service_periods,
     unbilled_parts,
 )
-from ispsheets.book.parse import Invalid, parse_datetime, parse_decimal, parse_int, parse_text
 from ispsheets.book.reader import RawBook
-from ispsheets.book.records import ActivityRow, Book, Invoice, InvoiceLine
-from ispsheets.book.schema import ACTIVITY, INVOICE_LINES, TABS_BY_NAME, find_tab, normalise_header
+from ispsheets.book.records import Book, Invoice, InvoiceLine
 from ispsheets.collections.late_fees import late_fee_key
 from ispsheets.collections.reminders import reminder_key
 from ispsheets.collections.suspension import reconnect_key, suspend_key
 from ispsheets.config import Config
-from ispsheets.journal import Billed, Journal
+from ispsheets.journal import Billed
 from ispsheets.money import round_money
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import warning
+from ispsheets.recovery.record import Recovery, SentMessage
+from ispsheets.recovery.tool_tabs import read_activity, read_lines
 
 ZERO = Decimal("0")
 _LATE_FEE = re.compile(r"^Late fee for (\S+)$")
 _NUMBERS_AT_END = re.compile(r"\(([^()]*)\)\s*$")
 _FEE_ID = re.compile(r"fee (\S+) ")
-
-
-@dataclass(frozen=True)
-class Action:
-    key: str
-    kind: str
-    client_id: str = ""
-    invoice_number: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    key: str
-    kind: str
-    client_id: str
-    invoice_number: str
-    when: dt.datetime
-
-
-@dataclass
-class Recovery:
-    """What the new journal will hold, and what the owner should know about it."""
-
-    invoices: list[tuple[Invoice, int, list[Billed], bool]] = field(default_factory=list)
-    next_invoice: str = ""
-    sequences: dict[str, int] = field(default_factory=dict)
-    messages: list[SentMessage] = field(default_factory=list)
-    actions: dict[str, Action] = field(default_factory=dict)
-    tool_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    suspended: dict[str, tuple[str, dt.date]] = field(default_factory=dict)
-    activity: list[ActivityRow] = field(default_factory=list)
-    generation: int = 1
-    problems: list[Problem] = field(default_factory=list)
-
-    def act(self, key: str, kind: str, client_id: str = "", invoice_number: str = "",
-            detail: str = "") -> None:
-        self.actions.setdefault(key, Action(key, kind, client_id, invoice_number, detail))
-
-    def count(self, kind: str) -> int:
-        return sum(a.kind == kind for a in self.actions.values())
-
-    def billed_count(self, kind: str) -> int:
-        return sum(b.kind == kind for _, _, billed, _ in self.invoices for b in billed)
-
-    def summary(self) -> list[str]:
-        waived = self.count("waived")
-        return [
-            f"{len(self.invoices)} invoices (the next is {self.next_invoice}), "
-            f"{sum(void for *_, void in self.invoices)} of them void",
-            f"{self.billed_count('period')} billed service periods, "
-            f"{self.billed_count('setup')} setup fees, {self.billed_count('credit')} credits, "
-            f"{self.billed_count('charge')} billed Charges rows"
-            + (f"; {waived} unbilled periods (waived while suspended) kept unbilled"
-               if waived else ""),
-            f"{sum(m.kind == 'invoice' for m in self.messages)} invoice emails and "
-            f"{sum(m.kind == 'receipt' for m in self.messages)} receipts already sent",
-            f"{self.count('reminder')} reminder stages, {self.count('late_fee')} late fees, "
-            f"{self.count('suspend')} suspensions ({len(self.suspended)} still on), "
-            f"{self.count('reconnect')} reconnections, {self.count('payment')} payments "
-            "already applied",
-            f"{len(self.activity)} Activity rows; the workbook's write #{self.generation}",
-        ]
-
-
-# -- reading the tool tabs the Book does not carry ----------------------------------------------
-
-
-def _tab_rows(raw: RawBook, tab_name: str) -> list[dict[str, object]]:
-    """A tab's rows as schema column name → raw value (columns matched like headers)."""
-    name = find_tab(raw.names, TABS_BY_NAME[tab_name])
-    if name is None:
-        return []
-    sheet = raw.sheets[name]
-    wanted = {normalise_header(c.name): c.name for c in TABS_BY_NAME[tab_name].columns}
-    index = {wanted[normalise_header(h)]: i for i, h in enumerate(sheet.header)
-             if normalise_header(h) in wanted}
-    rows = []
-    for values in sheet.rows[1:]:
-        row = {column: values[i] if i < len(values) else None for column, i in index.items()}
-        if any(v not in (None, "") for v in row.values()):
-            rows.append(row)
-    return rows
-
-
-def _text(value: object) -> str:
-    text = parse_text(value)
-    return "" if isinstance(text, Invalid) else text
-
-
-def _decimal(value: object) -> Decimal:
-    number = parse_decimal(value) if value not in (None, "") else ZERO
-    return ZERO if isinstance(number, Invalid) else number
-
-
-def _date(value: object, order: str) -> dt.date | None:
-    when = parse_datetime(value, order)  # type: ignore[arg-type]
-    return when.date() if isinstance(when, dt.datetime) else None
-
-
-def _datetime(value: object, order: str) -> dt.datetime | None:
-    when = parse_datetime(value, order)  # type: ignore[arg-type]
-    return when if isinstance(when, dt.datetime) else None
-
-
-def read_lines(raw: RawBook, order: str) -> dict[str, list[InvoiceLine]]:
-    """InvoiceLines rows by invoice number (service_id holds the charge id on charge lines;
-    `plan_recovery` tells them apart)."""
-    lines: dict[str, list[InvoiceLine]] = defaultdict(list)
-    for row in _tab_rows(raw, INVOICE_LINES.name):
-        number = _text(row.get("invoice_number"))
-        if not number:
-            continue
-        position = parse_int(row.get("line"))
-        lines[number].append(InvoiceLine(
-            number, position if isinstance(position, int) else len(lines[number]) + 1,
-            _text(row.get("service_id")), _text(row.get("description")),
-            _date(row.get("period_start"), order), _date(row.get("period_end"), order),
-            _decimal(row.get("quantity") or 1), _decimal(row.get("unit_price")),
-            _decimal(row.get("amount")), _decimal(row.get("tax_rate")),
-            _decimal(row.get("tax"))))
-    return {n: sorted(ls, key=lambda x: x.line) for n, ls in lines.items()}
-
-
-def read_activity(raw: RawBook, order: str) -> list[ActivityRow]:
-    result = []
-    for row in _tab_rows(raw, ACTIVITY.name):
-        when = _datetime(row.get("timestamp"), order)
-        action = _text(row.get("action"))
-        if when is None or not action:
-            continue
-        result.append(ActivityRow(when, action, _text(row.get("client_id")),
-                                  _text(row.get("invoice_number")), _text(row.get("detail"))))
-    return result
-
-
-# -- planning --------------------------------------------------------------------------------
 
 
 def plan_recovery(book: Book, raw: RawBook, config: Config, generation: int | None
@@ -508,118 +350,3 @@ def _sequences(recovery: Recovery, book: Book) -> None:
             recovery.sequences[f"id:{tab}"] = max(numbers)
 
 
-# -- writing ---------------------------------------------------------------------------------
-
-
-def write_journal(journal: Journal, recovery: Recovery, now: dt.datetime) -> None:
-    """Fill an empty journal with `recovery`, in one transaction."""
-    with journal.transaction():
-        for invoice, seq, billed, void in recovery.invoices:
-            journal.add_recovered_invoice(invoice, seq, billed, now if void else None, now)
-        for name, value in recovery.sequences.items():
-            journal.set_sequence(name, value)
-        for message in recovery.messages:
-            journal.begin_message(message.key, message.kind, message.client_id,
-                                  message.invoice_number, message.when, "recovered")
-            journal.finish_message(message.key, "sent", "recovered from the workbook",
-                                   message.when)
-        for action in recovery.actions.values():
-            journal.record_action(action.key, action.kind, action.client_id,
-                                  action.invoice_number, now, action.detail)
-        for key, tab, values in recovery.tool_rows:
-            journal.add_tool_row(key, tab, values, now)
-        for client_id, (key, day) in recovery.suspended.items():
-            journal.add_suspension(client_id, key, day)
-        journal.add_written_activity(recovery.activity, recovery.generation, now)
-
-
-def apply_recovery(path: Path, recovery: Recovery, now: dt.datetime) -> Path | None:
-    """Build the new journal beside `path`, keep the old file (if any) as
-    `<name>.broken-YYYYMMDD-HHMMSS`, and put the new one in its place; the kept file."""
-    temp = path.with_name(f".{path.name}.recovering")
-    for leftover in (temp, *_sidecars(temp)):
-        leftover.unlink(missing_ok=True)
-    journal = Journal.open(temp)
-    try:
-        write_journal(journal, recovery, now)
-    finally:  # closing the last connection folds the write-ahead log into the file
-        journal.close()
-    kept = None
-    if path.exists():
-        kept = path.with_name(f"{path.name}.broken-{now:%Y%m%d-%H%M%S}")
-        path.replace(kept)
-        for sidecar in _sidecars(path):
-            if sidecar.exists():
-                sidecar.replace(kept.with_name(kept.name + sidecar.name[len(path.name):]))
-    for sidecar in _sidecars(temp):
-        sidecar.unlink(missing_ok=True)
-    temp.replace(path)
-    return kept
-
-
-def _sidecars(path: Path) -> list[Path]:
-    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
-
-
-# -- the command -----------------------------------------------------------------------------
-
-
-@dataclass
-class Outcome:
-    """What `recover` did, for the command to print."""
-
-    lines: list[str] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    changed: bool = False
-    failed: bool = False
-
-
-def recover(config: Config, now: dt.datetime, *, dry_run: bool = False,
-            force: bool = False) -> Outcome:
-    """Rebuild the journal from the workbook, unless the journal is sound (then `force`)."""
-    from ispsheets.book.backend import WorkbookReadError, open_backend
-    from ispsheets.book.load import load_book
-    from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
-    from ispsheets.lock import AlreadyRunning, run_lock
-
-    outcome = Outcome()
-    try:
-        backend = open_backend(config)
-        raw = backend.read()
-    except WorkbookReadError as exc:
-        outcome.problems.append(exc.problem)
-        outcome.failed = True
-        return outcome
-    book = load_book(raw, config.workbook.date_order, today=now.date())
-    path = config.journal_path
-    if path.exists() and not force:
-        try:
-            open_trusted(config, shown_invoice_numbers(raw), backend.generation).close()
-        except JournalStop:
-            pass
-        else:
-            outcome.lines.append(f"{config.paths.journal} is readable and knows every invoice "
-                                 "the workbook shows: nothing to recover (--force rebuilds "
-                                 "it anyway)")
-            return outcome
-    recovery = plan_recovery(book, raw, config, backend.generation)
-    outcome.problems.extend(recovery.problems)
-    verb = "would rebuild" if dry_run else "rebuilt"
-    outcome.lines.append(f"{verb} {config.paths.journal} from {backend.name}:")
-    outcome.lines.extend(f"  {line}" for line in recovery.summary())
-    if dry_run:
-        outcome.lines.append("dry run, nothing changed; run without --dry-run to rebuild")
-        return outcome
-    try:
-        with run_lock(path.with_suffix(".lock")):
-            kept = apply_recovery(path, recovery, now)
-    except AlreadyRunning as exc:
-        outcome.problems.append(Problem(exc.path.name, f"an ispsheets run is busy "
-                                        f"({exc.holder})", "wait for it to end, then recover"))
-        outcome.failed = True
-        return outcome
-    outcome.changed = True
-    if kept is not None:
-        outcome.lines.append(f"the old file is kept as {kept.name}")
-    outcome.lines.append("next: `ispsheets run --dry-run` shows what the next run will do")
-    return outcome
