@@ -45,7 +45,7 @@ def plan_recovery(book: Book, raw: RawBook, config: Config, generation: int | No
                   ) -> Recovery:
     """Everything a run consults in the journal, as the workbook shows it."""
     order = config.workbook.date_order
-    recovery = Recovery(generation=generation or 1)
+    recovery = Recovery(generation=generation)
     recovery.activity = read_activity(raw, order)
     _invoices(recovery, book, read_lines(raw, order), config)
     _waived(recovery, book, config)
@@ -88,7 +88,7 @@ def _invoices(recovery: Recovery, book: Book, lines: dict[str, list[InvoiceLine]
         if seq in used:
             recovery.problems.append(warning(
                 "Invoices", f"{number} has the same sequence as another invoice",
-                "it is recovered with the next free number's place"))
+                "it is recovered after the highest number; the next invoice number follows it"))
             seq = max(used) + 1
         used.add(seq)
         billed: list[Billed] = []

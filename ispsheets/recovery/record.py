@@ -41,7 +41,7 @@ class Recovery:
     tool_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     suspended: dict[str, tuple[str, dt.date]] = field(default_factory=dict)
     activity: list[ActivityRow] = field(default_factory=list)
-    generation: int = 1
+    generation: int | None = None  # the write number the workbook carries (None: none yet)
     problems: list[Problem] = field(default_factory=list)
 
     def act(self, key: str, kind: str, client_id: str = "", invoice_number: str = "",
@@ -70,7 +70,9 @@ class Recovery:
             f"{self.count('suspend')} suspensions ({len(self.suspended)} still on), "
             f"{self.count('reconnect')} reconnections, {self.count('payment')} payments "
             "already applied",
-            f"{len(self.activity)} Activity rows; the workbook's write #{self.generation}",
+            f"{len(self.activity)} Activity rows; "
+            + (f"the workbook holds the tool's write #{self.generation}" if self.generation
+               else "the workbook carries no write number yet"),
         ]
 
 

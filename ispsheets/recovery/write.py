@@ -28,7 +28,7 @@ def write_journal(journal: Journal, recovery: Recovery, now: dt.datetime) -> Non
             journal.add_tool_row(key, tab, values, now)
         for client_id, (key, day) in recovery.suspended.items():
             journal.add_suspension(client_id, key, day)
-        journal.add_written_activity(recovery.activity, recovery.generation, now)
+        journal.add_written_activity(recovery.activity, recovery.generation or 1, now)
 
 
 def apply_recovery(path: Path, recovery: Recovery, now: dt.datetime) -> Path | None:
