@@ -164,6 +164,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     try:
         restored = put_back(journal, backend, raw, options.now,
                             write=options.write and not options.dry_run)
+    except WorkbookReadError as exc:  # read again after the put-back write
+        journal.close()
+        return report.fail(ExitCode.BAD_CONFIG, exc.problem)
     except BaseException:
         journal.close()
         raise
