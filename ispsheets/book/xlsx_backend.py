@@ -103,7 +103,7 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
     except GridFull as exc:
         raise _tab_full(name, exc) from exc
     except (PackageError, SheetError, etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error,
-            KeyError, IndexError, ValueError) as exc:
+            KeyError, IndexError) as exc:
         raise WorkbookWriteError(name, f"could not be updated ({type(exc).__name__}: {exc})",
                                  "open it in Excel or LibreOffice, save it as .xlsx and run "
                                  "again") from exc

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from ispsheets.book.xlsx_package import PackageError
+
 PROPERTY = "ispsheets_write"
 CUSTOM_PART = "docProps/custom.xml"
 CUSTOM_TYPE = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
@@ -92,6 +94,6 @@ def related(package_rels: bytes) -> bytes:
                f'Target="{CUSTOM_PART}"/>').encode()
     closes = list(re.finditer(rb"</(?:\w+:)?Relationships\s*>", package_rels))
     if not closes:
-        raise ValueError("_rels/.rels has no <Relationships> element")
+        raise PackageError("_rels/.rels has no <Relationships> element")
     at = closes[-1].start()
     return package_rels[:at] + element + package_rels[at:]
