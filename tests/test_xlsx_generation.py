@@ -78,3 +78,21 @@ def test_the_generation_survives_the_owner_saving_the_file_in_another_program(tm
     workbook["Activity"]["A5"] = "owner's note"
     workbook.save(path)
     assert read_generation(path) == 12
+
+
+def test_unreadable_owner_properties_are_left_alone_and_the_write_still_happens(tmp_path):
+    path = _book(tmp_path / "a.xlsx", own_property=True)
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    members["docProps/custom.xml"] = b"<Properties><broken"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in members.items():
+            target.writestr(name, content)
+
+    _write(path, 4, "still written")
+
+    assert read_generation(path) is None
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Activity").to_python()
+    assert rows[-1][4] == "still written"
+    with zipfile.ZipFile(path) as package:
+        assert package.read("docProps/custom.xml") == b"<Properties><broken"

@@ -388,15 +388,19 @@ class _Edit:
         """Set the `ispsheets_write` document property: the file now holds this write."""
         rels = self.package.read("_rels/.rels")
         part = xlsx_generation.custom_part(rels)
+        existing = self.package.read(part) if part and self.package.has(part) else None
+        try:
+            custom = xlsx_generation.stamped(existing, generation)
+        except etree.XMLSyntaxError:
+            return  # the owner's properties are unreadable: left as they are, unstamped
         if part is None:
             part = xlsx_generation.CUSTOM_PART
             self._store("_rels/.rels", [xlsx_generation.related(rels)])
-        existing = self.package.read(part) if self.package.has(part) else None
-        if existing is None:
+        if existing is None and not self.package.has(part):
             self.added.append(part)
         if f'PartName="/{part}"'.encode() not in self.book.types:
             self.book.declare(part, xlsx_generation.CUSTOM_CONTENT)
-        self._store(part, [xlsx_generation.stamped(existing, generation)])
+        self._store(part, [custom])
         self.writes = True
 
     def _read_ahead(self, changes: _TabChanges) -> None:
