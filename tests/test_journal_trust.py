@@ -102,18 +102,20 @@ def test_a_deleted_or_emptied_journal_stops_the_run_before_anything_is_sent(play
     if damage == "emptied":
         _journal(shop).write_bytes(b"")
     outbox, workbook = _outbox(shop), shop.workbook.read_bytes()
+    pdfs = sorted((shop.folder / "invoices").iterdir())
 
     result = ispsheets("run", "--date", "2027-01-31", cwd=shop.folder)
 
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     said = " ".join((result.stdout + result.stderr).split())
-    assert "ispsheets.db: the journal is " + ("missing" if damage == "deleted" else "empty")
-    assert "INV-00001" in said and "ispsheets recover-journal" in said
+    state = "missing" if damage == "deleted" else "empty (0 bytes)"
+    assert f"error ispsheets.db: the journal is {state}, but the workbook shows 6 invoice(s) " \
+           "(INV-00001, INV-00002 … INV-00006)" in said
+    assert "nothing was done; run `ispsheets recover-journal --dry-run`" in said
     assert _outbox(shop) == outbox and shop.workbook.read_bytes() == workbook
+    assert sorted((shop.folder / "invoices").iterdir()) == pdfs
     assert _journal(shop).exists() == (damage == "emptied")  # a missing one is not created
-    assert not (shop.folder / "invoices").exists() or all(
-        p.stat().st_size for p in (shop.folder / "invoices").iterdir())
 
 
 @pytest.mark.parametrize("command", COMMANDS)
