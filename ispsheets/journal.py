@@ -732,7 +732,8 @@ class Journal:
 
     def add_written_activity(self, rows: Iterable[ActivityRow], gen: int,
                              now: dt.datetime) -> None:
-        """Activity rows already on the tab (written by write `gen`, recorded as done)."""
+        """Activity rows already on the tab (written by write `gen`, recorded as done), and
+        every tool row and cell write queued so far with them."""
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO writes (gen, started_at, state) "
                        "VALUES (?, ?, 'done')", (gen, now.isoformat()))
@@ -740,8 +741,9 @@ class Journal:
                            "invoice_number, detail, written_gen) VALUES (?,?,?,?,?,?)",
                            [(r.timestamp.isoformat(timespec="seconds"), r.action, r.client_id,
                              r.invoice_number, r.detail, gen) for r in rows])
-            db.execute("UPDATE tool_rows SET written_gen = ? WHERE written_gen IS NULL",
-                       (gen,))
+            for table in ("tool_rows", "cell_writes"):
+                db.execute(f"UPDATE {table} SET written_gen = ? WHERE written_gen IS NULL",
+                           (gen,))
 
     def backup_to(self, target: Path) -> None:
         """A consistent copy of the journal in one file at `target` (SQLite's backup API),

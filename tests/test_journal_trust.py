@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ispsheets.book.changes import ChangeSet, SetCell
 from ispsheets.book.xlsx_generation import read_generation
@@ -371,3 +373,51 @@ def test_recovery_bills_what_the_journal_billed_a_voided_and_rebilled_invoice_in
     assert ispsheets("recover-journal", cwd=lost.folder).returncode == 0
 
     assert _billed(_journal(lost)) == billed
+
+
+# -- any of it, in any order -------------------------------------------------------------------
+
+MISHAPS = ("none", "restore an older copy", "journal deleted", "journal garbage")
+COPIES = tuple(f"before-{day.isoformat()}" for day in RUN_DAYS[1:])
+
+
+def _retype_lost_payments(shop: Business, intact: Business) -> None:
+    """What the owner typed after the copy was saved, typed in again."""
+    have = {(p.client_id, p.date, p.amount) for p in shop.book().payments}
+    for payment in intact.book().payments:
+        if (payment.client_id, payment.date, payment.amount) not in have:
+            shop.pay(payment.client_id, str(payment.amount), payment.date, payment.method,
+                     payment_id=payment.payment_id)
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mishaps=st.lists(st.sampled_from(MISHAPS), min_size=len(NEXT_DAYS),
+                        max_size=len(NEXT_DAYS)),
+       copy=st.sampled_from(COPIES))
+def test_owner_mishaps_between_runs_change_nothing_a_client_sees(played, tmp_path_factory,
+                                                                 mishaps, copy):
+    from ispsheets.recovery.command import recover
+
+    base = tmp_path_factory.mktemp("mishaps")
+    intact, shop = _copy(played, base / "intact"), _copy(played, base / "shop")
+    for day, mishap in zip(NEXT_DAYS, mishaps, strict=True):
+        if mishap == "restore an older copy":
+            shutil.copy(shop.folder / "owner-copies" / f"{copy}.xlsx", shop.workbook)
+            _retype_lost_payments(shop, intact)
+        elif mishap.startswith("journal"):
+            _drop_journal(shop)
+            if mishap == "journal garbage":
+                _journal(shop).write_bytes(b"\x00garbage" * 512)
+            assert shop.run(day).exit_code == 2  # stops, nothing done
+            assert not recover(shop.config, dt.datetime.combine(day, dt.time(6))).failed
+        assert intact.run(day).exit_code == shop.run(day).exit_code == 0
+
+    assert shop.sheet("Charges") == intact.sheet("Charges")
+    assert {c.client_id: c.status for c in shop.book().clients} == \
+        {c.client_id: c.status for c in intact.book().clients}
+    assert {i.invoice_number: (i.total, i.balance, i.status) for i in shop.book().invoices} == \
+        {i.invoice_number: (i.total, i.balance, i.status) for i in intact.book().invoices}
+    assert sorted(_outbox(shop)) == sorted(_outbox(intact))
+    assert _since(shop, NEXT_DAYS[0]) == _since(intact, NEXT_DAYS[0])

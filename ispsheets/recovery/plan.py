@@ -293,10 +293,12 @@ def _collections(recovery: Recovery, book: Book, config: Config) -> None:
             for effect in ("command", "email"):
                 recovery.act(f"{key}/{effect}", "effect", row.client_id, numbers[0], "{}")
             last_suspension[row.client_id] = (key, row.timestamp.date())
+            recovery.statuses[row.client_id] = "suspended"
         elif row.action == "client_reconnected":
             made = last_suspension.pop(row.client_id, None)
             if made is None:
                 continue
+            recovery.statuses[row.client_id] = "active"
             key = reconnect_key(made[0])
             recovery.act(key, "reconnect", row.client_id, "", row.timestamp.date().isoformat())
             for effect in ("command", "email"):

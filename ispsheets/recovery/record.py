@@ -40,6 +40,7 @@ class Recovery:
     actions: dict[str, Action] = field(default_factory=dict)
     tool_rows: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     suspended: dict[str, tuple[str, dt.date]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)  # the last Clients.status the tool set
     activity: list[ActivityRow] = field(default_factory=list)
     generation: int | None = None  # the write number the workbook carries (None: none yet)
     problems: list[Problem] = field(default_factory=list)

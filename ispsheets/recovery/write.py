@@ -28,6 +28,8 @@ def write_journal(journal: Journal, recovery: Recovery, now: dt.datetime) -> Non
             journal.add_tool_row(key, tab, values, now)
         for client_id, (key, day) in recovery.suspended.items():
             journal.add_suspension(client_id, key, day)
+        for client_id, status in recovery.statuses.items():
+            journal.add_cell_write("Clients", client_id, "status", status, now)
         journal.add_written_activity(recovery.activity, recovery.generation or 1, now)
 
 
