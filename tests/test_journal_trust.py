@@ -377,7 +377,8 @@ def test_recovery_bills_what_the_journal_billed_a_voided_and_rebilled_invoice_in
 
 # -- any of it, in any order -------------------------------------------------------------------
 
-MISHAPS = ("none", "restore an older copy", "journal deleted", "journal garbage")
+MISHAPS = ("none", "restore an older copy", "journal deleted", "journal garbage",
+           "journal lost, its newest copy put back")
 COPIES = tuple(f"before-{day.isoformat()}" for day in RUN_DAYS[1:])
 
 
@@ -391,7 +392,7 @@ def _retype_lost_payments(shop: Business, intact: Business) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=10, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mishaps=st.lists(st.sampled_from(MISHAPS), min_size=len(NEXT_DAYS),
                         max_size=len(NEXT_DAYS)),
@@ -406,6 +407,10 @@ def test_owner_mishaps_between_runs_change_nothing_a_client_sees(played, tmp_pat
         if mishap == "restore an older copy":
             shutil.copy(shop.folder / "owner-copies" / f"{copy}.xlsx", shop.workbook)
             _retype_lost_payments(shop, intact)
+        elif mishap == "journal lost, its newest copy put back":
+            newest = sorted((shop.folder / "backups").glob("*.ispsheets.db"))[-1]
+            _drop_journal(shop)
+            shutil.copy(newest, _journal(shop))
         elif mishap.startswith("journal"):
             _drop_journal(shop)
             if mishap == "journal garbage":
