@@ -15,12 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ispsheets.book.changes import ChangeSet, SetCell
 from ispsheets.book.xlsx_generation import read_generation
 from ispsheets.journal import Journal
+from ispsheets.runner import RunOptions, run
 from tests.scenario import Business, row
 from tests.test_cli_commands import ispsheets
 
@@ -377,8 +378,8 @@ def test_recovery_bills_what_the_journal_billed_a_voided_and_rebilled_invoice_in
 
 # -- any of it, in any order -------------------------------------------------------------------
 
-MISHAPS = ("none", "restore an older copy", "journal deleted", "journal garbage",
-           "journal lost, its newest copy put back")
+MISHAPS = ("none", "restore an older copy", "restore an older copy, the report first",
+           "journal deleted", "journal garbage", "journal lost, its newest copy put back")
 COPIES = tuple(f"before-{day.isoformat()}" for day in RUN_DAYS[1:])
 
 
@@ -392,6 +393,10 @@ def _retype_lost_payments(shop: Business, intact: Business) -> None:
 
 
 @pytest.mark.slow
+@example(mishaps=["restore an older copy, the report first", "none"], copy=COPIES[1])
+@example(mishaps=["restore an older copy", "journal deleted"], copy=COPIES[0])
+@example(mishaps=["journal garbage", "restore an older copy"], copy=COPIES[2])
+@example(mishaps=["none", "restore an older copy"], copy=COPIES[3])
 @settings(max_examples=10, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mishaps=st.lists(st.sampled_from(MISHAPS), min_size=len(NEXT_DAYS),
@@ -404,9 +409,13 @@ def test_owner_mishaps_between_runs_change_nothing_a_client_sees(played, tmp_pat
     base = tmp_path_factory.mktemp("mishaps")
     intact, shop = _copy(played, base / "intact"), _copy(played, base / "shop")
     for day, mishap in zip(NEXT_DAYS, mishaps, strict=True):
-        if mishap == "restore an older copy":
+        if mishap.startswith("restore an older copy"):
             shutil.copy(shop.folder / "owner-copies" / f"{copy}.xlsx", shop.workbook)
             _retype_lost_payments(shop, intact)
+            if mishap.endswith("the report first"):  # reads only: queues, writes nothing
+                now = dt.datetime.combine(day, dt.time(5))
+                report = run(shop.config, RunOptions(day, now, steps=("report",), write=False))
+                assert any("the run puts back" in str(p) for p in report.problems)
         elif mishap == "journal lost, its newest copy put back":
             newest = sorted((shop.folder / "backups").glob("*.ispsheets.db"))[-1]
             _drop_journal(shop)

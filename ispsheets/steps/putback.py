@@ -93,18 +93,18 @@ def put_back(journal: Journal, backend: Backend, raw: RawBook, now: dt.datetime,
     if shown_gen is None or shown_gen >= last:
         return PutBack(raw)
     since = journal.written_since(shown_gen)
-    activity, rows, cells = missing_since(journal, raw, since)
+    journal.requeue(*missing_since(journal, raw, since))
     shown_numbers = {str(v).strip() for v in column_values(raw, INVOICES.name, "invoice_number")
                      if v not in (None, "")}
     missing = frozenset(journal.invoice_numbers() - shown_numbers)
-    if not (activity or rows or cells or missing):
+    changes, activity_ids = _changes(journal)  # also what an earlier run (the report) queued
+    if not (changes or missing):
         return PutBack(raw)
-    journal.requeue(activity, rows, cells)
-    tabs = sorted({r.tab for i, r in since.tool_rows if i in set(rows)})
+    rows = [a for a in changes.appends if a.tab != "Activity"]
     what = ", ".join(part for part in (
-        f"{len(rows)} {'/'.join(tabs)} row(s)" if rows else "",
-        f"{len(cells)} status cell(s)" if cells else "",
-        f"{len(activity)} Activity row(s)" if activity else "",
+        f"{len(rows)} {'/'.join(sorted({a.tab for a in rows}))} row(s)" if rows else "",
+        f"{len(changes.sets)} status cell(s)" if changes.sets else "",
+        f"{len(activity_ids)} Activity row(s)" if activity_ids else "",
         f"{len(missing)} Invoices row(s)" if missing else "") if part)
     head = (f"is older than the tool's last write (it holds write #{shown_gen}, the journal "
             f"#{last}: a backup put back?)")
@@ -112,7 +112,6 @@ def put_back(journal: Journal, backend: Backend, raw: RawBook, now: dt.datetime,
     if not write:
         return PutBack(raw, missing, warning(backend.name, f"{head}: the run puts back {what} "
                                              "the tool had written since", fix))
-    changes, activity_ids = _changes(journal)
     gen = journal.begin_write(activity_ids, now)
     try:
         backend.write(changes, now, generation=gen)
