@@ -20,8 +20,8 @@ ZERO = Decimal("0")
 
 def next_run_day(config: Config, today: dt.date) -> dt.date:
     """Today, unless today's run already happened: then tomorrow."""
-    if not config.journal_path.exists():
-        return today
+    if not config.journal_path.exists() or not config.journal_path.stat().st_size:
+        return today  # no journal (or an emptied one: the run says what to do)
     try:
         journal = Journal.open(config.journal_path)
     except JournalError:  # the run that follows says what is wrong and how to recover

@@ -119,6 +119,10 @@ def test_a_deleted_or_emptied_journal_stops_the_run_before_anything_is_sent(play
     assert _outbox(shop) == outbox and shop.workbook.read_bytes() == workbook
     assert sorted((shop.folder / "invoices").iterdir()) == pdfs
     assert _journal(shop).exists() == (damage == "emptied")  # a missing one is not created
+    status = ispsheets("status", cwd=shop.folder)
+    assert status.returncode == 2 and f"the journal is {state}" in " ".join(status.stdout.split())
+    assert _journal(shop).exists() == (damage == "emptied")
+    assert not _journal(shop).exists() or _journal(shop).stat().st_size == 0  # left as it was
 
 
 @pytest.mark.parametrize("command", COMMANDS)
