@@ -30,6 +30,7 @@ from ispsheets.failures import NOTHING_LOST
 from ispsheets.problems import ExitCode, Problem, tally
 
 if TYPE_CHECKING:
+    from ispsheets.book.records import Book
     from ispsheets.config import Config
     from ispsheets.runner import RunOptions, RunReport
 
@@ -236,6 +237,8 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     book, problems = read_and_check(settings)
     inbox, bank_problems = check_bank(settings, book)
     problems = [*problems, *bank_problems]
+    stops = _journal_problems(settings, book) if book is not None else []
+    problems = [*problems, *stops]
     print_problems(problems)
     for line in inbox:
         out.print(line)
@@ -243,8 +246,19 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
         _exit(ExitCode.BAD_CONFIG)
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
               f"{len(book.packages)} packages read; {tally(problems)}")
+    if stops:
+        _exit(ExitCode.BAD_CONFIG)  # no run can start until the journal is recovered
     if any(p.is_error for p in problems):
         _exit(ExitCode.ROWS_SKIPPED)
+
+
+def _journal_problems(settings: Config, book: Book) -> list[Problem]:
+    """What would stop every run: a journal that is unreadable or older than the workbook."""
+    from ispsheets.book.xlsx_generation import read_generation
+    from ispsheets.journal_guard import journal_problems
+
+    return journal_problems(settings, [i.invoice_number for i in book.invoices],
+                            read_generation(settings.workbook_path))
 
 
 def _summary(report: RunReport, options: RunOptions) -> None:
@@ -448,7 +462,12 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
     from ispsheets.journal import Journal, JournalError
 
     settings = _load(config)
-    journal = Journal.open(settings.journal_path)
+    try:
+        journal = Journal.open(settings.journal_path)
+    except JournalError as exc:
+        err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
+                  "`ispsheets recover-journal` first")
+        _exit(ExitCode.BAD_CONFIG)
     try:
         released = journal.release_billed(invoice_number)
     except JournalError as exc:
@@ -481,6 +500,27 @@ def portal(config: ConfigOption = Path(CONFIG_NAME),
     except OSError as exc:
         err.print(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}) — "
                   "choose another port with --port, or stop what uses it")
+        _exit(ExitCode.BAD_CONFIG)
+
+
+@app.command("recover-journal")
+def recover_journal(config: ConfigOption = Path(CONFIG_NAME),
+                    dry_run: DryRunOption = False,
+                    force: Annotated[bool, typer.Option(
+                        "--force", help="rebuild even a journal that looks sound")] = False,
+                    ) -> None:
+    """Rebuild a deleted, emptied or damaged journal from the workbook (invoices, billed
+    periods, charges, payments, and what was sent), so no number, bill, email or fee repeats.
+    The old file is kept beside it."""
+    from ispsheets.recovery.command import recover
+
+    settings = _load(config)
+    now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
+    outcome = recover(settings, now, dry_run=dry_run, force=force)
+    print_problems(outcome.problems)
+    for line in outcome.lines:
+        out.print(line)
+    if outcome.failed:
         _exit(ExitCode.BAD_CONFIG)
 
 

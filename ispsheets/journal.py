@@ -251,6 +251,15 @@ class JournalError(Exception):
     """The journal cannot be used (newer schema, corrupt file)."""
 
 
+class JournalUnreadable(JournalError):
+    """The file is not a journal any more (garbage, truncated, not a database): only a
+    rebuild from the workbook (`ispsheets recover-journal`) brings it back."""
+
+
+# SQLite's words for a file whose bytes are not (or no longer) a database.
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
 class Journal:
     """A thin, typed API over the SQLite file; every method is one short transaction."""
 
@@ -264,14 +273,29 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path) -> Journal:
+        """The journal at `path` (a new one if there is no file); JournalUnreadable when the
+        file is garbage, truncated or damaged, JournalError when SQLite cannot use it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        journal = cls(db, path)
-        journal._migrate()
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            damage = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if damage != ["ok"]:
+                raise JournalUnreadable(f"is damaged ({'; '.join(damage[:3])})")
+            journal = cls(db, path)
+            journal._migrate()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if getattr(exc, "sqlite_errorname", "") in _CORRUPT:
+                raise JournalUnreadable(f"cannot be read ({exc}): the file is damaged or is "
+                                        "not a journal") from exc
+            raise JournalError(f"cannot be opened ({exc})") from exc
+        except BaseException:
+            db.close()
+            raise
         return journal
 
     @classmethod
@@ -403,6 +427,10 @@ class Journal:
             for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
                 decoded[row[0]] = (row[:10] + row[11:], invoice)
         return [decoded[key[0]][1] for key in keys]
+
+    def invoice_numbers(self) -> set[str]:
+        """The number of every invoice the journal knows."""
+        return {row[0] for row in self._rows("SELECT number FROM invoices")}
 
     def voided_numbers(self) -> list[str]:
         """The numbers of the invoices the owner voided."""
@@ -544,6 +572,41 @@ class Journal:
                            (gen,))
             db.execute("UPDATE writes SET state = 'abandoned' WHERE gen = ?", (gen,))
 
+    def written_since(self, gen: int) -> WrittenSince:
+        """What writes after `gen` carried: for a workbook put back from an older copy."""
+        activity = [(r["id"], ActivityRow(dt.datetime.fromisoformat(r["timestamp"]),
+                                           r["action"], r["client_id"], r["invoice_number"],
+                                           r["detail"]))
+                    for r in self._db.execute("SELECT * FROM activity WHERE written_gen > ? "
+                                              "ORDER BY id", (gen,))]
+        rows = [(r["id"], ToolRow(r["key"], r["tab"], json.loads(r["data"])))
+                for r in self._db.execute("SELECT * FROM tool_rows WHERE written_gen > ? "
+                                          "ORDER BY id", (gen,))]
+        cells = [(r["id"], CellWrite(r["tab"], r["row_key"], r["column_name"], r["value"]))
+                 for r in self._db.execute("SELECT * FROM cell_writes WHERE written_gen > ? "
+                                           "ORDER BY id", (gen,))]
+        return WrittenSince(activity, rows, cells)
+
+    def requeue(self, activity: Iterable[int] = (), tool_rows: Iterable[int] = (),
+                cell_writes: Iterable[int] = ()) -> None:
+        """Write these again with the next workbook write (they are missing from the file)."""
+        with self.transaction() as db:
+            for table, ids in (("activity", activity), ("tool_rows", tool_rows),
+                               ("cell_writes", cell_writes)):
+                db.executemany(f"UPDATE {table} SET written_gen = NULL WHERE id = ?",
+                               [(i,) for i in ids])
+
+    def last_write(self) -> int:
+        """The generation of the newest workbook write known to have reached the file (0: none);
+        it is also stamped into the workbook, so an older file shows an older number."""
+        row = self._db.execute("SELECT max(gen) FROM writes WHERE state = 'done'").fetchone()
+        return int(row[0] or 0)
+
+    def newest_write(self) -> int:
+        """The newest write generation handed out, whatever became of it (0: none)."""
+        row = self._db.execute("SELECT max(gen) FROM writes").fetchone()
+        return int(row[0] or 0)
+
     def unfinished_writes(self) -> dict[int, list[ActivityRow]]:
         """Writes never confirmed, with the activity rows each carried."""
         gens = [r["gen"] for r in self._db.execute(
@@ -650,6 +713,58 @@ class Journal:
         return [(a.client_id, dt.date.fromisoformat(a.detail[:10]))
                 for a in self.actions("suspend", "done") if a.detail[:10]]
 
+    # -- recovery (`ispsheets recover-journal`) ------------------------------------------------
+
+    def add_recovered_invoice(self, invoice: Invoice, seq: int, billed: Iterable[Billed],
+                              voided_at: dt.datetime | None, now: dt.datetime) -> None:
+        """An invoice rebuilt from the workbook, with what it billed (no sequence check:
+        `set_sequence` sets the next number once all are in)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (invoice.invoice_number, seq, invoice.client_id,
+                        _iso(invoice.issue_date), _iso(invoice.period_start),
+                        _iso(invoice.period_end), _iso(invoice.due_date), str(invoice.subtotal),
+                        str(invoice.tax), str(invoice.total),
+                        json.dumps([_line_to_json(x) for x in invoice.lines]), now.isoformat(),
+                        _iso(voided_at)))
+            db.executemany("INSERT OR IGNORE INTO billed VALUES (?,?,?,?)",
+                           [(b.kind, b.key, invoice.invoice_number, json.dumps(b.data))
+                            for b in billed])
+
+    def set_sequence(self, name: str, value: int) -> None:
+        """The last number `name` gave out (never lowered)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
+                       "SET value = max(value, excluded.value)", (name, value))
+
+    def add_written_activity(self, rows: Iterable[ActivityRow], gen: int,
+                             now: dt.datetime) -> None:
+        """Activity rows already on the tab (written by write `gen`, recorded as done), and
+        every tool row and cell write queued so far with them."""
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO writes (gen, started_at, state) "
+                       "VALUES (?, ?, 'done')", (gen, now.isoformat()))
+            db.executemany("INSERT INTO activity (timestamp, action, client_id, "
+                           "invoice_number, detail, written_gen) VALUES (?,?,?,?,?,?)",
+                           [(r.timestamp.isoformat(timespec="seconds"), r.action, r.client_id,
+                             r.invoice_number, r.detail, gen) for r in rows])
+            for table in ("tool_rows", "cell_writes"):
+                db.execute(f"UPDATE {table} SET written_gen = ? WHERE written_gen IS NULL",
+                           (gen,))
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the journal in one file at `target` (SQLite's backup API),
+        written beside it and renamed into place."""
+        temp = target.with_name(f".{target.name}.tmp")
+        temp.unlink(missing_ok=True)
+        copy = sqlite3.connect(temp, isolation_level=None)
+        try:
+            self._db.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            copy.close()
+        temp.replace(target)
+
     # -- rebilling -----------------------------------------------------------------------------
 
     def release_billed(self, number: str) -> int:
@@ -700,3 +815,12 @@ class CellWrite:
     row_key: str
     column: str
     value: str
+
+
+@dataclass(frozen=True)
+class WrittenSince:
+    """Journal rows (id, row) that writes after some generation carried to the workbook."""
+
+    activity: list[tuple[int, ActivityRow]]
+    tool_rows: list[tuple[int, ToolRow]]
+    cell_writes: list[tuple[int, CellWrite]]

@@ -6,12 +6,10 @@ Pure planners decide; the steps in `ispsheets/steps/` perform their plans throug
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Callable
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from ispsheets.bank.step import import_bank
@@ -19,17 +17,22 @@ from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unw
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
-from ispsheets.book.schema import INVOICE_LINES, TABS_BY_NAME, Kind
+from ispsheets.book.reader import RawBook
+from ispsheets.book.schema import INVOICE_LINES
+from ispsheets.book.typed import typed_values
 from ispsheets.config import Config
 from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
-from ispsheets.journal import Journal, JournalError
+from ispsheets.journal import Journal
+from ispsheets.journal_copies import keep_journal_copy
+from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
 from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.portal import publish_portal_view, take_portal_choices
 from ispsheets.steps.prepare import column_values, prepare
+from ispsheets.steps.putback import put_back
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
 from ispsheets.steps.uncertain import (
@@ -59,27 +62,6 @@ def _tool_changes(cycle: Cycle) -> ChangeSet:
     sets = tuple(SetCell(w.tab, w.row_key, w.column, w.value)
                  for w in cycle.journal.unwritten_cell_writes())
     return ChangeSet((), sets, appends)
-
-
-def typed_values(tab: str, values: dict[str, Any]) -> dict[str, Any]:
-    """A queued row's values (text, as the journal stored them) as the cells they stand for:
-    a date column gets a date, a money column a number, "" a blank cell."""
-    schema = TABS_BY_NAME.get(tab)
-    if schema is None:
-        return values
-    typed: dict[str, Any] = {}
-    for name, value in values.items():
-        column = schema.by_name.get(name)
-        if value == "":
-            value = None
-        elif column is not None and isinstance(value, str):
-            with contextlib.suppress(ValueError, ArithmeticError):
-                if column.kind is Kind.DATE:
-                    value = dt.date.fromisoformat(value)
-                elif column.kind in (Kind.MONEY, Kind.NUMBER):
-                    value = Decimal(value)
-        typed[name] = value
-    return typed
 
 
 def _allocated(cycle: Cycle, tab: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +96,8 @@ def write_back(cycle: Cycle) -> None:
                                        lines_present=lines_present(cycle), fills=cycle.fills,
                                        activity=[r for _, r in pending],
                                        issued_this_run=[*never_written,
-                                                        *(i.invoice_number for i in cycle.issued)])
+                                                        *(i.invoice_number for i in cycle.issued),
+                                                        *cycle.restored_invoices])
     changes = changes + _tool_changes(cycle)
     for problem in problems:
         cycle.problem(problem)
@@ -126,7 +109,7 @@ def write_back(cycle: Cycle) -> None:
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
     checkpoint("before-workbook-write")
     try:
-        cycle.report.written = cycle.backend.write(changes, cycle.now)
+        cycle.report.written = cycle.backend.write(changes, cycle.now, generation=gen)
         checkpoint("workbook-replaced")
     except WorkbookWriteError as exc:
         cycle.journal.abandon_write(gen)
@@ -140,6 +123,10 @@ def write_back(cycle: Cycle) -> None:
     cycle.report.counts["cells written"] = cells
     cycle.report.counts["rows appended"] = rows
     written = cycle.report.written
+    if written.backup:
+        problem = keep_journal_copy(cycle.journal, Path(written.backup))
+        if problem is not None:
+            cycle.problem(problem)
     for missing in written.missing_keys:
         cycle.problem(warning(missing.tab, f"no row with {missing.key!r} to write "
                               f"{missing.column} into (removed, or its key changed, since "
@@ -186,11 +173,13 @@ def _locked_run(config: Config, options: RunOptions) -> RunReport:
             f"{remedy(exc.error)}; nothing was done"))
 
 
-def _open_journal(config: Config, dry_run: bool) -> Journal:
-    """The journal; for a dry run an in-memory copy (a new, empty one if there is no file)."""
-    if dry_run and not config.journal_path.exists():
+def _open_journal(config: Config, backend: Backend, raw: RawBook, dry_run: bool) -> Journal:
+    """The journal, once it can be trusted (`journal_guard`); for a dry run an in-memory copy
+    (a new, empty one if there is no file)."""
+    shown = shown_invoice_numbers(raw)
+    if dry_run and not config.journal_path.exists() and not shown and not backend.generation:
         return Journal.memory()
-    journal = Journal.open(config.journal_path)
+    journal = open_trusted(config, shown, backend.generation)
     if not dry_run:
         return journal
     copy = journal.copy_to_memory()
@@ -209,13 +198,10 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
-    book = load_book(raw, config.workbook.date_order, today=options.today)
-    report.problems.extend(book.problems)
     try:
-        journal = _open_journal(config, options.dry_run)
-    except JournalError as exc:
-        return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
-                                                        "upgrade ispsheets"))
+        journal = _open_journal(config, backend, raw, options.dry_run)
+    except JournalStop as stop:
+        return report.fail(ExitCode.BAD_CONFIG, stop.problem)
     except (sqlite3.Error, OSError) as exc:  # before anything is done
         return report.fail(ExitCode.BAD_CONFIG, Problem(
             str(config.journal_path), f"the journal cannot be opened ({reason(exc)})",
@@ -226,7 +212,22 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         for problem in requests:
             report.fail(ExitCode.BAD_CONFIG, problem)
         return report
-    cycle = Cycle(config, options, journal, backend, raw, book, report)
+    try:
+        restored = put_back(journal, backend, raw, options.now,
+                            write=options.write and not options.dry_run)
+    except WorkbookReadError as exc:  # read again after the put-back write
+        journal.close()
+        return report.fail(ExitCode.BAD_CONFIG, exc.problem)
+    except BaseException:
+        journal.close()
+        raise
+    raw = restored.raw
+    if restored.problem is not None:
+        report.problems.append(restored.problem)
+    book = load_book(raw, config.workbook.date_order, today=options.today)
+    report.problems.extend(book.problems)
+    cycle = Cycle(config, options, journal, backend, raw, book, report,
+                  restored_invoices=restored.missing_invoices)
     steps = _step_functions()
     mails = bool({"send", "remind"} & set(options.steps))
     try:

@@ -22,7 +22,7 @@ ZERO = Decimal("0")
 def next_run_day(config: Config, today: dt.date) -> dt.date:
     """The day the next scheduled run will act as: today, unless today's run already happened
     (then tomorrow). After runs made with `--date` for later days, the day after the latest."""
-    if not config.journal_path.exists():
+    if not config.journal_path.exists() or not config.journal_path.stat().st_size:
         return today
     try:
         journal = Journal.open(config.journal_path)

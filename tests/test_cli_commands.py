@@ -15,7 +15,7 @@ from ispsheets.scaffold import init_project
 from tests.scenario import Business
 
 COMMANDS = ("init", "check", "run", "invoice", "send", "reconcile", "remind", "report",
-            "status", "rebill", "demo")
+            "status", "rebill", "demo", "recover-journal")
 
 
 def ispsheets(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -13,13 +13,16 @@ from ispsheets.problems import Problem
 
 
 class Backend(Protocol):
-    """Reads every tab at once and applies a change set; `name` is what messages call it."""
+    """Reads every tab at once and applies a change set; `name` is what messages call it.
+    `generation` is the write generation the workbook read was stamped with (None: never)."""
 
     name: str
+    generation: int | None
 
     def read(self) -> RawBook: ...
 
-    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult: ...
+    def write(self, changes: ChangeSet, now: dt.datetime,
+              generation: int | None = None) -> WriteResult: ...
 
 
 class WorkbookReadError(Exception):
@@ -37,15 +40,18 @@ class XlsxBackend:
         self.backup_dir = backup_dir
         self.keep_backups = keep_backups
         self._fingerprint: str | None = None
+        self.generation: int | None = None
 
     def read(self) -> RawBook:
         from ispsheets.book.xlsx_backend import fingerprint
+        from ispsheets.book.xlsx_generation import read_generation
 
         if not self.path.is_file():
             raise WorkbookReadError(Problem(
                 self.name, "not found", f"check workbook.path in config.yaml ({self.path})"))
         try:
             self._fingerprint = fingerprint(self.path)
+            self.generation = read_generation(self.path)
             return read_xlsx(self.path)
         except Exception as exc:  # calamine raises its own types for every kind of bad file
             raise WorkbookReadError(Problem(
@@ -59,12 +65,14 @@ class XlsxBackend:
 
         return why_unwritable(self.path, self.backup_dir if self.keep_backups > 0 else None)
 
-    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult:
+    def write(self, changes: ChangeSet, now: dt.datetime,
+              generation: int | None = None) -> WriteResult:
         from ispsheets.book.xlsx_backend import apply_changes
 
         return apply_changes(self.path, changes, backup_dir=self.backup_dir,
                              keep_backups=self.keep_backups,
-                             expected_fingerprint=self._fingerprint, now=now)
+                             expected_fingerprint=self._fingerprint, now=now,
+                             generation=generation)
 
 
 def unwritable(backend: Backend) -> Problem | None:

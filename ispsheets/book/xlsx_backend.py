@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from ispsheets.book import parse
+from ispsheets.book import parse, xlsx_generation
 from ispsheets.book.changes import (
     AppendRow,
     ChangeSet,
@@ -79,8 +79,10 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
 
 
 def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_backups: int,
-                  expected_fingerprint: str | None, now: dt.datetime) -> WriteResult:
-    """Apply `changes` (key fills, then cell sets, then appends) to the workbook at `path`.
+                  expected_fingerprint: str | None, now: dt.datetime,
+                  generation: int | None = None) -> WriteResult:
+    """Apply `changes` (key fills, then cell sets, then appends) to the workbook at `path`,
+    stamping it with the write's `generation` when one is given (`xlsx_generation`).
 
     Raises WorkbookWriteError, with nothing written, if the workbook is open in Excel, was
     saved after the tool read it, cannot be written, or cannot be understood.
@@ -99,7 +101,7 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
     _refuse_if_read_only(path)
     try:
         edit = _Edit(Package(data), now)
-        result = edit.apply(changes)
+        result = edit.apply(changes, generation)
     except GridFull as exc:
         raise _tab_full(name, exc) from exc
     except (PackageError, SheetError, etree.XMLSyntaxError, zipfile.BadZipFile, zlib.error,
@@ -394,7 +396,7 @@ class _Edit:
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
 
-    def apply(self, changes: ChangeSet) -> _Result:
+    def apply(self, changes: ChangeSet, generation: int | None = None) -> _Result:
         try:
             formulas_removed = False
             groups = list(_group(changes).values())
@@ -410,6 +412,8 @@ class _Edit:
                     self.styles_part = self.book.add_styles()
                     self.added.append(self.styles_part)
                 self._store(self.styles_part, [self.styles.to_xml()])
+            if generation is not None:
+                self.stamp(generation)
             for member in self.book.changed:
                 self._store(member, [self.book.member(member)])
         except BaseException:
@@ -417,6 +421,25 @@ class _Edit:
             raise
         self.pool.shutdown()  # waits for the last blocks to be compressed
         return self.result
+
+    def stamp(self, generation: int) -> None:
+        """Set the `ispsheets_write` document property: the file now holds this write."""
+        rels = self.package.read("_rels/.rels")
+        part = xlsx_generation.custom_part(rels)
+        existing = self.package.read(part) if part and self.package.has(part) else None
+        try:
+            custom = xlsx_generation.stamped(existing, generation)
+        except etree.XMLSyntaxError:
+            return  # the owner's properties are unreadable: left as they are, unstamped
+        if part is None:
+            part = xlsx_generation.CUSTOM_PART
+            self._store("_rels/.rels", [xlsx_generation.related(rels)])
+        if existing is None and not self.package.has(part):
+            self.added.append(part)
+        if f'PartName="/{part}"'.encode() not in self.book.types:
+            self.book.declare(part, xlsx_generation.CUSTOM_CONTENT)
+        self._store(part, [custom])
+        self.writes = True
 
     def _read_ahead(self, changes: _TabChanges) -> None:
         """Start inflating the next tab's part in a thread while this one is patched."""

@@ -133,6 +133,10 @@ class Workbook:
             f'<Override PartName="/{part}" ContentType="{content_type}"/>'.encode())
         self.changed.add("[Content_Types].xml")
 
+    def declare(self, part: str, content_type: str) -> None:
+        """Give a new part its content type."""
+        self._declare(part, content_type)
+
     def add_sheet(self, name: str) -> SheetPart:
         """A new, empty worksheet part at the end of the workbook."""
         taken = set(self.package.names) | {s.part for s in self.sheets}

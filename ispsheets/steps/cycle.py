@@ -114,6 +114,7 @@ class Cycle:
     ledger: Ledger | None = None  # what the tool cells hold, built at write-back
     postman: Postman | None = None  # the run's email transport, opened on first use
     portal_secret: str | None = None  # portal.secret_env's value, read once (steps/portal.py)
+    restored_invoices: frozenset[str] = frozenset()  # Invoices rows an older copy lacks
     _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
     _index_of: list[Invoice] | None = field(default=None, repr=False)
 
