@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend
+from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
@@ -39,8 +40,10 @@ def lines_present(cycle: Cycle) -> set[str]:
 
 def _tool_changes(cycle: Cycle) -> ChangeSet:
     """Rows for owner tabs and one-shot cells the tool queued in the journal."""
-    appends = tuple(AppendRow(row.tab, row.values) for row in cycle.journal.unwritten_tool_rows())
-    sets = tuple(SetCell(w.tab, w.row_key, w.column, w.value)
+    appends = tuple(AppendRow(row.tab, typed_row(row.tab, row.values))
+                    for row in cycle.journal.unwritten_tool_rows())
+    sets = tuple(SetCell(w.tab, w.row_key, w.column,
+                         typed_row(w.tab, {w.column: w.value})[w.column])
                  for w in cycle.journal.unwritten_cell_writes())
     return ChangeSet((), sets, appends)
 
