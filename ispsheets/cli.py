@@ -196,6 +196,12 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     from ispsheets.book.check import read_and_check
 
     book, problems = read_and_check(settings)
+    if book is not None and book.blocking:
+        # the rest follows from the missing tab or column (every row unknown): not shown
+        print_problems(book.blocking)
+        out.print(f"{len(book.blocking)} error(s) that stop every command until fixed: "
+                  "a required tab or column is missing")
+        _exit(ExitCode.BAD_CONFIG)
     print_problems(problems)
     skipped = sum(p.is_error and p.message.startswith("row skipped") for p in problems)
     n_errors = sum(p.is_error for p in problems) - skipped

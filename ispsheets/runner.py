@@ -149,6 +149,10 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
     book = load_book(raw, config.workbook.date_order, today=options.today)
+    if book.blocking:  # a required tab or column is missing: acting would act on a guess
+        report.problems.extend(book.blocking)  # (the rest follows from it: not shown)
+        report.exit_code = ExitCode.BAD_CONFIG
+        return report
     report.problems.extend(book.problems)
     try:
         journal = _open_journal(config, options.dry_run)
