@@ -22,7 +22,7 @@ from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
-from ispsheets.steps.prepare import column_values, prepare
+from ispsheets.steps.prepare import column_values, known_rows, prepare
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
 from ispsheets.writeback import plan_writeback
@@ -148,17 +148,19 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(ExitCode.BAD_CONFIG, exc.problem)
-    book = load_book(raw, config.workbook.date_order, today=options.today)
-    if book.blocking:  # a required tab or column is missing: acting would act on a guess
-        report.problems.extend(book.blocking)  # (the rest follows from it: not shown)
-        report.exit_code = ExitCode.BAD_CONFIG
-        return report
-    report.problems.extend(book.problems)
     try:
         journal = _open_journal(config, options.dry_run)
     except JournalError as exc:
         return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
                                                         "upgrade ispsheets"))
+    book = load_book(raw, config.workbook.date_order, today=options.today,
+                     known=known_rows(journal))
+    if book.blocking:  # a required tab or column is missing: acting would act on a guess
+        journal.close()
+        report.problems.extend(book.blocking)  # (the rest follows from it: not shown)
+        report.exit_code = ExitCode.BAD_CONFIG
+        return report
+    report.problems.extend(book.problems)
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
     try:

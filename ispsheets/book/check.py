@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from ispsheets.book.backend import WorkbookReadError, open_backend
+from ispsheets.book.known import KnownRows
 from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
 from ispsheets.config import Config
@@ -22,8 +24,26 @@ def read_and_check(config: Config, today: dt.date | None = None
     except WorkbookReadError as exc:
         return None, [exc.problem]
     book = load_book(raw, config.workbook.date_order,
-                     today=today or dt.datetime.now(config.tz).date())
+                     today=today or dt.datetime.now(config.tz).date(), known=_known(config))
     return book, [*check_settings(config), *book.problems]
+
+
+def _known(config: Config) -> KnownRows | None:
+    """The journal's view of Charges and Payments ids, so `check` judges duplicate ids as the
+    run does; None without a usable journal."""
+    from ispsheets.journal import Journal, JournalError
+    from ispsheets.steps.prepare import known_rows
+
+    if not config.journal_path.is_file():
+        return None
+    try:  # an unusable journal is the run's to report
+        journal = Journal.open(config.journal_path)
+        try:
+            return known_rows(journal)
+        finally:
+            journal.close()
+    except (sqlite3.Error, JournalError, ValueError, OSError):
+        return None
 
 
 def check_settings(config: Config) -> list[Problem]:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ispsheets.book import parse
+from ispsheets.book.known import KnownRows
 from ispsheets.book.parse import DateOrder, Invalid
 from ispsheets.book.reader import RawBook, RawSheet
 from ispsheets.book.records import (
@@ -403,16 +404,19 @@ def _missing_tab(raw: RawBook, tab: Tab) -> Problem:
 
 
 def load_book(raw: RawBook, date_order: DateOrder = "MDY", *,
-              today: dt.date | None = None) -> Book:
+              today: dt.date | None = None, known: KnownRows | None = None) -> Book:
     """Every tab of the contract as records, cross-checked; problems sorted by place.
 
     `today` decides which services have ended (for warnings only); default: the system date.
+    `known` (the journal's view of Charges and Payments ids) decides which of two rows with one
+    id keeps it.
     """
     with parse.paused_gc():
-        return _load_book(raw, date_order, today)
+        return _load_book(raw, date_order, today, known)
 
 
-def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Book:
+def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None,
+               known: KnownRows | None = None) -> Book:
     from ispsheets.book.validate import validate
 
     found: dict[str, list[Any]] = {}
@@ -438,7 +442,7 @@ def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Bo
                 tuple(found[SERVICES.name]), tuple(found[CHARGES.name]),
                 tuple(found[PAYMENTS.name]), tuple(found[INVOICES.name]), layouts,
                 tuple(problems), tuple(blocking))
-    checked = validate(book, skipped, today or dt.date.today())
+    checked = validate(book, skipped, today or dt.date.today(), known)
     return replace(checked, problems=tuple(_with_summaries(book, checked, skipped)),
                    skipped=_skipped_records(book, checked, skipped))
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ispsheets.book.known import KnownRows
 from ispsheets.book.reader import RawBook
 from ispsheets.book.records import Book
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, find_tab, normalise_header
 from ispsheets.ids import assign_missing_ids
 from ispsheets.journal import Journal
 from ispsheets.steps.cycle import Cycle
+
+
+def known_rows(journal: Journal) -> KnownRows:
+    """The Payments rows the journal logged and the Charges rows it billed or added, by id,
+    with what it saw in them."""
+    payments = {a.key.removeprefix("payment/"): a.detail for a in journal.actions("payment")}
+    charges = {billed.key: str(billed.data.get("date", "")) for billed, _ in
+               journal.billed("charge")}
+    for row in journal.tool_rows("Charges"):
+        charge_id = row.values.get("charge_id")
+        if charge_id:
+            charges.setdefault(str(charge_id), str(row.values.get("date", ""))[:10])
+    return KnownRows(payments, charges)
 
 
 def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:
