@@ -263,10 +263,18 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
                       progress=sys.stderr.isatty(), resend=resend)
 
 
+AcceptDeletedOption = Annotated[bool, typer.Option(
+    "--accept-deleted-payments",
+    help="confirm that payments an earlier run applied were deleted from the Payments tab on "
+         "purpose: what they paid is open again (without it the run stops and lists them)")]
+
+
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
-         resend: tuple[str, ...] = (), write: bool = True) -> None:
+         resend: tuple[str, ...] = (), write: bool = True,
+         accept_deleted_payments: bool = False) -> None:
     settings = _load(config)
-    options = replace(_options(settings, date, dry_run, steps, resend), write=write)
+    options = replace(_options(settings, date, dry_run, steps, resend), write=write,
+                      accept_deleted_payments=accept_deleted_payments)
     setup_logging(settings, options.progress)
     report = run(settings, options)
     _summary(report, options)
@@ -275,10 +283,11 @@ def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
 
 @app.command("run")
 def run_command(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
-                dry_run: DryRunOption = False) -> None:
+                dry_run: DryRunOption = False,
+                accept_deleted_payments: AcceptDeletedOption = False) -> None:
     """The daily cycle: payments, invoices, delivery, reminders, fees, suspensions,
     reconnections, write-back and the report. Put this in cron, once a day."""
-    _run(config, date, dry_run, STEPS)
+    _run(config, date, dry_run, STEPS, accept_deleted_payments=accept_deleted_payments)
 
 
 @app.command()
@@ -301,9 +310,10 @@ def send(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
 
 @app.command()
 def reconcile(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
-              dry_run: DryRunOption = False) -> None:
+              dry_run: DryRunOption = False,
+              accept_deleted_payments: AcceptDeletedOption = False) -> None:
     """Allocate every payment to invoices and write balances, applied_to and unapplied back."""
-    _run(config, date, dry_run, ("reconcile",))
+    _run(config, date, dry_run, ("reconcile",), accept_deleted_payments=accept_deleted_payments)
 
 
 @app.command()

@@ -164,7 +164,8 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
     try:
-        prepare(cycle)
+        if not prepare(cycle):
+            return report
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went

@@ -6,7 +6,12 @@ import datetime as dt
 import sqlite3
 
 from ispsheets.book.backend import WorkbookReadError, open_backend
-from ispsheets.book.known import KnownRows
+from ispsheets.book.known import (
+    KnownRows,
+    deleted_payment_problem,
+    payment_fingerprint,
+    vanished_payments,
+)
 from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
 from ispsheets.config import Config
@@ -23,9 +28,18 @@ def read_and_check(config: Config, today: dt.date | None = None
         raw = open_backend(config).read()
     except WorkbookReadError as exc:
         return None, [exc.problem]
+    known = _known(config)
     book = load_book(raw, config.workbook.date_order,
-                     today=today or dt.datetime.now(config.tz).date(), known=_known(config))
-    return book, [*check_settings(config), *book.problems]
+                     today=today or dt.datetime.now(config.tz).date(), known=known)
+    gone: list[Problem] = []
+    if known is not None and not book.blocking:
+        shown = {p.payment_id for p in (*book.payments, *book.skipped.get("Payments", ()))
+                 if isinstance(p.payment_id, str)}
+        newcomers = [payment_fingerprint(p) for p in book.payments
+                     if p.payment_id not in known.payments]
+        gone = [deleted_payment_problem(*pair)
+                for pair in vanished_payments(known, shown, newcomers)]
+    return book, [*check_settings(config), *book.problems, *gone]
 
 
 def _known(config: Config) -> KnownRows | None:

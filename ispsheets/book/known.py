@@ -7,11 +7,13 @@ weeks ago never disappears because the owner typed its id again on a new row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ispsheets.book.records import Charge, Payment
+from ispsheets.problems import Problem
 
 
 def payment_fingerprint(payment: Payment) -> str:
@@ -43,3 +45,36 @@ class KnownRows:
                 seen == payment_fingerprint(record)
         seen = self.charges.get(record.charge_id)
         return seen is not None and record.date is not None and seen == charge_fingerprint(record)
+
+
+ACCEPT_DELETED_PAYMENTS = "--accept-deleted-payments"
+
+
+def vanished_payments(known: KnownRows, shown: Iterable[str], newcomers: Iterable[str]
+                      ) -> list[tuple[str, str]]:
+    """(payment_id, fingerprint) of each payment the journal applied whose id no Payments row
+    holds any more. A row the journal does not know under its id but that has the same date,
+    client and amount (`newcomers`: their fingerprints) is that payment with a new id (its id
+    cell cleared or retyped): it is not gone."""
+    there = set(shown)
+    unclaimed = Counter(newcomers)
+    gone = []
+    for payment_id, fingerprint in sorted(known.payments.items()):
+        if payment_id in there:
+            continue
+        if unclaimed[fingerprint] > 0:
+            unclaimed[fingerprint] -= 1
+            continue
+        gone.append((payment_id, fingerprint))
+    return gone
+
+
+def deleted_payment_problem(payment_id: str, fingerprint: str) -> Problem:
+    """Deleting an applied payment would reopen what it paid: the run stops and asks."""
+    day, client_id, amount = [*fingerprint.split("|"), "", "", ""][:3]
+    return Problem(
+        "Payments", f"payment {payment_id} ({day}, client {client_id}, {amount}), applied by an "
+        "earlier run, is no longer on the Payments tab; deleting it would reopen what it paid, "
+        "so nothing was done",
+        "put the row back (undo, or copy it from a backup in backups/); if it was deleted on "
+        f"purpose, run `ispsheets run {ACCEPT_DELETED_PAYMENTS}` once")

@@ -46,6 +46,7 @@ class RunOptions:
     progress: bool = False  # progress bars (attached to a terminal)
     resend: tuple[str, ...] = ()  # message keys the owner asks to send again
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
+    accept_deleted_payments: bool = False  # the owner confirms applied payments they deleted
 
 
 # What the summary counts, in the order it prints them.
