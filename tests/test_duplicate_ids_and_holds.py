@@ -15,6 +15,15 @@ from tests.test_cli_commands import ispsheets
 D = Decimal
 NOV_30 = dt.date(2026, 11, 30)
 JAN_10 = dt.date(2027, 1, 10)  # INV-00001 (due Dec 15) is 26 days past due
+# the days the collections ladder acts (due, +3, +7, +14 fee and final notice, +21 suspension,
+# the next billing day): running only these is what running daily would do
+LADDER = [dt.date(2026, 12, d) for d in (15, 18, 22, 29, 31)] + [dt.date(2027, 1, 5), JAN_10]
+
+
+def _run_ladder(business: Business, after: dt.date = NOV_30) -> None:
+    for day in LADDER:
+        if day > after:
+            business.run(day)
 
 
 def _shop(folder, *clients: str) -> Business:
@@ -37,7 +46,7 @@ def test_a_new_row_reusing_an_applied_payment_id_is_skipped_alone(tmp_path):
     business = _shop(tmp_path, "A", "B")
     business.run(NOV_30)
     business.pay("A", "49.99", dt.date(2026, 12, 10))  # row 2, gets PAY-00001
-    business.run_days(dt.date(2026, 12, 10), dt.date(2026, 12, 19))
+    business.run(dt.date(2026, 12, 10))
     assert business.sheet("Payments")[0]["payment_id"] == "PAY-00001"
     business.pay("B", "49.99", dt.date(2026, 12, 20), payment_id="PAY-00001")  # row 3
     report = business.run(dt.date(2026, 12, 20))
@@ -46,7 +55,7 @@ def test_a_new_row_reusing_an_applied_payment_id_is_skipped_alone(tmp_path):
     assert str(problem) == ("Payments!A3: payment_id PAY-00001 is already used by row 2 — "
                             "clear the cell, the tool will fill a new id")
     assert not any(p.where == "Payments!A2" for p in report.problems)
-    business.run_days(dt.date(2026, 12, 21), JAN_10)
+    _run_ladder(business, after=dt.date(2026, 12, 20))
     # A paid weeks ago: the payment keeps its identity, so no fee, no suspension
     assert _threats(business, "A") == []
     assert business.clients()["A"].status == "active"
@@ -109,7 +118,7 @@ def test_a_payment_row_with_a_typo_holds_that_clients_fee_suspension_and_final_n
     business.edit(ChangeSet(appends=(AppendRow("Payments", {
         "date": dt.date(2026, 12, 10), "client_id": "A", "amount": "49.99x",
         "method": "check"}),)))
-    business.run_days(dt.date(2026, 12, 10), JAN_10)
+    _run_ladder(business)
     assert _threats(business, "A") == []
     assert business.clients()["A"].status == "active"
     assert [m.kind for m in business.mails_to("A") if m.kind == "reminder"] == []
@@ -126,6 +135,6 @@ def test_a_skipped_row_with_a_misspelt_client_id_holds_the_client_it_resembles(t
     business = _shop(tmp_path, "C-1001", "C-2002")
     business.run(NOV_30)
     business.pay("C1001", "49.99", dt.date(2026, 12, 10))  # not a client: the row is skipped
-    business.run_days(dt.date(2026, 12, 10), JAN_10)
+    _run_ladder(business)
     assert business.clients()["C-1001"].status == "active"
     assert business.clients()["C-2002"].status == "suspended"

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import openpyxl
+import pytest
 
 from ispsheets.book.cell_types import typed_row
 from ispsheets.book.schema import TABS, Kind, find_tab
@@ -17,7 +18,8 @@ DATES = (Kind.DATE, Kind.DATETIME)
 
 
 def _late_then_paid(folder) -> Business:
-    """One client: invoice, reminders, a late fee, a suspension, then paid: a reconnection fee."""
+    """One client: invoice, reminders, a late fee, a suspension, then paid: a reconnection fee.
+    (Runs on the days the ladder acts; running daily does the same.)"""
     business = Business.create(folder, {
         "Packages": [row("Packages", package_id="HOME", name="Home", price=D("49.99"),
                          interval="monthly")],
@@ -25,15 +27,22 @@ def _late_then_paid(folder) -> Business:
         "Services": [row("Services", service_id="S1", client_id="A", package_id="HOME",
                          start_date=dt.date(2026, 12, 1))],
     })
-    business.run_days(dt.date(2026, 11, 30), dt.date(2027, 1, 6))
+    for day in (dt.date(2026, 11, 30), dt.date(2026, 12, 15), dt.date(2026, 12, 29),
+                dt.date(2026, 12, 31), dt.date(2027, 1, 5)):  # bill, due, fee, bill, suspend
+        business.run(day)
     business.pay("A", "200", dt.date(2027, 1, 7))
     report = business.run(dt.date(2027, 1, 7))
     assert report.exit_code == 0, report.problems
     return business
 
 
-def test_late_fee_and_reconnection_fee_rows_are_numbers_and_real_dates(tmp_path):
-    business = _late_then_paid(tmp_path)
+@pytest.fixture(scope="module")
+def late_then_paid(tmp_path_factory) -> Business:
+    return _late_then_paid(tmp_path_factory.mktemp("late"))
+
+
+def test_late_fee_and_reconnection_fee_rows_are_numbers_and_real_dates(late_then_paid):
+    business = late_then_paid
     sheet = openpyxl.load_workbook(business.workbook)["Charges"]
     header = [c.value for c in sheet[1]]
     rows = {r[header.index("description")].value: r for r in sheet.iter_rows(min_row=2)}
@@ -47,8 +56,8 @@ def test_late_fee_and_reconnection_fee_rows_are_numbers_and_real_dates(tmp_path)
     assert business.activity("client_reconnected")  # the scenario reached the reconnection
 
 
-def test_every_cell_in_a_numeric_or_date_column_of_every_tab_is_typed(tmp_path):
-    business = _late_then_paid(tmp_path)
+def test_every_cell_in_a_numeric_or_date_column_of_every_tab_is_typed(late_then_paid):
+    business = late_then_paid
     book = openpyxl.load_workbook(business.workbook)
     checked = 0
     for tab in TABS:
@@ -98,7 +107,8 @@ def test_a_fee_appended_to_an_owner_made_charges_tab_without_formats_gets_a_date
     plain.append(["charge_id", "client_id", "date", "description", "amount", "taxable",
                   "invoice_number"])
     book.save(business.workbook)
-    business.run_days(dt.date(2026, 11, 30), dt.date(2026, 12, 29))
+    business.run(dt.date(2026, 11, 30))
+    business.run(dt.date(2026, 12, 29))
     sheet = openpyxl.load_workbook(business.workbook)["Charges"]
     date, amount = sheet["C2"], sheet["E2"]
     assert sheet["D2"].value == "Late fee for INV-00001"
