@@ -153,8 +153,8 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     except JournalError as exc:
         return report.fail(ExitCode.BAD_CONFIG, Problem(config.paths.journal, str(exc),
                                                         "upgrade ispsheets"))
-    book = load_book(raw, config.workbook.date_order, today=options.today,
-                     known=known_rows(journal))
+    known = known_rows(journal)
+    book = load_book(raw, config.workbook.date_order, today=options.today, known=known)
     if book.blocking:  # a required tab or column is missing: acting would act on a guess
         journal.close()
         report.problems.extend(book.blocking)  # (the rest follows from it: not shown)
@@ -164,7 +164,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     cycle = Cycle(config, options, journal, backend, raw, book, report)
     steps = _step_functions()
     try:
-        if not prepare(cycle):
+        if not prepare(cycle, known):
             return report
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log

@@ -25,10 +25,13 @@ DELETED = "payment_deleted"  # a payment the owner deleted and confirmed deletin
 def known_rows(journal: Journal) -> KnownRows:
     """The Payments rows the journal logged and the Charges rows it billed or added, by id,
     with what it saw in them."""
-    deleted = {a.key.removeprefix(f"{DELETED}/"): a.detail
-               for a in journal.actions(DELETED, "done")}
-    payments = {a.key.removeprefix("payment/"): a.detail for a in journal.actions("payment")
-                if deleted.get(a.key.removeprefix("payment/")) != a.detail}
+    deleted = {key.removeprefix(f"{DELETED}/"): detail
+               for key, detail in journal.action_details(DELETED, "done").items()}
+    payments = {}
+    for key, detail in journal.action_details("payment").items():
+        payment_id = key.removeprefix("payment/")
+        if deleted.get(payment_id) != detail:
+            payments[payment_id] = detail
     charges = {billed.key: str(billed.data.get("date", "")) for billed, _ in
                journal.billed("charge")}
     for row in journal.tool_rows("Charges"):
@@ -104,11 +107,13 @@ def payment_ids_shown(cycle: Cycle) -> set[str]:
     return shown
 
 
-def check_deleted_payments(cycle: Cycle) -> bool:
+def check_deleted_payments(cycle: Cycle, known: KnownRows) -> bool:
     """Payments an earlier run applied that are gone from the tab: False (stop, exit 2) unless
     the owner confirmed the deletion with --accept-deleted-payments (then it is recorded for
-    good, and what they paid is open again)."""
-    known = known_rows(cycle.journal)
+    good, and what they paid is open again). `known` is `known_rows(cycle.journal)`."""
+    read = {p.payment_id for p in cycle.book.payments}
+    if read.issuperset(known.payments):  # the usual day: every applied payment is there
+        return True
     newcomers = [payment_fingerprint(p) for p in cycle.book.payments
                  if p.payment_id not in known.payments]
     gone = vanished_payments(known, payment_ids_shown(cycle), newcomers)
@@ -132,11 +137,12 @@ def check_deleted_payments(cycle: Cycle) -> bool:
     return True
 
 
-def prepare(cycle: Cycle) -> bool:
-    """False when the run must stop before doing anything (the reason is in the report)."""
+def prepare(cycle: Cycle, known: KnownRows | None = None) -> bool:
+    """False when the run must stop before doing anything (the reason is in the report).
+    `known`: `known_rows(cycle.journal)` if the caller has it already."""
     settle_unfinished_writes(cycle.journal, cycle.raw)
     sync_voids(cycle)
     cycle.book, fills = assign_missing_ids(cycle.book, cycle.journal)
     cycle.fills.extend(fills)
     cycle.book = overlay_pending_statuses(cycle.book, cycle.journal)
-    return check_deleted_payments(cycle)
+    return check_deleted_payments(cycle, known or known_rows(cycle.journal))
