@@ -93,3 +93,15 @@ def test_a_cleared_payment_id_cell_is_not_a_deleted_payment(tmp_path):
     report = business.run(dt.date(2026, 12, 7))
     assert report.exit_code == 0, report.problems
     assert business.invoices()["INV-00001"].status == "paid"
+
+
+def test_an_owner_typed_payment_id_retyped_is_the_same_payment_not_a_deleted_one(tmp_path):
+    business = _shop(tmp_path)
+    business.pay("A", "20.00", dt.date(2026, 12, 7), payment_id="CHK-1001")
+    assert business.run(dt.date(2026, 12, 7)).exit_code == 0
+    book = openpyxl.load_workbook(business.workbook)
+    book["Payments"]["A4"].value = "CHK-1001-A"  # same date, client and amount
+    book.save(business.workbook)
+    report = business.run(dt.date(2026, 12, 8))
+    assert report.exit_code == 0, report.problems
+    assert business.activity("payment_deleted") == []
