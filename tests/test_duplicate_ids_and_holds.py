@@ -49,6 +49,11 @@ def test_a_new_row_reusing_an_applied_payment_id_is_skipped_alone(tmp_path):
     business.run(dt.date(2026, 12, 10))
     assert business.sheet("Payments")[0]["payment_id"] == "PAY-00001"
     business.pay("B", "49.99", dt.date(2026, 12, 20), payment_id="PAY-00001")  # row 3
+    checked = ispsheets("check", cwd=tmp_path)  # check reads the journal as the run does
+    assert checked.returncode == 1
+    assert ("Payments!A3: payment_id PAY-00001 is already used by row 2 — clear the cell, the "
+            "tool will fill a new id") in checked.stderr
+    assert "Payments!A2" not in checked.stderr
     report = business.run(dt.date(2026, 12, 20))
     assert report.exit_code == 1
     [problem] = [p for p in report.problems if p.where == "Payments!A3"]
