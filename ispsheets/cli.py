@@ -235,6 +235,12 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     from ispsheets.book.check import read_and_check
 
     book, problems = read_and_check(settings)
+    if book is not None and book.blocking:
+        # the rest follows from the missing tab or column (every row unknown): not shown
+        print_problems(book.blocking)
+        out.print(f"{len(book.blocking)} error(s) that stop every command until fixed: "
+                  "a required tab or column is missing")
+        _exit(ExitCode.BAD_CONFIG)
     inbox, bank_problems = check_bank(settings, book)
     problems = [*problems, *bank_problems]
     stops = _journal_problems(settings, book) if book is not None else []
@@ -346,15 +352,21 @@ def _options(settings: Config, date: str | None, dry_run: bool, steps: tuple[str
                       progress=sys.stderr.isatty(), resend=resend)
 
 
+AcceptDeletedOption = Annotated[bool, typer.Option(
+    "--accept-deleted-payments",
+    help="confirm that payments an earlier run applied were deleted from the Payments tab on "
+         "purpose: what they paid is open again (without it the run stops and lists them)")]
+
+
 def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
          resend: tuple[str, ...] = (), write: bool = True,
-         mark_sent: tuple[str, ...] = ()) -> None:
+         mark_sent: tuple[str, ...] = (), accept_deleted_payments: bool = False) -> None:
     from ispsheets.logs import setup_logging
     from ispsheets.runner import run
 
     settings = _load(config)
     options = replace(_options(settings, date, dry_run, steps, resend), write=write,
-                      mark_sent=mark_sent)
+                      mark_sent=mark_sent, accept_deleted_payments=accept_deleted_payments)
     setup_logging(settings, options.progress, dry_run=options.dry_run)
     report = run(settings, options)
     _summary(report, options)
@@ -363,12 +375,13 @@ def _run(config: Path, date: str | None, dry_run: bool, steps: tuple[str, ...],
 
 @app.command("run")
 def run_command(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
-                dry_run: DryRunOption = False) -> None:
+                dry_run: DryRunOption = False,
+                accept_deleted_payments: AcceptDeletedOption = False) -> None:
     """The daily cycle: payments, invoices, delivery, reminders, fees, suspensions,
     reconnections, write-back and the report. Put this in cron, once a day."""
     from ispsheets.runner import STEPS
 
-    _run(config, date, dry_run, STEPS)
+    _run(config, date, dry_run, STEPS, accept_deleted_payments=accept_deleted_payments)
 
 
 @app.command()
@@ -399,9 +412,10 @@ def send(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
 
 @app.command()
 def reconcile(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
-              dry_run: DryRunOption = False) -> None:
+              dry_run: DryRunOption = False,
+              accept_deleted_payments: AcceptDeletedOption = False) -> None:
     """Allocate every payment to invoices and write balances, applied_to and unapplied back."""
-    _run(config, date, dry_run, ("reconcile",))
+    _run(config, date, dry_run, ("reconcile",), accept_deleted_payments=accept_deleted_payments)
 
 
 @app.command()

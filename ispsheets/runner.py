@@ -14,12 +14,12 @@ from typing import Any
 
 from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
+from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import INVOICE_LINES
-from ispsheets.book.typed import typed_values
 from ispsheets.config import Config
 from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
@@ -31,7 +31,7 @@ from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.portal import publish_portal_view, take_portal_choices
-from ispsheets.steps.prepare import column_values, prepare
+from ispsheets.steps.prepare import column_values, known_rows, prepare
 from ispsheets.steps.putback import put_back
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report
@@ -56,10 +56,11 @@ def lines_present(cycle: Cycle) -> set[str]:
 
 def _tool_changes(cycle: Cycle) -> ChangeSet:
     """Rows for owner tabs and one-shot cells the tool queued in the journal."""
-    appends = tuple(AppendRow(row.tab, _allocated(cycle, row.tab, typed_values(row.tab,
-                                                                               row.values)))
+    appends = tuple(AppendRow(row.tab, _allocated(cycle, row.tab, typed_row(row.tab,
+                                                                            row.values)))
                     for row in cycle.journal.unwritten_tool_rows())
-    sets = tuple(SetCell(w.tab, w.row_key, w.column, w.value)
+    sets = tuple(SetCell(w.tab, w.row_key, w.column,
+                         typed_row(w.tab, {w.column: w.value})[w.column])
                  for w in cycle.journal.unwritten_cell_writes())
     return ChangeSet((), sets, appends)
 
@@ -224,14 +225,21 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     raw = restored.raw
     if restored.problem is not None:
         report.problems.append(restored.problem)
-    book = load_book(raw, config.workbook.date_order, today=options.today)
+    known = known_rows(journal)
+    book = load_book(raw, config.workbook.date_order, today=options.today, known=known)
+    if book.blocking:  # a required tab or column is missing: acting would act on a guess
+        journal.close()
+        report.problems.extend(book.blocking)  # (the rest follows from it: not shown)
+        report.exit_code = ExitCode.BAD_CONFIG
+        return report
     report.problems.extend(book.problems)
     cycle = Cycle(config, options, journal, backend, raw, book, report,
                   restored_invoices=restored.missing_invoices)
     steps = _step_functions()
     mails = bool({"send", "remind"} & set(options.steps))
     try:
-        prepare(cycle)
+        if not prepare(cycle, known):
+            return report
         take_portal_choices(cycle)
         if mails:
             apply_requests(cycle)

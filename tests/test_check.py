@@ -139,17 +139,20 @@ def test_ids_with_leading_zeros_00123_stay_text(tmp_path: Path) -> None:
 def test_missing_services_tab(tmp_path: Path) -> None:
     _, problems = check(tmp_path, lambda b: b.pop("Services"))
     problem = at(problems, "Services")
-    assert problem.message == "tab is missing"
+    assert problem.message == ("the Services tab is missing; without it invoices would bill "
+                               "charges only, so ispsheets does nothing until it is back")
     assert "add a tab named Services" in problem.fix
 
 
 def test_misnamed_tab_is_named_in_the_fix(tmp_path: Path) -> None:
     def rename(book: dict[str, Rows]) -> None:
         book["Service"] = book.pop("Services")
-    _, problems = check(tmp_path, rename)
+    book, problems = check(tmp_path, rename)
     problem = at(problems, "Services")
-    assert problem.message == "tab is missing (there is a tab named 'Service')"
-    assert problem.fix == "rename the tab 'Service' to Services"
+    assert problem.message.startswith("the Services tab is missing (did you mean the tab "
+                                      "'Service'?)")
+    assert problem.fix == "rename the tab 'Service' back to Services"
+    assert book.blocking == (problem,)
 
 
 def test_missing_required_column_price_at_packages_row_1(tmp_path: Path) -> None:
@@ -158,9 +161,11 @@ def test_missing_required_column_price_at_packages_row_1(tmp_path: Path) -> None
             del row[2]
     book, problems = check(tmp_path, drop_price)
     problem = at(problems, "Packages!1:1")
-    assert problem.message == "missing required column price"
+    assert problem.message == ("missing required column price; ispsheets does nothing until "
+                               "it is there")
     assert "header cell in row 1" in problem.fix
     assert book.packages == ()
+    assert book.blocking == (problem,)
 
 
 def test_duplicate_client_id_c001_on_rows_2_and_5(tmp_path: Path) -> None:

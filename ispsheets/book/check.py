@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from ispsheets.book.backend import WorkbookReadError, open_backend, unwritable
+from ispsheets.book.known import (
+    KnownRows,
+    deleted_payment_problem,
+    payment_fingerprint,
+    vanished_payments,
+)
 from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
 from ispsheets.book.schema import column_letter
@@ -23,11 +30,38 @@ def read_and_check(config: Config, today: dt.date | None = None
         raw = backend.read()
     except WorkbookReadError as exc:
         return None, [exc.problem]
+    known = _known(config)
     book = load_book(raw, config.workbook.date_order,
-                     today=today or dt.datetime.now(config.tz).date())
+                     today=today or dt.datetime.now(config.tz).date(), known=known)
+    gone: list[Problem] = []
+    if known is not None and not book.blocking:
+        shown = {p.payment_id for p in (*book.payments, *book.skipped.get("Payments", ()))
+                 if isinstance(p.payment_id, str)}
+        newcomers = [payment_fingerprint(p) for p in book.payments
+                     if p.payment_id not in known.payments]
+        gone = [deleted_payment_problem(*pair)
+                for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
     return book, [*([never] if never else []), *check_settings(config), *book.problems,
-                  *check_autopay(config, book)]
+                  *check_autopay(config, book), *gone]
+
+
+def _known(config: Config) -> KnownRows | None:
+    """The journal's view of Charges and Payments ids, so `check` judges duplicate ids as the
+    run does; None without a usable journal."""
+    from ispsheets.journal import Journal, JournalError
+    from ispsheets.steps.prepare import known_rows
+
+    if not config.journal_path.is_file():
+        return None
+    try:  # an unusable journal is the run's to report
+        journal = Journal.open(config.journal_path)
+        try:
+            return known_rows(journal)
+        finally:
+            journal.close()
+    except (sqlite3.Error, JournalError, ValueError, OSError):
+        return None
 
 
 def check_autopay(config: Config, book: Book) -> list[Problem]:

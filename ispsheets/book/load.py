@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ispsheets.book import parse
+from ispsheets.book.known import KnownRows
 from ispsheets.book.parse import DateOrder, DateWindow, Invalid
 from ispsheets.book.reader import RawBook, RawSheet
 from ispsheets.book.records import (
@@ -29,6 +30,7 @@ from ispsheets.book.schema import (
     CHARGES,
     CLIENTS,
     INVOICES,
+    OWNER_TABS,
     PACKAGES,
     PAYMENTS,
     SERVICES,
@@ -331,12 +333,35 @@ _BUILDERS: dict[str, Callable[[_Cells, dict[str, Any]], Any]] = {
 
 @dataclass(frozen=True)
 class TabRead:
-    """One tab read: good records, the records of rows skipped (fields may be None), problems."""
+    """One tab read: good records, the records of rows skipped (fields may be None), problems;
+    `blocking` holds the problem of a required column that is missing (nothing is read)."""
 
     records: list[Any]
     skipped: list[Any]
     layout: Layout
     problems: list[Problem]
+    blocking: Problem | None = None
+
+
+def _missing_columns(sheet: RawSheet, tab: Tab, missing: Sequence[str]) -> Problem:
+    """`Payments!1:1: missing required column amount ...`, naming a near header if any."""
+    plural = "s" if len(missing) > 1 else ""
+    known = {normalise_header(c.name) for c in tab.columns}
+    headers = {normalise_header(h): (i, parse.parse_text(h)) for i, h in enumerate(sheet.header)
+               if not parse.is_blank(h) and normalise_header(h) not in known}
+    near = []
+    for name in missing:
+        close = difflib.get_close_matches(normalise_header(name), list(headers), n=1,
+                                          cutoff=0.6)
+        if close:
+            index, text = headers.pop(close[0])
+            near.append(f"rename column {column_letter(index)} ({text!r}) back to {name}")
+    fix = "; ".join(near) if near else (
+        f"add {'them' if plural else 'it'} as header cell{plural} in row 1, spelled like this "
+        "(case, spaces and _ do not matter)")
+    return Problem(f"{sheet.name}!1:1",
+                   f"missing required column{plural} {', '.join(missing)}; ispsheets does "
+                   f"nothing until {'they are' if plural else 'it is'} there", fix)
 
 
 def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder,
@@ -348,12 +373,9 @@ def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder,
     layout, problems = layout_of(sheet, tab)
     missing = [name for name in tab.required if name not in layout.columns]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
-        problems.append(Problem(
-            f"{sheet.name}!1:1", f"missing required column{plural} {', '.join(missing)}",
-            f"add {'them' if plural else 'it'} as header cell{plural} in row 1, spelled like "
-            "this (case, spaces and _ do not matter)"))
-        return TabRead([], [], layout, problems)
+        blocking = _missing_columns(sheet, tab, missing)
+        problems.append(blocking)
+        return TabRead([], [], layout, problems, blocking)
     build = _BUILDERS.get(tab.name)
     if build is None:
         return TabRead([], [], layout, problems)
@@ -380,31 +402,48 @@ def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder,
     return TabRead(records, skipped, layout, problems)
 
 
+# What an owner tab's absence would make the tool do wrong, for the message.
+_WITHOUT = {"Packages": "no service could be billed",
+            "Clients": "nobody could be billed or reminded",
+            "Services": "invoices would bill charges only",
+            "Charges": "one-off charges and credits would be ignored",
+            "Payments": "every payment would be ignored and paid clients chased"}
+
+
 def _missing_tab(raw: RawBook, tab: Tab) -> Problem:
+    """A required tab that is not there, with the tab it was probably renamed to."""
     columns = ", ".join(tab.required)
+    others = [n for n in raw.names if not any(find_tab([n], t) for t in TABS)]
     close = difflib.get_close_matches(normalise_header(tab.name),
-                                      [normalise_header(n) for n in raw.names], n=1, cutoff=0.7)
+                                      [normalise_header(n) for n in others], n=1, cutoff=0.6)
+    why = f"without it {_WITHOUT[tab.name]}, so ispsheets does nothing until it is back"
     if close:
-        name = next(n for n in raw.names if normalise_header(n) == close[0])
-        return Problem(tab.name, f"tab is missing (there is a tab named {name!r})",
-                       f"rename the tab {name!r} to {tab.name}")
-    return Problem(tab.name, "tab is missing",
-                   f"add a tab named {tab.name} with the header row {columns}")
+        name = next(n for n in others if normalise_header(n) == close[0])
+        return Problem(tab.name, f"the {tab.name} tab is missing (did you mean the tab "
+                                 f"{name!r}?); {why}",
+                       f"rename the tab {name!r} back to {tab.name}")
+    return Problem(tab.name, f"the {tab.name} tab is missing; {why}",
+                   f"put the tab back (undo the deletion, or copy it from a backup in "
+                   f"backups/), or add a tab named {tab.name} with the header row {columns}")
 
 
 def load_book(raw: RawBook, date_order: DateOrder = "MDY", *,
-              today: dt.date | None = None) -> Book:
+              today: dt.date | None = None, known: KnownRows | None = None) -> Book:
     """Every tab of the contract as records, cross-checked; problems sorted by place.
 
     `today` (default: the system date) decides which services have ended (for warnings) and
     which dates are plausible: an owner's date before 2000 or more than five years after
     `today` is an error naming its likely cause.
+    `today` decides which services have ended (for warnings only); default: the system date.
+    `known` (the journal's view of Charges and Payments ids) decides which of two rows with one
+    id keeps it.
     """
     with parse.paused_gc():
-        return _load_book(raw, date_order, today)
+        return _load_book(raw, date_order, today, known)
 
 
-def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Book:
+def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None,
+               known: KnownRows | None = None) -> Book:
     from ispsheets.book.validate import validate
 
     found: dict[str, list[Any]] = {}
@@ -412,23 +451,39 @@ def _load_book(raw: RawBook, date_order: DateOrder, today: dt.date | None) -> Bo
     layouts: dict[str, Layout] = {}
     problems: list[Problem] = []
     window = DateWindow.around(today or dt.date.today())
+    blocking: list[Problem] = []
     for tab in TABS:
         name = find_tab(raw.names, tab)
         if name is None:
-            if tab in (PACKAGES, CLIENTS, SERVICES):
-                problems.append(_missing_tab(raw, tab))
+            if not tab.tool_tab:  # a missing tool tab is created by the write-back
+                blocking.append(_missing_tab(raw, tab))
+                problems.append(blocking[-1])
             found[tab.name], skipped[tab.name] = [], []
             continue
         read = load_tab(raw.sheets[name], tab, date_order, window)
         found[tab.name], skipped[tab.name] = read.records, read.skipped
         layouts[tab.name] = read.layout
         problems.extend(read.problems)
+        if read.blocking is not None:
+            blocking.append(read.blocking)
     book = Book(tuple(found[PACKAGES.name]), tuple(found[CLIENTS.name]),
                 tuple(found[SERVICES.name]), tuple(found[CHARGES.name]),
                 tuple(found[PAYMENTS.name]), tuple(found[INVOICES.name]), layouts,
-                tuple(problems))
-    checked = validate(book, skipped, today or dt.date.today())
-    return replace(checked, problems=tuple(_with_summaries(book, checked, skipped)))
+                tuple(problems), tuple(blocking))
+    checked = validate(book, skipped, today or dt.date.today(), known)
+    return replace(checked, problems=tuple(_with_summaries(book, checked, skipped)),
+                   skipped=_skipped_records(book, checked, skipped))
+
+
+def _skipped_records(read: Book, checked: Book, skipped: Mapping[str, list[Any]]
+                     ) -> dict[str, tuple[Any, ...]]:
+    """Per owner tab, the records of every row skipped: for a bad cell or by validation."""
+    kept = {id(r) for tab in _owner_records(checked) for r in tab}
+    result = {}
+    for tab, records in zip(OWNER_TABS, _owner_records(read), strict=True):
+        dropped = [r for r in records if id(r) not in kept]
+        result[tab.name] = (*skipped.get(tab.name, ()), *dropped)
+    return result
 
 
 def _with_summaries(read: Book, checked: Book, skipped: Mapping[str, list[Any]]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from ispsheets.book.schema import column_letter
 from ispsheets.problems import Problem
@@ -189,6 +190,12 @@ class Book:
     invoices: tuple[Invoice, ...] = ()  # as the Invoices tab shows them (lines not attached)
     layouts: Mapping[str, Layout] = field(default_factory=dict, hash=False, compare=False)
     problems: tuple[Problem, ...] = ()
+    # Problems that stop every command before it does anything: a required tab or column is
+    # missing (also listed in `problems`).
+    blocking: tuple[Problem, ...] = ()
+    # Per tab, the records of rows skipped for an error (fields may be None or blank).
+    skipped: Mapping[str, tuple[Any, ...]] = field(default_factory=dict, hash=False,
+                                                   compare=False)
 
     def package_map(self) -> dict[str, Package]:
         return {p.package_id: p for p in self.packages}

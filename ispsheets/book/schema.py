@@ -221,7 +221,7 @@ OWNER_TABS = tuple(t for t in TABS if not t.tool_tab)
 ACTIVITY_ACTIONS = (
     "invoice_issued", "invoice_sent", "payment_applied", "autopay_charged", "autopay_failed",
     "reminder_sent", "late_fee_added", "client_suspended", "client_reconnected", "receipt_sent",
-    "row_skipped", "invoice_restored", "bank_imported", "welcome_sent",
+    "row_skipped", "invoice_restored", "bank_imported", "welcome_sent", "payment_deleted",
 )
 
 

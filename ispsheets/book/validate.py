@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ispsheets.book.known import KnownRows
 from ispsheets.book.records import Book, Origin
 from ispsheets.book.schema import normalise_header
 from ispsheets.problems import Problem, warning
@@ -30,8 +31,10 @@ def _row(origin: Origin) -> str:
     return f"{origin.layout.tab}!{origin.row}:{origin.row}"
 
 
-def _duplicates(records: Sequence[Any], key: str) -> tuple[set[int], list[Problem]]:
-    """Rows whose non-blank key appears more than once: all of them are skipped."""
+def _duplicates(records: Sequence[Any], key: str,
+                known: KnownRows | None = None) -> tuple[set[int], list[Problem]]:
+    """Rows whose non-blank key appears more than once: all of them are skipped, unless the
+    journal knows one of them (`known`): that row keeps the id and only the others are."""
     rows: dict[str, list[Any]] = defaultdict(list)
     for record in records:
         if value := getattr(record, key):
@@ -41,8 +44,20 @@ def _duplicates(records: Sequence[Any], key: str) -> tuple[set[int], list[Proble
     for value, same in rows.items():
         if len(same) < 2:
             continue
+        keeper = None
+        if known is not None:
+            keeper = next((r for r in sorted(same, key=lambda r: r.origin.row)
+                           if known.knows(r)), None)
         for record in same:
+            if record is keeper:
+                continue
             bad.add(id(record))
+            if keeper is not None:
+                problems.append(Problem(
+                    record.origin.cell(key),
+                    f"{key} {value} is already used by row {keeper.origin.row}",
+                    "clear the cell, the tool will fill a new id"))
+                continue
             others = ", ".join(str(r.origin.row) for r in same if r is not record)
             rows_word = "row" if len(same) == 2 else "rows"
             problems.append(Problem(
@@ -171,11 +186,12 @@ BookCheck = Callable[[Book, dt.date], list[Problem]]
 
 
 def validate(book: Book, skipped: Mapping[str, Sequence[Any]] | None = None,
-             today: dt.date | None = None) -> Book:
+             today: dt.date | None = None, known: KnownRows | None = None) -> Book:
     """Drop rows with duplicate keys or unknown references; add every problem found.
 
     `skipped` holds, per tab name, the (partial) records of rows already skipped for bad
-    cells, so a reference to them is explained rather than called unknown.
+    cells, so a reference to them is explained rather than called unknown. `known` (from the
+    journal) decides which of two Charges or Payments rows with one id keeps it.
     """
     skipped = skipped or {}
     today = today or dt.date.today()
@@ -201,7 +217,7 @@ def validate(book: Book, skipped: Mapping[str, Sequence[Any]] | None = None,
     services = _keep(book.services, bad)
 
     def by_known_clients(records: Sequence[Any], key: str) -> tuple[Any, ...]:
-        bad, found = _duplicates(records, key)
+        bad, found = _duplicates(records, key, known)
         problems.extend(found)
         bad |= _refs(records, (("client_id", known_clients),), problems)
         return _keep(records, bad)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from ispsheets.book.records import Client
+from ispsheets.collections.holds import held_clients
 from ispsheets.collections.late_fees import plan_late_fees
 from ispsheets.collections.provisioning import render_command
 from ispsheets.collections.reminders import ReminderNotice, plan_reminders
@@ -33,6 +34,35 @@ from ispsheets.steps.deliver import send_queued_email, send_reminder
 from ispsheets.steps.uncertain import held_reminders, is_unknown
 
 EFFECT = "effect"
+
+
+@dataclass
+class Holds:
+    """Clients whose collections wait (see `collections/holds.py`), and what was held today."""
+
+    rows: dict[str, tuple[str, ...]]
+    held: dict[str, list[str]] = field(default_factory=dict)
+
+    def hold(self, cycle: Cycle, client_id: str, what: str) -> bool:
+        """True (and noted) if `what` for `client_id` must wait."""
+        if client_id not in self.rows:
+            return False
+        self.held.setdefault(client_id, []).append(what)
+        cycle.plan("held", client_id, f"{what}: {' and '.join(self.rows[client_id])} skipped")
+        return True
+
+    def tell(self, cycle: Cycle) -> None:
+        """One warning per client whose collections were held today."""
+        clients = cycle.book.client_map()
+        for client_id, what in sorted(self.held.items()):
+            rows = self.rows[client_id]
+            client = clients.get(client_id)
+            cycle.problem(warning(
+                client.origin.cell("client_id") if client else rows[0],
+                f"collections held for client {client_id} while "
+                f"{' and '.join(rows)} {'is' if len(rows) == 1 else 'are'} skipped: "
+                f"no {', no '.join(what)} today",
+                "fix the row (see the problems above); the next run catches up"))
 
 
 def _done(cycle: Cycle, kind: str) -> frozenset[str]:
@@ -77,7 +107,8 @@ def untold_fees(cycle: Cycle) -> dict[str, list[UntoldFee]]:
     return fees
 
 
-def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
+def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]],
+              holds: Holds | None = None) -> None:
     sent: dict[str, set[str]] = defaultdict(set)
     for action in cycle.journal.actions("reminder", "done"):
         sent[action.invoice_number].add(action.key.rsplit("/", 1)[-1])
@@ -94,6 +125,9 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]]) -> None:
             continue  # reported by `settle_uncertain`; waits for the owner's word
         client = clients[notice.client_id]
         numbers = ", ".join(i.invoice_number for i in notice.items)
+        if holds is not None and holds.hold(cycle, client.client_id,
+                                            f"{notice.stage} reminder ({numbers})"):
+            continue
         cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
         if cycle.dry_run:
             continue
@@ -117,7 +151,7 @@ def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[UntoldFee])
     cycle.report.counts["reminders sent"] += 1
 
 
-def late_fees(cycle: Cycle) -> None:
+def late_fees(cycle: Cycle, holds: Holds | None = None) -> None:
     """Add the late fees due as Charges rows, each with its email queued."""
     assert cycle.allocation is not None
     fees = plan_late_fees(cycle.invoices, cycle.book.clients, cycle.today,
@@ -126,6 +160,9 @@ def late_fees(cycle: Cycle) -> None:
                           currency=cycle.config.currency)
     for fee in fees:
         amount = format_money(fee.amount, cycle.config.currency)
+        if holds is not None and holds.hold(cycle, fee.client_id,
+                                            f"late fee for {fee.invoice_number}"):
+            continue
         cycle.plan("late fee", fee.client_id, f"{amount} for {fee.invoice_number}")
         if cycle.dry_run:
             continue
@@ -204,7 +241,7 @@ def reconnect(cycle: Cycle, plan: Reconnect, client: Client) -> None:
     cycle.report.counts["clients reconnected"] += 1
 
 
-def suspensions(cycle: Cycle) -> None:
+def suspensions(cycle: Cycle, holds: Holds | None = None) -> None:
     assert cycle.allocation is not None
     tool_suspended = {cid: ToolSuspension(cid, key, day)
                       for cid, (key, day) in cycle.journal.suspensions().items()}
@@ -220,6 +257,8 @@ def suspensions(cycle: Cycle) -> None:
             cycle.journal.end_suspension(release.client_id)
     statuses: dict[str, str] = {}
     for item in plan.suspend:
+        if holds is not None and holds.hold(cycle, item.client_id, "suspension"):
+            continue
         cycle.plan("suspend", item.client_id,
                    f"{format_money(item.overdue_balance, cycle.config.currency)} overdue")
         if not cycle.dry_run:
@@ -283,7 +322,9 @@ def run_effects(cycle: Cycle) -> None:
 
 
 def collect(cycle: Cycle) -> None:
-    late_fees(cycle)
-    reminders(cycle, untold_fees(cycle))
-    suspensions(cycle)
+    holds = Holds(held_clients(cycle.book.skipped, cycle.book.clients))
+    late_fees(cycle, holds)
+    reminders(cycle, untold_fees(cycle), holds)
+    suspensions(cycle, holds)
+    holds.tell(cycle)
     run_effects(cycle)

@@ -49,6 +49,7 @@ class RunOptions:
     mark_sent: tuple[str, ...] = ()  # message keys the owner says did arrive
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
     bank_files: tuple[Path, ...] = ()  # statements to import (`import-bank`); else bank.inbox
+    accept_deleted_payments: bool = False  # the owner confirms applied payments they deleted
 
 
 # What the summary counts, in the order it prints them.

@@ -5,13 +5,42 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from ispsheets.book.known import (
+    KnownRows,
+    deleted_payment_problem,
+    payment_fingerprint,
+    vanished_payments,
+)
+from ispsheets.book.parse import parse_key
 from ispsheets.book.reader import RawBook
 from ispsheets.book.records import Book
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, find_tab, normalise_header
 from ispsheets.ids import assign_missing_ids
 from ispsheets.journal import Journal
 from ispsheets.ledger import RELEASED, held_reasons
+from ispsheets.problems import ExitCode
 from ispsheets.steps.cycle import Cycle
+
+DELETED = "payment_deleted"  # a payment the owner deleted and confirmed deleting
+
+
+def known_rows(journal: Journal) -> KnownRows:
+    """The Payments rows the journal logged and the Charges rows it billed or added, by id,
+    with what it saw in them."""
+    deleted = {key.removeprefix(f"{DELETED}/"): detail
+               for key, detail in journal.action_details(DELETED, "done").items()}
+    payments = {}
+    for key, detail in journal.action_details("payment").items():
+        payment_id = key.removeprefix("payment/")
+        if deleted.get(payment_id) != detail:
+            payments[payment_id] = detail
+    charges = {billed.key: str(billed.data.get("date", "")) for billed, _ in
+               journal.billed("charge")}
+    for row in journal.tool_rows("Charges"):
+        charge_id = row.values.get("charge_id")
+        if charge_id:
+            charges.setdefault(str(charge_id), str(row.values.get("date", ""))[:10])
+    return KnownRows(payments, charges)
 
 
 def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:
@@ -92,10 +121,55 @@ def overlay_pending_statuses(book: Book, journal: Journal) -> Book:
     return replace(book, clients=clients)
 
 
-def prepare(cycle: Cycle) -> None:
+def payment_ids_shown(cycle: Cycle) -> set[str]:
+    """Every payment_id on the Payments tab: rows read, skipped, or about to get their id."""
+    shown = {p.payment_id for p in cycle.book.payments}
+    shown |= {p.payment_id for p in cycle.book.skipped.get("Payments", ())
+              if isinstance(p.payment_id, str)}
+    for value in column_values(cycle.raw, "Payments", "payment_id"):
+        key = parse_key(value)
+        if isinstance(key, str) and key:
+            shown.add(key)
+    return shown
+
+
+def check_deleted_payments(cycle: Cycle, known: KnownRows) -> bool:
+    """Payments an earlier run applied that are gone from the tab: False (stop, exit 2) unless
+    the owner confirmed the deletion with --accept-deleted-payments (then it is recorded for
+    good, and what they paid is open again). `known` is `known_rows(cycle.journal)`."""
+    read = {p.payment_id for p in cycle.book.payments}
+    if read.issuperset(known.payments):  # the usual day: every applied payment is there
+        return True
+    newcomers = [payment_fingerprint(p) for p in cycle.book.payments
+                 if p.payment_id not in known.payments]
+    gone = vanished_payments(known, payment_ids_shown(cycle), newcomers)
+    if not gone:
+        return True
+    if not cycle.options.accept_deleted_payments:
+        cycle.report.problems.extend(deleted_payment_problem(*pair) for pair in gone)
+        cycle.report.exit_code = ExitCode.BAD_CONFIG
+        return False
+    for payment_id, fingerprint in gone:
+        client_id = [*fingerprint.split("|"), ""][1]
+        detail = (f"{payment_id} ({fingerprint.replace('|', ', ')}) deleted from the Payments "
+                  "tab, confirmed by the owner")
+        cycle.plan("payment deleted", client_id, detail)
+        if cycle.dry_run:
+            continue
+        with cycle.journal.transaction():
+            cycle.journal.record_action(f"{DELETED}/{payment_id}", DELETED, client_id, "",
+                                        cycle.now, fingerprint)
+            cycle.log("payment_deleted", client_id, "", detail)
+    return True
+
+
+def prepare(cycle: Cycle, known: KnownRows | None = None) -> bool:
+    """False when the run must stop before doing anything (the reason is in the report).
+    `known`: `known_rows(cycle.journal)` if the caller has it already."""
     settle_unfinished_writes(cycle.journal, cycle.raw)
     sync_voids(cycle)
     sync_releases(cycle)
     cycle.book, fills = assign_missing_ids(cycle.book, cycle.journal)
     cycle.fills.extend(fills)
     cycle.book = overlay_pending_statuses(cycle.book, cycle.journal)
+    return check_deleted_payments(cycle, known or known_rows(cycle.journal))

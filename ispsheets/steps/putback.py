@@ -15,10 +15,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from ispsheets.book.backend import Backend
+from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import CHARGES, INVOICES, PAYMENTS
-from ispsheets.book.typed import typed_values
 from ispsheets.journal import Journal, WrittenSince
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.prepare import _activity_shown, column_values
@@ -66,10 +66,11 @@ def missing_since(journal: Journal, raw: RawBook, since: WrittenSince
 
 def _changes(journal: Journal) -> tuple[ChangeSet, list[int]]:
     pending = journal.unwritten_activity()
-    appends = [AppendRow(r.tab, typed_values(r.tab, r.values))
+    appends = [AppendRow(r.tab, typed_row(r.tab, r.values))
                for r in journal.unwritten_tool_rows()]
     appends += [AppendRow("Activity", activity_row(r)) for _, r in pending]
-    sets = tuple(SetCell(w.tab, w.row_key, w.column, w.value)
+    sets = tuple(SetCell(w.tab, w.row_key, w.column,
+                         typed_row(w.tab, {w.column: w.value})[w.column])
                  for w in journal.unwritten_cell_writes())
     return ChangeSet((), sets, tuple(appends)), [i for i, _ in pending]
 

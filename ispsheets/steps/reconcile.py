@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ispsheets.book.known import payment_fingerprint
 from ispsheets.book.records import Payment
 from ispsheets.journal import ActionRecord
 from ispsheets.ledger import allocate_all
@@ -10,7 +11,7 @@ from ispsheets.steps.cycle import Cycle
 
 
 def _fingerprint(payment: Payment) -> str:
-    return f"{payment.date.isoformat()}|{payment.client_id}|{payment.amount}"
+    return payment_fingerprint(payment)
 
 
 def allocate_payments(cycle: Cycle) -> None:
