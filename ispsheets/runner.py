@@ -144,7 +144,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         backend: Backend = open_backend(config)
         raw = backend.read()
     except WorkbookReadError as exc:
-        return report.fail(ExitCode.BAD_CONFIG, exc.problem)
+        return report.fail(exc.exit_code, exc.problem)
     book = load_book(raw, config.workbook.date_order, today=options.today)
     report.problems.extend(book.problems)
     try:
