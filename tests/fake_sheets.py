@@ -64,6 +64,13 @@ class Sheet:
         return {"sheetId": self.sheet_id, "title": self.title, "index": index,
                 "sheetType": "GRID", "gridProperties": grid}
 
+    def format_at(self, r: int, c: int) -> dict[str, str] | None:
+        """The number format a blank cell has from the range formats set on it (the last)."""
+        for grid_range, fmt in reversed(self.formats):
+            if "numberFormat" in fmt and _inside(grid_range, r, c):
+                return dict(fmt["numberFormat"])
+        return None
+
     def last_row(self) -> int:
         """1-based number of the last row holding a value (0 when empty)."""
         return max((r + 1 for (r, _), c in self.cells.items() if _holds(c)), default=0)
@@ -553,8 +560,9 @@ class FakeSheets:
                     if new is None:
                         continue
                     old = sheet.cells.get((row0 + r, col0 + c))
-                    if new.number_format is None and old is not None:
-                        new.number_format = old.number_format
+                    if new.number_format is None:
+                        new.number_format = (old.number_format if old is not None
+                                             else sheet.format_at(row0 + r, col0 + c))
                     if _holds(new) or new.number_format:
                         sheet.cells[row0 + r, col0 + c] = new
                     else:

@@ -44,6 +44,7 @@ from ispsheets.book.gsheets_values import (
 )
 from ispsheets.book.reader import HEADER_ONLY_TABS, RawBook, RawSheet
 from ispsheets.book.schema import Kind, Tab, column_letter, normalise_header
+from ispsheets.faults import checkpoint
 from ispsheets.problems import ExitCode, Problem
 
 CELL_LIMIT = 10_000_000
@@ -191,7 +192,12 @@ class GoogleSheetBackend:
         if not changes:
             return WriteResult()
         try:
-            plan = self._plan(changes)
+            try:
+                plan = self._plan(changes)
+            except SheetsFailure as exc:
+                if exc.kind != "invalid":
+                    raise
+                plan = self._plan(changes)  # a tab renamed between the two reads: say which
             backup = None
             if plan.requests or plan.data:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
@@ -199,6 +205,7 @@ class GoogleSheetBackend:
                                       now, self.name)
             if plan.requests:
                 self.api.batch_update(plan.requests)
+            checkpoint("workbook-temp-written")  # grown, not yet written: the next run writes
             if plan.data:
                 self.api.values_update(plan.data, "RAW")
         except SheetsSetupError as exc:
