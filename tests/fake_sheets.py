@@ -694,6 +694,8 @@ class FakeSheets:
                     for (r, c), cell in sheet.cells.items():
                         if _inside(grid_range, r, c):
                             cell.number_format = dict(fmt["numberFormat"])
+            case "updateDimensionProperties":
+                self._target(book, spec.get("range", {}).get("sheetId"), number, what)
             case "setDataValidation":
                 grid_range = spec["range"]
                 sheet = self._target(book, grid_range.get("sheetId"), number, what)
