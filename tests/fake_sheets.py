@@ -20,14 +20,15 @@ inspect it through its Python methods (`create`, `values`, `cell`, `sort`, `fail
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -282,6 +283,7 @@ class FakeSheets:
         self.books: dict[str, Spreadsheet] = {}
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, str]] = []  # (method, kind, path)
+        self.seconds: list[float] = []  # the time the fake took to answer each request
         self.faults: list[Fault] = []
         self.hooks: list[tuple[str, Callable[[FakeSheets], None], list[int]]] = []
         self.latency = 0.0
@@ -439,11 +441,14 @@ class FakeSheets:
                     if left[0] == 0:
                         self.hooks.remove(hook)
                         action(self)
+            began = time.perf_counter()
             try:
                 self._fault(kind)
                 return 200, self._answer(kind, path, query, body or {})
             except ApiError as exc:
                 return exc.code, exc.body()
+            finally:
+                self.seconds.append(time.perf_counter() - began)
 
     def _fault(self, kind: str) -> None:
         for fault in self.faults:
@@ -617,13 +622,19 @@ class FakeSheets:
                        f"cells in the workbook above the limit of {CELL_LIMIT} cells.")
 
     def _batch_update(self, book: Spreadsheet, body: dict[str, Any]) -> dict[str, Any]:
-        # All or nothing, as Google applies a batch: the requests run on a copy.
-        trial = copy.deepcopy(book)
-        replies = [self._request(trial, number, request)
+        # All or nothing, as Google applies a batch: the requests run on a copy of the tabs'
+        # properties, and what they do to cells is applied once every request has passed.
+        trial = replace(book, sheets=[replace(s, formats=list(s.formats),
+                                              validations=list(s.validations))
+                                      for s in book.sheets])
+        effects: list[Callable[[], None]] = []
+        replies = [self._request(trial, number, request, effects)
                    for number, request in enumerate(body.get("requests", []))]
         if trial.cell_count() > CELL_LIMIT:
             raise _bad(f"Invalid requests: This action would increase the number of cells in "
                        f"the workbook above the limit of {CELL_LIMIT} cells.")
+        for effect in effects:
+            effect()
         self.books[book.key] = trial
         return {"spreadsheetId": book.key, "replies": replies}
 
@@ -646,8 +657,8 @@ class FakeSheets:
             raise _bad(f"Invalid requests[{number}].{what}: No grid with id: {sheet_id}")
         return sheet
 
-    def _request(self, book: Spreadsheet, number: int, request: dict[str, Any]
-                 ) -> dict[str, Any]:
+    def _request(self, book: Spreadsheet, number: int, request: dict[str, Any],
+                 effects: list[Callable[[], None]]) -> dict[str, Any]:
         (what, spec), = request.items()
         match what:
             case "addSheet":
@@ -683,7 +694,7 @@ class FakeSheets:
                 if "columnCount" in grid:
                     sheet.columns = grid["columnCount"]
             case "updateCells":
-                self._update_cells(book, number, spec)
+                self._update_cells(book, number, spec, effects)
             case "repeatCell":
                 grid_range = spec["range"]
                 sheet = self._target(book, grid_range.get("sheetId"), number, what)
@@ -691,9 +702,8 @@ class FakeSheets:
                 fmt = spec.get("cell", {}).get("userEnteredFormat", {})
                 sheet.formats.append((dict(grid_range), fmt))
                 if "numberFormat" in fmt:
-                    for (r, c), cell in sheet.cells.items():
-                        if _inside(grid_range, r, c):
-                            cell.number_format = dict(fmt["numberFormat"])
+                    effects.append(partial(_format_cells, sheet, grid_range,
+                                           fmt["numberFormat"]))
             case "updateDimensionProperties":
                 self._target(book, spec.get("range", {}).get("sheetId"), number, what)
             case "setDataValidation":
@@ -713,7 +723,8 @@ class FakeSheets:
                        f"R{grid_range.get('startRowIndex', 0) + 1}) exceeds grid limits. "
                        f"Max rows: {sheet.rows}, max columns: {sheet.columns}")
 
-    def _update_cells(self, book: Spreadsheet, number: int, spec: dict[str, Any]) -> None:
+    def _update_cells(self, book: Spreadsheet, number: int, spec: dict[str, Any],
+                      effects: list[Callable[[], None]]) -> None:
         start = spec.get("start") or {}
         grid_range = spec.get("range") or {}
         sheet_id = start.get("sheetId", grid_range.get("sheetId"))
@@ -725,19 +736,38 @@ class FakeSheets:
                 col0 + max((len(r.get("values", [])) for r in rows), default=0) > sheet.columns:
             raise _bad(f"Invalid requests[{number}].updateCells: Range exceeds grid limits. "
                        f"Max rows: {sheet.rows}, max columns: {sheet.columns}")
-        for r, row in enumerate(rows):
-            for c, data in enumerate(row.get("values", [])):
-                entered_value = data.get("userEnteredValue")
-                fmt = data.get("userEnteredFormat", {}).get("numberFormat")
-                old = sheet.cells.get((row0 + r, col0 + c))
-                if entered_value is None:
-                    if fmt and old is not None:
-                        old.number_format = dict(fmt)
-                    continue
-                (vkind, value), = entered_value.items()
-                cell = (Cell(None, formula=value) if vkind == "formulaValue" else Cell(value))
-                cell.number_format = dict(fmt) if fmt else (old.number_format if old else None)
-                sheet.cells[row0 + r, col0 + c] = cell
+        effects.append(partial(_put_cells, sheet, row0, col0, rows))
+
+
+def _format_cells(sheet: Sheet, grid_range: dict[str, Any], fmt: dict[str, str]) -> None:
+    """A number format on the cells of a range that hold something (blank ones get it from
+    `sheet.formats` when a value is written)."""
+    row0, col0 = grid_range.get("startRowIndex", 0), grid_range.get("startColumnIndex", 0)
+    row1 = min(grid_range.get("endRowIndex", sheet.rows), sheet.rows)
+    col1 = min(grid_range.get("endColumnIndex", sheet.columns), sheet.columns)
+    if (row1 - row0) * (col1 - col0) < len(sheet.cells):
+        found = (sheet.cells.get((r, c)) for r in range(row0, row1) for c in range(col0, col1))
+        cells = [cell for cell in found if cell is not None]
+    else:
+        cells = [cell for (r, c), cell in sheet.cells.items() if _inside(grid_range, r, c)]
+    for cell in cells:
+        cell.number_format = dict(fmt)
+
+
+def _put_cells(sheet: Sheet, row0: int, col0: int, rows: list[dict[str, Any]]) -> None:
+    for r, row in enumerate(rows):
+        for c, data in enumerate(row.get("values", [])):
+            entered_value = data.get("userEnteredValue")
+            fmt = data.get("userEnteredFormat", {}).get("numberFormat")
+            old = sheet.cells.get((row0 + r, col0 + c))
+            if entered_value is None:
+                if fmt and old is not None:
+                    old.number_format = dict(fmt)
+                continue
+            (vkind, value), = entered_value.items()
+            cell = (Cell(None, formula=value) if vkind == "formulaValue" else Cell(value))
+            cell.number_format = dict(fmt) if fmt else (old.number_format if old else None)
+            sheet.cells[row0 + r, col0 + c] = cell
 
 
 def _inside(grid_range: dict[str, Any], r: int, c: int) -> bool:
@@ -755,9 +785,21 @@ def _trim(row: list[Any]) -> list[Any]:
 def _grid(sheet: Sheet, row0: int, col0: int, row1: int, col1: int,
           render: str) -> list[list[Any]]:
     by_row: dict[int, dict[int, Cell]] = {}
+    if (row1 - row0 + 1) * (col1 - col0 + 1) < len(sheet.cells):  # a column, a row: look up
+        for r in range(row0, row1 + 1):
+            for c in range(col0, col1 + 1):
+                cell = sheet.cells.get((r, c))
+                if cell is not None and _holds(cell):
+                    by_row.setdefault(r, {})[c] = cell
+        return _rows_of(by_row, row0, col0, render)
     for (r, c), cell in sheet.cells.items():
         if row0 <= r <= row1 and col0 <= c <= col1 and _holds(cell):
             by_row.setdefault(r, {})[c] = cell
+    return _rows_of(by_row, row0, col0, render)
+
+
+def _rows_of(by_row: dict[int, dict[int, Cell]], row0: int, col0: int,
+             render: str) -> list[list[Any]]:
     if not by_row:
         return []
     last = max(by_row)
