@@ -274,6 +274,7 @@ class Fault:
     status: int
     kind: str | None
     times: int
+    message: str = ""
 
 
 class FakeSheets:
@@ -405,10 +406,12 @@ class FakeSheets:
         with self.lock:
             del self.books[key]
 
-    def fail(self, status: int, times: int = 1, kind: str | None = None) -> None:
-        """The next `times` requests (of `kind`, e.g. "values:batchUpdate") answer `status`."""
+    def fail(self, status: int, times: int = 1, kind: str | None = None,
+             message: str = "") -> None:
+        """The next `times` requests (of `kind`, e.g. "values:batchUpdate") answer `status`
+        (with Google's usual message for it, or `message`)."""
         with self.lock:
-            self.faults.append(Fault(status, kind, times))
+            self.faults.append(Fault(status, kind, times, message))
 
     def before(self, kind: str, action: Callable[[FakeSheets], None], nth: int = 1) -> None:
         """Run `action` just before the `nth` request of `kind` from now is answered."""
@@ -456,7 +459,8 @@ class FakeSheets:
                 fault.times -= 1
                 if fault.times == 0:
                     self.faults.remove(fault)
-                raise ApiError(fault.status, FAULT_MESSAGES.get(fault.status, "Error"),
+                raise ApiError(fault.status,
+                               fault.message or FAULT_MESSAGES.get(fault.status, "Error"),
                                STATUS_TEXT.get(fault.status, "UNKNOWN"))
 
     def _book(self, key: str) -> Spreadsheet:

@@ -360,5 +360,17 @@ def test_without_emulator_or_credentials_check_says_how_to_set_one_up(tmp_path, 
                              str(business.folder / "config.yaml")], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "workbook.google_sheet: no service account is configured" in result.stderr
+    assert "workbook.service_account: no service account is configured" in result.stderr
     assert "set workbook.service_account in config.yaml" in result.stderr
+
+
+def test_the_sheets_api_not_enabled_says_where_to_enable_it(tmp_path, fake):
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    fake.fail(403, kind="get", message="Google Sheets API has not been used in project 4242 "
+              "before or it is disabled. Enable it by visiting https://console.developers."
+              "google.com/apis/api/sheets.googleapis.com/overview?project=4242 then retry.")
+    report = business.run(NOV_30)
+    assert report.exit_code is ExitCode.WRITE_FAILED
+    problem = str(report.problems[0])
+    assert "the Google Sheets API is not enabled" in problem and "> Enable" in problem
+    assert "share the sheet" not in problem

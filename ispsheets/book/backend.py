@@ -91,7 +91,7 @@ class _SheetBackend:
 
 def google_sheet_backend(config: Config) -> Backend:
     """The Google Sheet config.yaml names (key or URL), as its service account."""
-    from ispsheets.book.gsheets_api import service_account_file, sheet_key
+    from ispsheets.book.gsheets_api import CREDENTIALS_ENV, service_account_file, sheet_key
     from ispsheets.book.gsheets_backend import GoogleSheetBackend
 
     where = "config.yaml: workbook.google_sheet"
@@ -103,8 +103,10 @@ def google_sheet_backend(config: Config) -> Backend:
             "https://docs.google.com/spreadsheets/d/1AbC.../edit"))
     configured = config.workbook.service_account
     credentials = service_account_file(config.path(configured) if configured else None)
+    account = ("config.yaml: workbook.service_account" if configured or credentials is None
+               else CREDENTIALS_ENV)
     return _SheetBackend(GoogleSheetBackend(key, credentials, config.base_dir / "backups",
-                                            config.workbook.backups, where))
+                                            config.workbook.backups, account))
 
 
 def open_backend(config: Config) -> Backend:

@@ -98,7 +98,7 @@ class GoogleSheetBackend:
     """A Google Sheet reached through the Sheets API as a service account."""
 
     def __init__(self, key: str, credentials: Path | None, backup_dir: Path, keep_backups: int,
-                 where: str = "config.yaml: workbook.google_sheet",
+                 where: str = "config.yaml: workbook.service_account",
                  connect: Connect | None = None) -> None:
         self.key = key
         self.credentials = credentials
@@ -131,8 +131,13 @@ class GoogleSheetBackend:
 
     def failure(self, exc: SheetsFailure, writing: bool) -> tuple[str, str]:
         """What went wrong and how the owner fixes it, for a failed request."""
-        after = f"; {_NEXT_RUN}" if writing else "; nothing was done, run again after"
+        after = f"; {_NEXT_RUN}" if writing else "; nothing was done: run again after that"
         match exc.kind:
+            case "denied" if "has not been used in project" in exc.message or \
+                    "is disabled" in exc.message:
+                return ("the Google Sheets API is not enabled for the service account's "
+                        "project", "enable it: Google Cloud console > APIs & Services > "
+                        f"Library > Google Sheets API > Enable (wait a minute){after}")
             case "denied":
                 return (f"Google refused access ({exc.message or exc.status})",
                         f"share the sheet with {self._account()} as Editor (in the sheet: "
