@@ -374,3 +374,20 @@ def test_the_sheets_api_not_enabled_says_where_to_enable_it(tmp_path, fake):
     problem = str(report.problems[0])
     assert "the Google Sheets API is not enabled" in problem and "> Enable" in problem
     assert "share the sheet" not in problem
+
+
+@pytest.mark.parametrize(("filled", "grid"), [(4000, 5000), (100, 5000)])
+def test_activity_rows_go_after_the_last_row_of_a_long_tab(tmp_path, fake, filled, grid):
+    """The run reads only the end of a long tab it appends to; when that end is empty (rows
+    added by the owner), it looks at the whole tab."""
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    key = business.sheet_key
+    fake.sheet(key, "Activity").rows = grid
+    for number in range(1, filled):
+        fake.put(key, "Activity", number, 0, dt.datetime(2026, 1, 1, 8, 0))
+        fake.put(key, "Activity", number, 1, "old")
+    start = len(fake.requests)
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    actions = [r[1] for r in fake.values(key, "Activity")[1:]]
+    assert actions == ["old"] * (filled - 1) + ["invoice_issued", "invoice_sent"]
+    assert Counter(fake.kinds()[start:])["values:batchGet"] == (2 if filled > 1000 else 3)

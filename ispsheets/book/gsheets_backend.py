@@ -265,8 +265,9 @@ class GoogleSheetBackend:
 
     def _current_columns(self, existing: dict[str, tuple[GridTab, _TabChanges]]
                          ) -> dict[str, _Read]:
-        """The header and the columns the write needs of each tab, as they are now (one
-        batchGet; a second one only if the owner moved a needed column meanwhile)."""
+        """The header and the columns the write needs of each tab, as they are now: one
+        batchGet, and a second one only if the owner moved a needed column meanwhile (or a
+        tail read found the end of a long tab empty)."""
         guess: dict[str, list[object]] = {}
         widths: dict[str, int] = {}
         if self._book is not None:
@@ -276,26 +277,30 @@ class GoogleSheetBackend:
                     sheet.rows else len(sheet.header)
         result: dict[str, _Read] = {}
         todo = dict(existing)
-        for attempt in range(2):
+        full: set[str] = set()  # tabs whose tail read found nothing: read their columns whole
+        for attempt in range(3):
             ranges: list[str] = []
             asked: list[tuple[str, str, int | None]] = []  # (tab, kind, column)
             for norm, (tab, group) in todo.items():
                 header = guess.get(norm)
-                if header is None or group.whole_tab(tab.title):
-                    ranges.append(quote(tab.title))
+                name = quote(tab.title)
+                if header is None or group.whole_tab():
+                    ranges.append(name)
                     asked.append((norm, "whole", None))
                     continue
-                ranges.append(f"{quote(tab.title)}!1:1")
+                ranges.append(f"{name}!1:1")
                 asked.append((norm, "header", None))
-                for col in group.needed(tab.title, header):
+                tail = _tail_start(tab, group) if norm not in full else 0
+                for col in group.needed(header):
                     if col < tab.columns:
                         letter = column_letter(col)
-                        ranges.append(f"{quote(tab.title)}!{letter}:{letter}")
-                        asked.append((norm, "column", col))
+                        ranges.append(f"{name}!{letter}{tail}:{letter}{tab.rows}" if tail
+                                      else f"{name}!{letter}:{letter}")
+                        asked.append((norm, "tail" if tail else "column", col))
             found = self.api.batch_get(ranges) if ranges else []
             reads: dict[str, _Read] = {}
             for (norm, kind, col), value_range in zip(asked, found, strict=True):
-                tab = todo[norm][0]
+                tab, group = todo[norm]
                 values = value_range.get("values", [])
                 read = reads.setdefault(norm, _Read(width=widths.get(norm, 0)))
                 if kind == "whole":
@@ -304,24 +309,42 @@ class GoogleSheetBackend:
                     read.whole = rows
                 elif kind == "header":
                     read.header = list(read_rows(tab.title, values[:1])[0]) if values else []
+                elif kind == "tail":
+                    read.tail_last = max(read.tail_last, _tail_start(tab, group) - 1
+                                         + len(values) if values else 0)
                 else:
                     assert col is not None
                     read.columns[col] = [r[0] if r else "" for r in values]
-            moved = {}
+            again = {}
             for norm, read in reads.items():
                 tab, group = todo[norm]
                 before = guess.get(norm)
-                if read.whole is None and before is not None and attempt == 0 and \
-                        group.needed(tab.title, before) != group.needed(tab.title, read.header):
-                    guess[norm] = read.header
-                    moved[norm] = todo[norm]
+                if read.whole is None and before is not None and attempt < 2 and \
+                        group.needed(before) != group.needed(read.header):
+                    guess[norm] = read.header  # a column moved: read it where it is now
+                    again[norm] = todo[norm]
+                elif read.tail_last == 0 and _tail_start(tab, group) and norm not in full \
+                        and read.whole is None:
+                    full.add(norm)  # nothing at the end of the tab: look at all of it
+                    again[norm] = todo[norm]
                 else:
                     read.finish(tab.title)
                     result[norm] = read
-            if not moved:
+            if not again:
                 break
-            todo = moved
+            todo = again
         return result
+
+
+TAIL_ROWS = 2000  # rows read from the end of a long tab the run only appends to
+
+
+def _tail_start(tab: GridTab, group: _TabChanges) -> int:
+    """The first row of the window read at the end of a tab the run only appends to (its
+    last row is all it needs); 0 to read whole columns (a short tab, or keys to find)."""
+    if group.sets or group.fills or not group.appends or tab.rows <= TAIL_ROWS + 1:
+        return 0
+    return tab.rows - TAIL_ROWS + 1
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -356,13 +379,13 @@ class _TabChanges:
             names.extend(append.values)
         return list(dict.fromkeys(names))
 
-    def whole_tab(self, title: str) -> bool:
+    def whole_tab(self) -> bool:
         """Owner tabs the tool appends to (Charges, Payments) are read whole before the write,
         so an appended row never lands on a row the owner typed only some cells of."""
         tab = self.schema
         return bool(self.appends) and (tab is None or not tab.tool_tab)
 
-    def needed(self, title: str, header: list[object]) -> list[int]:
+    def needed(self, header: list[object]) -> list[int]:
         """Columns (by index in `header`) the write reads: keys, fill checks, and for appends
         the first columns of the tab, which the tool fills in every row it writes."""
         index = _index(header)
@@ -411,6 +434,7 @@ class _Read:
     whole: list[list[object]] | None = None
     width: int = 0  # columns in use, as far as the run has seen
     last_row: int = 1  # the last row holding a value among those read (1 = header only)
+    tail_last: int = 0  # the last row holding a value in a window read at the end of the tab
 
     def finish(self, title: str) -> None:
         """Columns as the book reads them (dates as dates), and where the data ends."""
@@ -424,7 +448,7 @@ class _Read:
                 rows = read_rows(title, [[v] for v in values[1:]], header=[name])
                 self.columns[col] = [values[0] if values else "", *(r[0] for r in rows)]
         self.width = max(self.width, len(self.header))
-        self.last_row = max([1, *(len(v) for v in self.columns.values())])
+        self.last_row = max([1, self.tail_last, *(len(v) for v in self.columns.values())])
 
     def cell(self, row: int, col: int) -> object:
         values = self.columns.get(col, [])
