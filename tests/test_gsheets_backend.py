@@ -391,3 +391,48 @@ def test_activity_rows_go_after_the_last_row_of_a_long_tab(tmp_path, fake, fille
     actions = [r[1] for r in fake.values(key, "Activity")[1:]]
     assert actions == ["old"] * (filled - 1) + ["invoice_issued", "invoice_sent"]
     assert Counter(fake.kinds()[start:])["values:batchGet"] == (2 if filled > 1000 else 3)
+
+
+def test_a_tab_replaced_during_the_run_is_not_written_into(tmp_path, fake):
+    """The owner deletes Invoices and adds a new tab of that name meanwhile: same name, another
+    tab; the run stops rather than write into it, and the next run restores every row."""
+    business = Business.create(tmp_path, _rows("C01", "C02"), backend="gsheets")
+    key = business.sheet_key
+
+    def replace_invoices(f: FakeSheets) -> None:
+        book = f.books[key]
+        old = book.find("Invoices")
+        book.sheets.remove(old)
+        f._add_sheet(book, {"title": "Invoices", "sheetId": 777})
+        f.sheet(key, "Invoices").cells = dict(old.cells)
+
+    _pre_write_read(fake, replace_invoices)  # after the tabs were listed: the write fails
+    report = business.run(NOV_30)
+    assert report.exit_code is ExitCode.WRITE_FAILED
+    assert "the Invoices tab was deleted during the run" in str(report.problems[-1])
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    assert [r["client_id"] for r in _tab(fake, business, "Invoices")] == ["C01", "C02"]
+
+
+def test_ids_for_typed_payments_go_only_to_the_rows_that_still_show_them(tmp_path, fake):
+    business = Business.create(tmp_path, _rows("C01", "C02"), backend="gsheets")
+    business.run(NOV_30)
+    business.pay("C01", "10.00", dt.date(2026, 12, 2))
+    business.pay("C02", "20.00", dt.date(2026, 12, 2))
+    key = business.sheet_key
+    _pre_write_read(fake, lambda f: f.sort(key, "Payments", column=2, reverse=True))
+    business.run(dt.date(2026, 12, 2))
+    first = {(r["client_id"], r["payment_id"]) for r in _tab(fake, business, "Payments")}
+    assert first <= {("C01", "PAY-00001"), ("C02", "PAY-00002"), ("C01", ""), ("C02", "")}
+    business.run(dt.date(2026, 12, 3))
+    after = {(r["client_id"], r["payment_id"]) for r in _tab(fake, business, "Payments")}
+    assert after == {("C01", "PAY-00001"), ("C02", "PAY-00002")}
+
+
+def test_an_id_the_owner_types_during_the_run_is_kept(tmp_path, fake):
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    business.pay("C01", "10.00", dt.date(2026, 11, 29))
+    key = business.sheet_key
+    _pre_write_read(fake, lambda f: f.put(key, "Payments", 1, 0, "MY-001"))
+    business.run(NOV_30)
+    assert [r["payment_id"] for r in _tab(fake, business, "Payments")] == ["MY-001"]

@@ -208,11 +208,16 @@ class GoogleSheetBackend:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
                                       backup_stem(self.title or self.key), self.keep_backups,
                                       now, self.name)
-            if plan.requests:
-                self.api.batch_update(plan.requests)
-            checkpoint("workbook-temp-written")  # grown, not yet written: the next run writes
-            if plan.data:
-                self.api.values_update(plan.data, "RAW")
+            try:
+                if plan.requests:
+                    self.api.batch_update(plan.requests)
+                checkpoint("workbook-temp-written")  # grown, not written: the next run writes
+                if plan.data:
+                    self.api.values_update(plan.data, "RAW")
+            except SheetsFailure as exc:
+                if exc.kind == "invalid":
+                    self._plan(changes)  # a tab renamed or deleted a moment ago: say which
+                raise
         except SheetsSetupError as exc:
             raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
         except SheetsFailure as exc:
