@@ -52,7 +52,7 @@ def run_case(fake: FakeSheets, source: Path, day: dt.date, latency: float) -> di
     config.write_text(text.replace("path: isp.xlsx", 'path: ""', 1).replace(
         'google_sheet: ""', f'google_sheet: "{key}"', 1), encoding="utf-8")
     fake.latency = latency
-    start = len(fake.requests)
+    start, sized = len(fake.requests), len(fake.sizes)
     began = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "ispsheets", "run", "--date", day.isoformat(),
                              "--config", str(config)],
@@ -62,9 +62,11 @@ def run_case(fake: FakeSheets, source: Path, day: dt.date, latency: float) -> di
     fake.latency = 0.0
     kinds = Counter(kind for _, kind, _ in fake.requests[start:])
     in_fake = sum(fake.seconds[start:])
+    sent = max((up for up, _ in fake.sizes[sized:]), default=0)
+    received = max((down for _, down in fake.sizes[sized:]), default=0)
     del fake.books[key]  # the fake's memory back
     return {"exit": result.returncode, "requests": sum(kinds.values()), "kinds": dict(kinds),
-            "seconds": seconds, "in_fake": in_fake,
+            "seconds": seconds, "in_fake": in_fake, "largest": (sent, received),
             "stderr": result.stderr.strip().splitlines()[-3:]}
 
 
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds added to every answer of the fake (e.g. 0.15)")
     args = parser.parse_args(argv)
     print(f"{'clients':>8} {'day':>8} {'exit':>4} {'requests':>8} {'seconds':>8} "
-          f"{'in fake':>8} {'xlsx':>8}  by kind")
+          f"{'in fake':>8} {'xlsx':>8} {'max up/down MB':>15}  by kind")
     with FakeSheets() as fake:
         for n in (int(s) for s in args.sizes.split(",")):
             folders = history.ensure(n, 1)
@@ -93,8 +95,10 @@ def main(argv: list[str] | None = None) -> None:
                 case = run_case(fake, folders[scenario], day, args.latency)
                 xlsx = xlsx_seconds(folders[scenario], day)
                 kinds = ", ".join(f"{k} {v}" for k, v in sorted(case["kinds"].items()))
+                up, down = case["largest"]
                 print(f"{n:>8} {scenario:>8} {case['exit']:>4} {case['requests']:>8} "
-                      f"{case['seconds']:>8.2f} {case['in_fake']:>8.2f} {xlsx:>8.2f}  {kinds}")
+                      f"{case['seconds']:>8.2f} {case['in_fake']:>8.2f} {xlsx:>8.2f} "
+                      f"{up / 1e6:>7.1f}/{down / 1e6:<7.1f}  {kinds}")
                 if case["exit"] not in (0, 1):
                     print("          " + "\n          ".join(case["stderr"]))
 

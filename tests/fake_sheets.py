@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 EPOCH = dt.date(1899, 12, 30)
 CELL_LIMIT = 10_000_000
+PAYLOAD_LIMIT = 10_485_760  # bytes of a request body, as Google refuses above it
 DEFAULT_ROWS, DEFAULT_COLUMNS = 1000, 26
 
 Scalar = str | float | int | bool | None
@@ -285,6 +286,7 @@ class FakeSheets:
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, str]] = []  # (method, kind, path)
         self.seconds: list[float] = []  # the time the fake took to answer each request
+        self.sizes: list[tuple[int, int]] = []  # (request body, answer) bytes of each request
         self.faults: list[Fault] = []
         self.hooks: list[tuple[str, Callable[[FakeSheets], None], list[int]]] = []
         self.latency = 0.0
@@ -841,15 +843,21 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            status, answer = 400, _bad("Invalid JSON payload received.").body()
+            if len(raw) > PAYLOAD_LIMIT:
+                raise _bad(f"Request payload size exceeds the limit: {PAYLOAD_LIMIT} bytes.")
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                raise _bad("Invalid JSON payload received.") from None
+        except ApiError as exc:
+            status, answer = exc.code, exc.body()
         else:
             if self.service.latency:
                 threading.Event().wait(self.service.latency)
             status, answer = self.service.handle(method, parts.path,
                                                  parse_qs(parts.query), body)
         data = json.dumps(answer).encode()
+        self.service.sizes.append((len(raw), len(data)))
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))

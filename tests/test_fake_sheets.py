@@ -117,3 +117,12 @@ def test_injected_429_answers_once(fake: FakeSheets, sheet: gspread.Spreadsheet)
         sheet.values_batch_get(["Clients!A1"])
     assert error.value.error["status"] == "RESOURCE_EXHAUSTED"
     assert sheet.values_batch_get(["Clients!A1"])["valueRanges"][0]["values"] == [["client_id"]]
+
+
+def test_a_request_above_ten_megabytes_is_a_400(sheet: gspread.Spreadsheet) -> None:
+    body = {"valueInputOption": "RAW",
+            "data": [{"range": "Clients!A1", "values": [["x" * 11_000_000]]}]}
+    with pytest.raises(APIError) as error:
+        sheet.values_batch_update(body)
+    assert error.value.error["message"] == \
+        "Request payload size exceeds the limit: 10485760 bytes."

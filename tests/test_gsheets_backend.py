@@ -436,3 +436,34 @@ def test_an_id_the_owner_types_during_the_run_is_kept(tmp_path, fake):
     _pre_write_read(fake, lambda f: f.put(key, "Payments", 1, 0, "MY-001"))
     business.run(NOV_30)
     assert [r["payment_id"] for r in _tab(fake, business, "Payments")] == ["MY-001"]
+
+
+def test_a_write_above_googles_payload_limit_goes_in_several_requests_activity_last(
+        tmp_path, fake, monkeypatch):
+    from ispsheets.book import gsheets_backend
+
+    monkeypatch.setattr(gsheets_backend, "PAYLOAD_LIMIT", 600)
+    business = Business.create(tmp_path, _rows(*CLIENTS), backend="gsheets")
+    start = len(fake.requests)
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    writes = [path for _, kind, path in fake.requests[start:] if kind == "values:batchUpdate"]
+    assert len(writes) > 3
+    sizes = [up for (_, kind, _), (up, _) in zip(fake.requests[start:], fake.sizes[start:],
+                                                 strict=True) if kind == "values:batchUpdate"]
+    assert max(sizes) < 1200
+    assert [r["client_id"] for r in _tab(fake, business, "Invoices")] == list(CLIENTS)
+    assert len(_tab(fake, business, "Activity")) == 2 * len(CLIENTS)
+
+
+def test_payloads_put_activity_last_and_cut_big_blocks_of_rows():
+    from ispsheets.book.gsheets_backend import payloads
+
+    activity = {"range": "'Activity'!A2:B5", "majorDimension": "ROWS",
+                "values": [["x" * 50, "a"]] * 4}
+    invoices = {"range": "'Invoices'!A2:A3", "majorDimension": "ROWS", "values": [["I1"], ["I2"]]}
+    parts = payloads([activity, invoices], limit=150)
+    flat = [r for part in parts for r in part]
+    assert flat[0] == invoices
+    assert [r["range"] for r in flat[1:]] == ["'Activity'!A2:B2", "'Activity'!A3:B3",
+                                              "'Activity'!A4:B4", "'Activity'!A5:B5"]
+    assert payloads([invoices]) == [[invoices]]

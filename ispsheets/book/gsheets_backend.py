@@ -18,6 +18,8 @@ Write (no lock exists on a Google Sheet, so the write is safe without one):
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -48,6 +50,7 @@ from ispsheets.faults import checkpoint
 from ispsheets.problems import ExitCode, Problem
 
 CELL_LIMIT = 10_000_000
+PAYLOAD_LIMIT = 8_000_000  # bytes of one values:batchUpdate; Google refuses above 10,485,760
 NEW_TAB_ROWS = 1000  # a tab the tool adds gets Google's usual 1,000 rows
 _GAP = 64  # cells of one column further apart than this are written as separate ranges
 _NEXT_RUN = "nothing is lost: the next run writes everything"
@@ -212,8 +215,8 @@ class GoogleSheetBackend:
                 if plan.requests:
                     self.api.batch_update(plan.requests)
                 checkpoint("workbook-temp-written")  # grown, not written: the next run writes
-                if plan.data:
-                    self.api.values_update(plan.data, "RAW")
+                for part in payloads(plan.data):
+                    self.api.values_update(part, "RAW")
             except SheetsFailure as exc:
                 if exc.kind == "invalid":
                     self._plan(changes)  # a tab renamed or deleted a moment ago: say which
@@ -350,6 +353,51 @@ def _tail_start(tab: GridTab, group: _TabChanges) -> int:
     if group.sets or group.fills or not group.appends or tab.rows <= TAIL_ROWS + 1:
         return 0
     return tab.rows - TAIL_ROWS + 1
+
+
+def payloads(data: list[dict[str, Any]], limit: int | None = None
+             ) -> list[list[dict[str, Any]]]:
+    """The value ranges in as few values:batchUpdate requests as Google's payload limit allows
+    (one, below ~8 MB: up to ~2,000 invoices a day). Activity rows go in the last one: a write
+    whose Activity rows are all in the sheet is complete (how the next run tells, after a
+    failure half-way, which rows to write again)."""
+    limit = limit or PAYLOAD_LIMIT
+    ordered = sorted(data, key=lambda r: _header_only(split_title(r["range"])))
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = 0
+    for value_range in ordered:
+        for piece in _pieces(value_range, limit):
+            bytes_ = len(json.dumps(piece))
+            if parts[-1] and size + bytes_ > limit:
+                parts.append([])
+                size = 0
+            parts[-1].append(piece)
+            size += bytes_
+    return [p for p in parts if p]
+
+
+def split_title(a1: str) -> str:
+    """The tab of a quoted A1 range ("'It''s'!A1:B2" -> "It's")."""
+    return a1[1:a1.rindex("'!")].replace("''", "'")
+
+
+def _pieces(value_range: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """A block of appended rows cut into blocks of rows that each fit in `limit`."""
+    rows = value_range["values"]
+    if value_range["majorDimension"] != "ROWS" or len(rows) < 2 or \
+            len(json.dumps(value_range)) <= limit:
+        return [value_range]
+    title, cells = value_range["range"].rsplit("!", 1)
+    first, last = cells.split(":")
+    start = int(re.sub(r"^[A-Z]+", "", first))
+    first_col, last_col = re.sub(r"\d+$", "", first), re.sub(r"\d+$", "", last)
+    half = len(rows) // 2
+    pieces = []
+    for offset, block in ((0, rows[:half]), (half, rows[half:])):
+        top = start + offset
+        pieces += _pieces({"range": f"{title}!{first_col}{top}:{last_col}{top + len(block) - 1}",
+                           "majorDimension": "ROWS", "values": block}, limit)
+    return pieces
 
 
 # -- the plan -------------------------------------------------------------------------------------
