@@ -358,11 +358,21 @@ def _tail_start(tab: GridTab, group: _TabChanges) -> int:
 def payloads(data: list[dict[str, Any]], limit: int | None = None
              ) -> list[list[dict[str, Any]]]:
     """The value ranges in as few values:batchUpdate requests as Google's payload limit allows
-    (one, below ~8 MB: up to ~2,000 invoices a day). Activity rows go in the last one: a write
-    whose Activity rows are all in the sheet is complete (how the next run tells, after a
-    failure half-way, which rows to write again)."""
+    (one below ~8 MB: ~2,000 invoices a day fit in 1 MB). Keyed rows and cells go first, then
+    rows appended to your own tabs (Charges, Payments), then Activity: a write whose Activity
+    rows are all in the sheet is complete (that is how the next run tells, after a failure
+    half-way, what to write again), and keyed rows already written are found by their key."""
     limit = limit or PAYLOAD_LIMIT
-    ordered = sorted(data, key=lambda r: _header_only(split_title(r["range"])))
+
+    def order(value_range: dict[str, Any]) -> int:
+        title = split_title(value_range["range"])
+        if _header_only(title):
+            return 2
+        tab = schema_tab(title)
+        return int(value_range["majorDimension"] == "ROWS" and tab is not None
+                   and not tab.tool_tab)
+
+    ordered = sorted(data, key=order)
     parts: list[list[dict[str, Any]]] = [[]]
     size = 0
     for value_range in ordered:
