@@ -467,3 +467,16 @@ def test_payloads_put_activity_last_and_cut_big_blocks_of_rows():
     assert [r["range"] for r in flat[1:]] == ["'Activity'!A2:B2", "'Activity'!A3:B3",
                                               "'Activity'!A4:B4", "'Activity'!A5:B5"]
     assert payloads([invoices]) == [[invoices]]
+
+
+def test_google_out_of_reach_exits_3_and_the_next_run_does_the_day(tmp_path, fake,
+                                                                  monkeypatch):
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    monkeypatch.setenv(gsheets_api.EMULATOR_ENV, "127.0.0.1:9")  # nothing listens there
+    report = business.run(NOV_30)
+    assert report.exit_code is ExitCode.WRITE_FAILED
+    assert "cannot reach Google Sheets (Connection refused) — check the internet connection" \
+        in str(report.problems[0])
+    monkeypatch.setenv(gsheets_api.EMULATOR_ENV, fake.host)
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    assert len(fake.values(business.sheet_key, "Invoices")) == 2
