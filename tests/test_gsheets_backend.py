@@ -270,6 +270,7 @@ def test_backups_keep_the_changed_tabs_as_they_were_and_only_the_newest(tmp_path
                                          "Prairie-Net-20261204-061500.xlsx"]
     kept = read_xlsx(backups[-1])
     assert "Clients" in kept.names and "Activity" not in kept.names
+    assert "InvoiceLines" not in kept.names  # only appended to: nothing to lose
     assert kept.sheets["Payments"].rows[1][3] == 1  # the first payment, as the run read it
 
 

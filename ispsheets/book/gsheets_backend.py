@@ -232,9 +232,11 @@ class GoogleSheetBackend:
                            str(backup) if backup else "")
 
     def _backed_up(self, changes: ChangeSet) -> list[RawSheet]:
+        """The tabs whose cells the write changes, as read (a tab only appended to loses
+        nothing and is left out: InvoiceLines, Activity, most days)."""
         if self._book is None:
             return []
-        wanted = {normalise_header(t) for t in changes.tabs()}
+        wanted = {normalise_header(c.tab) for c in (*changes.sets, *changes.fills)}
         return [s for name, s in self._book.sheets.items()
                 if normalise_header(name) in wanted and s.loaded]
 
