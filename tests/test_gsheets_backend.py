@@ -481,3 +481,26 @@ def test_google_out_of_reach_exits_3_and_the_next_run_does_the_day(tmp_path, fak
     monkeypatch.setenv(gsheets_api.EMULATOR_ENV, fake.host)
     assert business.run(NOV_30).exit_code is ExitCode.OK
     assert len(fake.values(business.sheet_key, "Invoices")) == 2
+
+
+def test_a_backup_reads_back_as_the_values_it_keeps(tmp_path):
+    """The backup's own SpreadsheetML writer against calamine: every kind of value a sheet
+    gives comes back the same (text with markup and control characters, numbers, dates)."""
+    from ispsheets.book.gsheets_backup import write_backup
+    from ispsheets.book.reader import RawSheet
+
+    rows = [["client_id", "name", "amount", "date", "sent_at", "ok", "note"],
+            ["00123", '<b>"Ann" & Bob</b>', 49.99, dt.date(2026, 12, 1),
+             dt.datetime(2026, 12, 1, 6, 15), True, "  two\nlines\x07 "],
+            ["", "", 5, "", "", False, "=IMPORTXML(\"x\")"],
+            ["C3", "Zoë 🚀", -0.1, dt.date(1999, 1, 31), "", "", ""]]
+    sheets = [RawSheet("Clients", rows), RawSheet("In/valid: name?*", [["x"], [1]])]
+    path = write_backup(sheets, tmp_path, "Prairie-Net", 3, dt.datetime(2026, 12, 1, 6, 15),
+                        "sheet")
+    assert path is not None and path.name == "Prairie-Net-20261201-061500.xlsx"
+    back = read_xlsx(path)
+    assert back.names == ["Clients", "In_valid_ name__"]
+    expected = [list(r) for r in rows]
+    expected[1][6] = "  two\nlines "  # a control character a spreadsheet cannot hold
+    assert back.sheets["Clients"].rows == expected
+    assert back.sheets["In_valid_ name__"].rows == [["x"], [1]]
