@@ -469,9 +469,13 @@ class _TabChanges:
 
 def _group(changes: ChangeSet) -> dict[str, _TabChanges]:
     groups: dict[str, _TabChanges] = {}
+    seen: dict[str, _TabChanges] = {}  # by the name as the change set spells it
 
     def tab(name: str) -> _TabChanges:
-        return groups.setdefault(normalise_header(name), _TabChanges(name))
+        group = seen.get(name)
+        if group is None:
+            group = seen[name] = groups.setdefault(normalise_header(name), _TabChanges(name))
+        return group
 
     for fill in changes.fills:
         tab(fill.tab).fills.append(fill)
@@ -651,10 +655,13 @@ class _Plan:
         if not appends:
             return
         rows = []
+        named: dict[str, int] = {}  # the column of each name as the change set spells it
         for append in appends:
             row: list[Any] = [None] * width
             for name, value in append.values.items():
-                col = index[normalise_header(name)]
+                col = named.get(name)
+                if col is None:
+                    col = named[name] = index[normalise_header(name)]
                 if col >= len(row):
                     row.extend([None] * (col + 1 - len(row)))
                 row[col] = None if value is None else to_json(value)
