@@ -504,3 +504,17 @@ def test_a_backup_reads_back_as_the_values_it_keeps(tmp_path):
     expected[1][6] = "  two\nlines "  # a control character a spreadsheet cannot hold
     assert back.sheets["Clients"].rows == expected
     assert back.sheets["In_valid_ name__"].rows == [["x"], [1]]
+
+
+def test_a_typed_payment_gets_its_id_and_applied_to_in_the_same_write(tmp_path, fake):
+    seen = {}
+    for backend in ("xlsx", "gsheets"):
+        business = Business.create(tmp_path / backend, _rows("C01"), backend=backend)
+        business.run(NOV_30)
+        business.pay("C01", "54.11", dt.date(2026, 12, 2))
+        report = business.run(dt.date(2026, 12, 2))
+        assert not [p for p in report.problems if "no row with" in str(p)]
+        seen[backend] = [(r["payment_id"], r["applied_to"], r["unapplied"])
+                         for r in business.sheet("Payments")]
+    assert seen["gsheets"] == seen["xlsx"]
+    assert seen["gsheets"][0][:2] == ("PAY-00001", "INV-00001:54.11")

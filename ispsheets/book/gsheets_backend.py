@@ -579,8 +579,8 @@ class _Plan:
                                                     "dimension": "COLUMNS",
                                                     "length": next_col - tab.columns}})
             self.cells_added += (next_col - tab.columns) * tab.rows
-        filled = self._fills(group, index, read, cells)
-        self._sets(group, index, read, cells, filled)
+        self._fills(group, index, read, cells)
+        self._sets(group, index, read, cells)
         start = read.last_row + 1
         end = start + len(group.appends) - 1
         if group.appends and end > tab.rows:
@@ -594,11 +594,10 @@ class _Plan:
             self._formats.extend(_formats(tab.sheet_id, tab.title, index, start - 1, end))
 
     def _fills(self, group: _TabChanges, index: dict[str, int], read: _Read,
-               cells: dict[tuple[int, int], Any]) -> dict[int, str]:
+               cells: dict[tuple[int, int], Any]) -> None:
         """Each key written into its row if the row still shows what the run read there."""
         from ispsheets.book.xlsx_backend import _kind, _shows
 
-        filled: dict[int, str] = {}
         tab = group.schema
         for fill in group.fills:
             col = index[normalise_header(fill.column)]
@@ -616,13 +615,12 @@ class _Plan:
                 self.result.unmatched_fills.append(fill)
                 continue
             cells[fill.row, col] = fill.value
-            filled[fill.row] = fill.value
             self.result.keys_filled += 1
-        return filled
 
     def _sets(self, group: _TabChanges, index: dict[str, int], read: _Read,
-              cells: dict[tuple[int, int], Any], filled: dict[int, str]) -> None:
-        """Each cell set in every row whose key column holds its key now."""
+              cells: dict[tuple[int, int], Any]) -> None:
+        """Each cell set in every row whose key column holds its key now (or is given it by
+        this write's key fills)."""
         if not group.sets:
             return
         tab = group.schema
@@ -630,6 +628,7 @@ class _Plan:
         if key_col is None or key_col not in read.columns:
             self.result.missing_keys.extend(group.sets)
             return
+        filled = {row: str(v) for (row, col), v in cells.items() if col == key_col and row > 1}
         rows: dict[str, list[int]] = {}
         for number, value in enumerate(read.columns[key_col][1:], start=2):
             if number in filled:
@@ -638,8 +637,7 @@ class _Plan:
             if key:
                 rows.setdefault(key, []).append(number)
         for number, value in filled.items():
-            if index.get(normalise_header(tab.key or "")) is not None:
-                rows.setdefault(value.strip(), []).append(number)
+            rows.setdefault(value.strip(), []).append(number)
         for cell in group.sets:
             found = rows.get(cell.key.strip())
             if not found:
