@@ -518,3 +518,14 @@ def test_a_typed_payment_gets_its_id_and_applied_to_in_the_same_write(tmp_path, 
                          for r in business.sheet("Payments")]
     assert seen["gsheets"] == seen["xlsx"]
     assert seen["gsheets"][0][:2] == ("PAY-00001", "INV-00001:54.11")
+
+
+def test_a_billing_run_makes_six_requests_and_a_day_with_nothing_to_write_two(tmp_path, fake):
+    business = Business.create(tmp_path, _rows(*CLIENTS), backend="gsheets")
+    start = len(fake.requests)
+    business.run(NOV_30)
+    assert Counter(fake.kinds()[start:]) == {"get": 2, "values:batchGet": 2, "batchUpdate": 1,
+                                             "values:batchUpdate": 1}
+    start = len(fake.requests)
+    business.run(NOV_30)  # the same day again: nothing new
+    assert Counter(fake.kinds()[start:]) == {"get": 1, "values:batchGet": 1}
