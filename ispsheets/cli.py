@@ -109,14 +109,26 @@ def init(folder: Annotated[Path, typer.Argument(help="where to create config.yam
                                                      "workbook")] = Path("."),
          demo: Annotated[int | None, typer.Option(
              "--demo", min=1, max=20000, help="fill the workbook with N sample clients")] = None,
+         google_sheet: Annotated[str | None, typer.Option(
+             "--google-sheet", help="fill this empty, shared Google Sheet (key or URL) "
+                                    "instead of writing isp.xlsx")] = None,
+         service_account: Annotated[str, typer.Option(
+             "--service-account", help="the service account's JSON key file (for "
+                                       "--google-sheet; default: GOOGLE_APPLICATION_"
+                                       "CREDENTIALS)")] = "",
          ) -> None:
     """Write config.yaml and a starter workbook (optionally with N sample clients)."""
     from xlsxwriter.exceptions import XlsxWriterException
 
-    from ispsheets.scaffold import InitError, init_project
+    from ispsheets.scaffold import InitError, init_google_sheet, init_project
 
     try:
-        written = init_project(folder, demo, dt.date.today())
+        if google_sheet is not None:
+            written, title = init_google_sheet(folder, google_sheet, service_account, demo,
+                                               dt.date.today())
+            out.print(f"filled the Google Sheet '{title}' with the starter tabs")
+        else:
+            written = init_project(folder, demo, dt.date.today())
     except InitError as exc:
         err.print(str(exc))
         _exit(ExitCode.BAD_CONFIG)

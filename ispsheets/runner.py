@@ -198,7 +198,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
             return report.fail(ExitCode.BAD_CONFIG, never)
         raw = backend.read()
     except WorkbookReadError as exc:
-        return report.fail(ExitCode.BAD_CONFIG, exc.problem)
+        return report.fail(exc.exit_code, exc.problem)
     try:
         journal = _open_journal(config, backend, raw, options.dry_run)
     except JournalStop as stop:

@@ -4,6 +4,10 @@
 given date (in-process, through `ispsheets.runner.run`), types payments into the Payments tab
 as the owner would, and reads back what a person would see: the workbook, the outbox, the
 activity log.
+
+With `backend="gsheets"` (or ISPSHEETS_TEST_BACKEND=gsheets for a whole test session) the same
+business keeps its books in a Google Sheet on the fake Sheets service (tests/fake_sheets.py)
+instead, reached through the real command's emulator address.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import os
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +27,7 @@ import yaml
 
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell
 from ispsheets.book.load import load_book
-from ispsheets.book.reader import read_xlsx
+from ispsheets.book.reader import RawBook, read_xlsx
 from ispsheets.book.records import Book
 from ispsheets.book.schema import TABS_BY_NAME
 from ispsheets.book.template import build_template
@@ -36,6 +41,7 @@ company: {name: "Prairie Net", email: billing@prairie.example.com, address: "1 M
 timezone: UTC
 workbook: {path: isp.xlsx, backups: 2}
 """
+BACKEND_ENV = "ISPSHEETS_TEST_BACKEND"  # xlsx (default) or gsheets
 
 
 def row(tab: str, **values: object) -> tuple[object, ...]:
@@ -61,21 +67,31 @@ class Business:
     config: Config = field(init=False)
     reports: list[tuple[dt.date, RunReport]] = field(default_factory=list)
     mailed_on: dict[str, dt.date] = field(default_factory=dict)  # outbox file → run day
+    sheet_key: str = ""  # the Google Sheet on the fake service, when not an .xlsx
 
     @classmethod
     def create(cls, folder: Path, rows: Mapping[str, Sequence[tuple[object, ...]]],
-               config: str = "", welcome: bool = False) -> Business:
+               config: str = "", welcome: bool = False,
+               backend: str | None = None) -> Business:
         """`welcome`: send welcome emails (off unless a test is about them, so the other
-        tests' mail counts stay what their stories are about)."""
+        tests' mail counts stay what their stories are about); `backend`: `xlsx` or `gsheets`
+        (default: $ISPSHEETS_TEST_BACKEND, else xlsx)."""
         folder.mkdir(parents=True, exist_ok=True)
-        text = BASE_CONFIG + textwrap.dedent(config)
+        build_template(folder / "isp.xlsx", demo_rows=rows)
+        base, key = BASE_CONFIG, ""
+        if (backend or os.environ.get(BACKEND_ENV, "xlsx")) == "gsheets":
+            from tests.gsheets_harness import sheet_from_xlsx
+
+            key = sheet_from_xlsx(folder / "isp.xlsx")
+            (folder / "isp.xlsx").rename(folder / "template-values.xlsx")
+            base = base.replace("{path: isp.xlsx,", f"{{google_sheet: {key},")
+        text = base + textwrap.dedent(config)
         if not welcome:
             data = yaml.safe_load(text)
             data.setdefault("email", {}).setdefault("send_welcome", False)
             text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         (folder / "config.yaml").write_text(text, encoding="utf-8")
-        build_template(folder / "isp.xlsx", demo_rows=rows)
-        business = cls(folder)
+        business = cls(folder, sheet_key=key)
         business.reload_config()
         return business
 
@@ -115,7 +131,12 @@ class Business:
             day += dt.timedelta(days=1)
 
     def edit(self, changes: ChangeSet) -> None:
-        """The owner editing the workbook (as if in Excel)."""
+        """The owner editing the workbook (as if in Excel, or in the browser)."""
+        if self.sheet_key:
+            from tests.gsheets_harness import edit_sheet
+
+            edit_sheet(self.sheet_key, changes)
+            return
         apply_changes(self.workbook, changes, backup_dir=self.folder / "owner-backups",
                       keep_backups=0, expected_fingerprint=None,
                       now=dt.datetime(2026, 1, 1))
@@ -135,12 +156,19 @@ class Business:
 
     # -- looking --------------------------------------------------------------------------------
 
+    def raw(self) -> RawBook:
+        if self.sheet_key:
+            from tests.gsheets_harness import read_sheet
+
+            return read_sheet(self.sheet_key)
+        return read_xlsx(self.workbook)
+
     def book(self) -> Book:
-        return load_book(read_xlsx(self.workbook), self.config.workbook.date_order)
+        return load_book(self.raw(), self.config.workbook.date_order)
 
     def sheet(self, tab: str) -> list[dict[str, object]]:
         """A tab's rows as header → raw value dicts (what calamine reads)."""
-        sheet = read_xlsx(self.workbook).sheets[tab]
+        sheet = self.raw().sheets[tab]
         header = [str(h) for h in sheet.header]
         return [dict(zip(header, r, strict=False)) for r in sheet.rows[1:]
                 if any(v not in (None, "") for v in r)]

@@ -1,15 +1,18 @@
-"""Where the workbook lives: an `.xlsx` file now, a Google Sheet through the same interface."""
+"""Where the workbook lives: an `.xlsx` file, or a Google Sheet through the same interface."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ispsheets.book.changes import ChangeSet, WorkbookWriteError, WriteResult
 from ispsheets.book.reader import RawBook, read_xlsx
 from ispsheets.config import Config
-from ispsheets.problems import Problem
+from ispsheets.problems import ExitCode, Problem
+
+if TYPE_CHECKING:
+    from ispsheets.book.gsheets_backend import GoogleSheetBackend
 
 
 class Backend(Protocol):
@@ -26,9 +29,13 @@ class Backend(Protocol):
 
 
 class WorkbookReadError(Exception):
-    def __init__(self, problem: Problem) -> None:
+    """The workbook cannot be read: exit 2 (bad config or file), or 3 when it is only out of
+    reach for now (a Google Sheet unreachable, not shared, deleted): nothing was done."""
+
+    def __init__(self, problem: Problem, exit_code: ExitCode = ExitCode.BAD_CONFIG) -> None:
         super().__init__(str(problem))
         self.problem = problem
+        self.exit_code = exit_code
 
 
 class XlsxBackend:
@@ -82,13 +89,58 @@ def unwritable(backend: Backend) -> Problem | None:
     return check() if check is not None else None
 
 
+class _SheetBackend:
+    """The Google Sheet backend, with its read errors as WorkbookReadError.
+
+    A Google Sheet carries no write generation (`generation` stays None): its own version
+    history replaces the .xlsx backups, and putting an old version back is not detected yet.
+    """
+
+    def __init__(self, inner: GoogleSheetBackend) -> None:
+        self.inner = inner
+        self.generation: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def read(self) -> RawBook:
+        from ispsheets.book.gsheets_backend import SheetReadError
+
+        try:
+            return self.inner.read()
+        except SheetReadError as exc:
+            raise WorkbookReadError(exc.problem, exc.exit_code) from exc
+
+    def write(self, changes: ChangeSet, now: dt.datetime,
+              generation: int | None = None) -> WriteResult:
+        return self.inner.write(changes, now)
+
+
+def google_sheet_backend(config: Config) -> Backend:
+    """The Google Sheet config.yaml names (key or URL), as its service account."""
+    from ispsheets.book.gsheets_api import CREDENTIALS_ENV, service_account_file, sheet_key
+    from ispsheets.book.gsheets_backend import GoogleSheetBackend
+
+    where = "config.yaml: workbook.google_sheet"
+    key = sheet_key(config.workbook.google_sheet)
+    if key is None:
+        raise WorkbookReadError(Problem(
+            where, f"{config.workbook.google_sheet!r} is not a Google Sheet key or URL",
+            "paste the sheet's address from the browser, e.g. "
+            "https://docs.google.com/spreadsheets/d/1AbC.../edit"))
+    configured = config.workbook.service_account
+    credentials = service_account_file(config.path(configured) if configured else None)
+    account = ("config.yaml: workbook.service_account" if configured or credentials is None
+               else CREDENTIALS_ENV)
+    return _SheetBackend(GoogleSheetBackend(key, credentials, config.base_dir / "backups",
+                                            config.workbook.backups, account))
+
+
 def open_backend(config: Config) -> Backend:
     """The backend config.yaml names."""
     if config.workbook.google_sheet:
-        raise WorkbookReadError(Problem(
-            "config.yaml: workbook.google_sheet",
-            "Google Sheets are not supported by this version yet",
-            "export the sheet as .xlsx and set workbook.path"))
+        return google_sheet_backend(config)
     path = config.workbook_path
     return XlsxBackend(path, path.parent / "backups", config.workbook.backups)
 
