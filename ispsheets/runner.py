@@ -20,6 +20,7 @@ from ispsheets.journal import Journal, JournalError
 from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
+from ispsheets.steps.cards import fold_into_new_rows, take_card_payments
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
@@ -63,7 +64,7 @@ def write_back(cycle: Cycle) -> None:
                                        lines_present=lines_present(cycle), fills=cycle.fills,
                                        activity=[r for _, r in pending],
                                        issued_this_run=[i.invoice_number for i in cycle.issued])
-    changes = changes + _tool_changes(cycle)
+    changes = fold_into_new_rows(changes + _tool_changes(cycle))
     for problem in problems:
         cycle.problem(problem)
     cycle.report.counts["cells written"] = len(changes.sets) + len(changes.fills)
@@ -166,6 +167,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # every later step works from the allocation, made once the day's invoices
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
+                take_card_payments(cycle)  # Stripe: pull, autopay, pay links (no key: nothing)
         settle_ledger(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
         try:

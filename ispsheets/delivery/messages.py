@@ -36,7 +36,7 @@ from ispsheets.problems import Problem
 REMINDER_KINDS = ("due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
                   "final_notice")  # the built-in templates a reminder stage can name
 KINDS = ("invoice", *REMINDER_KINDS, "late_fee", "suspension", "reconnection", "receipt",
-         "autopay_failed")
+         "autopay_failed", "card_needed")
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -103,6 +103,7 @@ class EmailContext:
     applied: tuple[tuple[str, Decimal], ...] = ()  # receipts: (invoice number, amount)
     credit: Decimal = ZERO  # unapplied credit left after the payment
     failure_reason: str = ""  # autopay_failed: what the card processor said
+    card_link: str = ""  # autopay_failed, card_needed: where the client saves a card
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -131,7 +132,7 @@ class EmailContext:
             "suspend_after_days": self.suspend_after_days, "suspension_date": suspension_date,
             "suspended_on": self.suspended_on, "reconnection_fee": self.reconnection_fee,
             "payment": self.payment, "applied": list(self.applied), "credit": self.credit,
-            "failure_reason": self.failure_reason,
+            "failure_reason": self.failure_reason, "card_link": self.card_link,
         }
 
 

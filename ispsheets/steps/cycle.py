@@ -52,7 +52,7 @@ class RunOptions:
 COUNTS = ("invoices issued", "emails sent", "emails failed", "payments applied",
           "receipts sent", "reminders sent", "late fees added", "clients suspended",
           "clients reconnected", "commands run", "commands failed", "cells written",
-          "rows appended")
+          "rows appended", "autopay charged", "autopay failed", "pay links made")
 
 
 @dataclass(frozen=True)

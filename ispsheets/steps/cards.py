@@ -1,0 +1,406 @@
+"""Card payments in the daily cycle: pull what Stripe received, charge autopay invoices, keep a
+pay link on every open invoice. Pure plans (`payments/stripe/plan.py`) decide; this step performs
+them through the journal (key first, effect second, record third).
+
+With no Stripe key nothing here runs and the cycle is what it was without cards. A Stripe that
+cannot be reached is one problem (exit 1) and the rest of the run goes on; the next run catches
+up, since every effect is keyed and every payment is recorded once by its Stripe id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import replace
+from decimal import Decimal
+
+from ispsheets.book.changes import AppendRow, ChangeSet
+from ispsheets.book.records import Client, Payment
+from ispsheets.faults import checkpoint
+from ispsheets.ids import PAYMENT_ID
+from ispsheets.ledger import copy_invoice
+from ispsheets.money import format_money
+from ispsheets.payments.stripe.api import (
+    Customer,
+    Movement,
+    StripeApi,
+    StripeFailure,
+    when,
+)
+from ispsheets.payments.stripe.plan import Attempt, Charge, next_retry, plan_autopay, plan_links
+from ispsheets.payments.stripe.store import StripeStore
+from ispsheets.problems import Problem, warning
+from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.reconcile import allocate_payments
+
+PULL_OVERLAP = 2 * 86400  # seconds pulled again before the cursor: late writes, clock skew
+FIRST_PULL_DAYS = 35  # how far back the first pull looks
+CARD_EMAIL = "card_email"
+
+
+def stripe_on(cycle: Cycle) -> bool:
+    return bool(cycle.config.stripe_key)
+
+
+def take_card_payments(cycle: Cycle) -> None:
+    """The card part of the cycle; runs after the day's invoices are issued and allocated."""
+    if not stripe_on(cycle):
+        return
+    store = StripeStore(cycle.journal)
+    restore_card_rows(cycle, store)
+    if not cycle.dry_run and {"reconcile", "send"} & set(cycle.options.steps):
+        api = StripeApi(cycle.config.stripe_key, cycle.config.currency,
+                        cycle.config.stripe.api_base)
+        try:
+            if "reconcile" in cycle.options.steps:
+                pull(cycle, api, store)
+                allocate_payments(cycle)
+                autopay(cycle, api, store)
+                allocate_payments(cycle)
+            pay_links(cycle, api, store)
+        except StripeFailure as failure:
+            cycle.problem(failure.problem)
+        cycle.report.counts["stripe requests"] += api.requests
+    allocate_payments(cycle)
+    show_links(cycle, store)
+    send_card_emails(cycle)
+
+
+# -- Payments rows ------------------------------------------------------------------------------
+
+def _row_key(movement_id: str) -> str:
+    return f"stripe/{movement_id}"
+
+
+def _payment(values: dict[str, object]) -> Payment:
+    return Payment(str(values["payment_id"]), dt.date.fromisoformat(str(values["date"])),
+                   str(values["client_id"]), Decimal(str(values["amount"])), "card",
+                   str(values["reference"]), str(values.get("invoice_number") or ""))
+
+
+def _add_payments(cycle: Cycle, payments: list[Payment]) -> None:
+    if payments:
+        cycle.book = replace(cycle.book, payments=(*cycle.book.payments, *payments))
+
+
+def fold_into_new_rows(changes: ChangeSet) -> ChangeSet:
+    """Cells set on Payments rows that this same write appends (a card payment's applied_to
+    and unapplied) go into the appended row: the sets are applied before the appends."""
+    new = {str(a.values.get("payment_id")): i for i, a in enumerate(changes.appends)
+           if a.tab == "Payments" and a.values.get("payment_id")}
+    if not new:
+        return changes
+    appends = list(changes.appends)
+    sets = []
+    for cell in changes.sets:
+        index = new.get(str(cell.key)) if cell.tab == "Payments" else None
+        if index is None:
+            sets.append(cell)
+            continue
+        row = appends[index]
+        appends[index] = AppendRow(row.tab, {**row.values, cell.column: cell.value})
+    return ChangeSet(changes.fills, tuple(sets), tuple(appends))
+
+
+def restore_card_rows(cycle: Cycle, store: StripeStore) -> None:
+    """Card payments recorded but not (or no longer) in the Payments tab count in this run: the
+    unwritten ones go out with this run's write, and one the owner deleted is written again."""
+    shown = {p.reference for p in cycle.book.payments if p.reference}
+    missing = []
+    for row in cycle.journal.unwritten_tool_rows():
+        if row.tab == "Payments" and row.key.startswith("stripe/") \
+                and row.values.get("reference") not in shown:
+            missing.append(_payment(row.values))
+    for key, reference in store.written_tool_rows("Payments", "stripe/"):
+        if reference in shown:
+            continue
+        rows = [r for r in cycle.journal.tool_rows("Payments") if r.key == key]
+        if not rows:
+            continue
+        if not cycle.dry_run:
+            store.requeue_tool_row(key)
+        cycle.problem(warning("Payments", f"the card payment {reference} was deleted from the "
+                              "Payments tab; it is written again",
+                              "refund it in Stripe instead: the refund is recorded as a "
+                              "negative row"))
+        missing.append(_payment(rows[0].values))
+    _add_payments(cycle, missing)
+
+
+def record_movement(cycle: Cycle, store: StripeStore, movement: Movement) -> Payment | None:
+    """One Payments row for money moved on Stripe, once per Stripe id (None if seen before)."""
+    clients = cycle.book.client_map()
+    client_id, invoice_number = _belongs_to(cycle, store, movement)
+    movement = replace(movement, client_id=client_id, invoice_number=invoice_number)
+    key = _row_key(movement.id)
+    amount_text = format_money(movement.amount, cycle.config.currency)
+    with cycle.journal.transaction():
+        if not store.add_movement(movement, cycle.now):
+            return None
+        if client_id not in clients:
+            cycle.problem(Problem("Payments", f"Stripe {movement.kind} {movement.id} of "
+                                  f"{amount_text} (customer {movement.customer or 'none'}) "
+                                  "belongs to no client",
+                                  "set that client's stripe_customer_id, or refund it in "
+                                  "Stripe; type it into Payments by hand if it is a client's"))
+            return None
+        taken = {p.payment_id for p in cycle.book.payments}
+        payment_id = cycle.journal.assign_id("Payments", key, PAYMENT_ID.format, taken)
+        values = {"payment_id": payment_id,
+                  "date": when(movement.created, cycle.config.tz).date().isoformat(),
+                  "client_id": client_id, "amount": str(movement.amount), "method": "card",
+                  "reference": movement.id, "invoice_number": invoice_number}
+        cycle.journal.add_tool_row(key, "Payments", values, cycle.now)
+    payment = _payment(values)
+    _add_payments(cycle, [payment])
+    return payment
+
+
+def _belongs_to(cycle: Cycle, store: StripeStore, movement: Movement) -> tuple[str, str]:
+    """(client, invoice) of a movement: metadata first, then the customer, then (refunds and
+    disputes) the payment they take back."""
+    clients = cycle.book.client_map()
+    if movement.kind != "payment":
+        for earlier in store.movements():
+            if earlier.kind == "payment" and (
+                    earlier.payment_intent == movement.payment_intent != ""
+                    or earlier.charge == movement.charge != ""):
+                return earlier.client_id, earlier.invoice_number
+    by_customer = {c.stripe_customer_id: c.client_id for c in cycle.book.clients
+                   if c.stripe_customer_id}
+    by_customer.update({k.customer_id: cid for cid, k in store.customers().items()})
+    client_id = movement.client_id if movement.client_id in clients else \
+        by_customer.get(movement.customer, "")
+    invoice = cycle.invoice(movement.invoice_number) if movement.invoice_number else None
+    number = invoice.invoice_number if invoice is not None and \
+        invoice.client_id == client_id else ""
+    return client_id, number
+
+
+def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
+    """Record what Stripe received (and gave back) since the cursor."""
+    first = int((cycle.now - dt.timedelta(days=FIRST_PULL_DAYS)).replace(
+        tzinfo=cycle.config.tz).timestamp())
+    cursor = int(store.get("cursor", str(first)))
+    known = store.movement_ids()
+    newest = cursor
+    for movement in api.movements(cursor - PULL_OVERLAP):
+        newest = max(newest, movement.created)
+        if movement.id in known:
+            continue
+        known.add(movement.id)
+        payment = record_movement(cycle, store, movement)
+        if payment is not None:
+            cycle.plan("card payment", payment.client_id,
+                       f"{movement.id} {format_money(payment.amount, cycle.config.currency)}")
+    store.put("cursor", str(newest))
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Client
+                 ) -> Customer:
+    """The client's one Stripe customer, found before created: Clients.stripe_customer_id, the
+    journal, a search by metadata.client_id; created under an idempotency key otherwise."""
+    known = store.customers().get(client.client_id)
+    customer_id = client.stripe_customer_id or (known.customer_id if known else "")
+    customer = api.customer(customer_id) if customer_id else None
+    if customer is None:
+        customer = api.find_customer(client.client_id)
+    email = client.emails[0] if client.emails else ""
+    if customer is None:
+        key = f"stripe_customer/{client.client_id}"
+        cycle.journal.begin_action(key, "stripe_customer", client.client_id, "", cycle.now)
+        customer = api.create_customer(client.client_id, client.name, email,
+                                       f"ispsheets/{key}")
+        checkpoint("stripe-customer-created")
+        cycle.journal.finish_action(key, "done", customer.id, cycle.now)
+    elif (customer.name, customer.email) != (client.name, email):
+        api.update_customer(customer.id, client.name, email)
+    if customer.card is None:
+        cards = api.saved_cards(customer.id)  # a card saved through the card link
+        if cards:
+            api.make_default(customer.id, cards[0].payment_method)
+            customer = replace(customer, card=cards[0])
+    store.save_customer(client.client_id, customer.id, client.name, email, customer.card,
+                        cycle.now)
+    if client.stripe_customer_id != customer.id and (known is None
+                                                     or known.customer_id != customer.id):
+        cycle.journal.add_cell_write("Clients", client.client_id, "stripe_customer_id",
+                                     customer.id, cycle.now)
+    return customer
+
+
+# -- autopay -----------------------------------------------------------------------------------
+
+def attempts(store: StripeStore) -> dict[str, list[Attempt]]:
+    with store.journal.transaction() as db:
+        rows = db.execute("SELECT key, invoice_number, amount, state, created_at "
+                          "FROM card_charges WHERE key LIKE 'autopay/%'").fetchall()
+    found: dict[str, list[Attempt]] = defaultdict(list)
+    for key, number, amount, state, created in rows:
+        found[number].append(Attempt(int(key.rsplit("/", 1)[1]), state,
+                                     dt.datetime.fromisoformat(created).date(), Decimal(amount)))
+    return {n: sorted(a, key=lambda x: x.number) for n, a in found.items()}
+
+
+def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
+    """Charge the cards of autopay clients whose invoices are due to be charged today."""
+    settings = cycle.config.stripe
+    clients = cycle.book.client_map()
+    tried = attempts(store)
+    args = (cycle.invoices, clients)
+    rest = (tried, cycle.today, settings.autopay_on, settings.autopay_retry_days)
+    maybe = plan_autopay(*args, dict.fromkeys(clients, True), *rest)
+    customers: dict[str, Customer] = {}
+    for client_id in dict.fromkeys(c.client_id for c in maybe):
+        customer = customer_for(cycle, api, store, clients[client_id])
+        customers[client_id] = customer
+        if customer.card is None:
+            tell_no_card(cycle, api, clients[client_id], customer)
+    cards = {cid: c.card is not None for cid, c in customers.items()}
+    for charge in plan_autopay(*args, cards, *rest):
+        customer = customers[charge.client_id]
+        assert customer.card is not None
+        charge_card(cycle, api, store, charge, customer, tried.get(charge.invoice_number, []))
+
+
+def charge_card(cycle: Cycle, api: StripeApi, store: StripeStore, charge: Charge,
+                customer: Customer, earlier: list[Attempt]) -> None:
+    currency = cycle.config.currency
+    amount = format_money(charge.amount, currency)
+    cycle.plan("autopay", charge.client_id, f"{charge.invoice_number} {amount} "
+               f"(attempt {charge.number})")
+    assert customer.card is not None
+    cycle.journal.begin_card_charge(charge.key, charge.invoice_number, charge.client_id,
+                                    charge.amount, cycle.now)
+    result = api.charge(customer.id, customer.card.payment_method, charge.amount,
+                        {"invoice_number": charge.invoice_number,
+                         "client_id": charge.client_id},
+                        f"ispsheets/{charge.key}", cycle.config.stripe.statement_descriptor)
+    checkpoint("card-charged")
+    link = ""
+    if result.state == "declined":  # where the client puts in another card
+        link = card_link(cycle, api, cycle.book.client_map()[charge.client_id], customer)
+    with cycle.journal.transaction():
+        cycle.journal.finish_card_charge(charge.key, result.state, result.reference,
+                                         result.decline_code, cycle.now)
+        if result.state == "succeeded":
+            assert result.movement is not None
+            record_movement(cycle, store, result.movement)
+            cycle.log("autopay_charged", charge.client_id, charge.invoice_number,
+                      f"{amount} {result.reference} ({customer.card.brand} "
+                      f"{customer.card.last4})".replace("( ", "(").replace(" )", ")"))
+            cycle.report.counts["autopay charged"] += 1
+            return
+        attempts_now = [*earlier, Attempt(charge.number, "declined", cycle.today,
+                                          charge.amount)]
+        if result.state == "requires_action":
+            detail = (f"attempt {charge.number}: {result.decline_code}: the bank asks the "
+                      "client to confirm; no more tries")
+            reason = "your bank asks you to confirm this payment yourself"
+        else:
+            retry = next_retry(attempts_now, cycle.config.stripe.autopay_retry_days)
+            detail = (f"attempt {charge.number}: {result.decline_code}; "
+                      + (f"next try {retry.isoformat()}" if retry else "no more tries"))
+            reason = result.message or result.decline_code.replace("_", " ")
+        cycle.log("autopay_failed", charge.client_id, charge.invoice_number, detail)
+        cycle.report.counts["autopay failed"] += 1
+        queue_card_email(cycle, f"autopay_failed/{charge.invoice_number}/{charge.number}",
+                         charge.client_id, charge.invoice_number,
+                         {"kind": "autopay_failed", "reason": reason, "card_link_url": link})
+
+
+def tell_no_card(cycle: Cycle, api: StripeApi, client: Client, customer: Customer) -> None:
+    """An autopay client without a card is told once, with a link where they add one."""
+    key = f"card_needed/{client.client_id}"
+    if cycle.journal.action(key) is not None:
+        return
+    link = card_link(cycle, api, client, customer)
+    with cycle.journal.transaction():
+        if not cycle.journal.begin_action(key, "card_needed", client.client_id, "", cycle.now,
+                                          link):
+            return
+        cycle.journal.finish_action(key, "done", link, cycle.now)
+        queue_card_email(cycle, key + "/email", client.client_id, "",
+                         {"kind": "card_needed", "card_link_url": link})
+        cycle.log("autopay_failed", client.client_id, "",
+                  "no card on file: the client was sent a link to add one")
+
+
+def card_link(cycle: Cycle, api: StripeApi, client: Client, customer: Customer) -> str:
+    back = cycle.config.company.website or "https://stripe.com"
+    n = len(cycle.journal.actions("card_link")) + 1
+    key = f"card_link/{client.client_id}/{n}"
+    cycle.journal.record_action(key, "card_link", client.client_id, "", cycle.now)
+    return api.card_setup_link(customer.id, client.client_id, back, f"ispsheets/{key}").url
+
+
+# -- card emails -------------------------------------------------------------------------------
+
+def queue_card_email(cycle: Cycle, key: str, client_id: str, invoice_number: str,
+                     payload: dict[str, object]) -> None:
+    cycle.journal.begin_action(key, CARD_EMAIL, client_id, invoice_number, cycle.now,
+                               json.dumps(payload))
+
+
+def send_card_emails(cycle: Cycle) -> None:
+    """Every queued card email not sent yet (after the pay links exist, so they carry one)."""
+    from ispsheets.steps.deliver import _context, send_message
+
+    if cycle.dry_run or ("send" not in cycle.options.steps and \
+            "reconcile" not in cycle.options.steps):
+        return
+    clients = cycle.book.client_map()
+    for action in cycle.journal.actions(CARD_EMAIL):
+        if action.state == "done":
+            continue
+        payload = json.loads(action.detail)
+        client = clients.get(action.client_id)
+        invoice = cycle.invoice(action.invoice_number) if action.invoice_number else None
+        if client is None:
+            cycle.journal.finish_action(action.key, "done", action.detail, cycle.now)
+            continue
+        context = _context(cycle, client, [invoice] if invoice else [],
+                           failure_reason=payload.get("reason", ""),
+                           card_link=payload.get("card_link_url", ""))
+        kind = payload["kind"]
+        if send_message(cycle, kind, action.key, client, context, action.invoice_number):
+            cycle.journal.finish_action(action.key, "done", action.detail, cycle.now)
+
+
+# -- pay links ---------------------------------------------------------------------------------
+
+def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
+    """A Payment Link for the balance of every open invoice; stale ones deactivated."""
+    settings = cycle.config.stripe
+    for record in store.links(("pending",)):  # keyed by a run that stopped: same key again
+        invoice = cycle.invoice(record.invoice_number)
+        client_id = invoice.client_id if invoice else ""
+        link = api.pay_link(record.invoice_number, client_id, record.amount,
+                            settings.partial_minimum, f"ispsheets/{record.key}",
+                            f"Invoice {record.invoice_number}")
+        store.finish_link(record.key, "active", cycle.now, link.id, link.url)
+    active = store.links(("active",))
+    current = {r.invoice_number: (r.key, r.amount) for r in active}
+    ids = {r.key: r.link_id for r in active}
+    plan = plan_links(cycle.invoices, current, settings.pay_links)
+    for key, number in plan.deactivate:
+        api.deactivate_link(ids[key])
+        store.finish_link(key, "inactive", cycle.now)
+        cycle.plan("pay link", "", f"{number}: old link deactivated")
+    for number, client_id, amount in plan.create:
+        key = f"paylink/{number}/{store.link_count(number) + 1}"
+        store.begin_link(key, number, amount, cycle.now)
+        link = api.pay_link(number, client_id, amount, settings.partial_minimum,
+                            f"ispsheets/{key}", f"Invoice {number}")
+        store.finish_link(key, "active", cycle.now, link.id, link.url)
+        cycle.report.counts["pay links made"] += 1
+
+
+def show_links(cycle: Cycle, store: StripeStore) -> None:
+    """Invoices carry their active link: in emails, on the PDF, in Invoices.pay_link."""
+    links = {r.invoice_number: r.url for r in store.links(("active",))}
+    cycle.invoices = [copy_invoice(i, pay_link=links.get(i.invoice_number, ""))
+                      for i in cycle.invoices]

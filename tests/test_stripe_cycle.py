@@ -1,0 +1,296 @@
+"""Card payments through the real daily cycle, against the Stripe test server on 127.0.0.1:
+pay links, partial payments, autopay with declines and retries, reconciliation exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from ispsheets.book.changes import ChangeSet, SetCell
+from tests.scenario import Business, row
+from tests.stripe_fixtures import KEY, StripeTestServer, stripe_server, stripe_server_process
+
+__all__ = ["stripe_server", "stripe_server_process"]
+
+D = Decimal
+NOV_30 = dt.date(2026, 11, 30)  # Dec invoices issued (billing day 1, one day before)
+DEC_1 = dt.date(2026, 12, 1)
+
+
+def _rows(*clients: str, autopay: tuple[str, ...] = ()) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=D("49.99"),
+                         interval="monthly")],
+        "Clients": [row("Clients", client_id=c, name=f"Client {c}",
+                        email=f"{c.lower()}@x.example",
+                        autopay="yes" if c in autopay else "no") for c in clients],
+        "Services": [row("Services", service_id=f"S-{c}", client_id=c, package_id="HOME",
+                         start_date=DEC_1) for c in clients],
+    }
+
+
+@pytest.fixture
+def stripe_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", KEY)
+    return KEY
+
+
+class CardBusiness(Business):
+    """A Business whose runs happen at the Stripe test server's clock."""
+
+    server: StripeTestServer
+
+    def run(self, day, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.server.clock(dt.datetime.combine(day, dt.time(6, 15)))
+        return super().run(day, *args, **kwargs)
+
+
+def _business(tmp_path, server: StripeTestServer, *clients: str,
+              autopay: tuple[str, ...] = (), extra: str = "") -> CardBusiness:
+    business = CardBusiness.create(tmp_path, _rows(*clients, autopay=autopay),
+                                   f"stripe: {{api_base: '{server.base}'{extra}}}\n")
+    business.server = server
+    return business
+
+
+def _delete_payment(business: Business, reference: str) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(business.workbook)
+    sheet = book["Payments"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("reference")
+    for number, cells in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
+        if cells[column] == reference:
+            sheet.delete_rows(number)
+            break
+    else:
+        raise AssertionError(f"no Payments row {reference}")
+    book.save(business.workbook)
+
+
+def _card_rows(business: Business) -> list[dict[str, object]]:
+    return [r for r in business.sheet("Payments") if r["method"] == "card"]
+
+
+def test_no_key_leaves_the_run_as_it_was(tmp_path, stripe_server, monkeypatch):
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    report = business.run(NOV_30)
+    assert report.exit_code == 0
+    assert business.invoices()["INV-00001"].pay_link == ""
+    assert "Pay online" not in business.mails_to("A")[0].text
+    assert stripe_server.customers() == []
+    assert not business.activity("autopay_failed")
+
+
+def test_pay_link_paid_in_full_marks_the_invoice_paid_once(tmp_path, stripe_server,
+                                                           stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    assert business.run(NOV_30).exit_code == 0
+    invoice = business.invoices()["INV-00001"]
+    assert invoice.pay_link.startswith(stripe_server.base + "/pay/plink_")
+    [mail] = business.mails_to("A")
+    assert f"Pay online: {invoice.pay_link}" in mail.text
+    stripe_server.clock(dt.datetime(2026, 12, 2, 9))
+    paid = stripe_server.pay_link(invoice.pay_link, "49.99")
+    assert paid["payment_status"] == "paid"
+    business.run(dt.date(2026, 12, 3))
+    business.run(dt.date(2026, 12, 4))  # a second pull sees the same payment
+    [card] = _card_rows(business)
+    assert card["reference"] == paid["payment_intent"]
+    assert D(str(card["amount"])) == D("49.99")
+    assert str(card["date"]).startswith("2026-12-02")
+    assert card["invoice_number"] == "INV-00001"
+    invoice = business.invoices()["INV-00001"]
+    assert invoice.status == "paid"
+    assert invoice.pay_link == ""  # nothing left to pay: the link is gone
+    assert stripe_server.pay_link(paid_link := business.server.base + "/pay/" +
+                                  paid["payment_link"], "1.00")["status"] == 400, paid_link
+    receipts = [m for m in business.mails_to("A") if m.kind == "receipt"]
+    assert len(receipts) == 1
+
+
+def test_two_partial_payments_each_get_a_new_link_for_what_is_left(tmp_path, stripe_server,
+                                                                   stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    first = business.invoices()["INV-00001"].pay_link
+    assert stripe_server.pay_link(first, "4.99")["status"] == 400  # below partial_minimum
+    assert stripe_server.pay_link(first, "50.00")["status"] == 400  # above the balance
+    stripe_server.pay_link(first, "20.00")
+    business.run(dt.date(2026, 12, 2))
+    invoice = business.invoices()["INV-00001"]
+    assert (invoice.status, invoice.balance) == ("partial", D("29.99"))
+    second = invoice.pay_link
+    assert second and second != first
+    assert stripe_server.pay_link(first, "29.99")["error"]["code"] == "payment_link_inactive"
+    stripe_server.pay_link(second, "29.99")
+    business.run(dt.date(2026, 12, 3))
+    invoice = business.invoices()["INV-00001"]
+    assert (invoice.status, invoice.balance) == ("paid", D("0"))
+    assert sorted(D(str(r["amount"])) for r in _card_rows(business)) == [D("20.00"),
+                                                                          D("29.99")]
+
+
+def test_a_cash_payment_deactivates_the_link(tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    link = business.invoices()["INV-00001"].pay_link
+    business.pay("A", "49.99", dt.date(2026, 12, 2), method="cash")
+    business.run(dt.date(2026, 12, 2))
+    assert business.invoices()["INV-00001"].pay_link == ""
+    assert stripe_server.pay_link(link, "49.99")["error"]["code"] == "payment_link_inactive"
+
+
+def test_autopay_charges_on_issue_day_once_with_a_receipt(tmp_path, stripe_server,
+                                                          stripe_key):
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    business.run(dt.date(2026, 11, 29))  # the day before: a customer is not needed yet
+    stripe_server.call("POST", "/v1/customers", name="Client A",
+                       metadata={"client_id": "A"})
+    [customer] = stripe_server.customers()
+    stripe_server.add_card(customer["id"])
+    report = business.run(NOV_30)
+    assert report.exit_code == 0, report.problems
+    assert len(stripe_server.customers()) == 1  # found by metadata, not made again
+    assert business.clients()["A"].stripe_customer_id == customer["id"]
+    [charged] = business.activity("autopay_charged")
+    assert charged["invoice_number"] == "INV-00001"
+    invoice = business.invoices()["INV-00001"]
+    assert invoice.status == "paid"
+    business.run(dt.date(2026, 12, 1))
+    business.run(dt.date(2026, 12, 2))
+    [card] = _card_rows(business)
+    assert D(str(card["amount"])) == D("49.99")
+    assert len(business.activity("autopay_charged")) == 1
+    kinds = [m.kind for m in business.mails_to("A")]
+    assert kinds.count("receipt") == 1 and kinds.count("invoice") == 1
+
+
+def test_a_declined_card_is_told_and_tried_again_after_the_retry_days(tmp_path, stripe_server,
+                                                                      stripe_key):
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    stripe_server.call("POST", "/v1/customers", name="Client A",
+                       metadata={"client_id": "A"})
+    customer = stripe_server.customers()[0]["id"]
+    stripe_server.add_card(customer, "4000000000009995")
+    business.run(NOV_30)
+    [failed] = business.activity("autopay_failed")
+    assert "insufficient_funds" in str(failed["detail"])
+    assert "next try 2026-12-03" in str(failed["detail"])
+    [mail] = [m for m in business.mails_to("A") if m.kind == "autopay_failed"]
+    assert "Update your card: " + stripe_server.base + "/c/pay/cs_test_" in mail.text
+    assert "Pay online: " + stripe_server.base + "/pay/plink_" in mail.text
+    business.run(dt.date(2026, 12, 1))
+    business.run(dt.date(2026, 12, 2))
+    assert len(business.activity("autopay_failed")) == 1  # no try before the retry day
+    stripe_server.add_card(customer)  # the client saved a good card
+    business.run(dt.date(2026, 12, 3))
+    [charged] = business.activity("autopay_charged")
+    assert charged["invoice_number"] == "INV-00001"
+    assert business.invoices()["INV-00001"].status == "paid"
+
+
+def test_requires_action_emails_a_link_to_confirm_and_never_retries(tmp_path, stripe_server,
+                                                                   stripe_key):
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    stripe_server.call("POST", "/v1/customers", name="Client A",
+                       metadata={"client_id": "A"})
+    stripe_server.add_card(stripe_server.customers()[0]["id"], "4000002500003155")
+    business.run(NOV_30)
+    for day in range(1, 12):
+        business.run(dt.date(2026, 12, day))
+    [failed] = business.activity("autopay_failed")
+    assert "authentication_required" in str(failed["detail"])
+    [mail] = [m for m in business.mails_to("A") if m.kind == "autopay_failed"]
+    assert "confirm" in mail.text and "Pay online: " in mail.text
+
+
+def test_an_autopay_client_without_a_card_is_told_once(tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    business.run(NOV_30)
+    business.run(DEC_1)
+    mails = [m for m in business.mails_to("A") if m.kind == "card_needed"]
+    assert len(mails) == 1
+    assert stripe_server.base + "/c/pay/cs_test_" in mails[0].text
+    assert len(stripe_server.customers()) == 1
+    assert business.invoices()["INV-00001"].status == "open"
+
+
+def test_customers_are_never_duplicated_across_runs(tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A", "B", autopay=("A", "B"))
+    business.run(NOV_30)
+    business.edit(ChangeSet(sets=(SetCell("Clients", "A", "stripe_customer_id", ""),)))
+    business.run(DEC_1)
+    assert sorted(c["metadata"]["client_id"] for c in stripe_server.customers()) == ["A", "B"]
+
+
+def test_a_refund_reopens_the_invoice_and_a_deleted_row_comes_back(tmp_path, stripe_server,
+                                                                  stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    paid = stripe_server.pay_link(business.invoices()["INV-00001"].pay_link, "49.99")
+    business.run(DEC_1)
+    intent = stripe_server.call("GET", f"/v1/payment_intents/{paid['payment_intent']}")
+    charge = intent["latest_charge"]["id"] if isinstance(intent["latest_charge"], dict) \
+        else intent["latest_charge"]
+    stripe_server.clock(dt.datetime(2026, 12, 2, 10))
+    refund = stripe_server.call("POST", "/v1/refunds", charge=charge, amount=1999)
+    business.run(dt.date(2026, 12, 2))
+    rows = _card_rows(business)
+    assert sorted(D(str(r["amount"])) for r in rows) == [D("-19.99"), D("49.99")]
+    assert {r["reference"] for r in rows} == {paid["payment_intent"], refund["id"]}
+    invoice = business.invoices()["INV-00001"]
+    assert (invoice.status, invoice.balance) == ("partial", D("19.99"))
+    assert invoice.pay_link  # a new link for what is open again
+    _delete_payment(business, refund["id"])  # the owner deletes the refund row
+    report = business.run(dt.date(2026, 12, 3))
+    assert any("deleted from the Payments tab" in str(p) for p in report.problems)
+    assert len(_card_rows(business)) == 2
+    business.run(dt.date(2026, 12, 4))
+    assert len(_card_rows(business)) == 2
+
+
+def test_a_lost_dispute_is_a_negative_row(tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    paid = stripe_server.pay_link(business.invoices()["INV-00001"].pay_link, "49.99")
+    business.run(DEC_1)
+    intent = stripe_server.call("GET", f"/v1/payment_intents/{paid['payment_intent']}")
+    latest = intent["latest_charge"]
+    dispute = stripe_server.dispute(latest["id"] if isinstance(latest, dict) else latest)
+    business.run(dt.date(2026, 12, 2))
+    rows = {r["reference"]: D(str(r["amount"])) for r in _card_rows(business)}
+    assert rows[dispute["id"]] == D("-49.99")
+    assert business.invoices()["INV-00001"].status == "open"
+
+
+def test_stripe_down_for_a_run_exits_1_and_the_next_run_catches_up(tmp_path, stripe_server,
+                                                                   stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    stripe_server.fail(503, 50)
+    report = business.run(NOV_30)
+    assert report.exit_code == 1
+    assert any("Stripe answered with an error" in str(p) for p in report.problems)
+    assert business.invoices()["INV-00001"].total == D("49.99")  # invoiced, written
+    assert [m.kind for m in business.mails_to("A")] == ["invoice"]  # and sent
+    stripe_server.fail(503, 0)
+    assert business.run(DEC_1).exit_code == 0
+    assert business.invoices()["INV-00001"].pay_link
+
+
+def test_a_payment_from_a_customer_who_is_no_client_is_reported(tmp_path, stripe_server,
+                                                                 stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    stranger = stripe_server.call("POST", "/v1/customers", name="Stranger")
+    pm = stripe_server.add_card(stranger["id"])
+    stripe_server.call("POST", "/v1/payment_intents", amount=1000, currency="usd",
+                       customer=stranger["id"], payment_method=pm, confirm="true")
+    report = business.run(DEC_1)
+    assert report.exit_code == 1
+    assert any("belongs to no client" in str(p) for p in report.problems)
+    assert _card_rows(business) == []
