@@ -10,7 +10,7 @@ Added to localstripe, and why:
 - `POST /v1/prices`, `GET /v1/prices/{id}`: Payment Links need a Price; a pay link for an
   invoice is a Price with `custom_unit_amount` (minimum, maximum, preset) so the client may pay
   the whole balance or a part of it.
-- `POST /v1/payment_links`, `GET|POST /v1/payment_links/{id}`: the pay link of an invoice
+- `POST|GET /v1/payment_links`, `GET|POST /v1/payment_links/{id}`: the pay link of an invoice
   (`metadata`, `payment_intent_data.metadata`, `active`; `url`). Deactivated with
   `active=false`.
 - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`, `.../expire`: Checkout in
@@ -495,8 +495,8 @@ async def list_objects(request: web.Request) -> web.Response:
     params = await _params(request)
     expand = [e.removeprefix("data.") for e in params.pop("expand", None) or []]
     kind = request.path.rsplit("/", 1)[-1]
-    if kind == "disputes":
-        items = list(OBJECTS["dispute"].values())
+    if kind in ("disputes", "payment_links"):
+        items = list(OBJECTS[kind.removesuffix("s")].values())
     else:
         cls = {"payment_intents": PaymentIntent, "charges": Charge, "refunds": Refund}[kind]
         items = _exported(cls, expand)
@@ -609,6 +609,7 @@ def make_app() -> web.Application:
     router.add_post("/v1/checkout/sessions", create_checkout_session)
     router.add_post("/v1/checkout/sessions/{id}/expire", expire_checkout_session)
     router.add_get("/v1/disputes", list_objects)
+    router.add_get("/v1/payment_links", list_objects)
     for path, kind in (("prices", "price"), ("payment_links", "payment_link"),
                        ("checkout/sessions", "checkout.session"), ("disputes", "dispute")):
         router.add_get(f"/v1/{path}/{{id}}", get_object(kind))

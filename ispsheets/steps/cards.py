@@ -28,7 +28,14 @@ from ispsheets.payments.stripe.api import (
     StripeFailure,
     when,
 )
-from ispsheets.payments.stripe.plan import Attempt, Charge, next_retry, plan_autopay, plan_links
+from ispsheets.payments.stripe.plan import (
+    OPEN,
+    Attempt,
+    Charge,
+    next_retry,
+    plan_autopay,
+    plan_links,
+)
 from ispsheets.payments.stripe.store import StripeStore
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
@@ -37,6 +44,8 @@ from ispsheets.steps.reconcile import allocate_payments
 PULL_OVERLAP = 2 * 86400  # seconds pulled again before the cursor: late writes, clock skew
 FIRST_PULL_DAYS = 35  # how far back the first pull looks
 CARD_EMAIL = "card_email"
+# Where the crash tests kill a run (`ispsheets.faults.checkpoint`), besides the cycle's own.
+KILL_POINTS = ("stripe-customer-created", "card-charged", "pay-link-made")
 
 
 def stripe_on(cycle: Cycle) -> bool:
@@ -254,6 +263,7 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     rest = (tried, cycle.today, settings.autopay_on, settings.autopay_retry_days)
     maybe = plan_autopay(*args, dict.fromkeys(clients, True), *rest)
     customers: dict[str, Customer] = {}
+    settle_unconfirmed(cycle, api, store, tried, customers)
     for client_id in dict.fromkeys(c.client_id for c in maybe):
         customer = customer_for(cycle, api, store, clients[client_id])
         customers[client_id] = customer
@@ -264,6 +274,37 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
         customer = customers[charge.client_id]
         assert customer.card is not None
         charge_card(cycle, api, store, charge, customer, tried.get(charge.invoice_number, []))
+
+
+def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
+                       tried: dict[str, list[Attempt]], customers: dict[str, Customer]) -> None:
+    """Attempts a run keyed but never saw answered, on invoices that are no longer open.
+
+    When the pull found a payment by the client's customer for that invoice, the attempt did
+    reach Stripe: the same request again (same idempotency key, same amount) answers the same
+    PaymentIntent, and the attempt is recorded. Otherwise nothing was charged that needs
+    recording, and the attempt is closed as `abandoned` (never sent again: the invoice is
+    settled)."""
+    paid_by_card = {m.invoice_number for m in store.movements()
+                    if m.kind == "payment" and m.customer}
+    clients = cycle.book.client_map()
+    for number, tries in tried.items():
+        last, invoice = tries[-1], cycle.invoice(number)
+        if last.state != "pending" or invoice is None or invoice.client_id not in clients:
+            continue
+        balance = invoice.balance if invoice.balance is not None else invoice.total
+        if invoice.status in OPEN and balance > 0:
+            continue  # planned again as a replay of the same request
+        charge = Charge(number, invoice.client_id, last.number, last.amount)
+        if number in paid_by_card:
+            customer = customers.get(invoice.client_id) or customer_for(
+                cycle, api, store, clients[invoice.client_id])
+            customers[invoice.client_id] = customer
+            if customer.card is not None:
+                charge_card(cycle, api, store, charge, customer, tries[:-1])
+                continue
+        cycle.journal.finish_card_charge(charge.key, "abandoned", "", "invoice settled before "
+                                         "the charge was confirmed", cycle.now)
 
 
 def charge_card(cycle: Cycle, api: StripeApi, store: StripeStore, charge: Charge,
@@ -395,6 +436,7 @@ def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
         store.begin_link(key, number, amount, cycle.now)
         link = api.pay_link(number, client_id, amount, settings.partial_minimum,
                             f"ispsheets/{key}", f"Invoice {number}")
+        checkpoint("pay-link-made")
         store.finish_link(key, "active", cycle.now, link.id, link.url)
         cycle.report.counts["pay links made"] += 1
 
