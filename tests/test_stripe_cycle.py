@@ -4,6 +4,9 @@ pay links, partial payments, autopay with declines and retries, reconciliation e
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -294,3 +297,32 @@ def test_a_payment_from_a_customer_who_is_no_client_is_reported(tmp_path, stripe
     assert report.exit_code == 1
     assert any("belongs to no client" in str(p) for p in report.problems)
     assert _card_rows(business) == []
+
+
+def _check(business: Business, key: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "STRIPE_SECRET_KEY": key, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "ispsheets", "check", "--config",
+                           str(business.folder / "config.yaml")], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("key", "said"), [
+    ("sk_1", "Stripe refused the secret key while checking the key"),
+    ("pk_test_publishable", "does not hold a Stripe secret key"),
+])
+def test_check_says_in_one_line_what_is_wrong_with_the_key_and_never_prints_it(
+        tmp_path, stripe_server, key, said):
+    business = _business(tmp_path, stripe_server, "A")
+    result = _check(business, key)
+    assert result.returncode == 1
+    [line] = [x for x in (result.stdout + result.stderr).splitlines()
+              if "config.yaml: stripe" in x]
+    assert said in line and "config.yaml: stripe" in line
+    assert key not in result.stdout + result.stderr
+
+
+def test_check_with_a_good_key_is_quiet_about_stripe(tmp_path, stripe_server):
+    business = _business(tmp_path, stripe_server, "A")
+    result = _check(business, KEY)
+    assert result.returncode == 0, result.stdout
+    assert "stripe" not in (result.stdout + result.stderr).lower()

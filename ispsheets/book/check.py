@@ -64,4 +64,6 @@ def check_settings(config: Config) -> list[Problem]:
         if value and not config.path(value).is_file():
             problems.append(Problem(f"config.yaml: {setting}", f"{value} not found",
                                     "check the file name (relative to config.yaml)"))
-    return problems
+    from ispsheets.payments.stripe.checks import check_stripe
+
+    return problems + check_stripe(config)
