@@ -326,3 +326,35 @@ def test_check_with_a_good_key_is_quiet_about_stripe(tmp_path, stripe_server):
     result = _check(business, KEY)
     assert result.returncode == 0, result.stdout
     assert "stripe" not in (result.stdout + result.stderr).lower()
+
+
+def _summary(business: Business) -> dict[str, object]:
+    import openpyxl
+
+    [path] = sorted((business.folder / "reports").glob("*.xlsx"))[-1:]
+    sheet = openpyxl.load_workbook(path)["Summary"]
+    return {str(sheet.cell(r, 1).value): sheet.cell(r, 2).value
+            for r in range(1, sheet.max_row + 1) if sheet.cell(r, 1).value}
+
+
+def test_the_report_shows_fees_net_autopay_success_and_usable_cards(tmp_path, stripe_server,
+                                                                    stripe_key):
+    business = _business(tmp_path, stripe_server, "A", "B", "C", "D", autopay=("A", "B", "C"))
+    for client, card in (("A", "4242424242424242"), ("B", "4000000000000002")):
+        customer = stripe_server.call("POST", "/v1/customers", name=f"Client {client}",
+                                      metadata={"client_id": client})
+        stripe_server.add_card(customer["id"], card)
+    business.run(NOV_30)  # A charged, B declined, C has no card
+    stripe_server.clock(dt.datetime(2026, 12, 2, 9))
+    stripe_server.pay_link(business.invoices()["INV-00004"].pay_link, "49.99")
+    business.pay("C", "49.99", dt.date(2026, 12, 2), method="cash")
+    business.run(dt.date(2026, 12, 2))
+    summary = _summary(business)
+    fees = D("1.75")  # Stripe's 2.9 % + 30 cents on D's 49.99 (A's charge was in November)
+    assert D(str(summary["Stripe fees December 2026"])) == fees
+    assert D(str(summary["Collected December 2026 by card"])) == D("49.99")  # D's link
+    assert D(str(summary["Collected December 2026 by cash"])) == D("49.99")
+    assert D(str(summary["Collected December 2026, net of Stripe fees"])) == \
+        D(str(summary["Collected December 2026"])) - fees
+    assert D(str(summary["Autopay success rate"])) == D("50.0")  # A yes, B no; C never tried
+    assert D(str(summary["Autopay enrollment"])) == D("50.0")  # A and B have cards; C none

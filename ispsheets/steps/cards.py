@@ -38,6 +38,7 @@ from ispsheets.payments.stripe.plan import (
 )
 from ispsheets.payments.stripe.store import StripeStore
 from ispsheets.problems import Problem, warning
+from ispsheets.reporting.cards import CardFacts
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.reconcile import allocate_payments
 
@@ -446,3 +447,21 @@ def show_links(cycle: Cycle, store: StripeStore) -> None:
     links = {r.invoice_number: r.url for r in store.links(("active",))}
     cycle.invoices = [copy_invoice(i, pay_link=links.get(i.invoice_number, ""))
                       for i in cycle.invoices]
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+def card_facts(cycle: Cycle) -> CardFacts | None:
+    """Fees, autopay outcomes and usable cards from the journal; None when Stripe is off."""
+    if not stripe_on(cycle):
+        return None
+    store = StripeStore(cycle.journal)
+    tz = cycle.config.tz
+    fees = tuple((when(m.created, tz).date(), m.fee) for m in store.movements()
+                 if m.kind == "payment")
+    tried = tuple((number, a.number, a.state) for number, found in attempts(store).items()
+                  for a in found)
+    usable = frozenset(cid for cid, k in store.customers().items()
+                       if k.card and (not k.card_expires
+                                      or k.card_expires >= cycle.today.strftime("%Y-%m")))
+    return CardFacts(fees, tried, usable)

@@ -19,6 +19,7 @@ from typing import NoReturn
 from ispsheets.children import die_with_parent
 from ispsheets.reporting.inputs import ReportInput
 from ispsheets.reporting.workbook import prune_reports, write_report
+from ispsheets.steps.cards import card_facts
 from ispsheets.steps.cycle import Cycle
 
 FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
@@ -37,7 +38,8 @@ def report_input(cycle: Cycle) -> ReportInput:
                        clients=cycle.book.clients, packages=cycle.book.packages,
                        services=cycle.book.services, invoices=tuple(invoices),
                        payments=cycle.book.payments, paid_on=paid_on,
-                       suspensions=tuple(cycle.journal.suspension_history()))
+                       suspensions=tuple(cycle.journal.suspension_history()),
+                       cards=card_facts(cycle))
 
 
 def _folder(cycle: Cycle) -> Path:
