@@ -88,6 +88,8 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
                           money(report.snapshot.balances.get(client.client_id, ZERO)))
         out.print(table)
 
+    _cards(config, today, out)
+
     plan = Table(title=f"What the run of {day} will do", title_justify="left")
     plan.add_column("action")
     plan.add_column("client")
@@ -105,3 +107,27 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
     if errors:
         out.print(f"{len(errors)} problem(s) in the workbook: run `ispsheets check` to list them")
     return ExitCode.OK if report.exit_code is ExitCode.OK else report.exit_code
+
+
+def _cards(config: Config, today: dt.date, out: Console) -> None:
+    """Autopay clients and their cards, cards expiring, declined charges and their next try."""
+    from ispsheets.payments.stripe.status import card_status
+
+    cards = card_status(config, today)
+    if cards is None:
+        return
+    if cards.autopay_clients:
+        table = Table(title="Cards on file", title_justify="left")
+        for column in ("client", "card", "expires"):
+            table.add_column(column)
+        for client_id, label, expires in cards.autopay_clients:
+            soon = " (this month)" if client_id in cards.expiring else ""
+            table.add_row(client_id, label, expires + soon)
+        out.print(table)
+    if cards.failed:
+        table = Table(title="Autopay charges that failed", title_justify="left")
+        for column in ("invoice", "client", "outcome", "next try"):
+            table.add_column(column)
+        for row in cards.failed:
+            table.add_row(*row)
+        out.print(table)

@@ -358,3 +358,25 @@ def test_the_report_shows_fees_net_autopay_success_and_usable_cards(tmp_path, st
         D(str(summary["Collected December 2026"])) - fees
     assert D(str(summary["Autopay success rate"])) == D("50.0")  # A yes, B no; C never tried
     assert D(str(summary["Autopay enrollment"])) == D("50.0")  # A and B have cards; C none
+
+
+def test_status_shows_cards_and_failed_charges_with_their_next_try(tmp_path, stripe_server):
+    os.environ["STRIPE_SECRET_KEY"] = KEY
+    try:
+        business = _business(tmp_path, stripe_server, "A", "B", autopay=("A", "B"))
+        for client, card in (("A", "4242424242424242"), ("B", "4000000000009995")):
+            customer = stripe_server.call("POST", "/v1/customers", name=f"Client {client}",
+                                          metadata={"client_id": client})
+            stripe_server.add_card(customer["id"], card)
+        business.run(NOV_30)
+    finally:
+        del os.environ["STRIPE_SECRET_KEY"]
+    env = {**os.environ, "STRIPE_SECRET_KEY": KEY, "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "ispsheets", "status", "--date",
+                             "2026-12-01", "--config", str(business.folder / "config.yaml")],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Cards on file" in out and "visa 4242" in out and "2030-12" in out, out
+    [failed] = [line for line in out.splitlines() if "INV-00002" in line and "declined" in line]
+    assert "B" in failed and "2026-12-03" in failed

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
 from dataclasses import replace
 from decimal import Decimal
 
@@ -245,14 +244,7 @@ def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Clien
 # -- autopay -----------------------------------------------------------------------------------
 
 def attempts(store: StripeStore) -> dict[str, list[Attempt]]:
-    with store.journal.transaction() as db:
-        rows = db.execute("SELECT key, invoice_number, amount, state, created_at "
-                          "FROM card_charges WHERE key LIKE 'autopay/%'").fetchall()
-    found: dict[str, list[Attempt]] = defaultdict(list)
-    for key, number, amount, state, created in rows:
-        found[number].append(Attempt(int(key.rsplit("/", 1)[1]), state,
-                                     dt.datetime.fromisoformat(created).date(), Decimal(amount)))
-    return {n: sorted(a, key=lambda x: x.number) for n, a in found.items()}
+    return store.attempts()
 
 
 def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:

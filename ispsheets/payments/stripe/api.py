@@ -171,7 +171,9 @@ class StripeApi:
         query = f"metadata['client_id']:'{client_id.replace(chr(39), '')}'"
         found = self._call("searching customers", lambda: self._client.v1.customers.search(
             params={"query": query}))
-        return self._customer(found.data[0]) if found.data else None
+        if not found.data:
+            return None
+        return self.customer(found.data[0].id)  # its default card, expanded
 
     def create_customer(self, client_id: str, name: str, email: str, key: str) -> Customer:
         obj = self._call("creating a customer", lambda: self._client.v1.customers.create(

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from ispsheets.journal import Journal
 from ispsheets.payments.stripe.api import Card, Movement
+from ispsheets.payments.stripe.plan import Attempt
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS stripe_customers (
@@ -176,3 +177,17 @@ class StripeStore:
         with self.journal.transaction() as db:
             return int(db.execute("SELECT COUNT(*) FROM stripe_links WHERE invoice_number = ?",
                                   (invoice_number,)).fetchone()[0])
+
+    # -- autopay attempts (the journal's card_charges) ----------------------------------------
+
+    def attempts(self) -> dict[str, list[Attempt]]:
+        """Invoice number → its autopay attempts, in order."""
+        with self.journal.transaction() as db:
+            rows = db.execute("SELECT key, invoice_number, amount, state, created_at "
+                              "FROM card_charges WHERE key LIKE 'autopay/%'").fetchall()
+        found: dict[str, list[Attempt]] = {}
+        for key, number, amount, state, created in rows:
+            found.setdefault(number, []).append(Attempt(
+                int(key.rsplit("/", 1)[1]), state, dt.datetime.fromisoformat(created).date(),
+                Decimal(amount)))
+        return {n: sorted(a, key=lambda x: x.number) for n, a in found.items()}
