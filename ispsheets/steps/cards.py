@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from ispsheets.book.changes import AppendRow, ChangeSet
@@ -71,6 +71,7 @@ def take_card_payments(cycle: Cycle) -> None:
         except StripeFailure as failure:
             cycle.problem(failure.problem)
         cycle.report.counts["stripe requests"] += api.requests
+        cycle.report.counts["stripe milliseconds"] += round(api.seconds * 1000)
     allocate_payments(cycle)
     show_links(cycle, store)
     send_card_emails(cycle)
@@ -137,10 +138,27 @@ def restore_card_rows(cycle: Cycle, store: StripeStore) -> None:
     _add_payments(cycle, missing)
 
 
-def record_movement(cycle: Cycle, store: StripeStore, movement: Movement) -> Payment | None:
+@dataclass
+class Directory:
+    """Who is who for one phase of the step: clients by id, clients by Stripe customer."""
+
+    clients: dict[str, Client]
+    by_customer: dict[str, str]
+
+    @classmethod
+    def of(cls, cycle: Cycle, store: StripeStore) -> Directory:
+        by_customer = {c.stripe_customer_id: c.client_id for c in cycle.book.clients
+                       if c.stripe_customer_id}
+        by_customer.update({k.customer_id: cid for cid, k in store.customers().items()})
+        return cls(cycle.book.client_map(), by_customer)
+
+
+def record_movement(cycle: Cycle, store: StripeStore, movement: Movement,
+                    directory: Directory | None = None) -> Payment | None:
     """One Payments row for money moved on Stripe, once per Stripe id (None if seen before)."""
-    clients = cycle.book.client_map()
-    client_id, invoice_number = _belongs_to(cycle, store, movement)
+    directory = directory or Directory.of(cycle, store)
+    clients = directory.clients
+    client_id, invoice_number = _belongs_to(cycle, store, movement, directory)
     movement = replace(movement, client_id=client_id, invoice_number=invoice_number)
     key = _row_key(movement.id)
     amount_text = format_money(movement.amount, cycle.config.currency)
@@ -166,19 +184,17 @@ def record_movement(cycle: Cycle, store: StripeStore, movement: Movement) -> Pay
     return payment
 
 
-def _belongs_to(cycle: Cycle, store: StripeStore, movement: Movement) -> tuple[str, str]:
+def _belongs_to(cycle: Cycle, store: StripeStore, movement: Movement, directory: Directory
+                ) -> tuple[str, str]:
     """(client, invoice) of a movement: metadata first, then the customer, then (refunds and
     disputes) the payment they take back."""
-    clients = cycle.book.client_map()
+    clients, by_customer = directory.clients, directory.by_customer
     if movement.kind != "payment":
         for earlier in store.movements():
             if earlier.kind == "payment" and (
                     earlier.payment_intent == movement.payment_intent != ""
                     or earlier.charge == movement.charge != ""):
                 return earlier.client_id, earlier.invoice_number
-    by_customer = {c.stripe_customer_id: c.client_id for c in cycle.book.clients
-                   if c.stripe_customer_id}
-    by_customer.update({k.customer_id: cid for cid, k in store.customers().items()})
     client_id = movement.client_id if movement.client_id in clients else \
         by_customer.get(movement.customer, "")
     invoice = cycle.invoice(movement.invoice_number) if movement.invoice_number else None
@@ -193,13 +209,14 @@ def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
         tzinfo=cycle.config.tz).timestamp())
     cursor = int(store.get("cursor", str(first)))
     known = store.movement_ids()
+    directory = Directory.of(cycle, store)
     newest = cursor
     for movement in api.movements(cursor - PULL_OVERLAP):
         newest = max(newest, movement.created)
         if movement.id in known:
             continue
         known.add(movement.id)
-        payment = record_movement(cycle, store, movement)
+        payment = record_movement(cycle, store, movement, directory)
         if payment is not None:
             cycle.plan("card payment", payment.client_id,
                        f"{movement.id} {format_money(payment.amount, cycle.config.currency)}")
@@ -208,11 +225,11 @@ def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
 
 # -- customers ---------------------------------------------------------------------------------
 
-def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Client
-                 ) -> Customer:
+def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Client,
+                 directory: Directory | None = None) -> Customer:
     """The client's one Stripe customer, found before created: Clients.stripe_customer_id, the
     journal, a search by metadata.client_id; created under an idempotency key otherwise."""
-    known = store.customers().get(client.client_id)
+    known = store.known_customer(client.client_id)
     customer_id = client.stripe_customer_id or (known.customer_id if known else "")
     customer = api.customer(customer_id) if customer_id else None
     if customer is None:
@@ -234,6 +251,8 @@ def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Clien
             customer = replace(customer, card=cards[0])
     store.save_customer(client.client_id, customer.id, client.name, email, customer.card,
                         cycle.now)
+    if directory is not None:
+        directory.by_customer[customer.id] = client.client_id
     if client.stripe_customer_id != customer.id and (known is None
                                                      or known.customer_id != customer.id):
         cycle.journal.add_cell_write("Clients", client.client_id, "stripe_customer_id",
@@ -256,9 +275,10 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     rest = (tried, cycle.today, settings.autopay_on, settings.autopay_retry_days)
     maybe = plan_autopay(*args, dict.fromkeys(clients, True), *rest)
     customers: dict[str, Customer] = {}
-    settle_unconfirmed(cycle, api, store, tried, customers)
+    directory = Directory.of(cycle, store)
+    settle_unconfirmed(cycle, api, store, tried, customers, directory)
     for client_id in dict.fromkeys(c.client_id for c in maybe):
-        customer = customer_for(cycle, api, store, clients[client_id])
+        customer = customer_for(cycle, api, store, clients[client_id], directory)
         customers[client_id] = customer
         if customer.card is None:
             tell_no_card(cycle, api, clients[client_id], customer)
@@ -266,11 +286,13 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     for charge in plan_autopay(*args, cards, *rest):
         customer = customers[charge.client_id]
         assert customer.card is not None
-        charge_card(cycle, api, store, charge, customer, tried.get(charge.invoice_number, []))
+        charge_card(cycle, api, store, charge, customer, tried.get(charge.invoice_number, []),
+                    directory)
 
 
 def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
-                       tried: dict[str, list[Attempt]], customers: dict[str, Customer]) -> None:
+                       tried: dict[str, list[Attempt]], customers: dict[str, Customer],
+                       directory: Directory) -> None:
     """Attempts a run keyed but never saw answered, on invoices that are no longer open.
 
     When the pull found a payment by the client's customer for that invoice, the attempt did
@@ -280,7 +302,7 @@ def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
     settled)."""
     paid_by_card = {m.invoice_number for m in store.movements()
                     if m.kind == "payment" and m.customer}
-    clients = cycle.book.client_map()
+    clients = directory.clients
     for number, tries in tried.items():
         last, invoice = tries[-1], cycle.invoice(number)
         if last.state != "pending" or invoice is None or invoice.client_id not in clients:
@@ -291,17 +313,17 @@ def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
         charge = Charge(number, invoice.client_id, last.number, last.amount)
         if number in paid_by_card:
             customer = customers.get(invoice.client_id) or customer_for(
-                cycle, api, store, clients[invoice.client_id])
+                cycle, api, store, clients[invoice.client_id], directory)
             customers[invoice.client_id] = customer
             if customer.card is not None:
-                charge_card(cycle, api, store, charge, customer, tries[:-1])
+                charge_card(cycle, api, store, charge, customer, tries[:-1], directory)
                 continue
         cycle.journal.finish_card_charge(charge.key, "abandoned", "", "invoice settled before "
                                          "the charge was confirmed", cycle.now)
 
 
 def charge_card(cycle: Cycle, api: StripeApi, store: StripeStore, charge: Charge,
-                customer: Customer, earlier: list[Attempt]) -> None:
+                customer: Customer, earlier: list[Attempt], directory: Directory) -> None:
     currency = cycle.config.currency
     amount = format_money(charge.amount, currency)
     cycle.plan("autopay", charge.client_id, f"{charge.invoice_number} {amount} "
@@ -316,13 +338,13 @@ def charge_card(cycle: Cycle, api: StripeApi, store: StripeStore, charge: Charge
     checkpoint("card-charged")
     link = ""
     if result.state == "declined":  # where the client puts in another card
-        link = card_link(cycle, api, cycle.book.client_map()[charge.client_id], customer)
+        link = card_link(cycle, api, directory.clients[charge.client_id], customer)
     with cycle.journal.transaction():
         cycle.journal.finish_card_charge(charge.key, result.state, result.reference,
                                          result.decline_code, cycle.now)
         if result.state == "succeeded":
             assert result.movement is not None
-            record_movement(cycle, store, result.movement)
+            record_movement(cycle, store, result.movement, directory)
             cycle.log("autopay_charged", charge.client_id, charge.invoice_number,
                       f"{amount} {result.reference} ({customer.card.brand} "
                       f"{customer.card.last4})".replace("( ", "(").replace(" )", ")"))

@@ -9,6 +9,7 @@ jitter, the same idempotency key on every try).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -130,13 +131,17 @@ class StripeApi:
                                            max_network_retries=retries)
         self.currency = currency
         self.requests = 0  # requests made (each library call; retries not counted)
+        self.seconds = 0.0  # time spent in them
 
     def _call(self, doing: str, call: Callable[[], T]) -> T:
         self.requests += 1
+        start = time.perf_counter()
         try:
             return call()
         except stripe.StripeError as exc:
             raise StripeFailure(_problem(exc, doing)) from exc
+        finally:
+            self.seconds += time.perf_counter() - start
 
     def _minor(self, amount: Decimal) -> int:
         return to_minor(amount, self.currency)
@@ -217,6 +222,7 @@ class StripeApi:
         if descriptor:
             params["statement_descriptor_suffix"] = descriptor[:22]
         self.requests += 1
+        start = time.perf_counter()
         try:
             intent = self._client.v1.payment_intents.create(
                 params=params,  # type: ignore[arg-type]
@@ -230,6 +236,8 @@ class StripeApi:
                                 exc.user_message or str(exc._message or ""))  # type: ignore[attr-defined]
         except stripe.StripeError as exc:
             raise StripeFailure(_problem(exc, "charging a card")) from exc
+        finally:
+            self.seconds += time.perf_counter() - start
         if intent.status == "requires_action":
             return ChargeResult("requires_action", intent.id, "authentication_required")
         if intent.status != "succeeded":

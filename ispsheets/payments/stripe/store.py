@@ -81,6 +81,7 @@ class StripeStore:
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
+        self._customers: dict[str, KnownCustomer] | None = None  # read once, kept in step
         with journal.transaction() as db:
             for statement in _TABLES.split(";"):
                 if statement.strip():
@@ -100,10 +101,18 @@ class StripeStore:
     # -- customers ----------------------------------------------------------------------------
 
     def customers(self) -> dict[str, KnownCustomer]:
-        with self.journal.transaction() as db:
-            rows = db.execute("SELECT client_id, customer_id, name, email, card, card_label, "
-                              "card_expires FROM stripe_customers").fetchall()
-        return {r[0]: KnownCustomer(*r) for r in rows}
+        if self._customers is None:
+            with self.journal.transaction() as db:
+                rows = db.execute("SELECT client_id, customer_id, name, email, card, "
+                                  "card_label, card_expires FROM stripe_customers").fetchall()
+            self._customers = {r[0]: KnownCustomer(*r) for r in rows}
+        return dict(self._customers)
+
+    def known_customer(self, client_id: str) -> KnownCustomer | None:
+        if self._customers is None:
+            self.customers()
+        assert self._customers is not None
+        return self._customers.get(client_id)
 
     def save_customer(self, client_id: str, customer_id: str, name: str, email: str,
                       card: Card | None, now: dt.datetime) -> None:
@@ -113,6 +122,10 @@ class StripeStore:
             db.execute("INSERT OR REPLACE INTO stripe_customers VALUES (?,?,?,?,?,?,?,?)",
                        (client_id, customer_id, name, email, card.payment_method if card else "",
                         label, expires, now.isoformat()))
+        if self._customers is not None:
+            self._customers[client_id] = KnownCustomer(
+                client_id, customer_id, name, email, card.payment_method if card else "",
+                label, expires)
 
     # -- money moved --------------------------------------------------------------------------
 
