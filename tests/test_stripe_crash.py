@@ -60,6 +60,8 @@ def test_a_run_killed_at_a_card_checkpoint_charges_and_records_once(tmp_path, st
     for day in (NOV_30, dt.date(2026, 12, 1), dt.date(2026, 12, 2)):
         done = _run(business, stripe_server, day)
         assert done.returncode == 0, done.stdout + done.stderr
+        clients = business.clients()  # the charge counted once, in every run
+        assert clients["CARD"].balance == 0, (day, clients["CARD"])
     intents = stripe_server.call("GET", "/v1/payment_intents", limit=100)["data"]
     assert [i["metadata"]["invoice_number"] for i in intents] == ["INV-00001"]  # charged once
     customers = Counter(c["metadata"].get("client_id") for c in stripe_server.customers())

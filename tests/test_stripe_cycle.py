@@ -380,3 +380,14 @@ def test_status_shows_cards_and_failed_charges_with_their_next_try(tmp_path, str
     assert "Cards on file" in out and "visa 4242" in out and "2030-12" in out, out
     [failed] = [line for line in out.splitlines() if "INV-00002" in line and "declined" in line]
     assert "B" in failed and "2026-12-03" in failed
+
+
+def test_a_balance_below_the_partial_minimum_can_still_be_paid_whole(tmp_path, stripe_server,
+                                                                     stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    business.pay("A", "46.00", dt.date(2026, 12, 2), method="check")
+    business.run(dt.date(2026, 12, 2))
+    invoice = business.invoices()["INV-00001"]
+    assert invoice.balance == D("3.99")
+    assert stripe_server.pay_link(invoice.pay_link, "3.99")["payment_status"] == "paid"
