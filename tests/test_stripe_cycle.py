@@ -391,3 +391,16 @@ def test_a_balance_below_the_partial_minimum_can_still_be_paid_whole(tmp_path, s
     invoice = business.invoices()["INV-00001"]
     assert invoice.balance == D("3.99")
     assert stripe_server.pay_link(invoice.pay_link, "3.99")["payment_status"] == "paid"
+
+
+def test_the_owner_switching_autopay_is_logged_once(tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A", "B", autopay=("A",))
+    business.run(dt.date(2026, 11, 28))
+    business.edit(ChangeSet(sets=(SetCell("Clients", "A", "autopay", "no"),
+                                  SetCell("Clients", "B", "autopay", "yes"))))
+    business.run(dt.date(2026, 11, 29))
+    business.run(NOV_30)
+    switches = [(r["action"], r["client_id"], r["detail"]) for r in business.activity()
+                if r["action"] in ("autopay_enabled", "autopay_disabled")]
+    assert switches == [("autopay_disabled", "A", "by the owner (Clients.autopay)"),
+                        ("autopay_enabled", "B", "by the owner (Clients.autopay)")]

@@ -58,6 +58,8 @@ def take_card_payments(cycle: Cycle) -> None:
         return
     store = StripeStore(cycle.journal)
     restore_card_rows(cycle, store)
+    if not cycle.dry_run:
+        log_autopay_changes(cycle, store)
     if not cycle.dry_run and {"reconcile", "send"} & set(cycle.options.steps):
         api = StripeApi(cycle.config.stripe_key, cycle.config.currency,
                         cycle.config.stripe.api_base)
@@ -75,6 +77,20 @@ def take_card_payments(cycle: Cycle) -> None:
     allocate_payments(cycle)
     show_links(cycle, store)
     send_card_emails(cycle)
+
+
+def log_autopay_changes(cycle: Cycle, store: StripeStore) -> None:
+    """Activity `autopay_enabled` / `autopay_disabled` when the owner changes Clients.autopay
+    (the first run with Stripe only notes how things stand)."""
+    before = json.loads(store.get("autopay", "null"))
+    now = {c.client_id: c.autopay for c in cycle.book.clients}
+    if before is not None:
+        for client_id, on in now.items():
+            if client_id in before and before[client_id] != on:
+                cycle.log("autopay_enabled" if on else "autopay_disabled", client_id, "",
+                          "by the owner (Clients.autopay)")
+    if before != now:
+        store.put("autopay", json.dumps(now))
 
 
 # -- Payments rows ------------------------------------------------------------------------------

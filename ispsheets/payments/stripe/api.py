@@ -23,6 +23,7 @@ from ispsheets.problems import Problem
 T = TypeVar("T")
 WHERE = "config.yaml: stripe"
 RETRIES = 3  # network errors, 409, 429 and 5xx: tried again with backoff this many times
+CONNECT_SECONDS, READ_SECONDS = 10, 30  # a Stripe that hangs costs a run at most this a try
 
 
 class StripeFailure(Exception):
@@ -127,8 +128,10 @@ class StripeApi:
     def __init__(self, key: str, currency: str, api_base: str = "",
                  retries: int = RETRIES) -> None:
         addresses: dict[str, str] = {"api": api_base.rstrip("/")} if api_base else {}
-        self._client = stripe.StripeClient(key, base_addresses=addresses,  # type: ignore[arg-type]
-                                           max_network_retries=retries)
+        self._client = stripe.StripeClient(
+            key, base_addresses=addresses,  # type: ignore[arg-type]
+            max_network_retries=retries,
+            http_client=stripe.RequestsClient(timeout=(CONNECT_SECONDS, READ_SECONDS)))
         self.currency = currency
         self.requests = 0  # requests made (each library call; retries not counted)
         self.seconds = 0.0  # time spent in them
