@@ -373,10 +373,13 @@ def test_status_shows_cards_and_failed_charges_with_their_next_try(tmp_path, str
         del os.environ["STRIPE_SECRET_KEY"]
     env = {**os.environ, "STRIPE_SECRET_KEY": KEY, "COLUMNS": "200"}
     result = subprocess.run([sys.executable, "-m", "ispsheets", "status", "--date",
-                             "2026-12-01", "--config", str(business.folder / "config.yaml")],
+                             "2026-12-03", "--config", str(business.folder / "config.yaml")],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    [planned] = [line for line in out.splitlines() if "autopay" in line]
+    assert "INV-00002" in planned and "attempt 2" in planned  # the retry the run will make
+
     assert "Cards on file" in out and "visa 4242" in out and "2030-12" in out, out
     [failed] = [line for line in out.splitlines() if "INV-00002" in line and "declined" in line]
     assert "B" in failed and "2026-12-03" in failed

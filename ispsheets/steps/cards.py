@@ -74,9 +74,24 @@ def take_card_payments(cycle: Cycle) -> None:
             cycle.problem(failure.problem)
         cycle.report.counts["stripe requests"] += api.requests
         cycle.report.counts["stripe milliseconds"] += round(api.seconds * 1000)
+    elif cycle.dry_run and "reconcile" in cycle.options.steps:
+        plan_offline(cycle, store)
     allocate_payments(cycle)
     show_links(cycle, store)
     send_card_emails(cycle)
+
+
+def plan_offline(cycle: Cycle, store: StripeStore) -> None:
+    """A dry run (and `status`) does not call Stripe: the charges it would make, from the cards
+    the journal knows."""
+    settings = cycle.config.stripe
+    cards = {cid: bool(k.card) for cid, k in store.customers().items()}
+    for charge in plan_autopay(cycle.invoices, cycle.book.client_map(), cards,
+                               store.attempts(), cycle.today, settings.autopay_on,
+                               settings.autopay_retry_days):
+        cycle.plan("autopay", charge.client_id, f"{charge.invoice_number} "
+                   f"{format_money(charge.amount, cycle.config.currency)} "
+                   f"(attempt {charge.number})")
 
 
 def log_autopay_changes(cycle: Cycle, store: StripeStore) -> None:
