@@ -226,9 +226,14 @@ def test_an_autopay_client_without_a_card_is_told_once(tmp_path, stripe_server, 
 def test_customers_are_never_duplicated_across_runs(tmp_path, stripe_server, stripe_key):
     business = _business(tmp_path, stripe_server, "A", "B", autopay=("A", "B"))
     business.run(NOV_30)
-    business.edit(ChangeSet(sets=(SetCell("Clients", "A", "stripe_customer_id", ""),)))
-    business.run(DEC_1)
-    assert sorted(c["metadata"]["client_id"] for c in stripe_server.customers()) == ["A", "B"]
+    business.edit(ChangeSet(sets=(SetCell("Clients", "A", "stripe_customer_id", ""),
+                                  SetCell("Clients", "B", "email", "bob@new.example"))))
+    stripe_server.add_card(business.clients()["B"].stripe_customer_id)
+    business.run(DEC_1)  # B is charged now: its customer is read, and kept in step
+    customers = {c["metadata"]["client_id"]: c for c in stripe_server.customers()}
+    assert sorted(customers) == ["A", "B"]
+    assert customers["B"]["email"] == "bob@new.example"
+    assert business.clients()["A"].stripe_customer_id == customers["A"]["id"]
 
 
 def test_a_refund_reopens_the_invoice_and_a_deleted_row_comes_back(tmp_path, stripe_server,

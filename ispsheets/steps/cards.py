@@ -284,8 +284,7 @@ def customer_for(cycle: Cycle, api: StripeApi, store: StripeStore, client: Clien
                         cycle.now)
     if directory is not None:
         directory.by_customer[customer.id] = client.client_id
-    if client.stripe_customer_id != customer.id and (known is None
-                                                     or known.customer_id != customer.id):
+    if client.stripe_customer_id != customer.id:  # a tool cell: found, made, or blanked
         cycle.journal.add_cell_write("Clients", client.client_id, "stripe_customer_id",
                                      customer.id, cycle.now)
     return customer
