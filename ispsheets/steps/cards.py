@@ -58,7 +58,7 @@ def take_card_payments(cycle: Cycle) -> None:
         return
     store = StripeStore(cycle.journal)
     restore_card_rows(cycle, store)
-    if not cycle.dry_run:
+    if not cycle.dry_run and "reconcile" in cycle.options.steps:
         log_autopay_changes(cycle, store)
     if not cycle.dry_run and {"reconcile", "send"} & set(cycle.options.steps):
         api = StripeApi(cycle.config.stripe_key, cycle.config.currency,
