@@ -118,14 +118,16 @@ class StripeStore:
                       card: Card | None, now: dt.datetime) -> None:
         label = f"{card.brand} {card.last4}".strip() if card else ""
         expires = f"{card.exp_year:04d}-{card.exp_month:02d}" if card and card.exp_year else ""
+        saved = KnownCustomer(client_id, customer_id, name, email,
+                              card.payment_method if card else "", label, expires)
+        if self.known_customer(client_id) == saved:
+            return  # as it was: no write (a run charging 2,000 cards saves 2,000 syncs)
         with self.journal.transaction() as db:
             db.execute("INSERT OR REPLACE INTO stripe_customers VALUES (?,?,?,?,?,?,?,?)",
                        (client_id, customer_id, name, email, card.payment_method if card else "",
                         label, expires, now.isoformat()))
         if self._customers is not None:
-            self._customers[client_id] = KnownCustomer(
-                client_id, customer_id, name, email, card.payment_method if card else "",
-                label, expires)
+            self._customers[client_id] = saved
 
     # -- money moved --------------------------------------------------------------------------
 
