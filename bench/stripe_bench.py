@@ -127,8 +127,9 @@ def main() -> None:
             pay_links(server)
             server.reset()
             autopay(server, args.clients, Path(folder) / "autopay")
-            server.reset()
-            pull(server, args.payments, Path(folder))
+            if args.payments:
+                server.reset()
+                pull(server, args.payments, Path(folder))
     finally:
         server.stop()
 
