@@ -77,3 +77,25 @@ def test_a_run_killed_at_a_card_checkpoint_charges_and_records_once(tmp_path, st
     keys = [m.key for m in business.mails()]
     assert len(keys) == len(set(keys))
     assert Counter(k.split("/")[0] for k in keys)["card_needed"] == 1
+
+
+@pytest.mark.slow
+def test_a_declined_charge_killed_before_its_record_then_a_new_card_is_charged_once(
+        tmp_path, stripe_server):
+    business = _business(tmp_path, stripe_server)
+    customer = stripe_server.customers()[0]["id"]
+    stripe_server.add_card(customer, "4000000000000002")  # CARD's default now declines
+    killed = _run(business, stripe_server, NOV_30, "card-charged")
+    assert killed.returncode == 137, killed.stderr
+    stripe_server.add_card(customer)  # the client puts in a good card before the next run
+    again = _run(business, stripe_server, NOV_30)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "interrupted and the card changed" in again.stderr + again.stdout
+    assert business.invoices()["INV-00001"].status == "open"  # not charged twice, nor lost
+    for day in (dt.date(2026, 12, 1), dt.date(2026, 12, 2), dt.date(2026, 12, 3)):
+        assert _run(business, stripe_server, day).returncode == 0
+    intents = stripe_server.call("GET", "/v1/payment_intents", limit=100)["data"]
+    assert sorted(i["status"] for i in intents) == ["requires_payment_method", "succeeded"]
+    assert business.invoices()["INV-00001"].status == "paid"
+    [charged] = business.activity("autopay_charged")
+    assert "2026-12-03" in str(charged["timestamp"])

@@ -306,7 +306,7 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     maybe = plan_autopay(*args, dict.fromkeys(clients, True), *rest)
     customers: dict[str, Customer] = {}
     directory = Directory.of(cycle, store)
-    settle_unconfirmed(cycle, api, store, tried, customers, directory)
+    settle_unconfirmed(cycle, store, tried, clients)
     for client_id in dict.fromkeys(c.client_id for c in maybe):
         customer = customer_for(cycle, api, store, clients[client_id], directory)
         customers[client_id] = customer
@@ -320,19 +320,17 @@ def autopay(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
                     directory)
 
 
-def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
-                       tried: dict[str, list[Attempt]], customers: dict[str, Customer],
-                       directory: Directory) -> None:
+def settle_unconfirmed(cycle: Cycle, store: StripeStore, tried: dict[str, list[Attempt]],
+                       clients: dict[str, Client]) -> None:
     """Attempts a run keyed but never saw answered, on invoices that are no longer open.
 
-    When the pull found a payment by the client's customer for that invoice, the attempt did
-    reach Stripe: the same request again (same idempotency key, same amount) answers the same
-    PaymentIntent, and the attempt is recorded. Otherwise nothing was charged that needs
-    recording, and the attempt is closed as `abandoned` (never sent again: the invoice is
-    settled)."""
-    paid_by_card = {m.invoice_number for m in store.movements()
+    When the pull found a payment by the client's customer for that invoice (pay links make
+    none: only autopay charges a customer), the attempt reached Stripe and charged: it is
+    recorded as that payment. Otherwise nothing was charged, and the attempt is closed as
+    `abandoned` (never sent again: the invoice is settled). Attempts on invoices still open
+    are planned again under their own key and amount: Stripe answers the first result."""
+    paid_by_card = {m.invoice_number: m for m in store.movements()
                     if m.kind == "payment" and m.customer}
-    clients = directory.clients
     for number, tries in tried.items():
         last, invoice = tries[-1], cycle.invoice(number)
         if last.state != "pending" or invoice is None or invoice.client_id not in clients:
@@ -341,13 +339,15 @@ def settle_unconfirmed(cycle: Cycle, api: StripeApi, store: StripeStore,
         if invoice.status in OPEN and balance > 0:
             continue  # planned again as a replay of the same request
         charge = Charge(number, invoice.client_id, last.number, last.amount)
-        if number in paid_by_card:
-            customer = customers.get(invoice.client_id) or customer_for(
-                cycle, api, store, clients[invoice.client_id], directory)
-            customers[invoice.client_id] = customer
-            if customer.card is not None:
-                charge_card(cycle, api, store, charge, customer, tries[:-1], directory)
-                continue
+        found = paid_by_card.get(number)
+        if found is not None:  # it reached Stripe and charged: the pull recorded the payment
+            with cycle.journal.transaction():
+                cycle.journal.finish_card_charge(charge.key, "succeeded", found.id, "",
+                                                 cycle.now)
+                cycle.log("autopay_charged", charge.client_id, number,
+                          f"{format_money(found.amount, cycle.config.currency)} {found.id}")
+            cycle.report.counts["autopay charged"] += 1
+            continue
         cycle.journal.finish_card_charge(charge.key, "abandoned", "", "invoice settled before "
                                          "the charge was confirmed", cycle.now)
 
@@ -359,12 +359,28 @@ def charge_card(cycle: Cycle, api: StripeApi, store: StripeStore, charge: Charge
     cycle.plan("autopay", charge.client_id, f"{charge.invoice_number} {amount} "
                f"(attempt {charge.number})")
     assert customer.card is not None
-    cycle.journal.begin_card_charge(charge.key, charge.invoice_number, charge.client_id,
-                                    charge.amount, cycle.now)
-    result = api.charge(customer.id, customer.card.payment_method, charge.amount,
-                        {"invoice_number": charge.invoice_number,
-                         "client_id": charge.client_id},
-                        f"ispsheets/{charge.key}", cycle.config.stripe.statement_descriptor)
+    with cycle.journal.transaction():
+        cycle.journal.begin_card_charge(charge.key, charge.invoice_number, charge.client_id,
+                                        charge.amount, cycle.now)
+        store.note_attempt_day(charge.key, cycle.today)
+    try:
+        result = api.charge(customer.id, customer.card.payment_method, charge.amount,
+                            {"invoice_number": charge.invoice_number,
+                             "client_id": charge.client_id},
+                            f"ispsheets/{charge.key}", cycle.config.stripe.statement_descriptor)
+    except StripeFailure as failure:
+        if not failure.key_reused:
+            raise
+        # Asked again after an interrupted run, with another card: Stripe refuses the key. The
+        # pull ran first and found no payment for the invoice, so the first request charged
+        # nothing; the attempt counts as declined and the next one (a new key) follows the
+        # retry days.
+        cycle.journal.finish_card_charge(charge.key, "declined", "", "interrupted; the card "
+                                         "changed since", cycle.now)
+        cycle.problem(warning("Clients", f"autopay attempt {charge.number} on "
+                              f"{charge.invoice_number} was interrupted and the card changed "
+                              "since; the next attempt follows the retry days", "nothing to do"))
+        return
     checkpoint("card-charged")
     link = ""
     if result.state == "declined":  # where the client puts in another card
@@ -464,9 +480,20 @@ def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     for record in store.links(("pending",)):  # keyed by a run that stopped: same key again
         invoice = cycle.invoice(record.invoice_number)
         client_id = invoice.client_id if invoice else ""
-        link = api.pay_link(record.invoice_number, client_id, record.amount,
-                            settings.partial_minimum, f"ispsheets/{record.key}",
-                            f"Invoice {record.invoice_number}")
+        try:
+            link = api.pay_link(record.invoice_number, client_id, record.amount,
+                                settings.partial_minimum, f"ispsheets/{record.key}",
+                                f"Invoice {record.invoice_number}")
+        except StripeFailure as failure:
+            if not failure.key_reused:
+                raise
+            store.finish_link(record.key, "abandoned", cycle.now)  # a new key next
+            cycle.problem(warning("config.yaml: stripe", f"a pay link for "
+                                  f"{record.invoice_number} begun by an interrupted run could "
+                                  "not be finished (a setting changed since)",
+                                  "in Stripe's dashboard, deactivate any other active link "
+                                  f"for {record.invoice_number}"))
+            continue
         store.finish_link(record.key, "active", cycle.now, link.id, link.url)
     active = store.links(("active",))
     current = {r.invoice_number: (r.key, r.amount) for r in active}

@@ -29,9 +29,12 @@ CONNECT_SECONDS, READ_SECONDS = 10, 30  # a Stripe that hangs costs a run at mos
 class StripeFailure(Exception):
     """A Stripe call that did not happen (or whose outcome is unknown): tried again next run."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, key_reused: bool = False) -> None:
         super().__init__(str(problem))
         self.problem = problem
+        # Stripe refused an idempotency key sent again with other parameters: that request
+        # will never go through as it is
+        self.key_reused = key_reused
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,8 @@ class StripeApi:
         try:
             return call()
         except stripe.StripeError as exc:
-            raise StripeFailure(_problem(exc, doing)) from exc
+            raise StripeFailure(_problem(exc, doing),
+                                isinstance(exc, stripe.IdempotencyError)) from exc
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -238,7 +242,8 @@ class StripeApi:
             return ChargeResult(state, pi.id if pi is not None else "", code,
                                 exc.user_message or str(exc._message or ""))  # type: ignore[attr-defined]
         except stripe.StripeError as exc:
-            raise StripeFailure(_problem(exc, "charging a card")) from exc
+            raise StripeFailure(_problem(exc, "charging a card"),
+                                isinstance(exc, stripe.IdempotencyError)) from exc
         finally:
             self.seconds += time.perf_counter() - start
         if intent.status == "requires_action":

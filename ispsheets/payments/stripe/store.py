@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS stripe_links (
 );
 CREATE INDEX IF NOT EXISTS stripe_links_invoice ON stripe_links (invoice_number, state);
 CREATE TABLE IF NOT EXISTS stripe_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The day (the run's --date) each autopay attempt was made: retries count from it.
+CREATE TABLE IF NOT EXISTS stripe_attempt_days (key TEXT PRIMARY KEY, day TEXT NOT NULL);
 """
 
 
@@ -198,11 +200,18 @@ class StripeStore:
     def attempts(self) -> dict[str, list[Attempt]]:
         """Invoice number → its autopay attempts, in order."""
         with self.journal.transaction() as db:
-            rows = db.execute("SELECT key, invoice_number, amount, state, created_at "
-                              "FROM card_charges WHERE key LIKE 'autopay/%'").fetchall()
+            rows = db.execute("SELECT c.key, invoice_number, amount, state, "
+                              "COALESCE(d.day, c.created_at) FROM card_charges c "
+                              "LEFT JOIN stripe_attempt_days d ON d.key = c.key "
+                              "WHERE c.key LIKE 'autopay/%'").fetchall()
         found: dict[str, list[Attempt]] = {}
-        for key, number, amount, state, created in rows:
+        for key, number, amount, state, day in rows:
             found.setdefault(number, []).append(Attempt(
-                int(key.rsplit("/", 1)[1]), state, dt.datetime.fromisoformat(created).date(),
+                int(key.rsplit("/", 1)[1]), state, dt.date.fromisoformat(day[:10]),
                 Decimal(amount)))
         return {n: sorted(a, key=lambda x: x.number) for n, a in found.items()}
+
+    def note_attempt_day(self, key: str, day: dt.date) -> None:
+        with self.journal.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO stripe_attempt_days VALUES (?, ?)",
+                       (key, day.isoformat()))
