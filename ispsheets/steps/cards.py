@@ -43,6 +43,7 @@ from ispsheets.steps.reconcile import allocate_payments
 
 PULL_OVERLAP = 2 * 86400  # seconds pulled again before the cursor: late writes, clock skew
 FIRST_PULL_DAYS = 35  # how far back the first pull looks
+PULL_BATCH = 500  # payments recorded in one journal transaction
 CARD_EMAIL = "card_email"
 # Where the crash tests kill a run (`ispsheets.faults.checkpoint`), besides the cycle's own.
 KILL_POINTS = ("stripe-customer-created", "card-charged", "pay-link-made")
@@ -175,18 +176,21 @@ class Directory:
 
     clients: dict[str, Client]
     by_customer: dict[str, str]
+    taken: set[str]  # payment ids in the Payments tab
 
     @classmethod
     def of(cls, cycle: Cycle, store: StripeStore) -> Directory:
         by_customer = {c.stripe_customer_id: c.client_id for c in cycle.book.clients
                        if c.stripe_customer_id}
         by_customer.update({k.customer_id: cid for cid, k in store.customers().items()})
-        return cls(cycle.book.client_map(), by_customer)
+        return cls(cycle.book.client_map(), by_customer,
+                   {p.payment_id for p in cycle.book.payments})
 
 
 def record_movement(cycle: Cycle, store: StripeStore, movement: Movement,
-                    directory: Directory | None = None) -> Payment | None:
-    """One Payments row for money moved on Stripe, once per Stripe id (None if seen before)."""
+                    directory: Directory | None = None, add: bool = True) -> Payment | None:
+    """One Payments row for money moved on Stripe, once per Stripe id (None if seen before);
+    it counts in this run's allocation (`add`, or the caller adds it)."""
     directory = directory or Directory.of(cycle, store)
     clients = directory.clients
     client_id, invoice_number = _belongs_to(cycle, store, movement, directory)
@@ -203,15 +207,16 @@ def record_movement(cycle: Cycle, store: StripeStore, movement: Movement,
                                   "set that client's stripe_customer_id, or refund it in "
                                   "Stripe; type it into Payments by hand if it is a client's"))
             return None
-        taken = {p.payment_id for p in cycle.book.payments}
-        payment_id = cycle.journal.assign_id("Payments", key, PAYMENT_ID.format, taken)
+        payment_id = cycle.journal.assign_id("Payments", key, PAYMENT_ID.format,
+                                             directory.taken)
         values = {"payment_id": payment_id,
                   "date": when(movement.created, cycle.config.tz).date().isoformat(),
                   "client_id": client_id, "amount": str(movement.amount), "method": "card",
                   "reference": movement.id, "invoice_number": invoice_number}
         cycle.journal.add_tool_row(key, "Payments", values, cycle.now)
     payment = _payment(values)
-    _add_payments(cycle, [payment])
+    if add:
+        _add_payments(cycle, [payment])
     return payment
 
 
@@ -242,15 +247,22 @@ def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     known = store.movement_ids()
     directory = Directory.of(cycle, store)
     newest = cursor
+    fresh = []
     for movement in api.movements(cursor - PULL_OVERLAP):
         newest = max(newest, movement.created)
-        if movement.id in known:
-            continue
-        known.add(movement.id)
-        payment = record_movement(cycle, store, movement, directory)
-        if payment is not None:
-            cycle.plan("card payment", payment.client_id,
-                       f"{movement.id} {format_money(payment.amount, cycle.config.currency)}")
+        if movement.id not in known:
+            known.add(movement.id)
+            fresh.append(movement)
+    for start in range(0, len(fresh), PULL_BATCH):
+        added = []
+        with cycle.journal.transaction():  # one disk sync a batch: a crash redoes the batch
+            for movement in fresh[start:start + PULL_BATCH]:
+                payment = record_movement(cycle, store, movement, directory, add=False)
+                if payment is not None:
+                    added.append(payment)
+                    cycle.plan("card payment", payment.client_id, f"{movement.id} "
+                               f"{format_money(payment.amount, cycle.config.currency)}")
+        _add_payments(cycle, added)
     store.put("cursor", str(newest))
 
 
