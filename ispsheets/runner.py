@@ -20,7 +20,8 @@ from ispsheets.journal import Journal, JournalError
 from ispsheets.ledger import build_ledger
 from ispsheets.lock import AlreadyRunning, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
-from ispsheets.steps.cards import fold_into_new_rows, take_card_payments
+from ispsheets.steps.card_rows import fold_into_new_rows
+from ispsheets.steps.cards import take_card_payments
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.prepare import column_values, prepare
 from ispsheets.steps.reconcile import allocate_payments
