@@ -5,13 +5,8 @@ from __future__ import annotations
 
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import copy_invoice
-from ispsheets.payments.stripe.api import (
-    StripeApi,
-    StripeFailure,
-)
-from ispsheets.payments.stripe.plan import (
-    plan_links,
-)
+from ispsheets.payments.stripe.api import StripeApi, StripeFailure
+from ispsheets.payments.stripe.plan import plan_links
 from ispsheets.payments.stripe.store import StripeStore
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
