@@ -412,3 +412,32 @@ def test_the_owner_switching_autopay_is_logged_once(tmp_path, stripe_server, str
                 if r["action"] in ("autopay_enabled", "autopay_disabled")]
     assert switches == [("autopay_disabled", "A", "by the owner (Clients.autopay)"),
                         ("autopay_enabled", "B", "by the owner (Clients.autopay)")]
+
+
+def test_an_autopay_invoice_costs_two_requests_once_the_customer_is_known(
+        tmp_path, stripe_server, stripe_key):
+    business = _business(tmp_path, stripe_server, "A", "B", autopay=("A", "B"))
+    for client in ("A", "B"):
+        customer = stripe_server.call("POST", "/v1/customers", name=f"Client {client}",
+                                      email=f"{client.lower()}@x.example",
+                                      metadata={"client_id": client})
+        stripe_server.add_card(customer["id"])
+    business.run(NOV_30)
+    report = business.run(dt.date(2026, 12, 31))  # January's invoices
+    assert report.counts["autopay charged"] == 2
+    pull = 3  # one page each of payments, refunds and disputes
+    assert report.counts["stripe requests"] == pull + 2 * 2  # read the customer, charge
+
+
+def test_a_dry_run_plans_the_charges_without_calling_stripe(tmp_path, stripe_server,
+                                                            stripe_key):
+    business = _business(tmp_path, stripe_server, "A", autopay=("A",))
+    customer = stripe_server.call("POST", "/v1/customers", name="Client A",
+                                  metadata={"client_id": "A"})
+    stripe_server.add_card(customer["id"], "4000000000000002")
+    business.run(NOV_30)  # attempt 1 declined
+    before = stripe_server.call("GET", "/v1/payment_intents")["data"]
+    report = business.run(dt.date(2026, 12, 3), dry_run=True)
+    assert report.counts["stripe requests"] == 0
+    assert ("autopay", "A", "INV-00001 $49.99 (attempt 2)") in report.plan
+    assert stripe_server.call("GET", "/v1/payment_intents")["data"] == before
