@@ -152,12 +152,14 @@ def _belongs_to(cycle: Cycle, store: StripeStore, movement: Movement, directory:
 
 
 def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
-    """Record what Stripe received (and gave back) since the cursor."""
+    """Record what webhooks heard, then what Stripe received (and gave back) since the cursor."""
+    known = store.movement_ids()
+    directory = Directory.of(cycle, store)
+    record_fresh(cycle, store, [m for m in store.heard() if m.id not in known], directory)
+    known = store.movement_ids()
     first = int((cycle.now - dt.timedelta(days=FIRST_PULL_DAYS)).replace(
         tzinfo=cycle.config.tz).timestamp())
     cursor = int(store.get("cursor", str(first)))
-    known = store.movement_ids()
-    directory = Directory.of(cycle, store)
     newest = cursor
     fresh = []
     for movement in api.movements(cursor - PULL_OVERLAP):
@@ -165,9 +167,17 @@ def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
         if movement.id not in known:
             known.add(movement.id)
             fresh.append(movement)
+    record_fresh(cycle, store, fresh, directory)
+    store.put("cursor", str(newest))
+
+
+def record_fresh(cycle: Cycle, store: StripeStore, fresh: list[Movement],
+                 directory: Directory) -> None:
+    """Payments rows for movements not seen before, a journal transaction a batch (a crash
+    redoes the batch: the cursor moves only after)."""
     for start in range(0, len(fresh), PULL_BATCH):
         added = []
-        with cycle.journal.transaction():  # one disk sync a batch: a crash redoes the batch
+        with cycle.journal.transaction():
             for movement in fresh[start:start + PULL_BATCH]:
                 payment = record_movement(cycle, store, movement, directory, add=False)
                 if payment is not None:
@@ -175,7 +185,6 @@ def pull(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
                     cycle.plan("card payment", payment.client_id, f"{movement.id} "
                                f"{format_money(payment.amount, cycle.config.currency)}")
         _add_payments(cycle, added)
-    store.put("cursor", str(newest))
 
 
 def queue_card_email(cycle: Cycle, key: str, client_id: str, invoice_number: str,

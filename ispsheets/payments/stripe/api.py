@@ -300,25 +300,19 @@ class StripeApi:
         intents = self._call("listing payments", lambda: self._client.v1.payment_intents.list(
             params={"created": created, "limit": 100,
                     "expand": ["data.latest_charge.balance_transaction"]}))
-        by_intent: dict[str, Movement] = {}
         for intent in self._paged(intents, "listing payments"):
             if intent.status == "succeeded":
-                movement = by_intent[intent.id] = self._payment(intent)
-                yield movement
+                yield self._payment(intent)
         refunds = self._call("listing refunds", lambda: self._client.v1.refunds.list(
             params={"created": created, "limit": 100}))
         for refund in self._paged(refunds, "listing refunds"):
             if refund.status in ("succeeded", "pending"):
-                yield Movement(refund.id, "refund", -self._major(refund.amount), Decimal("0"),
-                               refund.created, "", _f(refund, "payment_intent") or "",
-                               _f(refund, "charge") or "")
+                yield taken_back(refund, "refund", self.currency)
         disputes = self._call("listing disputes", lambda: self._client.v1.disputes.list(
             params={"created": {"gte": since - 120 * 86400}, "limit": 100}))
         for dispute in self._paged(disputes, "listing disputes"):
             if dispute.status == "lost":
-                yield Movement(dispute.id, "dispute", -self._major(dispute.amount),
-                               Decimal("0"), dispute.created, "",
-                               _f(dispute, "payment_intent") or "", _f(dispute, "charge") or "")
+                yield taken_back(dispute, "dispute", self.currency)
 
     def _paged(self, first: Any, doing: str) -> Iterator[Any]:
         page = first
@@ -329,18 +323,52 @@ class StripeApi:
             page = self._call(doing, page.next_page)
 
     def _payment(self, intent: Any) -> Movement:
-        latest = _f(intent, "latest_charge")
-        charge_id = latest if isinstance(latest, str) else (latest.id if latest else "")
-        fee = Decimal("0")
-        if latest is not None and not isinstance(latest, str):
-            txn = _f(latest, "balance_transaction")
-            if txn is not None and not isinstance(txn, str):
-                fee = self._major(txn.fee)
-        metadata = _f(intent, "metadata") or {}
-        received = _f(intent, "amount_received") or intent.amount
-        return Movement(intent.id, "payment", self._major(received), fee, intent.created,
-                        _f(intent, "customer") or "", intent.id, charge_id,
-                        _f(metadata, "invoice_number", ""), _f(metadata, "client_id", ""))
+        return payment_movement(intent, self.currency)
+
+
+def payment_movement(intent: Any, currency: str) -> Movement:
+    """A succeeded PaymentIntent (its charge's balance transaction expanded, for the fee)."""
+    latest = _f(intent, "latest_charge")
+    charge_id = latest if isinstance(latest, str) else (latest.id if latest else "")
+    fee = Decimal("0")
+    if latest is not None and not isinstance(latest, str):
+        txn = _f(latest, "balance_transaction")
+        if txn is not None and not isinstance(txn, str):
+            fee = from_minor(txn.fee, currency)
+    metadata = _f(intent, "metadata") or {}
+    received = _f(intent, "amount_received") or intent.amount
+    return Movement(intent.id, "payment", from_minor(received, currency), fee, intent.created,
+                    _f(intent, "customer") or "", intent.id, charge_id,
+                    _f(metadata, "invoice_number", ""), _f(metadata, "client_id", ""))
+
+
+def taken_back(obj: Any, kind: str, currency: str) -> Movement:
+    """A refund or a lost dispute: negative, going where its payment went."""
+    return Movement(obj.id, kind, -from_minor(obj.amount, currency), Decimal("0"),
+                    obj.created, "", _f(obj, "payment_intent") or "", _f(obj, "charge") or "")
+
+
+def webhook_movement(payload: bytes, signature: str, secret: str, currency: str
+                     ) -> Movement | None:
+    """The money an event from Stripe's webhook moved, after checking Stripe's signature
+    (`Stripe-Signature` header, signed with the endpoint's secret): a succeeded payment, a
+    refund, a lost dispute; None for any other event. A bad signature is a StripeFailure."""
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except (stripe.SignatureVerificationError, ValueError) as exc:
+        raise StripeFailure(Problem("config.yaml: stripe.webhook_secret_env",
+                                    "a webhook call did not carry Stripe's signature",
+                                    "check the endpoint's signing secret; the call was "
+                                    "ignored")) from exc
+    obj = event.data.object
+    if event.type == "payment_intent.succeeded":
+        return payment_movement(obj, currency)
+    if event.type in ("refund.created", "refund.updated") and \
+            _f(obj, "status") in ("succeeded", "pending"):
+        return taken_back(obj, "refund", currency)
+    if event.type == "charge.dispute.closed" and _f(obj, "status") == "lost":
+        return taken_back(obj, "dispute", currency)
+    return None
 
 
 def _f(obj: Any, name: str, default: Any = None) -> Any:

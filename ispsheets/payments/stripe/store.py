@@ -6,7 +6,8 @@ schema version is left to the journal; autopay attempts use the journal's `card_
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from ispsheets.journal import Journal
@@ -52,6 +53,8 @@ CREATE TABLE IF NOT EXISTS stripe_links (
 );
 CREATE INDEX IF NOT EXISTS stripe_links_invoice ON stripe_links (invoice_number, state);
 CREATE TABLE IF NOT EXISTS stripe_state (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Money a webhook heard about: the next run records it (as the pull would) once.
+CREATE TABLE IF NOT EXISTS stripe_heard (id TEXT PRIMARY KEY, data TEXT NOT NULL);
 -- The day (the run's --date) each autopay attempt was made: retries count from it.
 CREATE TABLE IF NOT EXISTS stripe_attempt_days (key TEXT PRIMARY KEY, day TEXT NOT NULL);
 """
@@ -215,3 +218,22 @@ class StripeStore:
         with self.journal.transaction() as db:
             db.execute("INSERT OR IGNORE INTO stripe_attempt_days VALUES (?, ?)",
                        (key, day.isoformat()))
+
+    # -- what webhooks heard ------------------------------------------------------------------
+
+    def hear(self, movement: Movement) -> None:
+        """Keep money a webhook reported, for the next run (the portal's server calls this)."""
+        data = json.dumps({**asdict(movement), "amount": str(movement.amount),
+                           "fee": str(movement.fee)})
+        with self.journal.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO stripe_heard VALUES (?, ?)", (movement.id, data))
+
+    def heard(self) -> list[Movement]:
+        with self.journal.transaction() as db:
+            rows = db.execute("SELECT data FROM stripe_heard ORDER BY id").fetchall()
+        found = []
+        for (data,) in rows:
+            values = json.loads(data)
+            found.append(Movement(**{**values, "amount": Decimal(values["amount"]),
+                                     "fee": Decimal(values["fee"])}))
+        return found
