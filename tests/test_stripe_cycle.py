@@ -100,13 +100,15 @@ def test_pay_link_paid_in_full_marks_the_invoice_paid_once(tmp_path, stripe_serv
     stripe_server.clock(dt.datetime(2026, 12, 2, 9))
     paid = stripe_server.pay_link(invoice.pay_link, "49.99")
     assert paid["payment_status"] == "paid"
-    business.run(dt.date(2026, 12, 3))
+    report = business.run(dt.date(2026, 12, 3))
+    assert not [p for p in report.problems if "no row with" in str(p)]
     business.run(dt.date(2026, 12, 4))  # a second pull sees the same payment
     [card] = _card_rows(business)
     assert card["reference"] == paid["payment_intent"]
     assert D(str(card["amount"])) == D("49.99")
     assert str(card["date"]).startswith("2026-12-02")
     assert card["invoice_number"] == "INV-00001"
+    assert card["applied_to"] == "INV-00001:49.99"  # written with the row, the day it came
     invoice = business.invoices()["INV-00001"]
     assert invoice.status == "paid"
     assert invoice.pay_link == ""  # nothing left to pay: the link is gone
