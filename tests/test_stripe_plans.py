@@ -106,3 +106,15 @@ def test_void_and_held_invoices_lose_their_link_and_links_off_makes_none():
     plan = plan_links([_invoice(status="void"), _invoice("INV-2", status="held")], current, True)
     assert plan.deactivate == (("k1", "INV-1"), ("k2", "INV-2")) and plan.create == ()
     assert plan_links([_invoice()], {}, False).create == ()
+
+
+def test_a_stripe_time_is_dated_in_the_configured_time_zone():
+    from zoneinfo import ZoneInfo
+
+    from ispsheets.payments.stripe.api import from_minor, to_minor, when
+
+    stamp = int(dt.datetime(2026, 12, 2, 3, 0, tzinfo=dt.UTC).timestamp())
+    assert when(stamp, ZoneInfo("America/Chicago")).date() == dt.date(2026, 12, 1)
+    assert when(stamp, ZoneInfo("UTC")).date() == dt.date(2026, 12, 2)
+    assert to_minor(D("49.99"), "USD") == 4999 and to_minor(D("500"), "JPY") == 500
+    assert from_minor(4999, "USD") == D("49.99") and from_minor(1234, "KWD") == D("1.234")
