@@ -443,3 +443,17 @@ def test_a_dry_run_plans_the_charges_without_calling_stripe(tmp_path, stripe_ser
     assert report.counts["stripe requests"] == 0
     assert ("autopay", "A", "INV-00001 $49.99 (attempt 2)") in report.plan
     assert stripe_server.call("GET", "/v1/payment_intents")["data"] == before
+
+
+def test_the_invoice_pdf_carries_the_pay_link_and_its_qr_code(tmp_path, stripe_server,
+                                                             stripe_key):
+    from pypdf import PdfReader
+
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    link = business.invoices()["INV-00001"].pay_link
+    [pdf] = (business.folder / "invoices").glob("*.pdf")
+    page = PdfReader(pdf).pages[0]
+    uris = [a.get_object()["/A"]["/URI"] for a in page.get("/Annots", [])]
+    assert uris.count(link) == 2  # the printed URL and the QR code both open the link
+    assert link.removeprefix("http://") in page.extract_text().replace("\n", "")
