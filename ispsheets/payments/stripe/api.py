@@ -1,4 +1,5 @@
-"""Every call to Stripe, through the official `stripe` library: the one module that imports it.
+"""Every call to Stripe, through the official `stripe` library: the one module that imports it
+(inside the functions that use it, so a run without a key never loads it).
 
 It answers with the project's own frozen records and turns Stripe's errors into `StripeFailure`
 (carrying a `Problem`), so everything above it knows nothing of the SDK. Network errors, 429
@@ -13,12 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
-
-import stripe
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ispsheets.money import minor_units
 from ispsheets.problems import Problem
+
+if TYPE_CHECKING:  # imported when first used: `import stripe` costs a run 0.2 s, key or not
+    import stripe
 
 T = TypeVar("T")
 WHERE = "config.yaml: stripe"
@@ -104,6 +106,8 @@ def from_minor(amount: int, currency: str) -> Decimal:
 
 def _problem(exc: stripe.StripeError, doing: str) -> Problem:
     """One line naming what failed and what to do; never the key."""
+    import stripe
+
     message = (exc.user_message or str(exc._message or "")).strip()  # type: ignore[attr-defined]
     if isinstance(exc, stripe.AuthenticationError):
         return Problem(WHERE, f"Stripe refused the secret key while {doing}",
@@ -130,6 +134,8 @@ class StripeApi:
 
     def __init__(self, key: str, currency: str, api_base: str = "",
                  retries: int = RETRIES) -> None:
+        import stripe
+
         addresses: dict[str, str] = {"api": api_base.rstrip("/")} if api_base else {}
         self._client = stripe.StripeClient(
             key, base_addresses=addresses,  # type: ignore[arg-type]
@@ -140,6 +146,8 @@ class StripeApi:
         self.seconds = 0.0  # time spent in them
 
     def _call(self, doing: str, call: Callable[[], T]) -> T:
+        import stripe
+
         self.requests += 1
         start = time.perf_counter()
         try:
@@ -166,6 +174,8 @@ class StripeApi:
 
     def customer(self, customer_id: str) -> Customer | None:
         """The customer with its default card; None if it does not exist or was deleted."""
+        import stripe
+
         try:
             obj = self._call("reading a customer", lambda: self._client.v1.customers.retrieve(
                 customer_id, params={"expand": ["invoice_settings.default_payment_method"]}))
@@ -221,6 +231,8 @@ class StripeApi:
     def charge(self, customer_id: str, payment_method: str, amount: Decimal,
                metadata: dict[str, str], key: str, descriptor: str = "") -> ChargeResult:
         """An off-session PaymentIntent, confirmed at once, under an idempotency key."""
+        import stripe
+
         params: dict[str, Any] = {
             "amount": self._minor(amount), "currency": self.currency.lower(),
             "customer": customer_id, "payment_method": payment_method, "off_session": True,
@@ -353,6 +365,8 @@ def webhook_movement(payload: bytes, signature: str, secret: str, currency: str
     """The money an event from Stripe's webhook moved, after checking Stripe's signature
     (`Stripe-Signature` header, signed with the endpoint's secret): a succeeded payment, a
     refund, a lost dispute; None for any other event. A bad signature is a StripeFailure."""
+    import stripe
+
     try:
         event = stripe.Webhook.construct_event(payload, signature, secret)
     except (stripe.SignatureVerificationError, ValueError) as exc:
