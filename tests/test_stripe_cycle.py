@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from ispsheets.book.changes import ChangeSet, SetCell
+from ispsheets.book.changes import AppendRow, ChangeSet, SetCell
 from tests.scenario import Business, row
 from tests.stripe_fixtures import KEY, StripeTestServer, stripe_server, stripe_server_process
 
@@ -457,3 +457,17 @@ def test_the_invoice_pdf_carries_the_pay_link_and_its_qr_code(tmp_path, stripe_s
     uris = [a.get_object()["/A"]["/URI"] for a in page.get("/Annots", [])]
     assert uris.count(link) == 2  # the printed URL and the QR code both open the link
     assert link.removeprefix("http://") in page.extract_text().replace("\n", "")
+
+
+def test_a_stripe_payment_the_owner_typed_in_is_not_added_again(tmp_path, stripe_server,
+                                                                stripe_key):
+    business = _business(tmp_path, stripe_server, "A")
+    business.run(NOV_30)
+    paid = stripe_server.pay_link(business.invoices()["INV-00001"].pay_link, "49.99")
+    business.edit(ChangeSet(appends=(AppendRow("Payments", {
+        "date": dt.date(2026, 12, 1), "client_id": "A", "amount": D("49.99"),
+        "method": "card", "reference": paid["payment_intent"]}),)))
+    business.run(DEC_1)
+    business.run(dt.date(2026, 12, 2))
+    assert [r["reference"] for r in _card_rows(business)] == [paid["payment_intent"]]
+    assert business.clients()["A"].balance == 0

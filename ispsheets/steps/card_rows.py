@@ -60,7 +60,8 @@ def fold_into_new_rows(changes: ChangeSet) -> ChangeSet:
 def restore_card_rows(cycle: Cycle, store: StripeStore) -> None:
     """Card payments recorded but not (or no longer) in the Payments tab count in this run: the
     unwritten ones go out with this run's write, and one the owner deleted is written again."""
-    shown = {p.reference for p in cycle.book.payments if p.reference}
+    shown = {p.reference for p in cycle.book.payments if p.reference} | {
+        p.payment_id for p in cycle.book.payments if p.payment_id}
     missing = []
     for row in cycle.journal.unwritten_tool_rows():
         if row.tab == "Payments" and row.key.startswith("stripe/") \
@@ -70,8 +71,8 @@ def restore_card_rows(cycle: Cycle, store: StripeStore) -> None:
         if reference in shown:
             continue
         rows = [r for r in cycle.journal.tool_rows("Payments") if r.key == key]
-        if not rows:
-            continue
+        if not rows or rows[0].values.get("payment_id") in shown:
+            continue  # there, its reference edited
         if not cycle.dry_run:
             store.requeue_tool_row(key)
         cycle.problem(warning("Payments", f"the card payment {reference} was deleted from the "
@@ -89,6 +90,7 @@ class Directory:
     clients: dict[str, Client]
     by_customer: dict[str, str]
     taken: set[str]  # payment ids in the Payments tab
+    typed: set[str]  # references in the Payments tab (a Stripe id the owner typed in)
 
     @classmethod
     def of(cls, cycle: Cycle, store: StripeStore) -> Directory:
@@ -96,7 +98,8 @@ class Directory:
                        if c.stripe_customer_id}
         by_customer.update({k.customer_id: cid for cid, k in store.customers().items()})
         return cls(cycle.book.client_map(), by_customer,
-                   {p.payment_id for p in cycle.book.payments})
+                   {p.payment_id for p in cycle.book.payments},
+                   {p.reference for p in cycle.book.payments if p.reference})
 
 
 def record_movement(cycle: Cycle, store: StripeStore, movement: Movement,
@@ -112,6 +115,8 @@ def record_movement(cycle: Cycle, store: StripeStore, movement: Movement,
     with cycle.journal.transaction():
         if not store.add_movement(movement, cycle.now):
             return None
+        if movement.id in directory.typed:
+            return None  # the owner typed it into Payments already: it counts as typed
         if client_id not in clients:
             cycle.problem(Problem("Payments", f"Stripe {movement.kind} {movement.id} of "
                                   f"{amount_text} (customer {movement.customer or 'none'}) "
