@@ -30,6 +30,10 @@ Added to localstripe, and why:
   Errors carry `type: card_error`, `code`, `decline_code` and the `payment_intent`.
 - A card fee on every charge (2.9 % + 30 cents, Stripe's US list price) in its
   balance transaction, so fees and net can be checked.
+- A refund names its `payment_intent` however it was asked for, as Stripe's do.
+- Speed, for the benchmark: a charge's refunds are indexed (localstripe scans the whole store
+  for each charge it exports), and a customer's subscriptions are an empty list (the tool makes
+  none); lists are filtered and cut to a page before they are exported.
 
 Test-only routes (no Stripe equivalent), standing for the client's browser or for time:
 
