@@ -390,6 +390,14 @@ def test_status_shows_cards_and_failed_charges_with_their_next_try(tmp_path, str
     assert "Cards on file" in out and "visa 4242" in out and "2030-12" in out, out
     [failed] = [line for line in out.splitlines() if "INV-00002" in line and "declined" in line]
     assert "B" in failed and "2026-12-03" in failed
+    from ispsheets.payments.stripe.status import card_status
+
+    os.environ["STRIPE_SECRET_KEY"] = KEY
+    try:
+        assert card_status(business.config, dt.date(2030, 11, 30)).expiring == ()
+        assert card_status(business.config, dt.date(2030, 12, 5)).expiring == ("A", "B")
+    finally:
+        del os.environ["STRIPE_SECRET_KEY"]
 
 
 def test_a_balance_below_the_partial_minimum_can_still_be_paid_whole(tmp_path, stripe_server,
