@@ -120,8 +120,10 @@ def _cards(config: Config, today: dt.date, out: Console) -> None:
         table = Table(title="Cards on file", title_justify="left")
         for column in ("client", "card", "expires"):
             table.add_column(column)
+        month = today.strftime("%Y-%m")
         for client_id, label, expires in cards.autopay_clients:
-            soon = " (this month)" if client_id in cards.expiring else ""
+            soon = "" if client_id not in cards.expiring else (
+                " (this month)" if expires == month else " (expired)")
             table.add_row(client_id, label, expires + soon)
         out.print(table)
     if cards.failed:
