@@ -11,7 +11,7 @@
 2. **Pull**: M succeeded payments made on the server (not timed), then pulled as a run pulls
    them (`StripeApi.movements` and the journal's record, one row per payment). Reported:
    seconds, requests (pages of 100).
-3. **Pay links**: the requests per pay link (a Price and a Payment Link: 2).
+3. **Pay links**: the requests per pay link (a Payment Link each; a Price once per amount).
 
 The server is a single-threaded Python process on the same machine: its own time is included,
 so the seconds are an upper bound for what Stripe's API would take, not a measure of it.
@@ -114,10 +114,13 @@ def pull(server: StripeTestServer, payments: int, folder: Path) -> None:
 
 
 def pay_links(server: StripeTestServer) -> None:
+    """Ten invoices of the same amount: the Price is made once, then one request a link."""
     api = StripeApi(KEY, "USD", server.base)
+    price = api.price(D("49.99"), D("5.00"), "Bench invoice", "bench/price")
     for n in range(10):
-        api.pay_link(f"INV-{n}", "C1", D("49.99"), D("5.00"), f"bench/{n}", f"Invoice {n}")
-    print(f"pay links: {api.requests / 10:.0f} requests per link (a Price and a Payment Link)")
+        api.pay_link(f"INV-{n}", "C1", price, f"bench/{n}")
+    print(f"pay links: {api.requests} requests for 10 links of one amount "
+          f"({api.requests / 10:.1f} a link: the Price once, then a Payment Link each)")
 
 
 def main() -> None:

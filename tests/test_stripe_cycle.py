@@ -479,3 +479,16 @@ def test_a_stripe_payment_the_owner_typed_in_is_not_added_again(tmp_path, stripe
     business.run(dt.date(2026, 12, 2))
     assert [r["reference"] for r in _card_rows(business)] == [paid["payment_intent"]]
     assert business.clients()["A"].balance == 0
+
+
+def test_pay_links_of_one_amount_share_a_price_one_request_a_link(tmp_path, stripe_server,
+                                                                  stripe_key):
+    business = _business(tmp_path, stripe_server, "A", "B", "C")
+    report = business.run(NOV_30)
+    assert report.counts["pay links made"] == 3
+    pull = 3  # one page each of payments, refunds and disputes
+    assert report.counts["stripe requests"] == pull + 1 + 3  # the Price once, three links
+    links = stripe_server.call("GET", "/v1/payment_links", limit=100)["data"]
+    assert len({link["line_items"]["data"][0]["price"] for link in links}) == 1
+    assert sorted(link["metadata"]["invoice_number"] for link in links) == [
+        "INV-00001", "INV-00002", "INV-00003"]

@@ -3,9 +3,11 @@ balance changes; invoices carry their active link (email, PDF, Invoices.pay_link
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import copy_invoice
-from ispsheets.payments.stripe.api import StripeApi, StripeFailure
+from ispsheets.payments.stripe.api import Link, StripeApi, StripeFailure
 from ispsheets.payments.stripe.plan import plan_links
 from ispsheets.payments.stripe.store import StripeStore
 from ispsheets.problems import warning
@@ -19,9 +21,8 @@ def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
         invoice = cycle.invoice(record.invoice_number)
         client_id = invoice.client_id if invoice else ""
         try:
-            link = api.pay_link(record.invoice_number, client_id, record.amount,
-                                settings.partial_minimum, f"ispsheets/{record.key}",
-                                f"Invoice {record.invoice_number}")
+            link = make_link(cycle, api, store, record.invoice_number, client_id,
+                             record.amount, record.key)
         except StripeFailure as failure:
             if not failure.key_reused:
                 raise
@@ -44,11 +45,24 @@ def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     for number, client_id, amount in plan.create:
         key = f"paylink/{number}/{store.link_count(number) + 1}"
         store.begin_link(key, number, amount, cycle.now)
-        link = api.pay_link(number, client_id, amount, settings.partial_minimum,
-                            f"ispsheets/{key}", f"Invoice {number}")
+        link = make_link(cycle, api, store, number, client_id, amount, key)
         checkpoint("pay-link-made")
         store.finish_link(key, "active", cycle.now, link.id, link.url)
         cycle.report.counts["pay links made"] += 1
+
+
+def make_link(cycle: Cycle, api: StripeApi, store: StripeStore, number: str, client_id: str,
+              amount: Decimal, key: str) -> Link:
+    """The link, on the Price for its amount (made once for each amount and minimum)."""
+    currency = cycle.config.currency
+    minimum = min(cycle.config.stripe.partial_minimum, amount)
+    price_key = f"price/{currency}/{minimum}/{amount}"
+    price = store.get(price_key)
+    if not price:
+        price = api.price(amount, minimum, f"{cycle.config.company.name} invoice",
+                          f"ispsheets/{price_key}")
+        store.put(price_key, price)
+    return api.pay_link(number, client_id, price, f"ispsheets/{key}")
 
 
 def show_links(cycle: Cycle, store: StripeStore) -> None:

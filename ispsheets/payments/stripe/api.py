@@ -269,23 +269,27 @@ class StripeApi:
 
     # -- pay links ----------------------------------------------------------------------------
 
-    def pay_link(self, invoice_number: str, client_id: str, balance: Decimal,
-                 minimum: Decimal, key: str, description: str) -> Link:
-        """A Payment Link whose Price lets the client pay between `minimum` and `balance`."""
+    def price(self, balance: Decimal, minimum: Decimal, name: str, key: str) -> str:
+        """A Price the client may pay between `minimum` and `balance` of (Payment Links take a
+        Price, not an amount): one for each such pair, shared by every invoice with it."""
         low = self._minor(min(minimum, balance))
         high = self._minor(balance)
-        metadata = {"invoice_number": invoice_number, "client_id": client_id}
         price = self._call("creating a price", lambda: self._client.v1.prices.create(
-            params={"currency": self.currency.lower(),
-                    "product_data": {"name": description},
+            params={"currency": self.currency.lower(), "product_data": {"name": name},
                     "custom_unit_amount": {"enabled": True, "minimum": low, "maximum": high,
-                                           "preset": high},
-                    "metadata": metadata},
-            options={"idempotency_key": key + "/price"}))
+                                           "preset": high}},
+            options={"idempotency_key": key}))
+        return str(price.id)
+
+    def pay_link(self, invoice_number: str, client_id: str, price: str, key: str) -> Link:
+        """A Payment Link for one invoice: its number shown on the page and carried in the
+        metadata of the link and of the payment it takes."""
+        metadata = {"invoice_number": invoice_number, "client_id": client_id}
         link = self._call("creating a pay link", lambda: self._client.v1.payment_links.create(
-            params={"line_items": [{"price": price.id, "quantity": 1}], "metadata": metadata,
-                    "payment_intent_data": {"metadata": metadata}},
-            options={"idempotency_key": key + "/link"}))
+            params={"line_items": [{"price": price, "quantity": 1}], "metadata": metadata,
+                    "payment_intent_data": {"metadata": metadata},
+                    "custom_text": {"submit": {"message": f"Invoice {invoice_number}"}}},
+            options={"idempotency_key": key}))
         return Link(link.id, link.url)
 
     def deactivate_link(self, link_id: str) -> None:
