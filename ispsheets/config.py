@@ -144,8 +144,23 @@ class Email(_Section):
 
 
 class Stripe(_Section):
+    """Card payments; everything here is off while the key's variable is unset."""
+
     secret_key_env: str = "STRIPE_SECRET_KEY"
     api_base: str = ""  # e.g. http://127.0.0.1:8420 for localstripe
+    webhook_secret_env: str = "STRIPE_WEBHOOK_SECRET"
+    pay_links: bool = True  # a pay link on every open invoice (when a key is set)
+    autopay_on: Literal["issue", "due"] = "issue"  # the day autopay charges an invoice
+    autopay_retry_days: tuple[int, ...] = (3, 7)  # days after a declined charge to try again
+    partial_minimum: Decimal = Field(Decimal("5.00"), ge=0)  # smallest part paid online
+    statement_descriptor: str = Field("", max_length=22)  # suffix on the client's statement
+
+    @field_validator("autopay_retry_days")
+    @classmethod
+    def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(d < 1 for d in value) or list(value) != sorted(set(value)):
+            raise ValueError("list days after the failed charge, increasing, e.g. [3, 7]")
+        return value
 
 
 class Portal(_Section):
@@ -256,6 +271,11 @@ class Config(_Section):
     @property
     def portal_folder(self) -> Path:
         return self.path(self.portal.folder)
+
+    @property
+    def stripe_key(self) -> str:
+        """The Stripe secret key, or "" when card payments are off."""
+        return self.secret(self.stripe.secret_key_env) if self.stripe.secret_key_env else ""
 
     def secret(self, env_name: str) -> str:
         """A secret from the environment, else from the `.env` file; never from the workbook."""

@@ -29,6 +29,8 @@ from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_num
 from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
+from ispsheets.steps.card_rows import fold_into_new_rows
+from ispsheets.steps.cards import take_card_payments
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.portal import publish_portal_view, take_portal_choices
 from ispsheets.steps.prepare import column_values, known_rows, prepare
@@ -99,7 +101,7 @@ def write_back(cycle: Cycle) -> None:
                                        issued_this_run=[*never_written,
                                                         *(i.invoice_number for i in cycle.issued),
                                                         *cycle.restored_invoices])
-    changes = changes + _tool_changes(cycle)
+    changes = fold_into_new_rows(changes + _tool_changes(cycle))
     for problem in problems:
         cycle.problem(problem)
     cells, rows = len(changes.sets) + len(changes.fills), len(changes.appends)
@@ -255,6 +257,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
                 import_bank(cycle, options.bank_files)  # allocates again if it adds any
+                take_card_payments(cycle)  # Stripe: pull, autopay, pay links (no key: nothing)
         if mails:
             report_unsent_requests(cycle)
         settle_ledger(cycle)

@@ -117,6 +117,7 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
             table.add_row(invoice.invoice_number, invoice.client_id,
                           invoice.issue_date.isoformat(), money(invoice.total), reason)
         out.print(table)
+    _cards(config, today, out)
 
     plan = Table(title=f"What the run of {day} will do", title_justify="left")
     plan.add_column("action")
@@ -175,3 +176,29 @@ def _portal_activity(config: Config, out: Console, days: int = 7) -> None:
     out.print(table)
     if len(events) > 20:
         out.print(f"… and {len(events) - 20} earlier (logs/portal.log has every request)")
+
+
+def _cards(config: Config, today: dt.date, out: Console) -> None:
+    """Autopay clients and their cards, cards expiring, declined charges and their next try."""
+    from ispsheets.payments.stripe.status import card_status
+
+    cards = card_status(config, today)
+    if cards is None:
+        return
+    if cards.autopay_clients:
+        table = Table(title="Cards on file", title_justify="left")
+        for column in ("client", "card", "expires"):
+            table.add_column(column)
+        month = today.strftime("%Y-%m")
+        for client_id, label, expires in cards.autopay_clients:
+            soon = "" if client_id not in cards.expiring else (
+                " (this month)" if expires == month else " (expired)")
+            table.add_row(client_id, label, expires + soon)
+        out.print(table)
+    if cards.failed:
+        table = Table(title="Autopay charges that failed", title_justify="left")
+        for column in ("invoice", "client", "outcome", "next try"):
+            table.add_column(column)
+        for row in cards.failed:
+            table.add_row(*row)
+        out.print(table)

@@ -179,7 +179,7 @@ def test_docs_describe_every_tab_and_column() -> None:
 def test_instructions_promise_nothing_ispsheets_does_not_do_yet(fresh: dict[str, Any]) -> None:
     text = " ".join(str(row[0]).strip() for row in fresh[INSTRUCTIONS]["values"] if row[0])
     assert "adds card" not in text and "charge the card" not in text
-    assert "Card payments, Stripe and autopay are not taken by ispsheets yet" in text
+    assert "With Stripe set up (see the README), card payments and autopay are added" in text
 
 
 def _words(pdf: Path) -> tuple[float, list[tuple[float, float, float, str]]]:

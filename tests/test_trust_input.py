@@ -268,20 +268,26 @@ PAY_BY_TRANSFER = """
     """
 
 
-def _autopay_business(tmp_path) -> Business:
+def _autopay_business(tmp_path, stripe: str = "") -> Business:
     rows = _rows(AUTO={}, CARD={}, PLAIN={})
     rows["Clients"] = [
         row("Clients", client_id=c, name=f"Client {c}", email=f"{c.lower()}@x.example",
             status="active", autopay=autopay, stripe_customer_id=customer)
         for c, autopay, customer in (("AUTO", "yes", None), ("CARD", "yes", "cus_123"),
                                      ("PLAIN", "no", "cus_456"))]
-    return Business.create(tmp_path, rows, config=PAY_BY_TRANSFER)
+    return Business.create(tmp_path, rows, config=PAY_BY_TRANSFER + stripe)
 
 
-def test_an_autopay_client_is_asked_to_pay_as_usual_while_no_card_can_be_charged(
+# Stripe configured but out of reach (a closed port): the run cannot learn of any card
+UNREACHABLE_STRIPE = """
+    stripe: {api_base: "http://127.0.0.1:9"}
+    """
+
+
+def test_an_autopay_client_without_a_card_on_file_is_asked_to_pay_as_usual(
         tmp_path, monkeypatch):
-    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")  # a key alone charges nothing yet
-    business = _autopay_business(tmp_path)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")  # a key, but no card known
+    business = _autopay_business(tmp_path, UNREACHABLE_STRIPE)
     business.run(NOV_30)
     for client in ("AUTO", "CARD"):
         [mail] = business.mails_to(client)
@@ -292,25 +298,26 @@ def test_an_autopay_client_is_asked_to_pay_as_usual_while_no_card_can_be_charged
 
 
 def test_the_invoice_says_autopay_only_when_a_charge_will_be_attempted(tmp_path, monkeypatch):
-    from ispsheets.payments import autopay
+    from ispsheets.steps import deliver
 
-    monkeypatch.setattr(autopay, "CARD_PAYMENTS_BUILT", True)  # as the card integration will
+    # the journal knows a card for CARD and PLAIN (as Stripe told an earlier run)
+    monkeypatch.setattr(deliver, "cards_on_file", lambda cycle: {"CARD": True, "PLAIN": True})
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")
-    business = _autopay_business(tmp_path)
+    business = _autopay_business(tmp_path, UNREACHABLE_STRIPE)
     business.run(NOV_30)
     said = {c: "Autopay is on" in business.mails_to(c)[0].text for c in ("AUTO", "CARD", "PLAIN")}
     # CARD: autopay, a key and a card on file; PLAIN has a card but autopay = no
     assert said == {"AUTO": False, "CARD": True, "PLAIN": False}
 
 
-def test_check_warns_once_that_autopay_has_no_effect_yet(tmp_path):
+def test_check_warns_once_that_autopay_has_no_effect_while_card_payments_are_off(tmp_path):
     _autopay_business(tmp_path)
     result = _cli("check", cwd=tmp_path)
     assert result.returncode == 0, result.stdout
     text = " ".join((result.stdout + result.stderr).split())
     assert text.count("autopay = yes") == 1
     assert ("warning Clients!G:G: 2 clients have autopay = yes (AUTO, CARD), which has no "
-            "effect yet") in text
+            "effect: card payments are off (no Stripe key in STRIPE_SECRET_KEY)") in text
 
 
 def test_a_final_notice_threatens_suspension_only_where_it_would_happen(tmp_path):

@@ -65,10 +65,11 @@ def _known(config: Config) -> KnownRows | None:
 
 
 def check_autopay(config: Config, book: Book) -> list[Problem]:
-    """`autopay` = yes where no card will be charged: one warning naming those clients."""
-    from ispsheets.payments.autopay import will_charge_card
-
-    idle = [c for c in book.clients if c.autopay and not will_charge_card(config, c)]
+    """`autopay` = yes while card payments are off (no Stripe key): one warning naming those
+    clients. With a key, a client without a card is told by the run how to add one."""
+    if config.stripe_key:
+        return []
+    idle = [c for c in book.clients if c.autopay and c.status != "cancelled"]
     if not idle:
         return []
     layout = idle[0].origin.layout
@@ -76,11 +77,11 @@ def check_autopay(config: Config, book: Book) -> list[Problem]:
     names = ", ".join(c.client_id for c in idle[:5]) + (", ..." if len(idle) > 5 else "")
     count = f"{len(idle)} client{'s have' if len(idle) > 1 else ' has'}"
     return [warning(f"{layout.tab}!{column}:{column}",
-                    f"{count} autopay = yes ({names}), which has no effect yet: card payments "
-                    "are not available, so no card is charged and their invoices ask them to "
-                    "pay as usual",
-                    "nothing to do now; tell these clients to pay as usual until card "
-                    "payments come")]
+                    f"{count} autopay = yes ({names}), which has no effect: card payments are "
+                    f"off (no Stripe key in {config.stripe.secret_key_env}), so no card is "
+                    "charged and their invoices ask them to pay as usual",
+                    "set up Stripe (README, Card payments), or tell these clients to pay as "
+                    "usual")]
 
 
 def check_settings(config: Config) -> list[Problem]:
@@ -121,4 +122,6 @@ def check_settings(config: Config) -> list[Problem]:
         if value and not config.path(value).is_file():
             problems.append(Problem(f"config.yaml: {setting}", f"{value} not found",
                                     "check the file name (relative to config.yaml)"))
-    return problems
+    from ispsheets.payments.stripe.checks import check_stripe
+
+    return problems + check_stripe(config)

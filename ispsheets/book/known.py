@@ -32,6 +32,9 @@ class KnownRows:
 
     payments: Mapping[str, str] = field(default_factory=dict)
     charges: Mapping[str, str] = field(default_factory=dict)
+    # Payments rows the tool writes again if they go (card payments recorded from Stripe:
+    # Stripe, not the tab, says they happened)
+    rewritten: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "payments", MappingProxyType(dict(self.payments)))
@@ -60,7 +63,7 @@ def vanished_payments(known: KnownRows, shown: Iterable[str], newcomers: Iterabl
     unclaimed = Counter(newcomers)
     gone = []
     for payment_id, fingerprint in sorted(known.payments.items()):
-        if payment_id in there:
+        if payment_id in there or payment_id in known.rewritten:
             continue
         if unclaimed[fingerprint] > 0:
             unclaimed[fingerprint] -= 1

@@ -111,7 +111,7 @@ CLIENTS = Tab("Clients", "client_id", (
     _c("address", O, Kind.TEXT, width=30),
     _c("billing_day", O, Kind.INT, help="1-28; blank = config default", width=11),
     _c("autopay", O, Kind.BOOL, choices=YES_NO,
-       help="the client wants card autopay (ispsheets does not charge cards yet)", width=9),
+       help="yes: charge the card on file for each invoice (needs Stripe set up)", width=9),
     _c("tax_exempt", O, Kind.BOOL, choices=YES_NO, width=10),
     _c("status", B, Kind.CHOICE, choices=CLIENT_STATUSES,
        help="active, suspended or cancelled; blank = active", width=11),

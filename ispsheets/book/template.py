@@ -119,8 +119,8 @@ INSTRUCTION_LINES: tuple[tuple[str, str], ...] = (
     ("", "The daily `ispsheets run` issues the invoices that are due, emails them, applies "
          "the payments on the Payments tab, sends reminders, adds late fees, suspends and "
          "reconnects, and fills in the grey columns."),
-    ("", "Card payments, Stripe and autopay are not taken by ispsheets yet: record every "
-         "payment you receive on the Payments tab."),
+    ("", "Record every payment you receive on the Payments tab. With Stripe set up (see "
+         "the README), card payments and autopay are added there by the run itself."),
     ("", "If the workbook is open in Excel during a run, nothing is lost: the next run "
          "completes the write."),
     ("", "Run `ispsheets check` after editing: it lists every problem by cell, e.g. "

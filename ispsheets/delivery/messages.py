@@ -36,7 +36,7 @@ from ispsheets.problems import Problem
 REMINDER_KINDS = ("due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
                   "final_notice")  # the built-in templates a reminder stage can name
 KINDS = ("invoice", *REMINDER_KINDS, "late_fee", "suspension", "reconnection", "receipt",
-         "autopay_failed", "welcome")
+         "autopay_failed", "welcome", "card_needed")
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
@@ -105,6 +105,7 @@ class EmailContext:
     failure_reason: str = ""  # autopay_failed: what the card processor said
     portal_link: str = ""  # opens the client portal signed in (blank: no portal)
     autopay: bool = False  # a card charge will really be attempted (payments.autopay)
+    card_link: str = ""  # autopay_failed, card_needed: where the client saves a card
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class EmailContext:
             "payment": self.payment, "applied": list(self.applied), "credit": self.credit,
             "failure_reason": self.failure_reason, "portal_link": self.portal_link,
             "autopay": self.autopay,
+            "card_link": self.card_link,
         }
 
 

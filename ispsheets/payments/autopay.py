@@ -1,9 +1,10 @@
 """Autopay: will a card charge really be attempted for a client's invoices?
 
 The one answer every place asks before it tells a client "autopay is on" (the invoice email)
-or acts on `autopay` = yes. A client told that their card will be charged pays nothing and
-then gets reminders, a late fee and a suspension; so it is said only when a charge will be
-attempted for real.
+or acts on `autopay` = yes (the Stripe autopay plan). A client told that their card will be
+charged pays nothing and then gets reminders, a late fee and a suspension; so it is said only
+when a charge will be attempted for real: card payments set up (a Stripe key), `autopay` =
+yes, a card on file (known from Stripe through the journal), and the client not cancelled.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 from ispsheets.book.records import Client
 from ispsheets.config import Config
 
-# Card payments are not built yet: no setting or card on file makes a charge happen. The card
-# integration sets this when it lands, and with it the checks below mean what they say.
-CARD_PAYMENTS_BUILT = False
+
+def card_will_be_charged(stripe_on: bool, client: Client, has_card: bool) -> bool:
+    """The rule, pure: Stripe configured, autopay = yes, a card on file, not cancelled."""
+    return stripe_on and client.autopay and has_card and client.status != "cancelled"
 
 
-def will_charge_card(config: Config, client: Client) -> bool:
-    """True only for a client with `autopay` = yes when card payments are set up (a Stripe
-    secret key in the environment) and the client has a card on file (a Stripe customer).
-    False for everyone today: such clients get the normal how-to-pay text."""
-    return (CARD_PAYMENTS_BUILT and client.autopay and bool(client.stripe_customer_id)
-            and bool(config.secret(config.stripe.secret_key_env)))
+def will_charge_card(config: Config, client: Client, has_card: bool) -> bool:
+    """`card_will_be_charged` with Stripe's key read from the environment (or `.env`)."""
+    return card_will_be_charged(bool(config.stripe_key), client, has_card)

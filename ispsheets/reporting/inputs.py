@@ -6,8 +6,12 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ispsheets.book.records import Client, Invoice, Package, Payment, Service
+
+if TYPE_CHECKING:
+    from ispsheets.reporting.cards import CardFacts
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class ReportInput:
     payments: tuple[Payment, ...] = ()
     paid_on: Mapping[str, dt.date] = field(default_factory=dict)  # invoice → day paid in full
     suspensions: tuple[tuple[str, dt.date], ...] = ()  # (client_id, day the tool suspended)
+    cards: CardFacts | None = None  # card payments (None: Stripe is off)
 
     @cached_property
     def live_invoices(self) -> tuple[Invoice, ...]:

@@ -105,7 +105,11 @@ def late_payment_rate(data: ReportInput) -> Decimal | None:
 
 
 def autopay_rate(data: ReportInput) -> Decimal | None:
-    """% of active clients with autopay = yes."""
+    """% of active clients with autopay = yes (with Stripe on: and a usable card on file)."""
+    if data.cards is not None:
+        from ispsheets.reporting.cards import usable_autopay_rate
+
+        return usable_autopay_rate(data, data.cards)
     active = [c for c in data.clients if c.status == "active"]
     return _pct(sum(1 for c in active if c.autopay), len(active))
 
@@ -161,4 +165,27 @@ def summary(data: ReportInput) -> list[Metric]:
                formula=billing_churn.__doc__ or ""),
         Metric(f"Held invoices ({len(data.held_invoices)})", held(data), "money",
                formula=held.__doc__ or ""),
+        *card_metrics(data, this_month),
     ]
+
+
+def card_metrics(data: ReportInput, month: dt.date) -> list[Metric]:
+    """Collected by method, and with Stripe on: autopay success, fees and net."""
+    from ispsheets.reporting import cards
+
+    rows = [Metric(f"Collected {month:%B %Y} by {method}", amount, "money",
+                   formula=cards.collected_by_method.__doc__ or "")
+            for method, amount in cards.collected_by_method(data, month).items()]
+    if data.cards is None:
+        return rows
+    fees = cards.fees_in(data.cards, month)
+    return [*rows,
+            Metric(f"Stripe fees {month:%B %Y}", fees, "money",
+                   formula=cards.fees_in.__doc__ or ""),
+            Metric(f"Collected {month:%B %Y}, net of Stripe fees",
+                   collected_in(data, month) - fees, "money",
+                   formula="Collected in the month less Stripe's fees on its card payments."),
+            Metric("Autopay success rate", cards.autopay_success_rate(data.cards), "percent",
+                   formula=cards.autopay_success_rate.__doc__ or ""),
+            Metric("Autopay charged on the first try", cards.first_try_rate(data.cards),
+                   "percent", formula=cards.first_try_rate.__doc__ or "")]

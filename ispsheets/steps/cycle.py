@@ -57,7 +57,8 @@ COUNTS = ("invoices issued", "invoices held", "emails sent", "emails failed", "p
           "receipts sent", "reminders sent", "late fees added", "clients suspended",
           "clients reconnected", "commands run", "commands failed", "bank payments imported",
           "bank lines unmatched", "bank lines imported before", "bank debits ignored",
-          "welcome emails sent", "cells written", "rows appended")
+          "welcome emails sent", "autopay charged", "autopay failed", "pay links made",
+          "cells written", "rows appended")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Cycle:
     ledger: Ledger | None = None  # what the tool cells hold, built at write-back
     postman: Postman | None = None  # the run's email transport, opened on first use
     portal_secret: str | None = None  # portal.secret_env's value, read once (steps/portal.py)
+    cards: dict[str, bool] | None = None  # client → card on file (steps/cards.cards_on_file)
     restored_invoices: frozenset[str] = frozenset()  # Invoices rows an older copy lacks
     _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
     _index_of: list[Invoice] | None = field(default=None, repr=False)

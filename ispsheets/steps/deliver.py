@@ -35,6 +35,7 @@ from ispsheets.ledger import invoice_message_key
 from ispsheets.money import ZERO, format_money
 from ispsheets.payments.autopay import will_charge_card
 from ispsheets.problems import ExitCode, Problem, warning
+from ispsheets.steps.cards import cards_on_file
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.portal import account_link
 from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown, stages_key
@@ -164,7 +165,8 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
         "tax_name": config.invoicing.tax_name, "date_order": config.workbook.date_order,
         "late_fee_after_days": config.collections.late_fee_after_days,
         "suspend_after_days": config.collections.suspend_after_days,
-        "autopay": will_charge_card(config, client),
+        "autopay": will_charge_card(config, client,
+                                    cards_on_file(cycle).get(client.client_id, False)),
         "portal_link": account_link(cycle, client.client_id,
                                     invoices[0].invoice_number if invoices else "")}
     return EmailContext(company=CompanyInfo.from_config(config), client=client,

@@ -36,11 +36,14 @@ def known_rows(journal: Journal) -> KnownRows:
             payments[payment_id] = detail
     charges = {billed.key: str(billed.data.get("date", "")) for billed, _ in
                journal.billed("charge")}
+    rewritten = frozenset(str(row.values.get("payment_id"))
+                          for row in journal.tool_rows("Payments")
+                          if row.key.startswith("stripe/"))
     for row in journal.tool_rows("Charges"):
         charge_id = row.values.get("charge_id")
         if charge_id:
             charges.setdefault(str(charge_id), str(row.values.get("date", ""))[:10])
-    return KnownRows(payments, charges)
+    return KnownRows(payments, charges, rewritten)
 
 
 def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:

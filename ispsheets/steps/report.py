@@ -21,6 +21,7 @@ from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.reporting.inputs import ReportInput
+from ispsheets.steps.cards import card_facts
 from ispsheets.steps.cycle import Cycle
 
 FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
@@ -47,7 +48,8 @@ def report_input(cycle: Cycle) -> ReportInput:
                        clients=cycle.book.clients, packages=cycle.book.packages,
                        services=cycle.book.services, invoices=tuple(invoices),
                        payments=cycle.book.payments, paid_on=paid_on,
-                       suspensions=tuple(cycle.journal.suspension_history()))
+                       suspensions=tuple(cycle.journal.suspension_history()),
+                       cards=card_facts(cycle))
 
 
 def _folder(cycle: Cycle) -> Path:
