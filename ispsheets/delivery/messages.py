@@ -105,6 +105,9 @@ class EmailContext:
     failure_reason: str = ""  # autopay_failed: what the card processor said
     portal_link: str = ""  # opens the client portal signed in (blank: no portal)
     autopay: bool = False  # a card charge will really be attempted (payments.autopay)
+    coming_due: tuple[InvoiceSummary, ...] = ()  # reminders: open invoices not due yet
+    reminded_before: bool = False  # reminders: an earlier reminder really went out
+    suspended: bool = False  # the client's service is suspended now
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -135,6 +138,8 @@ class EmailContext:
             "payment": self.payment, "applied": list(self.applied), "credit": self.credit,
             "failure_reason": self.failure_reason, "portal_link": self.portal_link,
             "autopay": self.autopay,
+            "coming_due": list(self.coming_due), "reminded_before": self.reminded_before,
+            "suspended": self.suspended,
         }
 
 

@@ -173,18 +173,26 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
 
 def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_added: Decimal,
                   fee_invoices: Sequence[str]) -> bool:
-    """One reminder listing the client's overdue invoices (and late fees just added)."""
-    about = [invoice for i in (*notice.items, *notice.also_open)
-             if (invoice := cycle.invoice(i.invoice_number)) is not None]
+    """One reminder listing the client's invoices that are due or overdue, by due date; other
+    open invoices not due yet are shown apart, never in the amount asked for."""
+    about = sorted((invoice for i in (*notice.items, *notice.also_open)
+                    if (invoice := cycle.invoice(i.invoice_number)) is not None),
+                   key=lambda i: (i.due_date, i.invoice_number))
+    due = [i for i in about if i.due_date <= cycle.today]
+    coming = [i for i in about if i.due_date > cycle.today]
     fee = fees_added or cycle.config.collections.late_fee
     rules = cycle.config.collections
+    listed = due or about
     # warn of a suspension only where the suspension rule would really act
-    owed = sum((i.balance or ZERO for i in about), ZERO)
+    owed = sum((i.balance or ZERO for i in listed), ZERO)
     threat = client.status == "active" and owed > rules.suspend_min_balance
-    context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
+    context = _context(cycle, client, listed, stage=notice.stage, late_fee=fee,
                        late_fee_invoice=", ".join(fee_invoices),
                        reconnection_fee=rules.reconnection_fee or None,
-                       suspend_after_days=rules.suspend_after_days if threat else None)
+                       suspend_after_days=rules.suspend_after_days if threat else None,
+                       coming_due=tuple(InvoiceSummary.of(i, cycle.today) for i in coming)
+                       if due else (), reminded_before=notice.reminded_before,
+                       suspended=client.status == "suspended")
     return bool(send_message(cycle, notice.template, notice.key, client, context,
                              notice.items[0].invoice_number))
 
