@@ -146,6 +146,9 @@ SUB_SIZE = 7.5
 QR_SIZE = 84.0
 
 
+ACCOUNT_HEIGHT = 80.0  # the account summary below the totals
+
+
 def _continued_top(height: float) -> float:
     """Where the table starts on pages after the first."""
     return height - 80
@@ -370,9 +373,12 @@ class _Painter:
         bx, by = self.right - box_w, top - 14 - box_h
         self.fill(self.brand)
         c.roundRect(bx, by, box_w, box_h, 5, stroke=0, fill=1)
-        balance = doc.balance
-        self.text(bx + 14, by + box_h - 18, "BALANCE DUE", 8, bold=True, color=white)
-        self.text(bx + 14, by + 24, self.money(balance), 20, bold=True, color=white)
+        balance = doc.balance if doc.account is None else doc.account.total_due
+        label = ("BALANCE DUE" if doc.account is None else "TOTAL AMOUNT DUE" if balance >= 0
+                 else "CREDIT ON ACCOUNT")
+        self.text(bx + 14, by + box_h - 18, label, 8, bold=True, color=white)
+        self.text(bx + 14, by + 24, self.money(abs(balance) if doc.account else balance), 20,
+                  bold=True, color=white)
         note = (f"Due {self.date(doc.invoice.due_date)}" if balance > 0
                 else "Credit carried forward" if balance < 0
                 else "Paid in full. Thank you!" if doc.invoice.total > 0 else "Nothing to pay")
@@ -436,8 +442,11 @@ class _Painter:
         y -= 12
         self.fill(self.brand)
         c.rect(label_x - 8, y - 24, self.right - label_x + 8, 24, stroke=0, fill=1)
-        self.text(label_x, y - 16, "BALANCE DUE", 10, bold=True, color=white)
+        bar = "BALANCE DUE" if doc.account is None else "INVOICE BALANCE"
+        self.text(label_x, y - 16, bar, 10, bold=True, color=white)
         self.rtext(x, y - 16, self.money(doc.balance), 12, bold=True, color=white)
+        if doc.account is not None:
+            self.account_summary(label_x, x, y - 44)
 
         width = label_x - MARGIN - 30
         y = top - 18
@@ -460,6 +469,26 @@ class _Painter:
             c.linkURL(doc.pay_link, (MARGIN, qr_y, MARGIN + QR_SIZE, qr_y + QR_SIZE), relative=0)
             self.text(MARGIN + QR_SIZE + 4, qr_y + QR_SIZE / 2 - 3,
                       "Scan to pay with your phone", 8, color=MUTED)
+
+    def account_summary(self, label_x: float, x: float, top: float) -> None:
+        """Previous balance, payments since, this invoice, total amount due (or credit)."""
+        account, c = self.doc.account, self.c
+        assert account is not None
+        self.text(label_x, top, "ACCOUNT SUMMARY", 8, bold=True, color=self.brand)
+        since = f" since {self.date(account.since)}" if account.since else ""
+        y = top - 15
+        for label, value in (("Previous balance", account.previous_balance),
+                             (f"Payments{since}", -account.payments),
+                             ("This invoice", account.this_invoice)):
+            self.text(label_x, y, self.fit(label, 9, 120), 9, color=MUTED)
+            self.rtext(x, y, self.money(value), 9)
+            y -= 14
+        c.setStrokeColor(RULE)
+        c.line(label_x, y + 9, self.right, y + 9)
+        owed = account.total_due
+        label = "Total amount due" if owed >= 0 else "Credit carried forward"
+        self.text(label_x, y - 4, label, 10, bold=True)
+        self.rtext(x, y - 4, self.money(abs(owed)), 10, bold=True)
 
     def continued_header(self) -> float:
         c = self.c
@@ -491,7 +520,8 @@ class _Painter:
         left += 11 * len(self.wrap(doc.payment_instructions, 8.5, width))
         if doc.pay_link:
             left += 12 + QR_SIZE
-        return max(left, 110.0) + 12
+        right = 110.0 + (ACCOUNT_HEIGHT if doc.account is not None else 0.0)
+        return max(left, right) + 12
 
 
 # Measuring text is a good part of the render time, and the same company address, payment

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,7 @@ from ispsheets.delivery.messages import (
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import ZERO, format_money
+from ispsheets.payments.account import AccountSummary, account_summary
 from ispsheets.payments.autopay import will_charge_card
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
@@ -223,7 +224,35 @@ def _unsent(cycle: Cycle) -> list[Invoice]:
             if i.status not in ("void", "held") and i.invoice_number not in sent]
 
 
-def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str, Path]]:
+def account_summaries(cycle: Cycle, invoices: Sequence[Invoice]
+                      ) -> dict[str, AccountSummary]:
+    """Invoice number → the account summary it carries (only where it tells more than the
+    invoice), from the run's allocation."""
+    wanted = {i.client_id for i in invoices}
+    if not wanted:
+        return {}
+    by_client: dict[str, list[Invoice]] = {}
+    for invoice in cycle.invoices:
+        if invoice.client_id in wanted:
+            by_client.setdefault(invoice.client_id, []).append(invoice)
+    payments: dict[str, list[Payment]] = {}
+    for payment in cycle.book.payments:
+        if payment.client_id in wanted:
+            payments.setdefault(payment.client_id, []).append(payment)
+    balances = cycle.allocation.client_balances if cycle.allocation else {}
+    result = {}
+    for invoice in invoices:
+        summary = account_summary(invoice, by_client.get(invoice.client_id, ()),
+                                  payments.get(invoice.client_id, ()),
+                                  balances.get(invoice.client_id, ZERO), cycle.today)
+        if summary is not None and summary.tells_more:
+            result[invoice.invoice_number] = summary
+    return result
+
+
+def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice],
+                summaries: Mapping[str, AccountSummary] | None = None
+                ) -> Iterator[dict[str, Path]]:
     """PDFs of these invoices as they are ready (number → path): first the ones kept from an
     earlier run, then a group at a time as the process pool renders the rest."""
     from ispsheets.delivery.pdf import render_in_groups
@@ -236,7 +265,8 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str,
         if client is None:
             continue
         doc = InvoiceDocument.from_config(cycle.config, client, invoice,
-                                          paper=cycle.config.invoicing.paper)
+                                          paper=cycle.config.invoicing.paper,
+                                          account=(summaries or {}).get(invoice.invoice_number))
         path = folder / doc.filename
         if path.exists():
             kept[invoice.invoice_number] = path
@@ -282,21 +312,24 @@ def send_invoices(cycle: Cycle) -> None:
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
     to_send = {i.invoice_number: i for i in unsent}
-    for paths in render_pdfs(cycle, [i for i in cycle.invoices
-                                     if i.invoice_number in wanted and i.status != "held"]):
+    rendering = [i for i in cycle.invoices
+                 if i.invoice_number in wanted and i.status != "held"]
+    summaries = account_summaries(cycle, rendering)
+    for paths in render_pdfs(cycle, rendering, summaries):
         ready = [to_send[number] for number in paths if number in to_send]
         for batch, invoices in in_batches(cycle, ready):
             with batch:
                 for invoice in invoices:
-                    _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths)
+                    _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths,
+                                  summaries.get(invoice.invoice_number))
 
 
 def _send_invoice(cycle: Cycle, invoice: Invoice, client: Client | None,
-                  paths: dict[str, Path]) -> None:
+                  paths: dict[str, Path], account: AccountSummary | None) -> None:
     if client is None or invoice.invoice_number not in paths:
         return
     key = invoice_message_key(invoice.invoice_number)
-    context = _context(cycle, client, [invoice])
+    context = _context(cycle, client, [invoice], account=account)
     sent = send_message(cycle, "invoice", key, client, context, invoice.invoice_number,
                         [paths[invoice.invoice_number]])
     if sent == SENT_NOW:
