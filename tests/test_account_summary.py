@@ -102,3 +102,22 @@ def test_the_invoice_pdf_and_email_show_the_account_the_client_owes(tmp_path):
     first = " ".join(p.extract_text() for p in
                      PdfReader(business.folder / "invoices" / "INV-00001.pdf").pages)
     assert "ACCOUNT SUMMARY" not in first  # a first invoice is its own account
+
+
+def test_a_prorated_line_shows_the_price_of_the_days_billed_so_the_columns_multiply(tmp_path):
+    rows = {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=D("39.99"),
+                         interval="monthly")],
+        "Clients": [row("Clients", client_id="AMY", name="Amy Ames", email="amy@x.example")],
+        "Services": [row("Services", service_id="S-AMY", client_id="AMY", package_id="HOME",
+                         start_date=dt.date(2026, 12, 27))],
+    }
+    business = Business.create(tmp_path, rows)
+    business.run(dt.date(2026, 12, 27))
+    [invoice] = business.invoices().values()
+    # Dec 27-31: 5 of 31 days of 39.99 = 6.45; then January in full
+    text = re.sub(r"\s+", " ", " ".join(
+        p.extract_text() for p in PdfReader(business.folder / "invoices" /
+                                            f"{invoice.invoice_number}.pdf").pages))
+    assert "(5 of 31 days) 1 $6.45 $6.45" in text
+    assert "$39.99 $6.45" not in text

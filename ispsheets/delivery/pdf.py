@@ -35,6 +35,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from rich.progress import MofNCompleteColumn, Progress
 
+from ispsheets.book.records import InvoiceLine
 from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.delivery.files import replace_file
@@ -188,6 +189,16 @@ def _columns(width: float) -> _Columns:
     return _Columns(MARGIN + 6, qty_r - 36 - MARGIN - 6, qty_r, unit_r, rate_r, tax_r, amount_r)
 
 
+def _unit_shown(line: InvoiceLine) -> Decimal:
+    """The unit price that multiplies by the quantity to the amount: a prorated or discounted
+    line shows its price for the period billed (its description says the days and the
+    discount), so the columns of the invoice add up."""
+    if not line.quantity or line.quantity * line.unit_price == line.amount:
+        return line.unit_price
+    unit = line.amount / line.quantity
+    return unit if unit == unit.quantize(Decimal("0.01")) else line.unit_price
+
+
 def _quantity(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
@@ -206,7 +217,7 @@ def _rows(doc: InvoiceDocument, fonts: Fonts, cols: _Columns) -> list[_Row]:
             + pdfmetrics.stringWidth(period, fonts.regular, SUB_SIZE) <= cols.desc_w)
         lines = max(len(desc), 1) + (0 if inline or not period else 1)
         rows.append(_Row(index, desc, period, inline, _quantity(line.quantity),
-                         format_money(line.unit_price, doc.currency),
+                         format_money(_unit_shown(line), doc.currency),
                          f"{line.tax_rate.normalize():f}%" if line.tax_rate else "",
                          format_money(line.tax, doc.currency) if line.tax else "",
                          format_money(line.amount, doc.currency),
