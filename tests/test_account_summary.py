@@ -121,3 +121,28 @@ def test_a_prorated_line_shows_the_price_of_the_days_billed_so_the_columns_multi
                                             f"{invoice.invoice_number}.pdf").pages))
     assert "(5 of 31 days) 1 $6.45 $6.45" in text
     assert "$39.99 $6.45" not in text
+
+
+def test_a_tax_exempt_clients_invoice_says_so(tmp_path):
+    rows = {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=D("40.00"),
+                         interval="monthly", tax_rate=D("8.25"))],
+        "Clients": [row("Clients", client_id="SCH", name="Prairie School", email="s@x.example",
+                        tax_exempt="yes"),
+                    row("Clients", client_id="AMY", name="Amy Ames", email="amy@x.example")],
+        "Services": [row("Services", service_id=f"S-{c}", client_id=c, package_id="HOME",
+                         start_date=dt.date(2026, 12, 1)) for c in ("SCH", "AMY")],
+    }
+    business = Business.create(tmp_path, rows)
+    business.run(dt.date(2026, 11, 30))
+    invoices = {i.client_id: i for i in business.invoices().values()}
+    assert invoices["SCH"].tax == 0 and invoices["AMY"].tax == D("3.30")
+
+    def pdf_text(client: str) -> str:
+        path = business.folder / "invoices" / f"{invoices[client].invoice_number}.pdf"
+        return re.sub(r"\s+", " ", " ".join(p.extract_text() for p in PdfReader(path).pages))
+
+    assert "Tax (exempt) $0.00" in pdf_text("SCH")
+    assert "exempt" not in pdf_text("AMY")
+    [mail] = [m for m in business.mails_to("SCH") if m.kind == "invoice"]
+    assert "Tax: exempt (none charged)" in re.sub(r" +", " ", mail.text)

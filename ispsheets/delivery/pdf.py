@@ -440,7 +440,8 @@ class _Painter:
         c.line(MARGIN, top, self.right, top)
         label_x, x = self.right - 200, self.right - 6
         y = top - 18
-        for label, value in (("Subtotal", inv.subtotal), (doc.tax_name, inv.tax)):
+        tax_label = f"{doc.tax_name} (exempt)" if doc.client.tax_exempt else doc.tax_name
+        for label, value in (("Subtotal", inv.subtotal), (tax_label, inv.tax)):
             self.text(label_x, y, self.fit(label, 9, 110), 9, color=MUTED)
             self.rtext(x, y, self.money(value), 9)
             y -= 16
