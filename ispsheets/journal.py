@@ -275,6 +275,13 @@ class Journal:
         return journal
 
     @classmethod
+    def read_only(cls, path: Path) -> Journal:
+        """The journal opened for reading only (the portal): no migration, nothing written."""
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        db.row_factory = sqlite3.Row
+        return cls(db, path)
+
+    @classmethod
     def memory(cls) -> Journal:
         """A throwaway journal for --dry-run and tests."""
         db = sqlite3.connect(":memory:", isolation_level=None)
@@ -402,6 +409,11 @@ class Journal:
             for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
                 decoded[row[0]] = (row[:10] + row[11:], invoice)
         return [decoded[key[0]][1] for key in keys]
+
+    def invoice(self, number: str) -> JournalInvoice | None:
+        """One invoice, with its lines."""
+        rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number = ?", (number,))
+        return _Decoder().invoices(rows)[0] if rows else None
 
     def voided_numbers(self) -> list[str]:
         """The numbers of the invoices the owner voided."""

@@ -147,6 +147,7 @@ SUB_SIZE = 7.5
 QR_SIZE = 84.0
 
 
+PAID_GREEN = Color(0.12, 0.48, 0.2)
 ACCOUNT_HEIGHT = 80.0  # the account summary below the totals
 
 
@@ -353,6 +354,8 @@ class _Painter:
 
         inv = doc.invoice
         self.rtext(self.right, top - 20, "INVOICE", 26, bold=True, color=self.brand)
+        if inv.status == "paid" and inv.total > 0 and doc.balance == 0:
+            self.paid_stamp(top - 20)
         facts = [("Invoice number", inv.invoice_number), ("Issue date", self.date(inv.issue_date)),
                  ("Due date", self.date(inv.due_date))]
         if inv.period_start or inv.period_end:
@@ -365,6 +368,17 @@ class _Painter:
             self.rtext(self.right, y, self.fit(value, 9, 120, bold=True), 9, bold=True)
             y -= 13
         return min(left_bottom, y + 13) - 22
+
+    def paid_stamp(self, baseline: float) -> None:
+        """`PAID` in a green frame, left of the INVOICE title."""
+        c = self.c
+        title = pdfmetrics.stringWidth("INVOICE", self.f.bold, 26)
+        width = pdfmetrics.stringWidth("PAID", self.f.bold, 15) + 16
+        x = self.right - title - 14 - width
+        c.setStrokeColor(PAID_GREEN)
+        c.setLineWidth(1.5)
+        c.roundRect(x, baseline - 4, width, 22, 3, stroke=1, fill=0)
+        self.text(x + 8, baseline + 2, "PAID", 15, bold=True, color=PAID_GREEN)
 
     def bill_to(self, top: float) -> float:
         """Client block and the balance-due box; returns the y below them."""
