@@ -299,6 +299,13 @@ class Journal:
         return journal
 
     @classmethod
+    def read_only(cls, path: Path) -> Journal:
+        """The journal opened for reading only (the portal): no migration, nothing written."""
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=10)
+        db.row_factory = sqlite3.Row
+        return cls(db, path)
+
+    @classmethod
     def memory(cls) -> Journal:
         """A throwaway journal for --dry-run and tests."""
         db = sqlite3.connect(":memory:", isolation_level=None)
@@ -431,6 +438,11 @@ class Journal:
     def invoice_numbers(self) -> set[str]:
         """The number of every invoice the journal knows."""
         return {row[0] for row in self._rows("SELECT number FROM invoices")}
+
+    def invoice(self, number: str) -> JournalInvoice | None:
+        """One invoice, with its lines."""
+        rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number = ?", (number,))
+        return _Decoder().invoices(rows)[0] if rows else None
 
     def voided_numbers(self) -> list[str]:
         """The numbers of the invoices the owner voided."""

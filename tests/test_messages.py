@@ -162,7 +162,8 @@ def test_receipt_for_80_paying_54_11_keeps_25_89_credit():
     assert "Method:     bank transfer" in msg.text
     assert re.search(r"INV-00042 +\$54.11", msg.text)
     assert "$25.89 is kept as credit" in msg.text
-    assert "Your balance is now -$25.89." in msg.text
+    assert "You have a credit of $25.89, used on your next invoices." in msg.text
+    assert "-$25.89" not in msg.text
 
 
 def test_autopay_failed_gives_the_reason():

@@ -333,3 +333,20 @@ def test_status_lists_what_clients_did_in_the_portal(portal):
                            cwd=business.folder, capture_output=True, text=True, timeout=60)
     assert "Portal activity" in shown.stdout
     assert "BOB" in shown.stdout and "signed in (email sign-in link)" in shown.stdout
+
+
+def test_a_paid_invoice_downloaded_later_shows_paid(portal):
+    import io
+
+    from pypdf import PdfReader
+
+    business, base = portal
+    session = sign_in(base, "ann@x.example", business.folder / "outbox")
+    answer = session.get(f"{base}/invoices/INV-00001.pdf")
+    assert answer.status_code == 200
+    shown = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(answer.content)).pages)
+    shown = re.sub(r"\s+", " ", shown)
+    assert "PAID" in shown and "BALANCE DUE $0.00" in shown and "Paid in full" in shown
+    emailed = " ".join(p.extract_text() for p in
+                       PdfReader(business.folder / "invoices" / "INV-00001.pdf").pages)
+    assert "PAID" not in emailed  # the copy sent while it was open stays as it was

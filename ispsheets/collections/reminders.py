@@ -61,6 +61,7 @@ class ReminderNotice:
     items: tuple[ReminderItem, ...]
     also_open: tuple[ReminderItem, ...] = ()
     balance: Decimal = Decimal("0.00")  # the client's overall balance
+    reminded_before: bool = False  # an earlier stage went out for one of these invoices
 
     @property
     def key(self) -> str:
@@ -127,9 +128,11 @@ def plan_reminders(invoices: Sequence[Invoice], clients: Sequence[Client], today
         if balance <= 0:
             continue
         items, others = [], []
+        reminded_before = False
         for invoice in by_client[client_id]:
             days = days_past_due(invoice, today)
             done = sent.get(invoice.invoice_number, frozenset())
+            reminded_before = reminded_before or bool(done)
             stage = ladder.new_stage(days, done)
             item = ReminderItem(invoice.invoice_number, stage.name if stage else
                                 ladder.latest_sent(done), invoice.due_date, days,
@@ -139,5 +142,5 @@ def plan_reminders(invoices: Sequence[Invoice], clients: Sequence[Client], today
             continue
         stage = ladder.ordered[max(ladder.rank[i.stage] for i in items)]
         notices.append(ReminderNotice(client_id, today, stage.name, stage.template, tuple(items),
-                                      tuple(others), balance))
+                                      tuple(others), balance, reminded_before))
     return notices

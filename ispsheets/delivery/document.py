@@ -12,6 +12,7 @@ from typing import Any
 from ispsheets.book.records import Client, Invoice, InvoiceLine
 from ispsheets.config import Config
 from ispsheets.money import ZERO
+from ispsheets.payments.account import AccountSummary
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class InvoiceDocument:
     footer: str = ""
     paper: str = "letter"  # "letter" or "A4"
     date_order: str = "MDY"  # how dates are written: MDY, DMY or YMD
+    account: AccountSummary | None = None  # the account summary, where it tells more
 
     @property
     def balance(self) -> Decimal:
@@ -70,7 +72,8 @@ class InvoiceDocument:
     @classmethod
     def from_config(cls, config: Config, client: Client, invoice: Invoice, *,
                     paid: Decimal | None = None, balance_due: Decimal | None = None,
-                    pay_link: str | None = None, paper: str = "letter") -> InvoiceDocument:
+                    pay_link: str | None = None, paper: str = "letter",
+                    account: AccountSummary | None = None) -> InvoiceDocument:
         """Build from config + records; `paid`/`pay_link` default to what the invoice carries."""
         inv = config.invoicing
         return cls(company=CompanyInfo.from_config(config), client=client, invoice=invoice,
@@ -79,7 +82,8 @@ class InvoiceDocument:
                    currency=config.currency, tax_name=inv.tax_name,
                    payment_instructions=inv.payment_instructions,
                    pay_link=invoice.pay_link if pay_link is None else pay_link,
-                   footer=inv.footer, paper=paper, date_order=config.workbook.date_order)
+                   footer=inv.footer, paper=paper, date_order=config.workbook.date_order,
+                   account=account)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Records carry their workbook origin (a mappingproxy, not picklable); a PDF does not

@@ -31,6 +31,7 @@ from ispsheets.book.records import Client, Invoice, InvoiceLine, Payment
 from ispsheets.config import Config
 from ispsheets.delivery.document import CompanyInfo, format_date, format_period
 from ispsheets.money import ZERO, format_money
+from ispsheets.payments.account import AccountSummary
 from ispsheets.problems import Problem
 
 REMINDER_KINDS = ("due_soon", "due_notice", "reminder", "reminder_late_fee_warning",
@@ -106,6 +107,10 @@ class EmailContext:
     portal_link: str = ""  # opens the client portal signed in (blank: no portal)
     autopay: bool = False  # a card charge will really be attempted (payments.autopay)
     card_link: str = ""  # autopay_failed, card_needed: where the client saves a card
+    coming_due: tuple[InvoiceSummary, ...] = ()  # reminders: open invoices not due yet
+    reminded_before: bool = False  # reminders: an earlier reminder really went out
+    suspended: bool = False  # the client's service is suspended now
+    account: AccountSummary | None = None  # invoices: the account summary it carries
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else, for own templates
 
     def variables(self) -> dict[str, Any]:
@@ -137,6 +142,8 @@ class EmailContext:
             "failure_reason": self.failure_reason, "portal_link": self.portal_link,
             "autopay": self.autopay,
             "card_link": self.card_link,
+            "coming_due": list(self.coming_due), "reminded_before": self.reminded_before,
+            "suspended": self.suspended, "account": self.account,
         }
 
 

@@ -35,6 +35,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.pdfgen.textobject import PDFTextObject
 from rich.progress import MofNCompleteColumn, Progress
 
+from ispsheets.book.records import InvoiceLine
 from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.delivery.files import replace_file
@@ -146,6 +147,10 @@ SUB_SIZE = 7.5
 QR_SIZE = 84.0
 
 
+PAID_GREEN = Color(0.12, 0.48, 0.2)
+ACCOUNT_HEIGHT = 80.0  # the account summary below the totals
+
+
 def _continued_top(height: float) -> float:
     """Where the table starts on pages after the first."""
     return height - 80
@@ -185,6 +190,16 @@ def _columns(width: float) -> _Columns:
     return _Columns(MARGIN + 6, qty_r - 36 - MARGIN - 6, qty_r, unit_r, rate_r, tax_r, amount_r)
 
 
+def _unit_shown(line: InvoiceLine) -> Decimal:
+    """The unit price that multiplies by the quantity to the amount: a prorated or discounted
+    line shows its price for the period billed (its description says the days and the
+    discount), so the columns of the invoice add up."""
+    if not line.quantity or line.quantity * line.unit_price == line.amount:
+        return line.unit_price
+    unit = line.amount / line.quantity
+    return unit if unit == unit.quantize(Decimal("0.01")) else line.unit_price
+
+
 def _quantity(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
@@ -203,7 +218,7 @@ def _rows(doc: InvoiceDocument, fonts: Fonts, cols: _Columns) -> list[_Row]:
             + pdfmetrics.stringWidth(period, fonts.regular, SUB_SIZE) <= cols.desc_w)
         lines = max(len(desc), 1) + (0 if inline or not period else 1)
         rows.append(_Row(index, desc, period, inline, _quantity(line.quantity),
-                         format_money(line.unit_price, doc.currency),
+                         format_money(_unit_shown(line), doc.currency),
                          f"{line.tax_rate.normalize():f}%" if line.tax_rate else "",
                          format_money(line.tax, doc.currency) if line.tax else "",
                          format_money(line.amount, doc.currency),
@@ -339,6 +354,8 @@ class _Painter:
 
         inv = doc.invoice
         self.rtext(self.right, top - 20, "INVOICE", 26, bold=True, color=self.brand)
+        if inv.status == "paid" and inv.total > 0 and doc.balance == 0:
+            self.paid_stamp(top - 20)
         facts = [("Invoice number", inv.invoice_number), ("Issue date", self.date(inv.issue_date)),
                  ("Due date", self.date(inv.due_date))]
         if inv.period_start or inv.period_end:
@@ -351,6 +368,17 @@ class _Painter:
             self.rtext(self.right, y, self.fit(value, 9, 120, bold=True), 9, bold=True)
             y -= 13
         return min(left_bottom, y + 13) - 22
+
+    def paid_stamp(self, baseline: float) -> None:
+        """`PAID` in a green frame, left of the INVOICE title."""
+        c = self.c
+        title = pdfmetrics.stringWidth("INVOICE", self.f.bold, 26)
+        width = pdfmetrics.stringWidth("PAID", self.f.bold, 15) + 16
+        x = self.right - title - 14 - width
+        c.setStrokeColor(PAID_GREEN)
+        c.setLineWidth(1.5)
+        c.roundRect(x, baseline - 4, width, 22, 3, stroke=1, fill=0)
+        self.text(x + 8, baseline + 2, "PAID", 15, bold=True, color=PAID_GREEN)
 
     def bill_to(self, top: float) -> float:
         """Client block and the balance-due box; returns the y below them."""
@@ -370,9 +398,12 @@ class _Painter:
         bx, by = self.right - box_w, top - 14 - box_h
         self.fill(self.brand)
         c.roundRect(bx, by, box_w, box_h, 5, stroke=0, fill=1)
-        balance = doc.balance
-        self.text(bx + 14, by + box_h - 18, "BALANCE DUE", 8, bold=True, color=white)
-        self.text(bx + 14, by + 24, self.money(balance), 20, bold=True, color=white)
+        balance = doc.balance if doc.account is None else doc.account.total_due
+        label = ("BALANCE DUE" if doc.account is None else "TOTAL AMOUNT DUE" if balance >= 0
+                 else "CREDIT ON ACCOUNT")
+        self.text(bx + 14, by + box_h - 18, label, 8, bold=True, color=white)
+        self.text(bx + 14, by + 24, self.money(abs(balance) if doc.account else balance), 20,
+                  bold=True, color=white)
         note = (f"Due {self.date(doc.invoice.due_date)}" if balance > 0
                 else "Credit carried forward" if balance < 0
                 else "Paid in full. Thank you!" if doc.invoice.total > 0 else "Nothing to pay")
@@ -423,7 +454,8 @@ class _Painter:
         c.line(MARGIN, top, self.right, top)
         label_x, x = self.right - 200, self.right - 6
         y = top - 18
-        for label, value in (("Subtotal", inv.subtotal), (doc.tax_name, inv.tax)):
+        tax_label = f"{doc.tax_name} (exempt)" if doc.client.tax_exempt else doc.tax_name
+        for label, value in (("Subtotal", inv.subtotal), (tax_label, inv.tax)):
             self.text(label_x, y, self.fit(label, 9, 110), 9, color=MUTED)
             self.rtext(x, y, self.money(value), 9)
             y -= 16
@@ -436,8 +468,11 @@ class _Painter:
         y -= 12
         self.fill(self.brand)
         c.rect(label_x - 8, y - 24, self.right - label_x + 8, 24, stroke=0, fill=1)
-        self.text(label_x, y - 16, "BALANCE DUE", 10, bold=True, color=white)
+        bar = "BALANCE DUE" if doc.account is None else "INVOICE BALANCE"
+        self.text(label_x, y - 16, bar, 10, bold=True, color=white)
         self.rtext(x, y - 16, self.money(doc.balance), 12, bold=True, color=white)
+        if doc.account is not None:
+            self.account_summary(label_x, x, y - 44)
 
         width = label_x - MARGIN - 30
         y = top - 18
@@ -460,6 +495,26 @@ class _Painter:
             c.linkURL(doc.pay_link, (MARGIN, qr_y, MARGIN + QR_SIZE, qr_y + QR_SIZE), relative=0)
             self.text(MARGIN + QR_SIZE + 4, qr_y + QR_SIZE / 2 - 3,
                       "Scan to pay with your phone", 8, color=MUTED)
+
+    def account_summary(self, label_x: float, x: float, top: float) -> None:
+        """Previous balance, payments since, this invoice, total amount due (or credit)."""
+        account, c = self.doc.account, self.c
+        assert account is not None
+        self.text(label_x, top, "ACCOUNT SUMMARY", 8, bold=True, color=self.brand)
+        since = f" since {self.date(account.since)}" if account.since else ""
+        y = top - 15
+        for label, value in (("Previous balance", account.previous_balance),
+                             (f"Payments{since}", -account.payments),
+                             ("This invoice", account.this_invoice)):
+            self.text(label_x, y, self.fit(label, 9, 120), 9, color=MUTED)
+            self.rtext(x, y, self.money(value), 9)
+            y -= 14
+        c.setStrokeColor(RULE)
+        c.line(label_x, y + 9, self.right, y + 9)
+        owed = account.total_due
+        label = "Total amount due" if owed >= 0 else "Credit carried forward"
+        self.text(label_x, y - 4, label, 10, bold=True)
+        self.rtext(x, y - 4, self.money(abs(owed)), 10, bold=True)
 
     def continued_header(self) -> float:
         c = self.c
@@ -491,7 +546,8 @@ class _Painter:
         left += 11 * len(self.wrap(doc.payment_instructions, 8.5, width))
         if doc.pay_link:
             left += 12 + QR_SIZE
-        return max(left, 110.0) + 12
+        right = 110.0 + (ACCOUNT_HEIGHT if doc.account is not None else 0.0)
+        return max(left, right) + 12
 
 
 # Measuring text is a good part of the render time, and the same company address, payment

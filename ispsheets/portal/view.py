@@ -29,7 +29,7 @@ OPEN_STATUSES = ("open", "partial")
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE clients (client_id TEXT PRIMARY KEY, name TEXT NOT NULL, emails TEXT NOT NULL,
-    status TEXT NOT NULL, balance TEXT NOT NULL, past_due TEXT NOT NULL,
+    address TEXT NOT NULL, status TEXT NOT NULL, balance TEXT NOT NULL, past_due TEXT NOT NULL,
     to_reconnect TEXT NOT NULL, autopay INTEGER NOT NULL, suspended_on TEXT);
 CREATE TABLE emails (email TEXT NOT NULL, client_id TEXT NOT NULL);
 CREATE INDEX emails_email ON emails (email);
@@ -56,6 +56,7 @@ class ClientView:
     to_reconnect: Decimal  # for a suspended client: what brings it below the threshold
     autopay: bool
     suspended_on: dt.date | None = None
+    address: str = ""
 
     @property
     def credit(self) -> Decimal:
@@ -137,7 +138,7 @@ def build_view(*, clients: Sequence[Client], invoices: Sequence[Invoice],
         client_views.append(ClientView(
             client.client_id, client.name, client.emails, status,
             balances.get(client.client_id, ZERO), past_due.get(client.client_id, ZERO),
-            to_reconnect, client.autopay, suspended_on.get(client.client_id)))
+            to_reconnect, client.autopay, suspended_on.get(client.client_id), client.address))
     invoice_views = tuple(
         InvoiceView(i.invoice_number, i.client_id, i.issue_date, i.due_date, i.period_start,
                     i.period_end, i.total, i.paid,
@@ -167,8 +168,9 @@ def publish(view: View, folder: Path) -> Path:
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("published_at", view.published_at.isoformat(timespec="microseconds")),
                 ("run_date", view.run_date.isoformat()), ("currency", view.currency)])
-            db.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                (c.client_id, c.name, json.dumps(list(c.emails)), c.status, str(c.balance),
+            db.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (c.client_id, c.name, json.dumps(list(c.emails)), c.address, c.status,
+                 str(c.balance),
                  str(c.past_due), str(c.to_reconnect), int(c.autopay), _iso(c.suspended_on))
                 for c in view.clients])
             db.executemany("INSERT INTO emails VALUES (?, ?)", [
@@ -257,9 +259,9 @@ class ViewReader:
 
 
 def _client(row: tuple[object, ...]) -> ClientView:
-    return ClientView(str(row[0]), str(row[1]), tuple(json.loads(str(row[2]))), str(row[3]),
-                      Decimal(str(row[4])), Decimal(str(row[5])), Decimal(str(row[6])),
-                      bool(row[7]), _date(row[8]))  # type: ignore[arg-type]
+    return ClientView(str(row[0]), str(row[1]), tuple(json.loads(str(row[2]))), str(row[4]),
+                      Decimal(str(row[5])), Decimal(str(row[6])), Decimal(str(row[7])),
+                      bool(row[8]), _date(row[9]), str(row[3]))  # type: ignore[arg-type]
 
 
 def _invoice(row: tuple[object, ...]) -> InvoiceView:

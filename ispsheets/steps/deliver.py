@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +33,7 @@ from ispsheets.failures import reason, remedy
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import ZERO, format_money
+from ispsheets.payments.account import AccountSummary, account_summary
 from ispsheets.payments.autopay import will_charge_card
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cards import cards_on_file
@@ -175,18 +176,26 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
 
 def send_reminder(cycle: Cycle, notice: ReminderNotice, client: Client, fees_added: Decimal,
                   fee_invoices: Sequence[str]) -> bool:
-    """One reminder listing the client's overdue invoices (and late fees just added)."""
-    about = [invoice for i in (*notice.items, *notice.also_open)
-             if (invoice := cycle.invoice(i.invoice_number)) is not None]
+    """One reminder listing the client's invoices that are due or overdue, by due date; other
+    open invoices not due yet are shown apart, never in the amount asked for."""
+    about = sorted((invoice for i in (*notice.items, *notice.also_open)
+                    if (invoice := cycle.invoice(i.invoice_number)) is not None),
+                   key=lambda i: (i.due_date, i.invoice_number))
+    due = [i for i in about if i.due_date <= cycle.today]
+    coming = [i for i in about if i.due_date > cycle.today]
     fee = fees_added or cycle.config.collections.late_fee
     rules = cycle.config.collections
+    listed = due or about
     # warn of a suspension only where the suspension rule would really act
-    owed = sum((i.balance or ZERO for i in about), ZERO)
+    owed = sum((i.balance or ZERO for i in listed), ZERO)
     threat = client.status == "active" and owed > rules.suspend_min_balance
-    context = _context(cycle, client, about, stage=notice.stage, late_fee=fee,
+    context = _context(cycle, client, listed, stage=notice.stage, late_fee=fee,
                        late_fee_invoice=", ".join(fee_invoices),
                        reconnection_fee=rules.reconnection_fee or None,
-                       suspend_after_days=rules.suspend_after_days if threat else None)
+                       suspend_after_days=rules.suspend_after_days if threat else None,
+                       coming_due=tuple(InvoiceSummary.of(i, cycle.today) for i in coming)
+                       if due else (), reminded_before=notice.reminded_before,
+                       suspended=client.status == "suspended")
     if postman(cycle).transport != OUTBOX:  # what `--mark-sent` records if its fate is unknown
         cycle.journal.record_action(stages_key(notice.key), "reminder_stages", client.client_id,
                                     notice.items[0].invoice_number, cycle.now,
@@ -221,7 +230,35 @@ def _unsent(cycle: Cycle) -> list[Invoice]:
             if i.status not in ("void", "held") and i.invoice_number not in sent]
 
 
-def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str, Path]]:
+def account_summaries(cycle: Cycle, invoices: Sequence[Invoice]
+                      ) -> dict[str, AccountSummary]:
+    """Invoice number → the account summary it carries (only where it tells more than the
+    invoice), from the run's allocation."""
+    wanted = {i.client_id for i in invoices}
+    if not wanted:
+        return {}
+    by_client: dict[str, list[Invoice]] = {}
+    for invoice in cycle.invoices:
+        if invoice.client_id in wanted:
+            by_client.setdefault(invoice.client_id, []).append(invoice)
+    payments: dict[str, list[Payment]] = {}
+    for payment in cycle.book.payments:
+        if payment.client_id in wanted:
+            payments.setdefault(payment.client_id, []).append(payment)
+    balances = cycle.allocation.client_balances if cycle.allocation else {}
+    result = {}
+    for invoice in invoices:
+        summary = account_summary(invoice, by_client.get(invoice.client_id, ()),
+                                  payments.get(invoice.client_id, ()),
+                                  balances.get(invoice.client_id, ZERO), cycle.today)
+        if summary is not None and summary.tells_more:
+            result[invoice.invoice_number] = summary
+    return result
+
+
+def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice],
+                summaries: Mapping[str, AccountSummary] | None = None
+                ) -> Iterator[dict[str, Path]]:
     """PDFs of these invoices as they are ready (number → path): first the ones kept from an
     earlier run, then a group at a time as the process pool renders the rest."""
     from ispsheets.delivery.pdf import render_in_groups
@@ -234,7 +271,8 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice]) -> Iterator[dict[str,
         if client is None:
             continue
         doc = InvoiceDocument.from_config(cycle.config, client, invoice,
-                                          paper=cycle.config.invoicing.paper)
+                                          paper=cycle.config.invoicing.paper,
+                                          account=(summaries or {}).get(invoice.invoice_number))
         path = folder / doc.filename
         if path.exists():
             kept[invoice.invoice_number] = path
@@ -282,8 +320,10 @@ def send_invoices(cycle: Cycle) -> None:
         return
     wanted = {i.invoice_number for i in cycle.issued} | {i.invoice_number for i in unsent}
     to_send = {i.invoice_number: i for i in unsent}
-    rendered = render_pdfs(cycle, [i for i in cycle.invoices
-                                   if i.invoice_number in wanted and i.status != "held"])
+    rendering = [i for i in cycle.invoices
+                 if i.invoice_number in wanted and i.status != "held"]
+    summaries = account_summaries(cycle, rendering)
+    rendered = render_pdfs(cycle, rendering, summaries)
     while True:
         try:
             paths = next(rendered, None)
@@ -300,15 +340,16 @@ def send_invoices(cycle: Cycle) -> None:
         for batch, invoices in in_batches(cycle, ready):
             with batch:
                 for invoice in invoices:
-                    _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths)
+                    _send_invoice(cycle, invoice, clients.get(invoice.client_id), paths,
+                                  summaries.get(invoice.invoice_number))
 
 
 def _send_invoice(cycle: Cycle, invoice: Invoice, client: Client | None,
-                  paths: dict[str, Path]) -> None:
+                  paths: dict[str, Path], account: AccountSummary | None) -> None:
     if client is None or invoice.invoice_number not in paths:
         return
     key = invoice_message_key(invoice.invoice_number)
-    context = _context(cycle, client, [invoice])
+    context = _context(cycle, client, [invoice], account=account)
     sent = send_message(cycle, "invoice", key, client, context, invoice.invoice_number,
                         [paths[invoice.invoice_number]])
     if sent == SENT_NOW:

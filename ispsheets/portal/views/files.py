@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from ispsheets.portal.context import Portal
+from ispsheets.portal.documents import paid_copy
 from ispsheets.portal.views.account import not_found
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -28,7 +29,11 @@ async def invoice_pdf(request: Request) -> Response:
         return await not_found(request, LookupError(number))
     folder = portal.config.path(portal.config.invoicing.pdf_dir).resolve()
     path = (folder / invoice.pdf).resolve()
-    if path.parent != folder or not path.is_file():
+    if invoice.status == "paid":
+        path = paid_copy(portal, client, invoice) or path
+    elif path.parent != folder:
+        return await not_found(request, LookupError(number))
+    if not path.is_file():
         return await not_found(request, LookupError(number))
     return FileResponse(path, media_type="application/pdf", filename=invoice.pdf,
                         headers={"Cache-Control": "private, no-store"})
