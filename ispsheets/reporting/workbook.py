@@ -134,7 +134,7 @@ def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
         sheet.write_string(n, 2, metric.target, f.top)
         text = " ".join(metric.formula.split())
         sheet.write_string(n, 3, text, f.text)
-        sheet.set_row(n, 15 * _lines(text, FORMULA_WIDTH * 6 // 5))  # ~1.2 letters a width unit
+        sheet.set_row(n, 15 * _lines(text, FORMULA_WIDTH * 13 // 10))  # ~1.3 letters a unit
         if metric.target and value is not None:
             op, number = metric.target.split()
             good, bad = (("<", ">="), (">", "<="))[op == ">"]
