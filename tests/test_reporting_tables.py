@@ -155,6 +155,34 @@ def test_service_month_books_a_line_to_its_periods_month_not_the_issue_day():
     assert metrics.billed_for_service_in(data, nov) == D("30.00")
 
 
+def test_a_period_across_two_months_is_booked_to_the_month_it_starts():
+    """Billing day 15: Nov 15 - Dec 14 is November's service (not spread, not December's)."""
+    line = InvoiceLine("INV-8", 1, "S1", "Home 100", dt.date(2026, 11, 15),
+                       dt.date(2026, 12, 14), D(1), D("49.99"), D("49.99"), D(0), D(0))
+    invoice = Invoice("INV-8", "C1", dt.date(2026, 11, 14), dt.date(2026, 11, 15),
+                      dt.date(2026, 12, 14), dt.date(2026, 11, 29), D("49.99"), D(0), D("49.99"),
+                      D(0), D("49.99"), "open", lines=(line,))
+    data = replace(_scenario(), invoices=(invoice,), payments=())
+    table = tables.revenue_by_service_month(data)
+    assert table.loc[dt.date(2026, 11, 1), "Home 100"] == D("49.99")
+    assert table.loc[dt.date(2026, 12, 1), "Home 100"] == D(0)
+
+
+def test_collected_starts_at_a_payment_made_before_the_first_invoice():
+    """A deposit paid in August, the first invoice in September: August is in the table."""
+    data = _scenario()
+    deposit = Payment("P0", dt.date(2026, 8, 20), "C1", D("100.00"), "cash")
+    table = tables.collected_by_method(replace(data, payments=(deposit, *data.payments)))
+    assert table.index[0] == dt.date(2026, 8, 1)
+    assert table.loc[dt.date(2026, 8, 1), "cash"] == D("100.00")
+    assert tables.revenue_by_package(data).index[0] == dt.date(2026, 9, 1)  # invoices: Sep
+
+
+def test_every_summary_explanation_is_one_line_of_single_spaced_text():
+    for metric in metrics.summary(_scenario()):
+        assert metric.formula and metric.formula == " ".join(metric.formula.split()), metric
+
+
 def test_collected_pivot_by_method():
     table = tables.collected_by_method(_scenario())
     assert table.loc[dt.date(2026, 11, 1), "cash"] == D("20.00")

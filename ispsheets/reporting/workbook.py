@@ -132,9 +132,8 @@ def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
         else:
             sheet.write_number(n, 1, value, fmt)
         sheet.write_string(n, 2, metric.target, f.top)
-        text = " ".join(metric.formula.split())
-        sheet.write_string(n, 3, text, f.text)
-        sheet.set_row(n, 15 * _lines(text, FORMULA_WIDTH * 13 // 10))  # ~1.3 letters a unit
+        sheet.write_string(n, 3, metric.formula, f.text)  # one line: `metrics.explain`
+        sheet.set_row(n, 15 * _lines(metric.formula, FORMULA_WIDTH * 13 // 10))  # 1.3 a unit
         if metric.target and value is not None:
             op, number = metric.target.split()
             good, bad = (("<", ">="), (">", "<="))[op == ">"]
