@@ -56,7 +56,7 @@ def test_a_report_that_fails_in_the_child_fails_the_run_with_its_error_line(tmp_
                                                                             monkeypatch):
     business = _business(tmp_path)
 
-    def broken(data, folder):
+    def broken(data, folder, mode=None):
         raise ValueError("no room for the report")
 
     monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
@@ -75,9 +75,9 @@ def test_the_run_pauses_the_cycle_collector_and_gives_it_back(tmp_path, monkeypa
     seen = []
     real = report_step.write_report
 
-    def watching(data, folder):
+    def watching(data, folder, mode=None):
         seen.append(gc.isenabled())
-        return real(data, folder)
+        return real(data, folder, mode)
 
     monkeypatch.setattr(report_step, "write_report", watching)
     assert gc.isenabled()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -119,7 +120,67 @@ def test_revenue_pivot_adds_up_both_ways():
     assert table.loc[dec, "Total"] == D("109.98")  # = invoiced in December
     assert table.loc[dt.date(2026, 11, 1), "Biz 500"] == D("150.00")
     assert table.loc["Total", "Total"] == sum(table.loc[m, "Total"] for m in table.index[:-1])
-    assert len(table.index) == 13  # 12 months and the totals row
+    # from the first invoice's month (INV-4, September), not twelve months with eight of zeros
+    assert list(table.index) == [dt.date(2026, m, 1) for m in (9, 10, 11, 12)] + ["Total"]
+
+
+def test_revenue_tables_keep_at_most_twelve_months():
+    data = _scenario()
+    old = _inv("INV-0", "C1", dt.date(2024, 3, 5), dt.date(2024, 3, 20), "10.00", paid="10.00")
+    table = tables.revenue_by_package(replace(data, invoices=(old, *data.invoices)))
+    assert table.index[0] == dt.date(2026, 1, 1) and len(table.index) == 13
+
+
+def test_service_month_books_a_line_to_its_periods_month_not_the_issue_day():
+    """December's invoice issued on November 30: November by issue date, December by service."""
+    line = InvoiceLine("INV-9", 1, "S1", "Home 100", dt.date(2026, 12, 1), dt.date(2026, 12, 31),
+                       D(1), D("49.99"), D("49.99"), D("8.25"), D("4.12"))
+    charge = InvoiceLine("INV-9", 2, "", "Router", None, None, D(1), D("30.00"), D("30.00"),
+                         D(0), D(0), charge_id="CH1")
+    invoice = Invoice("INV-9", "C1", dt.date(2026, 11, 30), dt.date(2026, 12, 1),
+                      dt.date(2026, 12, 31), dt.date(2026, 12, 15), D("79.99"), D("4.12"),
+                      D("84.11"), D(0), D("84.11"), "open", lines=(line, charge))
+    data = replace(_scenario(), as_of=dt.date(2026, 12, 1), invoices=(invoice,), payments=())
+    nov, dec = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
+    by_issue = tables.revenue_by_package(data)
+    assert by_issue.loc[nov, "Total"] == D("84.11") and by_issue.loc[dec, "Total"] == D(0)
+    by_service = tables.revenue_by_service_month(data)
+    assert list(by_service.columns) == ["Home 100", "Charges & credits", "Tax", "Total"]
+    assert by_service.loc[dec, "Home 100"] == D("49.99")
+    assert by_service.loc[dec, "Tax"] == D("4.12")
+    assert by_service.loc[nov, "Charges & credits"] == D("30.00")  # a charge: its issue month
+    assert by_service.loc["Total", "Total"] == D("84.11")  # the same money, other months
+    assert metrics.invoiced_in(data, dec) == D(0)
+    assert metrics.billed_for_service_in(data, dec) == D("54.11")
+    assert metrics.billed_for_service_in(data, nov) == D("30.00")
+
+
+def test_a_period_across_two_months_is_booked_to_the_month_it_starts():
+    """Billing day 15: Nov 15 - Dec 14 is November's service (not spread, not December's)."""
+    line = InvoiceLine("INV-8", 1, "S1", "Home 100", dt.date(2026, 11, 15),
+                       dt.date(2026, 12, 14), D(1), D("49.99"), D("49.99"), D(0), D(0))
+    invoice = Invoice("INV-8", "C1", dt.date(2026, 11, 14), dt.date(2026, 11, 15),
+                      dt.date(2026, 12, 14), dt.date(2026, 11, 29), D("49.99"), D(0), D("49.99"),
+                      D(0), D("49.99"), "open", lines=(line,))
+    data = replace(_scenario(), invoices=(invoice,), payments=())
+    table = tables.revenue_by_service_month(data)
+    assert table.loc[dt.date(2026, 11, 1), "Home 100"] == D("49.99")
+    assert table.loc[dt.date(2026, 12, 1), "Home 100"] == D(0)
+
+
+def test_collected_starts_at_a_payment_made_before_the_first_invoice():
+    """A deposit paid in August, the first invoice in September: August is in the table."""
+    data = _scenario()
+    deposit = Payment("P0", dt.date(2026, 8, 20), "C1", D("100.00"), "cash")
+    table = tables.collected_by_method(replace(data, payments=(deposit, *data.payments)))
+    assert table.index[0] == dt.date(2026, 8, 1)
+    assert table.loc[dt.date(2026, 8, 1), "cash"] == D("100.00")
+    assert tables.revenue_by_package(data).index[0] == dt.date(2026, 9, 1)  # invoices: Sep
+
+
+def test_every_summary_explanation_is_one_line_of_single_spaced_text():
+    for metric in metrics.summary(_scenario()):
+        assert metric.formula and metric.formula == " ".join(metric.formula.split()), metric
 
 
 def test_collected_pivot_by_method():

@@ -52,7 +52,7 @@ def test_charts_are_native_excel_charts(report):
     with zipfile.ZipFile(report) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
         kinds = "".join(z.read(n).decode() for n in charts)
-    assert len(charts) == 3
+    assert len(charts) == 4  # packages stacked, tax and charges apart, collected, aging
     assert "<c:barChart>" in kinds and "<c:lineChart>" in kinds
     assert '<c:grouping val="stacked"/>' in kinds
 

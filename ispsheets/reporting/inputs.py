@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from ispsheets.book.records import Client, Invoice, Package, Payment, Service
+from ispsheets.book.records import Client, Invoice, InvoiceLine, Package, Payment, Service
 
 if TYPE_CHECKING:
     from ispsheets.reporting.cards import CardFacts
@@ -63,3 +63,9 @@ def months_back(as_of: dt.date, count: int) -> list[dt.date]:
     while len(months) < count:
         months.append(previous_month(months[-1]))
     return months[::-1]
+
+
+def service_month(invoice: Invoice, line: InvoiceLine) -> dt.date:
+    """The month a line is booked to: the month its service period starts; a line without a
+    period (a one-off charge or credit) is booked to its invoice's issue month."""
+    return month_start(line.period_start or invoice.issue_date)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ispsheets.money import round_money
-from ispsheets.reporting.inputs import ReportInput, month_start, previous_month
+from ispsheets.reporting.inputs import ReportInput, month_start, previous_month, service_month
 
 ZERO = Decimal("0")
 WINDOW_DAYS = 90
@@ -57,6 +57,14 @@ def mrr(data: ReportInput) -> Decimal:
 def invoiced_in(data: ReportInput, month: dt.date) -> Decimal:
     """Sum of the totals of invoices issued in that month (voided excluded)."""
     return sum((i.total for i in data.live_invoices if month_start(i.issue_date) == month), ZERO)
+
+
+def billed_for_service_in(data: ReportInput, month: dt.date) -> Decimal:
+    """Sum of invoice lines (with their tax) whose service period starts in that month, whatever
+    day their invoice was issued (voided excluded); a one-off charge counts in its invoice's
+    month. December's invoices issued on November 30 count here in December."""
+    return sum((line.amount + line.tax for i in data.live_invoices if i.issue_date <= data.as_of
+                for line in i.lines if service_month(i, line) == month), ZERO)
 
 
 def collected_in(data: ReportInput, month: dt.date) -> Decimal:
@@ -137,34 +145,45 @@ def held(data: ReportInput) -> Decimal:
     return sum((i.total for i in data.held_invoices), ZERO)
 
 
+def explain(function: object) -> str:
+    """A function's docstring as one line of text for a cell (no docstring indentation)."""
+    return " ".join((getattr(function, "__doc__", None) or "").split())
+
+
 def summary(data: ReportInput) -> list[Metric]:
     this_month = month_start(data.as_of)
     last_month = previous_month(data.as_of)
     return [
-        Metric("Monthly recurring revenue (MRR)", mrr(data), "money", "", mrr.__doc__ or ""),
-        Metric(f"Invoiced {this_month:%B %Y}", invoiced_in(data, this_month), "money",
-               formula=invoiced_in.__doc__ or ""),
-        Metric(f"Invoiced {last_month:%B %Y}", invoiced_in(data, last_month), "money",
-               formula=invoiced_in.__doc__ or ""),
+        Metric("Monthly recurring revenue (MRR)", mrr(data), "money", "", explain(mrr)),
+        Metric(f"Invoiced {this_month:%B %Y} (by issue date)", invoiced_in(data, this_month),
+               "money", formula=explain(invoiced_in)),
+        Metric(f"Invoiced {last_month:%B %Y} (by issue date)", invoiced_in(data, last_month),
+               "money", formula=explain(invoiced_in)),
+        Metric(f"Billed for {this_month:%B %Y} (by service month)",
+               billed_for_service_in(data, this_month), "money",
+               formula=explain(billed_for_service_in)),
+        Metric(f"Billed for {last_month:%B %Y} (by service month)",
+               billed_for_service_in(data, last_month), "money",
+               formula=explain(billed_for_service_in)),
         Metric(f"Collected {this_month:%B %Y}", collected_in(data, this_month), "money",
-               formula=collected_in.__doc__ or ""),
+               formula=explain(collected_in)),
         Metric(f"Collected {last_month:%B %Y}", collected_in(data, last_month), "money",
-               formula=collected_in.__doc__ or ""),
-        Metric("Outstanding", outstanding(data), "money", formula=outstanding.__doc__ or ""),
-        Metric("Overdue", overdue(data), "money", formula=overdue.__doc__ or ""),
-        Metric("DSO (days)", dso(data), "days", "< 30", dso.__doc__ or ""),
+               formula=explain(collected_in)),
+        Metric("Outstanding", outstanding(data), "money", formula=explain(outstanding)),
+        Metric("Overdue", overdue(data), "money", formula=explain(overdue)),
+        Metric("DSO (days)", dso(data), "days", "< 30", explain(dso)),
         Metric("Collection rate", collection_rate(data), "percent", "> 95",
-               collection_rate.__doc__ or ""),
+               explain(collection_rate)),
         Metric("Late payments", late_payment_rate(data), "percent", "< 10",
-               late_payment_rate.__doc__ or ""),
+               explain(late_payment_rate)),
         Metric("Autopay enrollment", autopay_rate(data), "percent", "> 30",
-               autopay_rate.__doc__ or ""),
+               explain(autopay_rate)),
         Metric("Clients suspended", suspended_clients(data), "count",
                formula="Clients whose status is suspended."),
         Metric("Churn due to billing (90 days)", billing_churn(data), "count",
-               formula=billing_churn.__doc__ or ""),
+               formula=explain(billing_churn)),
         Metric(f"Held invoices ({len(data.held_invoices)})", held(data), "money",
-               formula=held.__doc__ or ""),
+               formula=explain(held)),
         *card_metrics(data, this_month),
     ]
 

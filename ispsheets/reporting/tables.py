@@ -15,7 +15,12 @@ from typing import NamedTuple
 import pandas as pd
 
 from ispsheets.money import minor_units
-from ispsheets.reporting.inputs import ReportInput, month_start, months_back
+from ispsheets.reporting.inputs import (
+    ReportInput,
+    month_start,
+    months_back,
+    service_month,
+)
 
 ZERO = Decimal("0")
 BUCKETS = ("Current", "1-30", "31-60", "61-90", "90+")
@@ -109,33 +114,85 @@ def _pivot(records: list[tuple[dt.date, str, int]], months: list[dt.date], place
     return table.map(lambda v: Decimal(int(v)).scaleb(-places))
 
 
-def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
-    """Invoiced amounts (before tax) by month × package over the last months; tax and one-off
-    charges in their own columns, so each row adds up to what was invoiced that month."""
+CHARGES = "Charges & credits"
+TAX = "Tax"
+
+
+def first_month(data: ReportInput, payments: bool = False) -> dt.date | None:
+    """The month of the business's first invoice (or payment, with `payments`) up to as_of;
+    None before any."""
+    days = [i.issue_date for i in data.live_invoices if i.issue_date <= data.as_of]
+    days += [p.date for p in data.counted_payments] if payments else []
+    return month_start(min(days)) if days else None
+
+
+def report_months(data: ReportInput, months: int = 12, first: dt.date | None = None,
+                  last: dt.date | None = None) -> list[dt.date]:
+    """The months a revenue table shows: at most `months` ending with `last` (as_of's month by
+    default), none before `first` (by default the business's first invoice)."""
+    periods = months_back(max(last or data.as_of, data.as_of), months)
+    first = first or first_month(data)
+    return [m for m in periods if first is None or m >= first] or periods[-1:]
+
+
+def _by_package(data: ReportInput, lines: list[tuple[dt.date, str, Decimal]],
+                periods: list[dt.date]) -> pd.DataFrame:
+    """Pivot (month, service id or "" for a charge, amount) or (month, TAX, amount) records:
+    packages by name first, then charges and tax; lines outside `periods` are left out."""
     places = minor_units(data.currency)
-    periods = months_back(data.as_of, months)
-    first = periods[0]
     package_of = {s.service_id: s.package_id for s in data.services}
     names = {p.package_id: p.name for p in data.packages}
+    shown = set(periods)
     records: list[tuple[dt.date, str, int]] = []
+    for month, service_id, amount in lines:
+        if month not in shown:
+            continue
+        if service_id == TAX:
+            key = TAX
+        else:
+            package = package_of.get(service_id)
+            key = names.get(package, package) if package else CHARGES
+        records.append((month, key, _to_minor(amount, places)))
+    keys = sorted({r[1] for r in records} - {CHARGES, TAX})
+    order = keys + [k for k in (CHARGES, TAX) if any(r[1] == k for r in records)]
+    return _pivot(records, periods, places, order)
+
+
+def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
+    """Invoiced amounts (before tax) by the month the invoice was ISSUED × package; tax and
+    one-off charges in their own columns, so each row adds up to what was invoiced that month."""
+    lines: list[tuple[dt.date, str, Decimal]] = []
     for invoice in data.live_invoices:
-        if invoice.issue_date < first or invoice.issue_date > data.as_of:
+        if invoice.issue_date > data.as_of:
             continue
         month = month_start(invoice.issue_date)
+        lines += [(month, line.service_id, line.amount) for line in invoice.lines]
+        lines.append((month, TAX, invoice.tax))
+    return _by_package(data, lines, report_months(data, months))
+
+
+def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFrame:
+    """What was billed FOR each month of service (what a bookkeeper books), × package, from the
+    invoices issued up to as_of: each line in the month its service period starts, whatever day
+    the invoice was issued (December's invoices issued on November 30 count in December); tax
+    with its line, in the Tax column. A month billed in advance shows as a row after as_of."""
+    lines: list[tuple[dt.date, str, Decimal]] = []
+    for invoice in data.live_invoices:
+        if invoice.issue_date > data.as_of:
+            continue
         for line in invoice.lines:
-            package = package_of.get(line.service_id)
-            key = names.get(package, package) if package else "Charges & credits"
-            records.append((month, key, _to_minor(line.amount, places)))
-        records.append((month, "Tax", _to_minor(invoice.tax, places)))
-    keys = sorted({r[1] for r in records} - {"Charges & credits", "Tax"})
-    order = keys + [k for k in ("Charges & credits", "Tax") if any(r[1] == k for r in records)]
-    return _pivot(records, periods, places, order)
+            month = service_month(invoice, line)
+            lines.append((month, line.service_id, line.amount))
+            lines.append((month, TAX, line.tax))
+    booked = [m for m, _, _ in lines]
+    first = min([*booked, *filter(None, [first_month(data)])], default=None)
+    return _by_package(data, lines, report_months(data, months, first, max(booked, default=None)))
 
 
 def collected_by_method(data: ReportInput, months: int = 12) -> pd.DataFrame:
     """Payments by month × method over the last months (blank method = "unspecified")."""
     places = minor_units(data.currency)
-    periods = months_back(data.as_of, months)
+    periods = report_months(data, months, first_month(data, payments=True))
     records = [(month_start(p.date), (p.method or "unspecified").lower(),
                 _to_minor(p.amount, places))
                for p in data.counted_payments if p.date >= periods[0]]

@@ -58,13 +58,14 @@ class _Formats:
                                        "border": 1, "text_wrap": True, "valign": "vcenter"})
         self.title = book.add_format({"bold": True, "font_size": 16, "font_color": BRAND})
         self.note = book.add_format({"italic": True, "font_color": "#666666"})
-        self.money = book.add_format({"num_format": money})
+        self.money = book.add_format({"num_format": money, "valign": "top"})
         self.money_bold = book.add_format({"num_format": money, "bold": True, "top": 1})
         self.money_strong = book.add_format({"num_format": money, "bold": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
         self.month = book.add_format({"num_format": "mmm yyyy"})
-        self.percent = book.add_format({"num_format": '0.0"%"'})
-        self.days = book.add_format({"num_format": "0.0"})
+        self.percent = book.add_format({"num_format": '0.0"%"', "valign": "top"})
+        self.days = book.add_format({"num_format": "0.0", "valign": "top"})
+        self.top = book.add_format({"valign": "top"})
         self.bold = book.add_format({"bold": True, "top": 1})
         self.text = book.add_format({"text_wrap": True, "valign": "top"})
         self.good = book.add_format({"bg_color": "#C6EFCE", "font_color": "#006100"})
@@ -99,24 +100,40 @@ def _header(sheet: Worksheet, row: int, names: Sequence[str], fmt: Any,
     sheet.set_row(row, 30)
 
 
+FORMULA_WIDTH = 70  # characters: the Summary then prints one page wide at a readable size
+
+
+def _lines(text: str, width: int) -> int:
+    """How many lines `text` wraps to in a column `width` characters wide (by whole words; a
+    row's height is not computed when the file is opened, so it is set for the wrapped text)."""
+    lines, used = 1, 0
+    for word in text.split():
+        if used and used + 1 + len(word) > width:
+            lines, used = lines + 1, len(word)
+        else:
+            used += len(word) + (1 if used else 0)
+    return lines
+
+
 def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
     sheet = _printable(book.add_worksheet("Summary"), 3)
     sheet.write_string(0, 0, "Billing summary", f.title)
     sheet.write_string(1, 0, "As of")
     sheet.write_datetime(1, 1, dt.datetime.combine(data.as_of, dt.time()), f.date)
     _header(sheet, 3, ["Metric", "Value", "Target", "How it is computed"], f.header,
-            [34, 16, 10, 90])
+            [40, 14, 9, FORMULA_WIDTH])
     rows = metrics.summary(data)
     for n, metric in enumerate(rows, start=4):
-        sheet.write_string(n, 0, metric.name)
-        fmt = {"money": f.money, "percent": f.percent, "days": f.days}.get(metric.kind)
+        sheet.write_string(n, 0, metric.name, f.text)
+        fmt = {"money": f.money, "percent": f.percent, "days": f.days}.get(metric.kind, f.top)
         value = _num(metric.value)
         if value is None:
-            sheet.write_string(n, 1, "n/a")
+            sheet.write_string(n, 1, "n/a", f.top)
         else:
             sheet.write_number(n, 1, value, fmt)
-        sheet.write_string(n, 2, metric.target)
-        sheet.write_string(n, 3, metric.formula.replace("\n", " "))
+        sheet.write_string(n, 2, metric.target, f.top)
+        sheet.write_string(n, 3, metric.formula, f.text)  # one line: `metrics.explain`
+        sheet.set_row(n, 15 * _lines(metric.formula, FORMULA_WIDTH * 13 // 10))  # 1.3 a unit
         if metric.target and value is not None:
             op, number = metric.target.split()
             good, bad = (("<", ">="), (">", "<="))[op == ">"]
@@ -130,12 +147,14 @@ def _summary(book: Workbook, f: _Formats, data: ReportInput) -> None:
 
 
 def _pivot_table(sheet: Worksheet, f: _Formats, table: pd.DataFrame, top: int, left: int,
-                 title: str) -> tuple[int, int, int]:
-    """Write a months × keys table; returns (first data row, last data row, last column)."""
+                 title: str, note: str) -> tuple[int, int, int]:
+    """Write a months × keys table under its title and a line saying what it counts; returns
+    (first data row, last data row, last column)."""
     sheet.write_string(top, left, title, f.title)
+    sheet.write_string(top + 1, left, note, f.note)
     columns = ["Month", *[str(c) for c in table.columns]]
-    _header(sheet, top + 1, columns, f.header, [12] + [14] * (len(columns) - 1))
-    row = top + 2
+    _header(sheet, top + 2, columns, f.header, [12] + [14] * (len(columns) - 1))
+    row = top + 3
     for index, values in table.iterrows():
         is_total = index == "Total"
         if is_total:
@@ -147,42 +166,90 @@ def _pivot_table(sheet: Worksheet, f: _Formats, table: pd.DataFrame, top: int, l
                 else f.money
             sheet.write_number(row, left + col, _num(value), fmt)
         row += 1
-    return top + 2, row - 2, left + len(columns) - 1
+    return top + 3, row - 2, left + len(columns) - 1
+
+
+def _value_axis(table: pd.DataFrame, columns: Sequence[str]) -> dict[str, Any]:
+    """The value axis starts at zero (an axis from 2,100 makes a small difference look big);
+    only where a column has a negative month (a refund, a credit) does it go below."""
+    rows = table.drop(index="Total")
+    lowest = min((rows[c].min() for c in columns), default=0)
+    return {"min": 0} if lowest >= 0 else {}
+
+
+CHART_ROWS = 17  # rows a 300 px chart and its gap take
+
+
+def _column_chart(book: Workbook, sheet: Worksheet, table: pd.DataFrame, rows: tuple[int, int],
+                  columns: Sequence[str], title: str, stacked: bool) -> Any:
+    first, last = rows
+    options = {"type": "column", "subtype": "stacked"} if stacked else {"type": "column"}
+    chart = book.add_chart(options)
+    for name in columns:
+        col = list(table.columns).index(name) + 1
+        chart.add_series({"name": [sheet.name, first - 1, col],
+                          "categories": [sheet.name, first, 0, last, 0],
+                          "values": [sheet.name, first, col, last, col]})
+    chart.set_title({"name": title})
+    chart.set_x_axis({"num_format": "mmm yy"})
+    chart.set_y_axis(_value_axis(table, columns))
+    chart.set_size({"width": 720, "height": 300})
+    return chart
 
 
 def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = _printable(book.add_worksheet("Revenue"), None, fit=False)
+    """Three tables one under the other (by issue date, by service month, collected), then the
+    charts under them, each pair on its own printed page, the whole one page wide."""
+    sheet = _printable(book.add_worksheet("Revenue"), None)
     invoiced = tables.revenue_by_package(data)
-    first, last, last_col = _pivot_table(sheet, f, invoiced, 0, 0, "Invoiced by month × package")
-    if last_col > 1:  # at least one package or charge column besides the total
-        chart = book.add_chart({"type": "column"})
-        for col in range(1, last_col):
-            chart.add_series({"name": ["Revenue", 1, col],
-                              "categories": ["Revenue", first, 0, last, 0],
-                              "values": ["Revenue", first, col, last, col]})
-        chart.set_title({"name": "Invoiced by month"})
-        chart.set_x_axis({"num_format": "mmm yy"})
-        chart.set_size({"width": 720, "height": 320})
-        sheet.insert_chart(1, last_col + 2, chart)
-
+    first, last, _ = _pivot_table(
+        sheet, f, invoiced, 0, 0, "Invoiced by month × package (by issue date)",
+        "Each invoice in the month it was issued: December's invoices issued on November 30 "
+        "count in November. Before tax; tax and one-off charges in their own columns.")
+    service = tables.revenue_by_service_month(data)
     top = last + 4
+    _, last_s, _ = _pivot_table(
+        sheet, f, service, top, 0, "Billed by service month × package (by service month)",
+        "What a bookkeeper books: each line in the month its service period starts, whatever "
+        "day it was invoiced; one-off charges in their invoice's month; tax with its line.")
     collected = tables.collected_by_method(data)
-    first2, last2, last_col2 = _pivot_table(sheet, f, collected, top, 0,
-                                            "Collected by month × payment method")
+    top = last_s + 4
+    first2, last2, last_col2 = _pivot_table(
+        sheet, f, collected, top, 0, "Collected by month × payment method",
+        "Each payment in the month it is dated; refunds and bounced checks subtract.")
+
+    packages = [c for c in invoiced.columns if c not in (tables.CHARGES, tables.TAX, "Total")]
+    apart = [c for c in (tables.CHARGES, tables.TAX) if c in invoiced.columns]
+    charts = []
+    if packages:
+        charts.append(_column_chart(book, sheet, invoiced, (first, last), packages,
+                                    "Packages invoiced by month (before tax)", stacked=True))
+    if apart:
+        charts.append(_column_chart(book, sheet, invoiced, (first, last), apart,
+                                    "Tax and one-off charges invoiced by month", stacked=False))
     line = book.add_chart({"type": "line"})
     line.add_series({"name": "Collected", "categories": ["Revenue", first2, 0, last2, 0],
                      "values": ["Revenue", first2, last_col2, last2, last_col2],
                      "marker": {"type": "circle"}})
     line.set_title({"name": "Collected by month"})
     line.set_x_axis({"num_format": "mmm yy"})
+    line.set_y_axis(_value_axis(collected, ["Total"]))
     line.set_legend({"none": True})
-    line.set_size({"width": 720, "height": 320})
-    sheet.insert_chart(top + 1, last_col + 2, line)
-    sheet.freeze_panes(2, 1)
+    line.set_size({"width": 720, "height": 300})
+    charts.append(line)
+    start = last2 + 3
+    breaks = []
+    for n, chart in enumerate(charts):
+        row = start + n * CHART_ROWS
+        if n % 2 == 0:  # two charts a page; a row of margin, or a chart's edge shows above
+            breaks.append(row - 1)
+        sheet.insert_chart(row, 0, chart)
+    sheet.set_h_pagebreaks(breaks)
+    sheet.freeze_panes(3, 1)
 
 
 def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
-    sheet = _printable(book.add_worksheet("Aging"), 0, fit=False)
+    sheet = _printable(book.add_worksheet("Aging"), 0)
     rows = tables.aging(data)
     names = ["Client", "Name", *tables.BUCKETS, "Total", "Oldest invoice", "Oldest due",
              "Status", "Last payment"]
@@ -213,8 +280,10 @@ def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
         chart.add_series({"name": name, "categories": ["Aging", total_row, 0, total_row, 0],
                           "values": ["Aging", total_row, col, total_row, col]})
     chart.set_title({"name": "Receivables by age"})
+    chart.set_x_axis({"min": 0})  # a bar chart's x axis is its value axis
     chart.set_size({"width": 640, "height": 220})
-    sheet.insert_chart(1, len(names) + 1, chart)
+    sheet.insert_chart(total_row + 2, 0, chart)  # under the table, whole on a page of its own
+    sheet.set_h_pagebreaks([total_row + 1])
 
 
 def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
@@ -258,8 +327,16 @@ def _history(book: Workbook, f: _Formats, data: ReportInput) -> BulkRows | None:
     return BulkRows(len(book.worksheets()) - 1, 1, rows)
 
 
-def write_report(data: ReportInput, folder: Path) -> Path:
-    """Write `reports/ispsheets-report-YYYY-MM-DD.xlsx`, replacing one of that date atomically."""
+def new_file_mode() -> int:
+    """The mode a file the owner creates gets: 0o644 less the umask (rw-r--r-- by default)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o644 & ~umask
+
+
+def write_report(data: ReportInput, folder: Path, mode: int | None = None) -> Path:
+    """Write `reports/ispsheets-report-YYYY-MM-DD.xlsx`, replacing one of that date atomically,
+    readable like the workbook: with `mode` (the workbook's), else `new_file_mode()`."""
     folder.mkdir(parents=True, exist_ok=True)
     target = report_path(folder, data.as_of)
     fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".xlsx", dir=folder)
@@ -277,6 +354,7 @@ def write_report(data: ReportInput, folder: Path) -> Path:
         history = _history(book, formats, data)
         book.close()
         splice(Path(temp), [history] if history else [])
+        os.chmod(temp, new_file_mode() if mode is None else mode)
         os.replace(temp, target)
     finally:
         if os.path.exists(temp):

@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 import pickle
+import stat
 import sys
 import traceback
 from collections.abc import Callable
@@ -27,12 +28,23 @@ from ispsheets.steps.cycle import Cycle
 FORK_FROM_INVOICES = 5000  # below this many invoices the report is written in this process
 
 
-def write_report(data: ReportInput, folder: Path) -> Path:
+def write_report(data: ReportInput, folder: Path, mode: int | None = None) -> Path:
     """The report workbook. Its writer (pandas, xlsxwriter: half a second to import) is imported
     only here, so `--help`, `check`, `status` and dry runs never load it."""
     from ispsheets.reporting.workbook import write_report as write
 
-    return write(data, folder)
+    return write(data, folder, mode)
+
+
+def workbook_mode(cycle: Cycle) -> int | None:
+    """The workbook file's permissions, which the report takes (None: a Google Sheet, or no
+    file to follow)."""
+    if cycle.config.workbook.path is None:
+        return None
+    try:
+        return stat.S_IMODE(cycle.config.workbook_path.stat().st_mode)
+    except OSError:
+        return None
 
 
 class ReportError(RuntimeError):
@@ -61,7 +73,7 @@ def write_report_step(cycle: Cycle) -> None:
         cycle.plan("report", "", f"would write {_folder(cycle).name}/ispsheets-report-"
                                  f"{cycle.today.isoformat()}.xlsx")
         return
-    path = write_report(report_input(cycle), _folder(cycle))
+    path = write_report(report_input(cycle), _folder(cycle), workbook_mode(cycle))
     _written(cycle, path)
 
 
@@ -101,18 +113,19 @@ def _finish_or_report(cycle: Cycle, finish: Callable[[], None]) -> None:
 def _start_report(cycle: Cycle) -> Callable[[], None]:
     if cycle.dry_run or not hasattr(os, "fork") or len(cycle.invoices) < FORK_FROM_INVOICES:
         return lambda: write_report_step(cycle)
-    data, folder = report_input(cycle), _folder(cycle)
+    data, folder, mode = report_input(cycle), _folder(cycle), workbook_mode(cycle)
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write the report, say how it went, and leave at once
-        _report_child(data, folder, read_end, write_end)
+        _report_child(data, folder, mode, read_end, write_end)
     os.close(write_end)
     return functools.partial(wait_for_report, cycle, pid, read_end)
 
 
-def _report_child(data: ReportInput, folder: Path, read_end: int, write_end: int) -> NoReturn:
+def _report_child(data: ReportInput, folder: Path, mode: int | None, read_end: int,
+                  write_end: int) -> NoReturn:
     """Write the report and send back how it went. Whatever happens (even the parent gone and
     its pipe broken) the child leaves here: it must never go on with the run's own work."""
     code = 1
@@ -122,7 +135,7 @@ def _report_child(data: ReportInput, folder: Path, read_end: int, write_end: int
         gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
         gc.enable()
         try:
-            outcome: tuple[bool, str] = (True, str(write_report(data, folder)))
+            outcome: tuple[bool, str] = (True, str(write_report(data, folder, mode)))
             code = 0
         except BaseException:
             outcome = (False, traceback.format_exc())
