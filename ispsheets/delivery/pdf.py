@@ -10,6 +10,7 @@ need it pay for it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import io
@@ -38,6 +39,7 @@ from rich.progress import MofNCompleteColumn, Progress
 from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.delivery.files import replace_file
+from ispsheets.delivery.shaping import drawable, dropped_when_missing, needs_shaping, visual
 from ispsheets.money import format_money
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
@@ -89,17 +91,22 @@ def font_candidates() -> list[tuple[Path, Path]]:
     return [(r, b if b.is_file() else r) for r, b in pairs if r.is_file()]
 
 
+_COVERAGE: dict[str, frozenset[int]] = {}  # registered font name → code points it has
+
+
 @functools.cache
 def _register(path: Path) -> tuple[str, frozenset[int]]:
     """Register a TrueType file once per process; its name and the code points it covers."""
     name = f"isp-{path.stem}-{sha256(str(path).encode()).hexdigest()[:6]}"
     font = TTFont(name, str(path))
     pdfmetrics.registerFont(font)
-    return name, frozenset(font.face.charToGlyph)
+    _COVERAGE[name] = frozenset(font.face.charToGlyph)
+    return name, _COVERAGE[name]
 
 
 def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
-    """Helvetica when all text is cp1252, else `font` or the first TrueType covering the text."""
+    """Helvetica when all text is cp1252, else `font` or the first TrueType covering the text
+    (or, failing that, all of it but the emoji), its bold face when that covers it too."""
     chars = {ord(ch) for text in document_texts(doc) for ch in text}
     if all(_cp1252(chr(c)) for c in chars):
         return HELVETICA
@@ -107,12 +114,42 @@ def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
     if not pairs:
         return HELVETICA  # nothing better on this machine: unknown characters show as boxes
     needed = {c for c in chars if not chr(c).isspace()}
-    for regular, bold in pairs:
-        name, covered = _register(regular)
-        if needed <= covered:
-            return Fonts(name, _register(bold)[0], embedded=True)
-    name = _register(pairs[0][0])[0]
-    return Fonts(name, _register(pairs[0][1])[0], embedded=True)
+    essential = {c for c in needed if not dropped_when_missing(chr(c))}
+    for wanted in (needed, essential):
+        for regular, bold in pairs:
+            name, covered = _register(regular)
+            if wanted <= covered:
+                bold_name, bold_covered = _register(bold)
+                return Fonts(name, bold_name if wanted <= bold_covered else name, embedded=True)
+    # No font has it all: what is missing prints as `?` (see `readable`).
+    return Fonts(_register(pairs[0][0])[0], _register(pairs[0][1])[0], embedded=True)
+
+
+def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
+    """The document as `fonts` can draw it: characters both faces lack are left out (emoji)
+    or shown as `?` (see `shaping.drawable`), never as empty boxes."""
+    if not fonts.embedded:
+        return doc
+    covered = _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
+
+    def fix(text: str) -> str:
+        return drawable(text, covered) if text else text
+
+    if all(fix(text) == text for text in document_texts(doc)):
+        return doc
+    c, cl, inv = doc.company, doc.client, doc.invoice
+    company = dataclasses.replace(c, name=fix(c.name), address=fix(c.address),
+                                  email=fix(c.email), phone=fix(c.phone),
+                                  website=fix(c.website), tax_id=fix(c.tax_id))
+    client = dataclasses.replace(cl, name=fix(cl.name), client_id=fix(cl.client_id),
+                                 address=fix(cl.address), emails=tuple(map(fix, cl.emails)))
+    lines = tuple(dataclasses.replace(line, description=fix(line.description))
+                  for line in inv.lines)
+    invoice = dataclasses.replace(inv, invoice_number=fix(inv.invoice_number), lines=lines)
+    return dataclasses.replace(doc, company=company, client=client, invoice=invoice,
+                               tax_name=fix(doc.tax_name),
+                               payment_instructions=fix(doc.payment_instructions),
+                               footer=fix(doc.footer))
 
 
 @functools.cache
@@ -274,6 +311,8 @@ class _Painter:
         if color is not self._text_fill:
             t.setFillColor(color)
             self._text_fill = color
+        if self.f.embedded and needs_shaping(s):
+            s = visual(s, font, size)[0]  # right-to-left runs reordered, Arabic joined
         shown = None if self.f.embedded else _shown(s, font)
         if shown is None:
             t.setTextOrigin(x, y)
@@ -283,13 +322,18 @@ class _Painter:
 
     def rtext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
               color: Color = INK) -> None:
-        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
-        self.text(x - width, y, s, size, bold, color)
+        self.text(x - self.measure(s, size, bold), y, s, size, bold, color)
 
     def ctext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
               color: Color = INK) -> None:
-        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
-        self.text(x - width / 2, y, s, size, bold, color)
+        self.text(x - self.measure(s, size, bold) / 2, y, s, size, bold, color)
+
+    def measure(self, s: str, size: float, bold: bool = False) -> float:
+        """How wide `s` is drawn (shaped, when it is)."""
+        font = self.f.bold if bold else self.f.regular
+        if self.f.embedded and needs_shaping(s):
+            return visual(s, font, size)[1]
+        return pdfmetrics.stringWidth(s, font, size)
 
     def fill(self, color: Color) -> None:
         if color is not self._fill:
@@ -402,8 +446,7 @@ class _Painter:
             self.text(k.desc_x, y, line, DESC_SIZE)
             y -= LINE_STEP
         if row.period_inline:
-            x = k.desc_x + pdfmetrics.stringWidth(row.desc[0] if row.desc else "",
-                                                  self.f.regular, DESC_SIZE) + 8
+            x = k.desc_x + self.measure(row.desc[0] if row.desc else "", DESC_SIZE) + 8
             self.text(x, top - ROW_PAD - 8, row.period, SUB_SIZE, color=MUTED)
         elif row.period:
             self.text(k.desc_x, y + 1, row.period, SUB_SIZE, color=MUTED)
@@ -610,8 +653,9 @@ def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:
 
 def invoice_pdf(doc: InvoiceDocument, font: Path | None = None) -> bytes:
     """The invoice as PDF bytes (deterministic: the same document gives the same bytes)."""
+    fonts = choose_fonts(doc, font)
     with _binary_streams():
-        return _invoice_pdf(doc, choose_fonts(doc, font))
+        return _invoice_pdf(readable(doc, fonts), fonts)
 
 
 @contextlib.contextmanager
