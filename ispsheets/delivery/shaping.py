@@ -201,8 +201,8 @@ def _shape(face: object, run: str, size: float, rtl: bool) -> ShapedStr:
     scale = face.pdfScale  # type: ignore[attr-defined]
     chars, data = [], []
     for info, pos in zip(buffer.glyph_infos, buffer.glyph_positions, strict=True):
-        if not pos.x_advance and unicodedata.bidirectional(run[info.cluster]) == "BN":
-            continue  # a zero-width joiner or the like: nothing to draw
+        if not pos.x_advance and unicodedata.category(run[info.cluster]) == "Cf":
+            continue  # a zero-width joiner, a direction mark: nothing to draw
         gid = info.codepoint
         owners: Iterable[int] = ttf.glyphToChar.get(gid) or ()
         code = next(iter(owners), None)
