@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import unicodedata
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -117,14 +118,34 @@ def test_only_strings_that_need_it_are_shaped():
         assert invoice_pdf(_scripts_doc()) != scripts  # the switch is what shapes
 
 
-def test_a_font_without_hebrew_or_arabic_prints_question_marks_not_boxes():
+def _vera() -> Path:
     vera = next((r for r, _ in font_candidates() if r.name == "Vera.ttf"), None)
     if vera is None:
         pytest.skip("reportlab's Vera.ttf not found")
-    drawn = _drawn(invoice_pdf(_scripts_doc(), font=vera))
+    return vera
+
+
+def test_without_dejavu_hebrew_and_arabic_print_as_question_marks_not_boxes(monkeypatch):
+    vera = _vera()  # reportlab's own font: Western European letters only
+    monkeypatch.setattr(pdf, "font_candidates", lambda: [(vera, vera)])
+    drawn = _drawn(invoice_pdf(_scripts_doc()))
     assert not any("\x00" in s for s in drawn)
     assert "???? ????" in drawn and "???? ????????" in drawn  # 4 + 4 and 4 + 8 letters
     assert "Fiber" in drawn
+
+
+@needs_dejavu
+def test_configured_font_without_the_letters_or_not_a_font_gives_way_to_one_that_has_them(
+        tmp_path):
+    dejavu = pdf._register(DEJAVU)[0]
+    assert choose_fonts(_scripts_doc(), font=_vera()).regular == dejavu
+    broken = tmp_path / "broken.ttf"
+    broken.write_text("not a font")
+    assert choose_fonts(_scripts_doc(), font=broken).regular == dejavu
+    assert HEBREW[::-1] in _drawn(invoice_pdf(_scripts_doc(), font=broken))
+    # a configured font that has the letters is the one used
+    assert choose_fonts(_scripts_doc(), font=DEJAVU.with_name("DejaVuSans-Bold.ttf")).regular \
+        == pdf._register(DEJAVU.with_name("DejaVuSans-Bold.ttf"))[0]
 
 
 @needs_dejavu
@@ -258,9 +279,7 @@ def test_right_aligned_arabic_name_ends_at_the_margin_by_its_shaped_width():
 @needs_dejavu
 def test_font_chosen_is_the_first_that_has_all_but_the_emoji_and_bold_only_if_it_has_it(
         monkeypatch):
-    vera = next((r for r, _ in font_candidates() if r.name == "Vera.ttf"), None)
-    if vera is None:
-        pytest.skip("reportlab's Vera.ttf not found")
+    vera = _vera()
     dejavu_bold = DEJAVU.with_name("DejaVuSans-Bold.ttf")
     # Vera first: it lacks Hebrew and Arabic, so DejaVu is taken though it lacks 🚀 too
     monkeypatch.setattr(pdf, "font_candidates", lambda: [(vera, vera), (DEJAVU, dejavu_bold)])
@@ -272,3 +291,15 @@ def test_font_chosen_is_the_first_that_has_all_but_the_emoji_and_bold_only_if_it
     fonts = choose_fonts(_scripts_doc())
     assert fonts.bold == fonts.regular == pdf._register(DEJAVU)[0]
     assert HEBREW[::-1] in _drawn(invoice_pdf(_scripts_doc()))
+
+
+def test_with_no_truetype_font_at_all_helvetica_prints_question_marks_not_black_boxes(
+        monkeypatch):
+    monkeypatch.setattr(pdf, "font_candidates", lambda: [])
+    fonts = choose_fonts(_scripts_doc())
+    assert not fonts.embedded and fonts.lacking
+    drawn = _drawn(invoice_pdf(_scripts_doc()))
+    assert "???? ????" in drawn and "???? ????????" in drawn
+    assert "Fiber" in drawn  # reportlab would set 🚀 as a black square in ZapfDingbats
+    assert all(set(s) <= set(bytes(range(256)).decode("cp1252", errors="ignore"))
+               for s in drawn)

@@ -68,11 +68,13 @@ _OS_FONTS = (
 
 @dataclass(frozen=True)
 class Fonts:
-    """The two faces an invoice is set in; `embedded` when they are TrueType subsets."""
+    """The two faces an invoice is set in; `embedded` when they are TrueType subsets;
+    `lacking` when the built-in faces are all there is for text they do not cover."""
 
     regular: str
     bold: str
     embedded: bool = False
+    lacking: bool = False
 
 
 HELVETICA = Fonts("Helvetica", "Helvetica-Bold")
@@ -104,33 +106,52 @@ def _register(path: Path) -> tuple[str, frozenset[int]]:
     return name, _COVERAGE[name]
 
 
+@functools.cache
+def _loadable(path: Path) -> bool:
+    """True when reportlab can read `path` as a TrueType font."""
+    try:
+        _register(path)
+    except Exception:  # not a font, PostScript outlines, unreadable: reportlab's errors vary
+        return False
+    return True
+
+
 def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
-    """Helvetica when all text is cp1252, else `font` or the first TrueType covering the text
-    (or, failing that, all of it but the emoji), its bold face when that covers it too."""
+    """Helvetica when all text is cp1252, else the first TrueType covering the text (or,
+    failing that, all of it but the emoji), `font` first, its bold face when that covers it
+    too. A file that is not a TrueType font is passed over."""
     chars = {ord(ch) for text in document_texts(doc) for ch in text}
     if all(_cp1252(chr(c)) for c in chars):
         return HELVETICA
-    pairs = [(font, font)] if font else font_candidates()
-    if not pairs:
-        return HELVETICA  # nothing better on this machine: unknown characters show as boxes
+    pairs = ([(font, font)] if font else []) + font_candidates()
     needed = {c for c in chars if not chr(c).isspace()}
     essential = {c for c in needed if not dropped_when_missing(chr(c))}
     for wanted in (needed, essential):
         for regular, bold in pairs:
+            if not _loadable(regular):
+                continue
             name, covered = _register(regular)
             if wanted <= covered:
-                bold_name, bold_covered = _register(bold)
+                bold_name, bold_covered = _register(bold) if _loadable(bold) else (name, covered)
                 return Fonts(name, bold_name if wanted <= bold_covered else name, embedded=True)
     # No font has it all: what is missing prints as `?` (see `readable`).
-    return Fonts(_register(pairs[0][0])[0], _register(pairs[0][1])[0], embedded=True)
+    for regular, bold in pairs:
+        if _loadable(regular):
+            name = _register(regular)[0]
+            return Fonts(name, _register(bold)[0] if _loadable(bold) else name, embedded=True)
+    # No TrueType font on this machine: what Helvetica lacks prints as `?`.
+    return dataclasses.replace(HELVETICA, lacking=True)
 
 
 def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
     """The document as `fonts` can draw it: characters both faces lack are left out (emoji)
     or shown as `?` (see `shaping.drawable`), never as empty boxes."""
-    if not fonts.embedded:
-        return doc
-    covered = _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
+    if fonts.embedded:
+        covered = _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
+    elif fonts.lacking:
+        covered = _CP1252_CODES
+    else:
+        return doc  # Helvetica, chosen because it has every character
 
     def fix(text: str) -> str:
         return drawable(text, covered) if text else text
@@ -150,6 +171,9 @@ def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
                                tax_name=fix(doc.tax_name),
                                payment_instructions=fix(doc.payment_instructions),
                                footer=fix(doc.footer))
+
+
+_CP1252_CODES = frozenset(map(ord, bytes(range(256)).decode("cp1252", errors="ignore")))
 
 
 @functools.cache
