@@ -120,7 +120,11 @@ def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
     """Helvetica when all text is cp1252, else the first TrueType covering the text (or,
     failing that, all of it but the emoji), `font` first, its bold face when that covers it
     too. A file that is not a TrueType font is passed over."""
-    chars = {ord(ch) for text in document_texts(doc) for ch in text}
+    return fonts_for({ord(ch) for text in document_texts(doc) for ch in text}, font)
+
+
+def fonts_for(chars: set[int], font: Path | None = None) -> Fonts:
+    """The faces for text made of `chars` (see `choose_fonts`)."""
     if all(_cp1252(chr(c)) for c in chars):
         return HELVETICA
     pairs = ([(font, font)] if font else []) + font_candidates()
@@ -146,11 +150,8 @@ def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
 def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
     """The document as `fonts` can draw it: characters both faces lack are left out (emoji)
     or shown as `?` (see `shaping.drawable`), never as empty boxes."""
-    if fonts.embedded:
-        covered = _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
-    elif fonts.lacking:
-        covered = _CP1252_CODES
-    else:
+    covered = _covered(fonts)
+    if covered is None:
         return doc  # Helvetica, chosen because it has every character
 
     def fix(text: str) -> str:
@@ -171,6 +172,23 @@ def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
                                tax_name=fix(doc.tax_name),
                                payment_instructions=fix(doc.payment_instructions),
                                footer=fix(doc.footer))
+
+
+def _covered(fonts: Fonts) -> frozenset[int] | None:
+    """The code points both faces have; None for Helvetica chosen for having them all."""
+    if fonts.embedded:
+        return _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
+    return _CP1252_CODES if fonts.lacking else None
+
+
+def unprintable(text: str, font: Path | None = None) -> str:
+    """The characters of `text` an invoice would print as `?` (no font here has them), each
+    once; emoji, which are left out by design, are not counted."""
+    covered = _covered(fonts_for({ord(ch) for ch in text}, font))
+    if covered is None:
+        return ""
+    return "".join(dict.fromkeys(ch for ch in text if ord(ch) not in covered
+                                 and not ch.isspace() and not dropped_when_missing(ch)))
 
 
 _CP1252_CODES = frozenset(map(ord, bytes(range(256)).decode("cp1252", errors="ignore")))
