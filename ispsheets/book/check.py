@@ -43,7 +43,13 @@ def read_and_check(config: Config, today: dt.date | None = None
                 for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
     return book, [*([never] if never else []), *check_settings(config), *book.problems,
-                  *check_autopay(config, book), *gone]
+                  *check_autopay(config, book), *gone, *_check_printable(config, book)]
+
+
+def _check_printable(config: Config, book: Book) -> list[Problem]:
+    from ispsheets.delivery.printable import check_printable
+
+    return check_printable(config, book)
 
 
 def _known(config: Config) -> KnownRows | None:

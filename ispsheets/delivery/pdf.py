@@ -10,6 +10,7 @@ need it pay for it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import io
@@ -39,6 +40,7 @@ from ispsheets.book.records import InvoiceLine
 from ispsheets.children import die_with_parent
 from ispsheets.delivery.document import InvoiceDocument, format_date, format_period
 from ispsheets.delivery.files import replace_file
+from ispsheets.delivery.shaping import drawable, dropped_when_missing, needs_shaping, visual
 from ispsheets.money import format_money
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
@@ -67,11 +69,13 @@ _OS_FONTS = (
 
 @dataclass(frozen=True)
 class Fonts:
-    """The two faces an invoice is set in; `embedded` when they are TrueType subsets."""
+    """The two faces an invoice is set in; `embedded` when they are TrueType subsets;
+    `lacking` when the built-in faces are all there is for text they do not cover."""
 
     regular: str
     bold: str
     embedded: bool = False
+    lacking: bool = False
 
 
 HELVETICA = Fonts("Helvetica", "Helvetica-Bold")
@@ -90,30 +94,105 @@ def font_candidates() -> list[tuple[Path, Path]]:
     return [(r, b if b.is_file() else r) for r, b in pairs if r.is_file()]
 
 
+_COVERAGE: dict[str, frozenset[int]] = {}  # registered font name → code points it has
+
+
 @functools.cache
 def _register(path: Path) -> tuple[str, frozenset[int]]:
     """Register a TrueType file once per process; its name and the code points it covers."""
     name = f"isp-{path.stem}-{sha256(str(path).encode()).hexdigest()[:6]}"
     font = TTFont(name, str(path))
     pdfmetrics.registerFont(font)
-    return name, frozenset(font.face.charToGlyph)
+    _COVERAGE[name] = frozenset(font.face.charToGlyph)
+    return name, _COVERAGE[name]
+
+
+@functools.cache
+def _loadable(path: Path) -> bool:
+    """True when reportlab can read `path` as a TrueType font."""
+    try:
+        _register(path)
+    except Exception:  # not a font, PostScript outlines, unreadable: reportlab's errors vary
+        return False
+    return True
 
 
 def choose_fonts(doc: InvoiceDocument, font: Path | None = None) -> Fonts:
-    """Helvetica when all text is cp1252, else `font` or the first TrueType covering the text."""
-    chars = {ord(ch) for text in document_texts(doc) for ch in text}
+    """Helvetica when all text is cp1252, else the first TrueType covering the text (or,
+    failing that, all of it but the emoji), `font` first, its bold face when that covers it
+    too. A file that is not a TrueType font is passed over."""
+    return fonts_for({ord(ch) for text in document_texts(doc) for ch in text}, font)
+
+
+def fonts_for(chars: set[int], font: Path | None = None) -> Fonts:
+    """The faces for text made of `chars` (see `choose_fonts`)."""
     if all(_cp1252(chr(c)) for c in chars):
         return HELVETICA
-    pairs = [(font, font)] if font else font_candidates()
-    if not pairs:
-        return HELVETICA  # nothing better on this machine: unknown characters show as boxes
+    pairs = ([(font, font)] if font else []) + font_candidates()
     needed = {c for c in chars if not chr(c).isspace()}
+    essential = {c for c in needed if not dropped_when_missing(chr(c))}
+    for wanted in (needed, essential):
+        for regular, bold in pairs:
+            if not _loadable(regular):
+                continue
+            name, covered = _register(regular)
+            if wanted <= covered:
+                bold_name, bold_covered = _register(bold) if _loadable(bold) else (name, covered)
+                return Fonts(name, bold_name if wanted <= bold_covered else name, embedded=True)
+    # No font has it all: what is missing prints as `?` (see `readable`).
     for regular, bold in pairs:
-        name, covered = _register(regular)
-        if needed <= covered:
-            return Fonts(name, _register(bold)[0], embedded=True)
-    name = _register(pairs[0][0])[0]
-    return Fonts(name, _register(pairs[0][1])[0], embedded=True)
+        if _loadable(regular):
+            name = _register(regular)[0]
+            return Fonts(name, _register(bold)[0] if _loadable(bold) else name, embedded=True)
+    # No TrueType font on this machine: what Helvetica lacks prints as `?`.
+    return dataclasses.replace(HELVETICA, lacking=True)
+
+
+def readable(doc: InvoiceDocument, fonts: Fonts) -> InvoiceDocument:
+    """The document as `fonts` can draw it: characters both faces lack are left out (emoji)
+    or shown as `?` (see `shaping.drawable`), never as empty boxes."""
+    covered = _covered(fonts)
+    if covered is None:
+        return doc  # Helvetica, chosen because it has every character
+
+    def fix(text: str) -> str:
+        return drawable(text, covered) if text else text
+
+    if all(fix(text) == text for text in document_texts(doc)):
+        return doc
+    c, cl, inv = doc.company, doc.client, doc.invoice
+    company = dataclasses.replace(c, name=fix(c.name), address=fix(c.address),
+                                  email=fix(c.email), phone=fix(c.phone),
+                                  website=fix(c.website), tax_id=fix(c.tax_id))
+    client = dataclasses.replace(cl, name=fix(cl.name), client_id=fix(cl.client_id),
+                                 address=fix(cl.address), emails=tuple(map(fix, cl.emails)))
+    lines = tuple(dataclasses.replace(line, description=fix(line.description))
+                  for line in inv.lines)
+    invoice = dataclasses.replace(inv, invoice_number=fix(inv.invoice_number), lines=lines)
+    return dataclasses.replace(doc, company=company, client=client, invoice=invoice,
+                               tax_name=fix(doc.tax_name),
+                               payment_instructions=fix(doc.payment_instructions),
+                               footer=fix(doc.footer))
+
+
+def _covered(fonts: Fonts) -> frozenset[int] | None:
+    """The code points both faces have; None for Helvetica chosen for having them all."""
+    if fonts.embedded:
+        return _COVERAGE[fonts.regular] & _COVERAGE[fonts.bold]
+    return _CP1252_CODES if fonts.lacking else None
+
+
+def unprintable(text: str, font: Path | None = None) -> str:
+    """The characters of `text` an invoice would print as `?` (no font here has them), each
+    once; emoji, which are left out by design, are not counted."""
+    covered = _covered(fonts_for({ord(ch) for ch in text}, font))
+    if covered is None:
+        return ""
+    return "".join(dict.fromkeys(ch for ch in text if ord(ch) not in covered
+                                 and not ch.isspace() and not dropped_when_missing(ch)))
+
+
+_CP1252_CODES = frozenset(map(ord, bytes(range(256)).decode("cp1252", errors="ignore")))
 
 
 @functools.cache
@@ -289,6 +368,8 @@ class _Painter:
         if color is not self._text_fill:
             t.setFillColor(color)
             self._text_fill = color
+        if self.f.embedded and needs_shaping(s):
+            s = visual(s, font, size)[0]  # right-to-left runs reordered, Arabic joined
         shown = None if self.f.embedded else _shown(s, font)
         if shown is None:
             t.setTextOrigin(x, y)
@@ -298,13 +379,18 @@ class _Painter:
 
     def rtext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
               color: Color = INK) -> None:
-        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
-        self.text(x - width, y, s, size, bold, color)
+        self.text(x - self.measure(s, size, bold), y, s, size, bold, color)
 
     def ctext(self, x: float, y: float, s: str, size: float = 9, bold: bool = False,
               color: Color = INK) -> None:
-        width = pdfmetrics.stringWidth(s, self.f.bold if bold else self.f.regular, size)
-        self.text(x - width / 2, y, s, size, bold, color)
+        self.text(x - self.measure(s, size, bold) / 2, y, s, size, bold, color)
+
+    def measure(self, s: str, size: float, bold: bool = False) -> float:
+        """How wide `s` is drawn (shaped, when it is)."""
+        font = self.f.bold if bold else self.f.regular
+        if self.f.embedded and needs_shaping(s):
+            return visual(s, font, size)[1]
+        return pdfmetrics.stringWidth(s, font, size)
 
     def fill(self, color: Color) -> None:
         if color is not self._fill:
@@ -433,8 +519,7 @@ class _Painter:
             self.text(k.desc_x, y, line, DESC_SIZE)
             y -= LINE_STEP
         if row.period_inline:
-            x = k.desc_x + pdfmetrics.stringWidth(row.desc[0] if row.desc else "",
-                                                  self.f.regular, DESC_SIZE) + 8
+            x = k.desc_x + self.measure(row.desc[0] if row.desc else "", DESC_SIZE) + 8
             self.text(x, top - ROW_PAD - 8, row.period, SUB_SIZE, color=MUTED)
         elif row.period:
             self.text(k.desc_x, y + 1, row.period, SUB_SIZE, color=MUTED)
@@ -666,8 +751,9 @@ def _draw_qr(c: Canvas, data: str, x: float, y: float, size: float) -> None:
 
 def invoice_pdf(doc: InvoiceDocument, font: Path | None = None) -> bytes:
     """The invoice as PDF bytes (deterministic: the same document gives the same bytes)."""
+    fonts = choose_fonts(doc, font)
     with _binary_streams():
-        return _invoice_pdf(doc, choose_fonts(doc, font))
+        return _invoice_pdf(readable(doc, fonts), fonts)
 
 
 @contextlib.contextmanager
