@@ -193,18 +193,18 @@ def card_metrics(data: ReportInput, month: dt.date) -> list[Metric]:
     from ispsheets.reporting import cards
 
     rows = [Metric(f"Collected {month:%B %Y} by {method}", amount, "money",
-                   formula=cards.collected_by_method.__doc__ or "")
+                   formula=explain(cards.collected_by_method))
             for method, amount in cards.collected_by_method(data, month).items()]
     if data.cards is None:
         return rows
     fees = cards.fees_in(data.cards, month)
     return [*rows,
             Metric(f"Stripe fees {month:%B %Y}", fees, "money",
-                   formula=cards.fees_in.__doc__ or ""),
+                   formula=explain(cards.fees_in)),
             Metric(f"Collected {month:%B %Y}, net of Stripe fees",
                    collected_in(data, month) - fees, "money",
                    formula="Collected in the month less Stripe's fees on its card payments."),
             Metric("Autopay success rate", cards.autopay_success_rate(data.cards), "percent",
-                   formula=cards.autopay_success_rate.__doc__ or ""),
+                   formula=explain(cards.autopay_success_rate)),
             Metric("Autopay charged on the first try", cards.first_try_rate(data.cards),
-                   "percent", formula=cards.first_try_rate.__doc__ or "")]
+                   "percent", formula=explain(cards.first_try_rate))]
