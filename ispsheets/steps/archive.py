@@ -1,0 +1,83 @@
+"""The run's archiving step, after the write-back: closed history moves to the yearly
+archive workbooks (`ispsheets.archive`), and tabs close to Excel's row limit are named."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ispsheets.archive.move import move
+from ispsheets.archive.plan import ArchivePlan, cutoff, plan_archive
+from ispsheets.archive.rows import all_rows
+from ispsheets.book.changes import WorkbookWriteError
+from ispsheets.book.reader import RawBook
+from ispsheets.book.xlsx_sheet import MAX_ROWS
+from ispsheets.problems import Problem, warning
+from ispsheets.steps.cycle import Cycle
+
+FULL_SHARE = 0.8  # warn when a tab passes this share of Excel's rows
+
+
+def row_limit_warnings(raw: RawBook, months: int) -> list[Problem]:
+    """A warning for each tab past 80 % of Excel's 1,048,576 rows, with the fix."""
+    problems = []
+    for name, sheet in raw.sheets.items():
+        if not sheet.loaded and name not in ("Activity", "Invoices", "InvoiceLines",
+                                             "Payments", "Charges"):
+            continue
+        rows = len(sheet.rows)
+        if rows > FULL_SHARE * MAX_ROWS:
+            fix = (f"lower workbook.archive_after_months in config.yaml (now {months}) so "
+                   "older settled rows move to archive/" if months else
+                   "set workbook.archive_after_months in config.yaml (3 for a big business) so "
+                   "settled rows move to archive/")
+            problems.append(warning(name, f"holds {rows:,} rows, {rows / MAX_ROWS:.0%} of the "
+                                    f"{MAX_ROWS:,} an Excel tab can hold", fix))
+    return problems
+
+
+def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
+    months = cycle.config.workbook.archive_after_months
+    before = cycle.options.archive_before or cutoff(cycle.today, months)
+    if before is None or cycle.ledger is None or cycle.allocation is None:
+        return None
+    return plan_archive(all_rows(raw), cycle.ledger.invoices, cycle.allocation.payments,
+                        cycle.ledger.charge_invoices, before, cycle.journal.archive_states(),
+                        cycle.config.workbook.date_order)
+
+
+def _summary(counts: Counter[str]) -> str:
+    names = {"Invoices": "invoices", "InvoiceLines": "invoice lines", "Charges": "charges",
+             "Payments": "payments", "Activity": "activity rows"}
+    return ", ".join(f"{counts[tab]} {word}" for tab, word in names.items() if counts[tab])
+
+
+def archive_history(cycle: Cycle) -> None:
+    """Move what is settled and old out of the workbook (or, with --dry-run, say what would)."""
+    for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months):
+        cycle.problem(problem)
+    if cycle.report.exit_code.value >= 2:  # the write-back failed: move nothing today
+        return
+    if cycle.dry_run or not cycle.options.write:
+        plan = _plan(cycle, cycle.raw)
+        if plan is not None and plan.moves:
+            counts = Counter(m.tab for m in plan.moves)
+            cycle.plan("archive", "", f"{_summary(counts)} dated before "
+                       f"{plan.before.isoformat()}")
+            cycle.report.counts["rows archived"] = len(plan.moves)
+        return
+    pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied"))
+    plan = _plan(cycle, cycle.backend.read())
+    if (plan is None or not plan.moves) and not pending:
+        return
+    try:
+        moved = move(cycle.config, cycle.journal, cycle.backend,
+                     plan.moves if plan else (), cycle.now)
+    except WorkbookWriteError as exc:
+        cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
+                              "archive this time", f"{exc.fix}; the next run finishes the move"))
+        return
+    cycle.report.counts["rows archived"] = sum(moved.rows.values())
+    for path, counts in sorted(moved.files.items()):
+        detail = f"{_summary(counts)} in {path.parent.name}/{path.name}"
+        cycle.log("archived", "", "", detail)
+        cycle.plan("archive", "", detail)

@@ -1,0 +1,184 @@
+"""Closed history moves to yearly archive workbooks, and nothing in the numbers changes.
+
+One small ISP's fourteen months, run on the same days twice: once keeping everything in the
+workbook (archive_after_months: 0), once archiving after 2 months. What the owner and the
+clients see (balances, statuses, open invoices, every email, the report) is the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ispsheets.book.reader import read_xlsx
+from tests.scenario import Business, row
+
+pytestmark = pytest.mark.slow  # fourteen months, twice: ~45 s
+
+D = Decimal
+FIRST, LAST = dt.date(2025, 11, 30), dt.date(2027, 1, 24)
+RUN_DAYS = (1, 10, 17, 24, 30)
+
+CLIENTS = {
+    "ONTIME": "pays each invoice 5 days after it is issued",
+    "LATE": "pays each invoice 25 days after its due date: reminders, fee, suspension",
+    "SPLIT": "pays 30.00 twice a month: payments split over invoices",
+    "STOPS": "pays on time until March 2026, then never again",
+}
+
+
+def _rows() -> dict[str, list[tuple[object, ...]]]:
+    packages = [row("Packages", package_id="HOME", name="Home 100", price=D("49.99"),
+                    interval="monthly", download_mbps=100, upload_mbps=20)]
+    clients, services = [], []
+    for n, client_id in enumerate(CLIENTS, start=1):
+        clients.append(row("Clients", client_id=client_id, name=f"Client {client_id.title()}",
+                           email=f"{client_id.lower()}@example.com"))
+        services.append(row("Services", service_id=f"S{n}", client_id=client_id,
+                            package_id="HOME", start_date=dt.date(2025, 12, 1)))
+    return {"Packages": packages, "Clients": clients, "Services": services}
+
+
+def _days() -> list[dt.date]:
+    days, day = [], FIRST
+    while day <= LAST:
+        if day.day in RUN_DAYS:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def _set_months(business: Business, months: int) -> None:
+    path = business.folder / "config.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["workbook"]["archive_after_months"] = months
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    business.reload_config()
+
+
+def _typed_before(day: dt.date) -> list[tuple[str, str, dt.date]]:
+    """(client, amount, date) the owner types in before the run of `day`."""
+    typed = []
+    if day.day == 10:  # invoices issued on the last day of the month, due the 15th
+        typed.append(("ONTIME", "49.99", day))
+        if day < dt.date(2026, 3, 1):
+            typed.append(("STOPS", "49.99", day))
+    if day.day == 10 and day.month % 2 == 0:
+        typed.append(("LATE", "99.98", day))  # two months at a time: fees follow
+    if day.day in (10, 24):
+        typed.append(("SPLIT", "30.00", day))
+    return typed
+
+
+def _live(folder: Path, months: int) -> Business:
+    business = Business.create(folder, _rows())
+    _set_months(business, months)
+    for day in _days():
+        for client, amount, when in _typed_before(day):
+            business.pay(client, amount, when)
+        report = business.run(day)
+        assert report.exit_code.value <= 1, report.problems
+    return business
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[Business, Business]:
+    return (_live(tmp_path_factory.mktemp("kept"), 0),
+            _live(tmp_path_factory.mktemp("archived"), 2))
+
+
+def test_archive_moves_settled_rows_out(pair) -> None:
+    kept, archived = pair
+    assert len(archived.sheet("Invoices")) < len(kept.sheet("Invoices"))
+    files = sorted((archived.folder / "archive").glob("*.xlsx"))
+    assert [f.name for f in files] == ["isp-2025.xlsx", "isp-2026.xlsx"]
+    assert archived.activity("archived")
+
+
+def _rows_by_key(business: Business, tab: str, key: str, *, archive: bool) -> dict:
+    books = [business.workbook]
+    if archive:
+        books += sorted((business.folder / "archive").glob("*.xlsx"))
+    found: dict[object, dict] = {}
+    for path in books:
+        sheet = read_xlsx(path).sheets[tab]
+        header = [str(h) for h in sheet.header]
+        for cells in sheet.rows[1:]:
+            values = dict(zip(header, cells, strict=False))
+            ident = tuple(values[k] for k in key.split("+"))
+            assert ident not in found, f"{ident} shown twice ({path.name})"
+            found[ident] = values
+    return found
+
+
+def test_every_row_is_in_the_workbook_or_its_archive_exactly_once(pair) -> None:
+    kept, archived = pair
+    for tab, key in (("Invoices", "invoice_number"), ("InvoiceLines", "invoice_number+line"),
+                     ("Payments", "payment_id"), ("Charges", "charge_id")):
+        assert _rows_by_key(archived, tab, key, archive=True) == \
+            _rows_by_key(kept, tab, key, archive=False), tab
+    in_archive = [tuple(r) for p in sorted((archived.folder / "archive").glob("*.xlsx"))
+                  for r in read_xlsx(p).sheets["Activity"].rows[1:]]
+    assert in_archive
+    everything = in_archive + [tuple(r.values()) for r in archived.activity()]
+    assert sorted(r for r in everything if r[1] != "archived") == \
+        sorted(tuple(r.values()) for r in kept.activity())
+
+
+def test_nothing_open_moves(pair) -> None:
+    _, archived = pair
+    for path in (archived.folder / "archive").glob("*.xlsx"):
+        statuses = {r[11] for r in read_xlsx(path).sheets["Invoices"].rows[1:]}
+        assert statuses <= {"paid", "void"}, path.name
+    shown = {r["invoice_number"]: r["status"] for r in archived.sheet("Invoices")}
+    assert {"open", "partial"} & set(shown.values())  # STOPS' invoices stay, however old
+
+
+def test_balances_statuses_and_invoices_are_the_same(pair) -> None:
+    kept, archived = pair
+    assert archived.clients() == kept.clients()
+    assert archived.clients()["STOPS"].balance > 0
+    assert archived.clients()["STOPS"].status == "suspended"
+    open_kept = {r["invoice_number"]: r for r in kept.sheet("Invoices")
+                 if r["status"] not in ("paid", "void")}
+    open_archived = {r["invoice_number"]: r for r in archived.sheet("Invoices")
+                     if r["status"] not in ("paid", "void")}
+    assert open_archived == open_kept
+
+
+def test_every_email_is_the_same(pair) -> None:
+    kept, archived = pair
+    assert [(m.key, m.to, m.subject, m.text, m.day) for m in archived.mails()] == \
+        [(m.key, m.to, m.subject, m.text, m.day) for m in kept.mails()]
+    kinds = {m.kind for m in kept.mails()}
+    assert {"invoice", "reminder", "suspend", "receipt"} <= kinds, kinds
+    fees = [r for r in kept.sheet("Charges") if str(r["description"]).startswith("Late fee")]
+    assert fees and _rows_by_key(archived, "Charges", "charge_id", archive=True)
+
+
+def test_the_report_is_the_same(pair) -> None:
+    kept, archived = pair
+    def last_report(business: Business) -> dict:
+        path = sorted((business.folder / "reports").glob("*.xlsx"))[-1]
+        return {name: sheet.rows for name, sheet in read_xlsx(path).sheets.items()}
+    assert last_report(archived) == last_report(kept)
+
+
+def test_status_is_the_same(pair) -> None:
+    from rich.console import Console
+
+    from ispsheets.status import show_status
+
+    def shown(business: Business) -> list[str]:
+        console = Console(record=True, width=160)
+        show_status(business.config, LAST + dt.timedelta(days=1), console)
+        lines = console.export_text().splitlines()
+        plan = next(i for i, line in enumerate(lines)
+                    if line.startswith(("What the run of", "The run of")))
+        return lines[:plan]  # what the business is; what the next run does may differ
+    kept, archived = pair
+    assert shown(archived) == shown(kept)
