@@ -8,6 +8,9 @@ clients see (balances, statuses, open invoices, every email, the report) is the 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 import yaml
 
 from ispsheets.book.reader import read_xlsx
+from ispsheets.faults import ARCHIVE_POINTS
 from tests.scenario import Business, row
 
 pytestmark = pytest.mark.slow  # fourteen months, twice: ~45 s
@@ -182,3 +186,66 @@ def test_status_is_the_same(pair) -> None:
         return lines[:plan]  # what the business is; what the next run does may differ
     kept, archived = pair
     assert shown(archived) == shown(kept)
+
+
+# -- a kill in the middle of the move ----------------------------------------------------------
+
+SHORT_LAST = dt.date(2026, 3, 24)
+
+
+def _short_story(business: Business, first: dt.date, last: dt.date) -> list[dt.date]:
+    """Run the run days from first to last; the days whose run archived something."""
+    archived_on = []
+    for day in _days():
+        if first <= day <= last:
+            for client, amount, when in _typed_before(day):
+                business.pay(client, amount, when)
+            report = business.run(day)
+            assert report.exit_code.value <= 1, report.problems
+            if report.counts["rows archived"]:
+                archived_on.append(day)
+    return archived_on
+
+
+def _everything(business: Business) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    for tab, key in (("Invoices", "invoice_number"), ("InvoiceLines", "invoice_number+line"),
+                     ("Payments", "payment_id"), ("Charges", "charge_id")):
+        seen[tab] = {k: {c: v for c, v in r.items() if c != "sent_at"}  # run-time stamps
+                     for k, r in _rows_by_key(business, tab, key, archive=True).items()}
+        seen[f"{tab} in the workbook"] = sorted(str(r[key.split("+")[0]])
+                                                for r in business.sheet(tab))
+    rows = [tuple(r) for p in sorted((business.folder / "archive").glob("*.xlsx"))
+            for r in read_xlsx(p).sheets["Activity"].rows[1:]]
+    rows += [tuple(r.values()) for r in business.activity()]
+    seen["Activity"] = sorted(r[1:] for r in rows if r[1] != "archived")
+    seen["mails"] = [m.key for m in business.mails()]
+    seen["clients"] = business.clients()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def short_story(tmp_path_factory) -> tuple[dict[str, object], dt.date]:
+    business = Business.create(tmp_path_factory.mktemp("undisturbed"), _rows())
+    _set_months(business, 1)
+    archived_on = _short_story(business, FIRST, SHORT_LAST)
+    return _everything(business), archived_on[0]
+
+
+@pytest.mark.parametrize("point", ARCHIVE_POINTS)
+def test_a_run_killed_in_the_move_is_finished_by_the_next(tmp_path, short_story, point) -> None:
+    undisturbed, day = short_story
+    business = Business.create(tmp_path, _rows())
+    _set_months(business, 1)
+    _short_story(business, FIRST, day - dt.timedelta(days=1))
+    for client, amount, when in _typed_before(day):
+        business.pay(client, amount, when)
+    killed = subprocess.run(
+        [sys.executable, "-m", "ispsheets", "run", "--date", day.isoformat(),
+         "--config", str(tmp_path / "config.yaml")],
+        env={**os.environ, "ISPSHEETS_KILL_AT": point}, capture_output=True, text=True,
+        timeout=120)
+    assert killed.returncode == 137, killed.stderr  # it really died there
+    business.run(day)  # cron runs again
+    _short_story(business, day + dt.timedelta(days=1), SHORT_LAST)
+    assert _everything(business) == undisturbed
