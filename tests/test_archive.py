@@ -249,3 +249,86 @@ def test_a_run_killed_in_the_move_is_finished_by_the_next(tmp_path, short_story,
     business.run(day)  # cron runs again
     _short_story(business, day + dt.timedelta(days=1), SHORT_LAST)
     assert _everything(business) == undisturbed
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def _command(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ispsheets", *args,
+                           "--config", str(folder / "config.yaml")],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.fixture(scope="module")
+def never_archived(tmp_path_factory) -> Business:
+    business = Business.create(tmp_path_factory.mktemp("never"), _rows())
+    _set_months(business, 0)
+    _short_story(business, FIRST, SHORT_LAST)
+    assert not (business.folder / "archive").exists()  # 0 = never
+    return business
+
+
+def test_archive_command_dry_run_then_move_then_restore(never_archived) -> None:
+    business = never_archived
+    folder = business.folder
+    invoices_before = business.sheet("Invoices")
+    balances = {c: x.balance for c, x in business.clients().items()}
+
+    planned = _command(folder, "archive", "--before", "2026-02-01", "--date", "2026-03-25",
+                       "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert "dated before 2026-02-01" in planned.stdout
+    assert business.sheet("Invoices") == invoices_before
+
+    moved = _command(folder, "archive", "--before", "2026-02-01", "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr + moved.stdout
+    shown = {r["invoice_number"] for r in business.sheet("Invoices")}
+    assert "INV-00002" not in shown  # ONTIME's December invoice, paid Dec 10
+    assert {r["invoice_number"] for r in invoices_before
+            if r["status"] not in ("paid", "void")} <= shown
+    assert {r["invoice_number"] for r in invoices_before if r["due_date"] >= dt.date(2026, 2, 1)
+            } <= shown
+    archived = read_xlsx(folder / "archive" / "isp-2025.xlsx").sheets["Invoices"].rows
+    assert "INV-00002" in [r[0] for r in archived]
+    assert {c: x.balance for c, x in business.clients().items()} == balances
+
+    refused = _command(folder, "rebill", "INV-00002")
+    assert refused.returncode == 2
+    assert "archive --restore INV-00002" in " ".join(refused.stderr.split())
+
+    restored = _command(folder, "archive", "--restore", "INV-00002")
+    assert restored.returncode == 0, restored.stderr
+    assert "INV-00002" in {r["invoice_number"] for r in business.sheet("Invoices")}
+    archived = read_xlsx(folder / "archive" / "isp-2025.xlsx").sheets["Invoices"].rows
+    assert "INV-00002" not in [r[0] for r in archived]
+    assert [r for r in business.sheet("InvoiceLines") if r["invoice_number"] == "INV-00002"]
+    assert [r for r in business.sheet("Payments") if r["applied_to"] == "INV-00002:49.99"]
+
+    again = _command(folder, "archive", "--before", "2026-02-01", "--date", "2026-03-26")
+    assert again.returncode == 0, again.stderr
+    assert "INV-00002" in {r["invoice_number"] for r in business.sheet("Invoices")}
+    assert {c: x.balance for c, x in business.clients().items()} == balances
+
+
+def test_check_says_an_edit_in_the_archive_is_ignored(tmp_path, never_archived) -> None:
+    import shutil
+
+    from ispsheets.book.changes import ChangeSet, SetCell
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    folder = tmp_path / "copy"
+    shutil.copytree(never_archived.folder, folder)
+    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr
+    assert "Payments" not in _command(folder, "check").stdout + _command(folder, "check").stderr
+    path = folder / "archive" / "isp-2026.xlsx"
+    payment = read_xlsx(path).sheets["Payments"].rows[1][0]
+    apply_changes(path, ChangeSet(sets=(SetCell("Payments", payment, "amount", D("1.00")),)),
+                  backup_dir=tmp_path / "b", keep_backups=0, expected_fingerprint=None,
+                  now=dt.datetime(2026, 3, 25))
+    checked = _command(folder, "check")
+    said = " ".join((checked.stdout + checked.stderr).split())
+    assert f"({payment}) was changed after it moved to the archive (amount)" in said
+    assert "the change is ignored" in said

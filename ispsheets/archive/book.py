@@ -16,7 +16,7 @@ from ispsheets.book.records import Book
 from ispsheets.book.schema import TABS_BY_NAME
 from ispsheets.journal import ArchivedRow, Journal
 
-LIVE_STATES = ("copying", "copied", "removed")
+LIVE_STATES = ("copying", "copied", "removed", "restoring")
 
 
 @dataclass(frozen=True)

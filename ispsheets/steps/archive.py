@@ -5,34 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.archive.move import move
 from ispsheets.archive.plan import ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.rows import all_rows
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
-from ispsheets.book.xlsx_sheet import MAX_ROWS
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
-
-FULL_SHARE = 0.8  # warn when a tab passes this share of Excel's rows
-
-
-def row_limit_warnings(raw: RawBook, months: int) -> list[Problem]:
-    """A warning for each tab past 80 % of Excel's 1,048,576 rows, with the fix."""
-    problems = []
-    for name, sheet in raw.sheets.items():
-        if not sheet.loaded and name not in ("Activity", "Invoices", "InvoiceLines",
-                                             "Payments", "Charges"):
-            continue
-        rows = len(sheet.rows)
-        if rows > FULL_SHARE * MAX_ROWS:
-            fix = (f"lower workbook.archive_after_months in config.yaml (now {months}) so "
-                   "older settled rows move to archive/" if months else
-                   "set workbook.archive_after_months in config.yaml (3 for a big business) so "
-                   "settled rows move to archive/")
-            problems.append(warning(name, f"holds {rows:,} rows, {rows / MAX_ROWS:.0%} of the "
-                                    f"{MAX_ROWS:,} an Excel tab can hold", fix))
-    return problems
 
 
 def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
