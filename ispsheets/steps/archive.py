@@ -46,9 +46,12 @@ def archive_history(cycle: Cycle) -> None:
             cycle.report.counts["rows archived"] = len(plan.moves)
         return
     pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied"))
-    plan = _plan(cycle, cycle.backend.read())
+    # the rows read at the start tell cheaply whether anything moves today; the real plan is
+    # made on the workbook as the write-back left it (today's payments may have settled rows)
+    plan = _plan(cycle, cycle.raw)
     if (plan is None or not plan.moves) and not pending:
         return
+    plan = _plan(cycle, cycle.backend.read())
     try:
         moved = move(cycle.config, cycle.journal, cycle.backend,
                      plan.moves if plan else (), cycle.now)
