@@ -332,3 +332,23 @@ def test_check_says_an_edit_in_the_archive_is_ignored(tmp_path, never_archived) 
     said = " ".join((checked.stdout + checked.stderr).split())
     assert f"({payment}) was changed after it moved to the archive (amount)" in said
     assert "the change is ignored" in said
+
+
+def test_an_older_workbook_put_back_loses_its_archived_rows_again(tmp_path, never_archived
+                                                                   ) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(never_archived.folder, folder)
+    older = (folder / "isp.xlsx").read_bytes()
+    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr
+    (folder / "isp.xlsx").write_bytes(older)  # the owner puts back the copy from before
+    business = Business(folder)
+    business.reload_config()
+    report = business.run(dt.date(2026, 3, 25))
+    assert report.exit_code.value <= 1, report.problems
+    for tab, key in (("Invoices", "invoice_number"), ("Payments", "payment_id")):
+        assert _rows_by_key(business, tab, key, archive=True)  # each row once (asserted inside)
+    assert {c: x.balance for c, x in business.clients().items()} == \
+        {c: x.balance for c, x in never_archived.clients().items()}

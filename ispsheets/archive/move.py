@@ -85,15 +85,17 @@ def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
 
 def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
                          now: dt.datetime, moved: Moved) -> None:
-    """Remove every `copied` row from the workbook, found by its key as the workbook is now."""
+    """Remove every `copied` row from the workbook, found by its key as the workbook is now,
+    and every `removed` one it shows again (an older copy of the workbook put back)."""
     copied = journal.archived("copied")
-    if not copied:
-        return
     order = config.workbook.date_order
     raw = backend.read()
     found = {tab: dict(keyed(rows, order)) for tab, rows in all_rows(raw).items()}
+    again = [r for r in journal.archived("removed") if r.key in found.get(r.tab, {})]
+    if not copied and not again:
+        return
     deletes = []
-    for row in copied:
+    for row in [*copied, *again]:
         shown = found.get(row.tab, {}).get(row.key)
         if shown is not None:
             deletes.append(DeleteRow(row.tab, shown.row, expect_of(shown, order)))
@@ -104,6 +106,17 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
             return  # some rows changed under the tool: the next run finds them again
     checkpoint("archive-removed")
     journal.set_archive_state([(r.tab, r.key) for r in copied], "removed", now)
+
+
+def shown_again(raw: RawBook, journal: Journal, order: DateOrder) -> bool:
+    """Does the workbook show rows the archive removed before (an older copy put back)?"""
+    removed: dict[str, set[str]] = {}
+    for tab, key in (k for k, state in journal.archive_states().items() if state == "removed"):
+        removed.setdefault(tab, set()).add(key)
+    if not removed:
+        return False
+    return any(key in removed.get(tab, ()) for tab, keys in shown_keys(raw, order).items()
+               for key in keys)
 
 
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],

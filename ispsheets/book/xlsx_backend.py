@@ -73,9 +73,8 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
                "so nothing is lost meanwhile")
     else:
         fix = ("nothing is lost: invoices are still issued, mailed and recorded in the "
-               "tool's journal, but this version cannot move old invoices into an archive "
-               "workbook (rows deleted here are written back), so the workbook is not updated "
-               "until the tab has room")
+               "tool's journal; lower workbook.archive_after_months in config.yaml (3 for a "
+               "big business) so settled rows move to archive/ and the tab has room again")
     return WorkbookWriteError(f"{name}: {exc.tab}", message, fix)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ispsheets.archive.limits import row_limit_warnings
-from ispsheets.archive.move import move
+from ispsheets.archive.move import move, shown_again
 from ispsheets.archive.plan import ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.rows import all_rows
 from ispsheets.book.changes import WorkbookWriteError
@@ -45,7 +45,8 @@ def archive_history(cycle: Cycle) -> None:
                        f"{plan.before.isoformat()}")
             cycle.report.counts["rows archived"] = len(plan.moves)
         return
-    pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied"))
+    pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied")
+                   or shown_again(cycle.raw, cycle.journal, cycle.config.workbook.date_order))
     # the rows read at the start tell cheaply whether anything moves today; the real plan is
     # made on the workbook as the write-back left it (today's payments may have settled rows)
     plan = _plan(cycle, cycle.raw)
