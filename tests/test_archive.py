@@ -352,3 +352,25 @@ def test_an_older_workbook_put_back_loses_its_archived_rows_again(tmp_path, neve
         assert _rows_by_key(business, tab, key, archive=True)  # each row once (asserted inside)
     assert {c: x.balance for c, x in business.clients().items()} == \
         {c: x.balance for c, x in never_archived.clients().items()}
+
+
+def test_an_archived_invoice_open_again_comes_back(tmp_path, never_archived) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(never_archived.folder, folder)
+    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr
+    business = Business(folder)
+    business.reload_config()
+    assert "INV-00002" not in business.invoices()
+    balance = business.clients()["ONTIME"].balance
+    business.pay("ONTIME", "-49.99", dt.date(2026, 3, 26), "refund", invoice_number="INV-00002")
+    report = business.run(dt.date(2026, 3, 26))
+    assert report.exit_code.value <= 1, report.problems
+    assert any("INV-00002 was in the archive" in p.message for p in report.problems)
+    back = business.invoices()["INV-00002"]
+    assert back.status == "open" and back.balance == D("49.99")
+    assert business.clients()["ONTIME"].balance == balance + D("49.99")
+    archived = read_xlsx(folder / "archive" / "isp-2025.xlsx").sheets["Invoices"].rows
+    assert "INV-00002" not in [r[0] for r in archived]

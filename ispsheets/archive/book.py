@@ -55,8 +55,8 @@ def _records(rows: list[ArchivedRow], tab: str, order: DateOrder) -> list[object
 
 def with_archived(book: Book, journal: Journal, order: DateOrder) -> Book:
     """The book with the archived Payments and Charges rows the workbook no longer shows."""
-    rows = [r for r in journal.archived() if r.state in LIVE_STATES
-            and r.tab in ("Payments", "Charges")]
+    rows = [r for tab in ("Payments", "Charges") for r in journal.archived(tab=tab)
+            if r.state in LIVE_STATES]
     if not rows:
         return book
     shown_payments = {p.payment_id for p in book.payments}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ispsheets.archive.book import LIVE_STATES
@@ -16,7 +17,7 @@ from ispsheets.archive.rows import all_rows
 from ispsheets.archive.values import decode, decode_row
 from ispsheets.book.backend import open_backend
 from ispsheets.book.cell_types import typed_row
-from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow
+from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, Value
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.records import ActivityRow
 from ispsheets.config import Config
@@ -47,9 +48,11 @@ def rows_of_invoice(journal: Journal, number: str) -> list[ArchivedRow]:
             or (r.tab == "Payments" and number in _applied_numbers(r))]
 
 
-def restore_invoice(config: Config, journal: Journal, number: str,
-                    now: dt.datetime) -> Restored:
-    """Bring `number` back; raises WorkbookWriteError when a file cannot be written."""
+def restore_invoice(config: Config, journal: Journal, number: str, now: dt.datetime,
+                    current: Mapping[str, Value] | None = None,
+                    why: str = "by the owner") -> Restored:
+    """Bring `number` back; raises WorkbookWriteError when a file cannot be written.
+    `current`: the Invoices tool cells as they should read now (else as they moved)."""
     from ispsheets.book.xlsx_backend import apply_changes
 
     rows = rows_of_invoice(journal, number)
@@ -65,8 +68,9 @@ def restore_invoice(config: Config, journal: Journal, number: str,
     backend = open_backend(config)
     order = config.workbook.date_order
     present = shown_keys(backend.read(), order)
-    appends = tuple(AppendRow(r.tab, typed_row(r.tab, decode_row(r.values))) for r in rows
-                    if r.key not in present.get(r.tab, ()))
+    appends = tuple(AppendRow(r.tab, typed_row(r.tab, {
+        **decode_row(r.values), **(current if current and r.tab == "Invoices" else {})}))
+        for r in rows if r.key not in present.get(r.tab, ()))
     if appends:
         backend.write(ChangeSet(appends=appends), now)
     for year in sorted({r.year for r in rows}):
@@ -84,5 +88,5 @@ def restore_invoice(config: Config, journal: Journal, number: str,
     invoice = next(r for r in rows if r.tab == "Invoices")
     client = str(decode(invoice.values.get("client_id")) or "")
     journal.log(ActivityRow(now, "archived", client, number,
-                            f"{number} brought back from the archive by the owner"))
+                            f"{number} brought back from the archive {why}"))
     return Restored(Counter(r.tab for r in rows))

@@ -7,12 +7,14 @@ from collections import Counter
 
 from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.archive.move import move, shown_again
-from ispsheets.archive.plan import ArchivePlan, cutoff, plan_archive
+from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
+from ispsheets.archive.restore import restore_invoice
 from ispsheets.archive.rows import all_rows
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
+from ispsheets.writeback import invoice_row
 
 
 def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
@@ -31,6 +33,29 @@ def _summary(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[tab]} {word}" for tab, word in names.items() if counts[tab])
 
 
+def bring_back_reopened(cycle: Cycle) -> None:
+    """An archived invoice that is no longer settled (a refund or a lost card dispute took its
+    payment back) comes back into the workbook, where reminders and the owner can see it."""
+    assert cycle.ledger is not None
+    moved = cycle.archived.invoice_numbers() if cycle.archived else frozenset()
+    reopened = [i for i in cycle.ledger.invoices
+                if i.invoice_number in moved and i.status not in SETTLED]
+    for invoice in reopened:
+        try:
+            done = restore_invoice(cycle.config, cycle.journal, invoice.invoice_number,
+                                   cycle.now, invoice_row(invoice),
+                                   why=f"because it is {invoice.status} again")
+        except WorkbookWriteError as exc:
+            cycle.problem(warning(exc.where, f"{exc.message}; {invoice.invoice_number}, open "
+                                  "again, could not be brought back from the archive",
+                                  f"{exc.fix}; the next run tries again"))
+            continue
+        if done.problem is None:
+            cycle.problem(warning("Invoices", f"{invoice.invoice_number} was in the archive "
+                                  f"and is {invoice.status} again; it is back in the workbook",
+                                  "nothing to do; it is reminded like any open invoice"))
+
+
 def archive_history(cycle: Cycle) -> None:
     """Move what is settled and old out of the workbook (or, with --dry-run, say what would)."""
     for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months):
@@ -45,6 +70,7 @@ def archive_history(cycle: Cycle) -> None:
                        f"{plan.before.isoformat()}")
             cycle.report.counts["rows archived"] = len(plan.moves)
         return
+    bring_back_reopened(cycle)
     pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied")
                    or shown_again(cycle.raw, cycle.journal, cycle.config.workbook.date_order))
     # the rows read at the start tell cheaply whether anything moves today; the real plan is
