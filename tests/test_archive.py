@@ -374,3 +374,25 @@ def test_an_archived_invoice_open_again_comes_back(tmp_path, never_archived) -> 
     assert business.clients()["ONTIME"].balance == balance + D("49.99")
     archived = read_xlsx(folder / "archive" / "isp-2025.xlsx").sheets["Invoices"].rows
     assert "INV-00002" not in [r[0] for r in archived]
+
+
+def test_a_lost_journal_is_rebuilt_from_the_workbook_and_its_archives(tmp_path, never_archived
+                                                                       ) -> None:
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(never_archived.folder, folder)
+    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr
+    business = Business(folder)
+    business.reload_config()
+    balances = {c: x.balance for c, x in business.clients().items()}
+    business.config.journal_path.unlink()
+    rebuilt = _command(folder, "recover-journal")
+    assert rebuilt.returncode == 0, rebuilt.stderr + rebuilt.stdout
+    assert "recorded as archived" in rebuilt.stdout
+    report = business.run(dt.date(2026, 3, 26))
+    assert report.exit_code.value <= 1, report.problems
+    assert report.issued == []  # nothing billed again: the archived periods are known
+    assert {c: x.balance for c, x in business.clients().items()} == balances
+    assert "INV-00002" not in business.invoices()  # and stays in the archive
