@@ -396,3 +396,30 @@ def test_a_lost_journal_is_rebuilt_from_the_workbook_and_its_archives(tmp_path, 
     assert report.issued == []  # nothing billed again: the archived periods are known
     assert {c: x.balance for c, x in business.clients().items()} == balances
     assert "INV-00002" not in business.invoices()  # and stays in the archive
+
+
+# Fixed cutoffs rather than a Hypothesis search: each example is several real runs (seconds);
+# these cut before, inside and after LATE's fee-and-suspension months and STOPS' last payment.
+@pytest.mark.parametrize("before", ["2025-12-20", "2026-01-16", "2026-02-11", "2026-03-24"])
+def test_any_cutoff_changes_nothing_the_next_runs_do(tmp_path, never_archived, before) -> None:
+    import shutil
+
+    kept, cut = tmp_path / "kept", tmp_path / "cut"
+    shutil.copytree(never_archived.folder, kept)
+    shutil.copytree(never_archived.folder, cut)
+    moved = _command(cut, "archive", "--before", before, "--date", "2026-03-24")
+    assert moved.returncode == 0, moved.stderr
+    seen = []
+    for folder in (kept, cut):
+        business = Business(folder)
+        business.reload_config()
+        for day in (dt.date(2026, 3, 31), dt.date(2026, 4, 10), dt.date(2026, 4, 17)):
+            for client, amount, when in _typed_before(day):
+                business.pay(client, amount, when)
+            assert business.run(day).exit_code.value <= 1
+        seen.append((business.clients(),
+                     [(m.key, m.subject, m.text) for m in business.mails()],
+                     {n: (i.status, i.balance, i.reminder_stage)
+                      for n, i in business.invoices().items()
+                      if i.status not in ("paid", "void")}))
+    assert seen[1] == seen[0]
