@@ -811,9 +811,17 @@ class Journal:
                           [v for v in (state, tab) if v])
         return [ArchivedRow(t, k, y, json.loads(d), st) for t, k, y, d, st in rows]
 
-    def archive_states(self) -> dict[tuple[str, str], str]:
-        """(tab, key) → state of every row the archive ever keyed."""
-        return {(t, k): st for t, k, st in self._rows("SELECT tab, key, state FROM archived")}
+    def archive_states(self, tabs: Iterable[str] | None = None) -> dict[tuple[str, str], str]:
+        """(tab, key) → state of every row the archive ever keyed (of these tabs)."""
+        wanted = list(tabs) if tabs is not None else None
+        query = "SELECT tab, key, state FROM archived" + (
+            f" WHERE tab IN ({','.join('?' * len(wanted))})" if wanted else "")
+        return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
+
+    def archive_unfinished(self) -> bool:
+        """Is a move (or a restore) cut off half-way?"""
+        return bool(self._rows("SELECT 1 FROM archived WHERE state IN ('copying', 'copied', "
+                               "'restoring') LIMIT 1"))
 
     # -- rebilling -----------------------------------------------------------------------------
 

@@ -270,8 +270,18 @@ def never_archived(tmp_path_factory) -> Business:
     return business
 
 
-def test_archive_command_dry_run_then_move_then_restore(never_archived) -> None:
-    business = never_archived
+def _copy(business: Business, folder: Path) -> Business:
+    """A copy of a module fixture's business, for a test that changes it."""
+    import shutil
+
+    shutil.copytree(business.folder, folder)
+    copy = Business(folder)
+    copy.reload_config()
+    return copy
+
+
+def test_archive_command_dry_run_then_move_then_restore(tmp_path, never_archived) -> None:
+    business = _copy(never_archived, tmp_path / "copy")
     folder = business.folder
     invoices_before = business.sheet("Invoices")
     balances = {c: x.balance for c, x in business.clients().items()}

@@ -80,10 +80,11 @@ def test_a_row_keyed_before_is_not_planned_again() -> None:
     assert ("Invoices", "INV-1") not in _moved(known={("Invoices", "INV-1")})
 
 
-def test_zero_months_means_never_and_the_cutoff_counts_calendar_months() -> None:
+def test_zero_months_means_never_and_whole_calendar_months_move() -> None:
     assert cutoff(dt.date(2026, 3, 31), 0) is None
-    assert cutoff(dt.date(2026, 3, 31), 1) == dt.date(2026, 2, 28)
-    assert cutoff(dt.date(2026, 3, 15), 12) == dt.date(2025, 3, 15)
+    assert cutoff(dt.date(2026, 3, 31), 1) == dt.date(2026, 2, 1)
+    assert cutoff(dt.date(2026, 3, 1), 1) == dt.date(2026, 2, 1)
+    assert cutoff(dt.date(2026, 3, 15), 12) == dt.date(2025, 3, 1)
 
 
 def test_a_tab_past_80_percent_of_excel_rows_is_named_with_the_fix() -> None:

@@ -37,7 +37,8 @@ class Archived:
 
 def archived_keys(journal: Journal) -> Archived:
     keys: dict[str, set[str]] = {}
-    for (tab, key), state in journal.archive_states().items():
+    for (tab, key), state in journal.archive_states(("Invoices", "Charges",
+                                                      "Payments")).items():
         if state in LIVE_STATES:
             keys.setdefault(tab, set()).add(key)
     return Archived({tab: frozenset(k) for tab, k in keys.items()})

@@ -108,17 +108,6 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
     journal.set_archive_state([(r.tab, r.key) for r in copied], "removed", now)
 
 
-def shown_again(raw: RawBook, journal: Journal, order: DateOrder) -> bool:
-    """Does the workbook show rows the archive removed before (an older copy put back)?"""
-    removed: dict[str, set[str]] = {}
-    for tab, key in (k for k, state in journal.archive_states().items() if state == "removed"):
-        removed.setdefault(tab, set()).add(key)
-    if not removed:
-        return False
-    return any(key in removed.get(tab, ()) for tab, keys in shown_keys(raw, order).items()
-               for key in keys)
-
-
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
          now: dt.datetime) -> Moved:
     """Key, copy, remove: the new `moves` and whatever an earlier, killed move left.

@@ -29,8 +29,10 @@ SETTLED = ("paid", "void")
 
 
 def cutoff(today: dt.date, months: int) -> dt.date | None:
-    """The first day that stays: `months` calendar months before today (None: 0 = never)."""
-    return add_months(today, -months) if months > 0 else None
+    """The first day that stays: the first of the month `months` calendar months before
+    today's (None: 0 = never). Whole months move together, once a month, as a bookkeeper
+    closes them, so most runs have nothing to move and skip the work of looking."""
+    return add_months(today.replace(day=1), -months) if months > 0 else None
 
 
 @dataclass(frozen=True)

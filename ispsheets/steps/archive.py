@@ -3,10 +3,11 @@ archive workbooks (`ispsheets.archive`), and tabs close to Excel's row limit are
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 from ispsheets.archive.limits import row_limit_warnings
-from ispsheets.archive.move import move, shown_again
+from ispsheets.archive.move import move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.restore import restore_invoice
 from ispsheets.archive.rows import all_rows
@@ -14,12 +15,38 @@ from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.prepare import column_values
 from ispsheets.writeback import invoice_row
 
 
+def _before(cycle: Cycle) -> dt.date | None:
+    return cycle.options.archive_before or cutoff(cycle.today,
+                                                  cycle.config.workbook.archive_after_months)
+
+
+def may_move(cycle: Cycle, before: dt.date) -> bool:
+    """Cheaply (no row of the workbook read in full): is there anything to move or finish?
+    An unfinished move, a settled invoice due before the cutoff that never moved, an Activity
+    row older than it, or archived rows an older copy of the workbook shows again."""
+    journal = cycle.journal
+    if journal.archive_unfinished():
+        return True
+    states = journal.archive_states(("Invoices", "Payments"))
+    assert cycle.ledger is not None
+    if any(i.status in SETTLED and i.due_date < before
+           and ("Invoices", i.invoice_number) not in states for i in cycle.ledger.invoices):
+        return True
+    for value in column_values(cycle.raw, "Activity", "timestamp"):
+        if isinstance(value, dt.date) and (value.date() if isinstance(value, dt.datetime)
+                                           else value) < before:
+            return True
+    return any(states.get((tab, str(value).strip())) == "removed"
+               for tab, column in (("Invoices", "invoice_number"), ("Payments", "payment_id"))
+               for value in column_values(cycle.raw, tab, column) if value not in (None, ""))
+
+
 def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
-    months = cycle.config.workbook.archive_after_months
-    before = cycle.options.archive_before or cutoff(cycle.today, months)
+    before = _before(cycle)
     if before is None or cycle.ledger is None or cycle.allocation is None:
         return None
     return plan_archive(all_rows(raw), cycle.ledger.invoices, cycle.allocation.payments,
@@ -62,8 +89,12 @@ def archive_history(cycle: Cycle) -> None:
         cycle.problem(problem)
     if cycle.report.exit_code.value >= 2:  # the write-back failed: move nothing today
         return
+    if cycle.ledger is None:
+        return
+    # with archiving off (0 months), a move cut off or rows shown again are still finished
+    before = _before(cycle) or dt.date.min
     if cycle.dry_run or not cycle.options.write:
-        plan = _plan(cycle, cycle.raw)
+        plan = _plan(cycle, cycle.raw) if may_move(cycle, before) else None
         if plan is not None and plan.moves:
             counts = Counter(m.tab for m in plan.moves)
             cycle.plan("archive", "", f"{_summary(counts)} dated before "
@@ -71,13 +102,10 @@ def archive_history(cycle: Cycle) -> None:
             cycle.report.counts["rows archived"] = len(plan.moves)
         return
     bring_back_reopened(cycle)
-    pending = bool(cycle.journal.archived("copying") or cycle.journal.archived("copied")
-                   or shown_again(cycle.raw, cycle.journal, cycle.config.workbook.date_order))
-    # the rows read at the start tell cheaply whether anything moves today; the real plan is
-    # made on the workbook as the write-back left it (today's payments may have settled rows)
-    plan = _plan(cycle, cycle.raw)
-    if (plan is None or not plan.moves) and not pending:
+    if not may_move(cycle, before):
         return
+    # the plan is made on the workbook as the write-back left it (today's payments may have
+    # settled rows)
     plan = _plan(cycle, cycle.backend.read())
     try:
         moved = move(cycle.config, cycle.journal, cycle.backend,
