@@ -21,6 +21,7 @@ from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, Value
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.records import ActivityRow
 from ispsheets.config import Config
+from ispsheets.faults import checkpoint
 from ispsheets.journal import ArchivedRow, Journal
 from ispsheets.problems import Problem
 
@@ -73,6 +74,7 @@ def restore_invoice(config: Config, journal: Journal, number: str, now: dt.datet
         for r in rows if r.key not in present.get(r.tab, ()))
     if appends:
         backend.write(ChangeSet(appends=appends), now)
+    checkpoint("restore-appended")
     for year in sorted({r.year for r in rows}):
         path = archive_path(config, year)
         if not path.is_file():
