@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,3 +58,15 @@ def test_a_formula_below_a_deleted_row_stops_the_write(book) -> None:
     with pytest.raises(WorkbookWriteError, match="formula"):
         _write(book, ChangeSet(deletes=(DeleteRow("Payments", 3, {"payment_id": "P2"}),)))
     assert book.read_bytes() == before
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_opens_a_workbook_rows_were_deleted_from(book, tmp_path) -> None:
+    _write(book, ChangeSet(deletes=(DeleteRow("Payments", 2, {"payment_id": "P1"}),)))
+    _write(book, ChangeSet(appends=(AppendRow("Payments", {"payment_id": "P6"}),)))
+    out = tmp_path / "lo"
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(book)],
+                   check=True, capture_output=True, timeout=180)
+    sheet = openpyxl.load_workbook(out / book.name)["Payments"]
+    assert [sheet.cell(r, 1).value for r in range(2, 7)] == ["P2", "P3", "P4", "P5", "P6"]
