@@ -481,6 +481,89 @@ def status(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None) ->
 
 
 @app.command()
+def archive(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
+            dry_run: DryRunOption = False,
+            before: Annotated[str | None, typer.Option(
+                "--before", help="move settled rows dated before this day (YYYY-MM-DD) "
+                                 "instead of workbook.archive_after_months")] = None,
+            restore: Annotated[str | None, typer.Option(
+                "--restore", help="bring an archived invoice back into the workbook, with "
+                                  "its lines, charges and payments, e.g. INV-00042")] = None,
+            ) -> None:
+    """Move settled invoices (with their lines, charges and payments) and old Activity rows
+    to archive/<workbook>-YYYY.xlsx now; every run does it too. Figures never change."""
+    from ispsheets.logs import setup_logging
+    from ispsheets.runner import run
+
+    settings = _load(config)
+    if restore is not None:
+        _exit(_restore(settings, restore.strip(), dry_run))
+    options = _options(settings, date, dry_run, ("archive",))
+    if before is not None:
+        try:
+            cutoff = dt.date.fromisoformat(before)
+        except ValueError:
+            err.print(f"--before {before}: not a date — write it as YYYY-MM-DD")
+            _exit(ExitCode.BAD_CONFIG)
+        if cutoff > options.today:
+            err.print(f"--before {before}: after the run's day ({options.today}) — only the "
+                      "past is archived")
+            _exit(ExitCode.BAD_CONFIG)
+        options = replace(options, archive_before=cutoff)
+    elif settings.workbook.archive_after_months == 0:
+        out.print("workbook.archive_after_months is 0 (never): nothing moves; give --before "
+                  "YYYY-MM-DD to archive once")
+        _exit(ExitCode.OK)
+    setup_logging(settings, options.progress, dry_run=options.dry_run)
+    report = run(settings, options)
+    _summary(report, options)
+    _exit(report.exit_code)
+
+
+def _restore(settings: Config, number: str, dry_run: bool) -> ExitCode:
+    from ispsheets.archive.restore import restore_invoice, rows_of_invoice
+    from ispsheets.book.backend import WorkbookReadError
+    from ispsheets.book.changes import WorkbookWriteError
+    from ispsheets.journal import Journal, JournalError
+    from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
+
+    try:
+        journal = Journal.open(settings.journal_path)
+    except JournalError as exc:
+        err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
+                  "`ispsheets recover-journal` first")
+        return ExitCode.BAD_CONFIG
+    try:
+        if dry_run:
+            rows = Counter(r.tab for r in rows_of_invoice(journal, number))
+            out.print(f"dry run, nothing changed: {number} would come back with "
+                      + (", ".join(f"{n} {tab}" for tab, n in rows.items()) or "nothing"))
+            return ExitCode.OK
+        now = dt.datetime.now(settings.tz).replace(tzinfo=None, microsecond=0)
+        with run_lock(settings.journal_path.with_suffix(".lock")):
+            restored = restore_invoice(settings, journal, number, now)
+    except (AlreadyRunning, CannotLock) as exc:
+        err.print(f"{number}: {exc} — nothing was done; try again when the run is over")
+        return ExitCode.WRITE_FAILED
+    except WorkbookReadError as exc:
+        print_problems([exc.problem])
+        return ExitCode.BAD_CONFIG
+    except WorkbookWriteError as exc:
+        err.print(f"{exc.where}: {exc.message} — {exc.fix}; run the same command again")
+        return ExitCode.WRITE_FAILED
+    finally:
+        journal.close()
+    if restored.problem is not None:
+        print_problems([restored.problem])
+        return ExitCode.BAD_CONFIG
+    out.print(f"{number} is back in the workbook: "
+              + ", ".join(f"{n} {tab} row{'s' if n != 1 else ''}"
+                          for tab, n in restored.rows.items())
+              + "; it stays there (the archive does not move it again)")
+    return ExitCode.OK
+
+
+@app.command()
 def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice, e.g. INV-00042")],
            config: ConfigOption = Path(CONFIG_NAME)) -> None:
     """Bill again, on the next run, what a voided invoice had billed (its service periods and
@@ -493,6 +576,13 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
     except JournalError as exc:
         err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
                   "`ispsheets recover-journal` first")
+        _exit(ExitCode.BAD_CONFIG)
+    if journal.archive_states().get(("Invoices", invoice_number)) in ("copying", "copied",
+                                                                      "removed"):
+        journal.close()
+        err.print(f"{invoice_number}: is in the archive (archive/), not in the workbook — bring "
+                  f"it back with `ispsheets archive --restore {invoice_number}`, void it there, "
+                  "run once, then rebill it")
         _exit(ExitCode.BAD_CONFIG)
     try:
         released = journal.release_billed(invoice_number)

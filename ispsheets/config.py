@@ -47,6 +47,8 @@ class WorkbookSource(_Section):
     service_account: str = ""  # service-account JSON for google_sheet
     date_order: Literal["MDY", "DMY", "YMD"] = "MDY"  # how to read text dates like 12/01/2026
     backups: int = Field(10, ge=0, le=1000)  # dated backups of the .xlsx kept in backups/
+    # settled rows older than this many months move to archive/<workbook>-YYYY.xlsx; 0 = never
+    archive_after_months: int = Field(12, ge=0, le=1200)
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkbookSource:

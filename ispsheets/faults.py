@@ -14,6 +14,8 @@ POINTS = ("invoices-recorded", "message-handed-over", "fee-recorded", "suspensio
           "report-written")
 # Reached only while bank statements are imported (tests/test_bank_import.py kills there).
 BANK_POINTS = ("bank-line-recorded",)
+# Reached only while closed history moves to the archive (tests/test_archive.py kills there).
+ARCHIVE_POINTS = ("archive-keyed", "archive-appended", "archive-removed", "restore-appended")
 
 
 _reached: dict[str, int] = {}

@@ -20,7 +20,7 @@ from typing import Any
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 _V1 = """
@@ -143,8 +143,24 @@ _V2 = """
         );
 """
 
+_V3 = """
+        -- Rows moved to the yearly archive workbooks (`ispsheets.archive`), keyed before they
+        -- move: copying (to the archive file) → copied (not yet removed from the workbook) →
+        -- removed; `restored` when the owner brought them back (they never move again).
+        CREATE TABLE archived (
+            tab TEXT NOT NULL,
+            key TEXT NOT NULL,
+            year INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (tab, key)
+        );
+        CREATE INDEX archived_state ON archived (state);
+"""
+
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -784,6 +800,41 @@ class Journal:
             copy.close()
         temp.replace(target)
 
+    # -- the archive -------------------------------------------------------------------------
+
+    def begin_archive(self, rows: Iterable[ArchivedRow], now: dt.datetime) -> None:
+        """Key the rows about to move (state `copying`); a row keyed before keeps its state."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO archived VALUES (?,?,?,?,'copying',?)",
+                           [(r.tab, r.key, r.year, json.dumps(r.values), now.isoformat())
+                            for r in rows])
+
+    def set_archive_state(self, keys: Iterable[tuple[str, str]], state: str,
+                          now: dt.datetime) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE archived SET state = ?, updated_at = ? WHERE tab = ? AND "
+                           "key = ?", [(state, now.isoformat(), tab, key) for tab, key in keys])
+
+    def archived(self, state: str | None = None, tab: str | None = None) -> list[ArchivedRow]:
+        """Archived rows (in one state, of one tab), in the order they were keyed."""
+        where = [f"{column} = ?" for column, value in (("state", state), ("tab", tab)) if value]
+        rows = self._rows("SELECT tab, key, year, data, state FROM archived"
+                          + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid",
+                          [v for v in (state, tab) if v])
+        return [ArchivedRow(t, k, y, json.loads(d), st) for t, k, y, d, st in rows]
+
+    def archive_states(self, tabs: Iterable[str] | None = None) -> dict[tuple[str, str], str]:
+        """(tab, key) → state of every row the archive ever keyed (of these tabs)."""
+        wanted = list(tabs) if tabs is not None else None
+        query = "SELECT tab, key, state FROM archived" + (
+            f" WHERE tab IN ({','.join('?' * len(wanted))})" if wanted else "")
+        return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
+
+    def archive_unfinished(self) -> bool:
+        """Is a move (or a restore) cut off half-way?"""
+        return bool(self._rows("SELECT 1 FROM archived WHERE state IN ('copying', 'copied', "
+                               "'restoring') LIMIT 1"))
+
     # -- rebilling -----------------------------------------------------------------------------
 
     def release_billed(self, number: str) -> int:
@@ -826,6 +877,18 @@ class ToolRow:
     key: str
     tab: str
     values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ArchivedRow:
+    """A row moved (or moving) to `archive/<workbook>-<year>.xlsx`: its cells as JSON-safe
+    values (`ispsheets.archive.values`), and where the move is."""
+
+    tab: str
+    key: str
+    year: int
+    values: dict[str, Any]
+    state: str = "copying"
 
 
 @dataclass(frozen=True)

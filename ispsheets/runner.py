@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ispsheets.archive.book import archived_keys, with_archived
 from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.cell_types import typed_row
@@ -29,6 +30,7 @@ from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_num
 from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 from ispsheets.problems import ExitCode, Problem, warning
+from ispsheets.steps.archive import archive_history
 from ispsheets.steps.card_rows import fold_into_new_rows
 from ispsheets.steps.cards import take_card_payments
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
@@ -100,7 +102,8 @@ def write_back(cycle: Cycle) -> None:
                                        activity=[r for _, r in pending],
                                        issued_this_run=[*never_written,
                                                         *(i.invoice_number for i in cycle.issued),
-                                                        *cycle.restored_invoices])
+                                                        *cycle.restored_invoices],
+                                       archived=cycle.archived.keys if cycle.archived else None)
     changes = fold_into_new_rows(changes + _tool_changes(cycle))
     for problem in problems:
         cycle.problem(problem)
@@ -235,8 +238,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         report.exit_code = ExitCode.BAD_CONFIG
         return report
     report.problems.extend(book.problems)
+    book = with_archived(book, journal, config.workbook.date_order)
     cycle = Cycle(config, options, journal, backend, raw, book, report,
-                  restored_invoices=restored.missing_invoices)
+                  restored_invoices=restored.missing_invoices, archived=archived_keys(journal))
     steps = _step_functions()
     mails = bool({"send", "remind"} & set(options.steps))
     try:
@@ -270,6 +274,8 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                 finish_report()
         if finish_report is not None:
             checkpoint("report-written")
+        if "archive" in options.steps:
+            archive_history(cycle)
         if not options.dry_run:
             journal.record_action(f"run/{options.today.isoformat()}", "run", "", "",
                                   options.now, ",".join(options.steps))

@@ -7,7 +7,7 @@ out is written by the next run, and an Invoices row the owner deleted comes back
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -87,15 +87,20 @@ def _surely_same(shown: Invoice, wanted: Invoice) -> bool:
 
 def plan_writeback(book: Book, ledger: Ledger, *, lines_present: Iterable[str],
                    fills: Sequence[FillKey] = (), activity: Sequence[ActivityRow] = (),
-                   issued_this_run: Iterable[str] = ()) -> tuple[ChangeSet, list[Problem]]:
-    """The change set that makes every tool cell right, and warnings for restored rows."""
+                   issued_this_run: Iterable[str] = (),
+                   archived: Mapping[str, Collection[str]] | None = None
+                   ) -> tuple[ChangeSet, list[Problem]]:
+    """The change set that makes every tool cell right, and warnings for restored rows.
+    Rows moved to the archive (`archived`: keys by tab) are neither written nor put back."""
     with paused_gc():
-        return _plan_writeback(book, ledger, lines_present, fills, activity, issued_this_run)
+        return _plan_writeback(book, ledger, lines_present, fills, activity, issued_this_run,
+                               archived or {})
 
 
 def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
                     fills: Sequence[FillKey], activity: Sequence[ActivityRow],
-                    issued_this_run: Iterable[str]) -> tuple[ChangeSet, list[Problem]]:
+                    issued_this_run: Iterable[str], archived: Mapping[str, Collection[str]]
+                    ) -> tuple[ChangeSet, list[Problem]]:
     problems: list[Problem] = []
     sets: list[SetCell] = []
     appends: list[AppendRow] = []
@@ -105,8 +110,11 @@ def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
     for row in book.invoices:
         shown.setdefault(row.invoice_number, row)
 
+    gone = {tab: archived.get(tab, ()) for tab in ("Invoices", "Charges", "Payments")}
     for invoice in ledger.invoices:
         number = invoice.invoice_number
+        if number in gone["Invoices"]:
+            continue
         row = shown.get(number)
         if row is None:
             appends.append(AppendRow("Invoices", invoice_row(invoice)))
@@ -124,6 +132,8 @@ def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
 
     for charge in book.charges:
         billed_on = ledger.charge_invoices.get(charge.charge_id)
+        if charge.charge_id in gone["Charges"]:
+            continue
         if charge.charge_id and billed_on and charge.invoice_number != billed_on:
             sets.append(SetCell("Charges", charge.charge_id, "invoice_number", billed_on))
 
@@ -134,7 +144,7 @@ def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
 
     for payment in book.payments:
         cells = ledger.payment_cells.get(payment.payment_id)
-        if not payment.payment_id or cells is None:
+        if not payment.payment_id or cells is None or payment.payment_id in gone["Payments"]:
             continue
         applied_to, unapplied = cells
         if not _same(payment.applied_to, applied_to):

@@ -1,7 +1,8 @@
 """A change set: what the tool writes back, each row located by its key, never by its position.
 
 Backends (`.xlsx`, Google Sheets) apply a change set in this order: key fills, then cell sets,
-then appends. Missing tool tabs and columns are created on the way.
+then appends; row deletions (the archive's) come in a change set of their own. Missing tool
+tabs and columns are created on the way.
 """
 
 from __future__ import annotations
@@ -55,21 +56,36 @@ class AppendRow:
 
 
 @dataclass(frozen=True)
+class DeleteRow:
+    """Remove the row read at `row` of `tab` if it still shows `expect` (the rows below move
+    up). Only the archive moves rows out of the workbook (`ispsheets.archive`); `expect` holds
+    the row's key cells as the tool read them, normalised like `FillKey.expect`."""
+
+    tab: str
+    row: int
+    expect: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "expect", MappingProxyType(dict(self.expect)))
+
+
+@dataclass(frozen=True)
 class ChangeSet:
     fills: tuple[FillKey, ...] = ()
     sets: tuple[SetCell, ...] = ()
     appends: tuple[AppendRow, ...] = ()
+    deletes: tuple[DeleteRow, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.fills or self.sets or self.appends)
+        return bool(self.fills or self.sets or self.appends or self.deletes)
 
     def __add__(self, other: ChangeSet) -> ChangeSet:
         return ChangeSet(self.fills + other.fills, self.sets + other.sets,
-                         self.appends + other.appends)
+                         self.appends + other.appends, self.deletes + other.deletes)
 
     def tabs(self) -> set[str]:
         return ({f.tab for f in self.fills} | {s.tab for s in self.sets}
-                | {a.tab for a in self.appends})
+                | {a.tab for a in self.appends} | {d.tab for d in self.deletes})
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,7 @@ class WriteResult:
     missing_keys: tuple[SetCell, ...] = ()
     unmatched_fills: tuple[FillKey, ...] = ()
     backup: str = ""
+    rows_deleted: int = 0
 
 
 class WorkbookWriteError(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.book.backend import WorkbookReadError, open_backend, unwritable
 from ispsheets.book.known import (
     KnownRows,
@@ -42,8 +43,10 @@ def read_and_check(config: Config, today: dt.date | None = None
         gone = [deleted_payment_problem(*pair)
                 for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
+    full = row_limit_warnings(raw, config.workbook.archive_after_months)
     return book, [*([never] if never else []), *check_settings(config), *book.problems,
-                  *check_autopay(config, book), *gone, *_check_printable(config, book)]
+                  *check_autopay(config, book), *gone, *full, *_archive_edits(config),
+                  *_check_printable(config, book)]
 
 
 def _check_printable(config: Config, book: Book) -> list[Problem]:
@@ -55,6 +58,7 @@ def _check_printable(config: Config, book: Book) -> list[Problem]:
 def _known(config: Config) -> KnownRows | None:
     """The journal's view of Charges and Payments ids, so `check` judges duplicate ids as the
     run does; None without a usable journal."""
+    from ispsheets.archive.book import archived_keys
     from ispsheets.journal import Journal, JournalError
     from ispsheets.steps.prepare import known_rows
 
@@ -63,11 +67,32 @@ def _known(config: Config) -> KnownRows | None:
     try:  # an unusable journal is the run's to report
         journal = Journal.open(config.journal_path)
         try:
-            return known_rows(journal)
+            known = known_rows(journal)
+            moved = archived_keys(journal).of("Payments")  # in archive/, not deleted
+            return KnownRows({k: v for k, v in known.payments.items() if k not in moved},
+                             known.charges)
         finally:
             journal.close()
     except (sqlite3.Error, JournalError, ValueError, OSError):
         return None
+
+
+def _archive_edits(config: Config) -> list[Problem]:
+    """Rows of the archive files the owner changed after they moved: ignored, and said."""
+    from ispsheets.archive.edits import archive_edits
+    from ispsheets.journal import Journal, JournalError
+
+    if not config.journal_path.is_file() or not (config.workbook_path.parent
+                                                  / "archive").is_dir():
+        return []
+    try:
+        journal = Journal.open(config.journal_path)
+        try:
+            return archive_edits(config, journal)
+        finally:
+            journal.close()
+    except (sqlite3.Error, JournalError, ValueError, OSError):
+        return []
 
 
 def check_autopay(config: Config, book: Book) -> list[Problem]:

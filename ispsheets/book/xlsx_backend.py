@@ -32,6 +32,7 @@ from ispsheets.book import parse, xlsx_generation
 from ispsheets.book.changes import (
     AppendRow,
     ChangeSet,
+    DeleteRow,
     FillKey,
     SetCell,
     Value,
@@ -72,9 +73,8 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
                "so nothing is lost meanwhile")
     else:
         fix = ("nothing is lost: invoices are still issued, mailed and recorded in the "
-               "tool's journal, but this version cannot move old invoices into an archive "
-               "workbook (rows deleted here are written back), so the workbook is not updated "
-               "until the tab has room")
+               "tool's journal; lower workbook.archive_after_months in config.yaml (3 for a "
+               "big business) so settled rows move to archive/ and the tab has room again")
     return WorkbookWriteError(f"{name}: {exc.tab}", message, fix)
 
 
@@ -115,7 +115,7 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
     backup = _swap_in(path, given, edit, data, seen, backup_dir, keep_backups, now)
     return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                        tuple(result.missing_keys), tuple(result.unmatched_fills),
-                       str(backup) if backup else "")
+                       str(backup) if backup else "", result.rows_deleted)
 
 
 # -- safety ----------------------------------------------------------------------------------
@@ -338,6 +338,8 @@ class _Result:
     cells_set: int = 0
     keys_filled: int = 0
     rows_appended: int = 0
+    rows_deleted: int = 0
+    unmatched_deletes: list[DeleteRow] = field(default_factory=list)
     missing_keys: list[SetCell] = field(default_factory=list)
     unmatched_fills: list[FillKey] = field(default_factory=list)
 
@@ -347,6 +349,7 @@ class _TabChanges:
     fills: list[FillKey] = field(default_factory=list)
     sets: list[SetCell] = field(default_factory=list)
     appends: list[AppendRow] = field(default_factory=list)
+    deletes: list[DeleteRow] = field(default_factory=list)
 
     def columns(self) -> list[str]:
         """Every column these changes write, in first-named order."""
@@ -368,6 +371,8 @@ def _group(changes: ChangeSet) -> dict[str, _TabChanges]:
         tab(cell.tab).sets.append(cell)
     for append in changes.appends:
         tab(append.tab).appends.append(append)
+    for delete in changes.deletes:
+        tab(delete.tab).deletes.append(delete)
     return groups
 
 
@@ -443,7 +448,7 @@ class _Edit:
 
     def _read_ahead(self, changes: _TabChanges) -> None:
         """Start inflating the next tab's part in a thread while this one is patched."""
-        first = (changes.fills or changes.sets or changes.appends)[0]
+        first = (changes.fills or changes.sets or changes.appends or changes.deletes)[0]
         found = self.book.find(first.tab)
         if found is not None and found.is_worksheet and found.part not in self.reading:
             self.reading[found.part] = self.pool.submit(self.package.read, found.part)
@@ -453,7 +458,7 @@ class _Edit:
 
     def _apply_tab(self, changes: _TabChanges) -> bool:
         """Patch (or create) one tab; True if a formula was overwritten."""
-        first = (changes.fills or changes.sets or changes.appends)[0]
+        first = (changes.fills or changes.sets or changes.appends or changes.deletes)[0]
         tab = _schema_tab(first.tab)
         found = self.book.find(first.tab)
         wanted = [c.name for c in tab.columns] if tab and tab.tool_tab else []
@@ -477,7 +482,7 @@ class _Edit:
         except GridFull as exc:
             exc.tab = found.name
             raise
-        if not (sheet.changes or sheet.new_rows or sheet.header_adds):
+        if not (sheet.changes or sheet.new_rows or sheet.header_adds or sheet.deleted):
             self.members.pop(found.part, None)
         else:
             self.writes = True
@@ -486,6 +491,7 @@ class _Edit:
         result.cells_set += outcome.result.cells_set
         result.keys_filled += outcome.result.keys_filled
         result.rows_appended += sheet.patch.rows_appended
+        result.rows_deleted += sheet.patch.rows_deleted
         result.missing_keys += outcome.result.missing_keys
         result.unmatched_fills += outcome.result.unmatched_fills
         patch = sheet.patch
@@ -502,6 +508,7 @@ class _Edit:
         result = _Result()
         _fill(sheet, columns, tab, changes.fills, result)
         _set(sheet, columns, tab, changes.sets, result)
+        _delete(sheet, columns, tab, changes.deletes, result)
         named: dict[str, int] = {}
         for append in changes.appends:
             row = {}
@@ -551,6 +558,25 @@ def _fill(sheet: Sheet, columns: _Columns, tab: Tab | None, fills: list[FillKey]
             continue
         sheet.set(fill.row, col, fill.value)
         result.keys_filled += 1
+
+
+def _delete(sheet: Sheet, columns: _Columns, tab: Tab | None, deletes: list[DeleteRow],
+            result: _Result) -> None:
+    """Mark each row for removal if it still shows what the tool read there."""
+    sheet.row_spans(d.row for d in deletes)
+    for delete in deletes:
+        cells = sheet.row_cells(delete.row) if delete.row > 1 else {}
+        if not cells:
+            if delete.row > 1:
+                sheet.check_all()
+            result.unmatched_deletes.append(delete)
+            continue
+        if all(_shows(_kind(tab, name),
+                      sheet.raw(*cells.get(columns.find(name, -1), (b"", None))), text)
+               for name, text in delete.expect.items()):
+            sheet.deleted.add(delete.row)
+        else:
+            result.unmatched_deletes.append(delete)
 
 
 def _set(sheet: Sheet, columns: _Columns, tab: Tab | None, sets: list[SetCell],

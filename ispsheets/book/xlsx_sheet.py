@@ -99,6 +99,7 @@ class Patch:
     last_row_after: int = 0
     appended_columns: set[int] = field(default_factory=set)
     rows_appended: int = 0
+    rows_deleted: int = 0
 
 
 class Sheet:
@@ -116,6 +117,7 @@ class Sheet:
         self._row_close = b"</" + self.p + b"row>"
         self._cell = re.compile(rb"<" + p + rb'c r="([A-Z]{1,3})(\d+)"([^>]*?)(?:/>|>(.*?)</'
                                 + p + rb"c>)", re.DOTALL)
+        self._cell_ref = re.compile(rb"(<" + p + rb'c r="[A-Z]{1,3})\d+"')
         self._value = re.compile(rb"<" + p + rb"v>(.*?)</" + p + rb"v>", re.DOTALL)
         self._formula = re.compile(rb"<" + p + rb"f\b([^>]*?)(?:/>|>(.*?)</" + p + rb"f>)",
                                    re.DOTALL)
@@ -125,6 +127,7 @@ class Sheet:
         self.changes: dict[int, dict[int, Value]] = {}  # row → column → value
         self.header_adds: dict[int, str] = {}
         self.new_rows: list[dict[int, Value]] = []
+        self.deleted: set[int] = set()  # rows removed; the rows below move up
         self.base_style: BaseStyle = lambda col, value: 0
         self._spans: dict[int, tuple[int, int] | None] = {}
         self._col_styles: list[tuple[int, int, int]] | None = None
@@ -355,6 +358,8 @@ class Sheet:
             raise SheetError(f"the tab would pass Excel's last column ({MAX_COLUMNS:,})")
         if self.new_rows or (self.header_adds and last == 0):
             edits.append((tail_start, self.end, self._tail(last, tail_start)))
+        if self.deleted:
+            edits.append(self._without_deleted())
         dimension = self._dimension()
         if dimension:
             edits.append(dimension)
@@ -372,6 +377,37 @@ class Sheet:
         if any(f.shared_index is not None for f in self.patch.formulas_removed):
             return [_hand_over_shared(b"".join(pieces), self.patch.formulas_removed, self.p)]
         return pieces
+
+    def _without_deleted(self) -> tuple[int, int, bytes]:
+        """The rows from the first deleted one to the end, without the deleted rows and with
+        the rows below renumbered. Formulas there would point at the wrong rows afterwards,
+        so a formula below a deleted row stops the write (SheetError) and nothing changes."""
+        if self.changes or self.new_rows:
+            raise SheetError("rows are deleted in a write of their own")
+        self.row_spans(self.deleted)
+        spans = [span for n in self.deleted if (span := self.row_span(n)) is not None]
+        start = min(s for s, _ in spans)
+        rows = list(self._row_open.finditer(self.xml, start, self.end))
+        self._check(start, self.end, len(rows),
+                    self.xml.count(b"<" + self.p + b'c r="', start, self.end))
+        out: list[bytes] = []
+        shift = 0
+        for m in rows:
+            number, end = int(m.group(1)), self._row_end(m.start())
+            if number in self.deleted:
+                shift += 1
+                continue
+            row = self.xml[m.start():end]
+            if shift:
+                if b"<" + self.p + b"f" in row:
+                    raise SheetError(f"row {number} holds a formula below rows being moved "
+                                     "out; move the formula to another tab")
+                new = str(number - shift).encode()
+                row = (row[:m.start(1) - m.start()] + new + row[m.end(1) - m.start():])
+                row = self._cell_ref.sub(lambda c, n=new: c.group(1) + n + b'"', row)
+            out.append(row)
+        self.patch.rows_deleted = shift
+        return start, self.end, b"".join(out)
 
     def _x(self, text: str) -> bytes:
         """Generated XML in the sheet's namespace prefix."""

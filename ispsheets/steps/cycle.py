@@ -19,6 +19,7 @@ from ispsheets.journal import Journal, MessageRecord
 from ispsheets.problems import ExitCode, Problem
 
 if TYPE_CHECKING:
+    from ispsheets.archive.book import Archived
     from ispsheets.book.backend import Backend
     from ispsheets.payments.allocate import Allocation
     from ispsheets.steps.deliver import Postman
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ispsheets")
 
 # The steps of the daily cycle, in order; each command runs a subset.
-STEPS = ("invoice", "reconcile", "send", "remind", "report")
+STEPS = ("invoice", "reconcile", "send", "remind", "report", "archive")
 
 
 def counted(count: int, what: str) -> str:
@@ -50,6 +51,7 @@ class RunOptions:
     write: bool = True  # write the workbook back (off for `report`, which only reads it)
     bank_files: tuple[Path, ...] = ()  # statements to import (`import-bank`); else bank.inbox
     accept_deleted_payments: bool = False  # the owner confirms applied payments they deleted
+    archive_before: dt.date | None = None  # `ispsheets archive --before`: the cutoff to use
 
 
 # What the summary counts, in the order it prints them.
@@ -58,7 +60,7 @@ COUNTS = ("invoices issued", "invoices held", "emails sent", "emails failed", "p
           "clients reconnected", "commands run", "commands failed", "bank payments imported",
           "bank lines unmatched", "bank lines imported before", "bank debits ignored",
           "welcome emails sent", "autopay charged", "autopay failed", "pay links made",
-          "cells written", "rows appended")
+          "cells written", "rows appended", "rows archived")
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ class Cycle:
     portal_secret: str | None = None  # portal.secret_env's value, read once (steps/portal.py)
     cards: dict[str, bool] | None = None  # client → card on file (steps/cards.cards_on_file)
     restored_invoices: frozenset[str] = frozenset()  # Invoices rows an older copy lacks
+    archived: Archived | None = None  # keys of the rows moved to the archive, by tab
     _index: dict[str, Invoice] = field(default_factory=dict, repr=False)
     _index_of: list[Invoice] | None = field(default=None, repr=False)
 

@@ -1,0 +1,5 @@
+"""Closed history moves to yearly archive workbooks (`archive/<workbook>-YYYY.xlsx`).
+
+`plan` decides which rows move (pure), `rows` reads them with their `Tab!row` origins,
+`move` carries them out key-first through the journal, `restore` brings an invoice back.
+"""

@@ -1,0 +1,70 @@
+"""Archived rows still count: the payments and charges moved out of the workbook come back
+from the journal into the book every run reads, so balances, allocation, aging and reports
+are the same with or without the archive."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from ispsheets.archive.values import decode_row
+from ispsheets.book.load import load_tab
+from ispsheets.book.parse import DateOrder
+from ispsheets.book.reader import RawSheet
+from ispsheets.book.records import Book
+from ispsheets.book.schema import TABS_BY_NAME
+from ispsheets.journal import ArchivedRow, Journal
+
+LIVE_STATES = ("copying", "copied", "removed", "restoring")
+
+
+@dataclass(frozen=True)
+class Archived:
+    """Keys of the rows moved (or moving) to the archive, by tab."""
+
+    keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keys", MappingProxyType(dict(self.keys)))
+
+    def of(self, tab: str) -> frozenset[str]:
+        return self.keys.get(tab, frozenset())
+
+    def invoice_numbers(self) -> frozenset[str]:
+        return self.of("Invoices")
+
+
+def archived_keys(journal: Journal) -> Archived:
+    keys: dict[str, set[str]] = {}
+    for (tab, key), state in journal.archive_states(("Invoices", "Charges",
+                                                      "Payments")).items():
+        if state in LIVE_STATES:
+            keys.setdefault(tab, set()).add(key)
+    return Archived({tab: frozenset(k) for tab, k in keys.items()})
+
+
+def _records(rows: list[ArchivedRow], tab: str, order: DateOrder) -> list[object]:
+    schema = TABS_BY_NAME[tab]
+    names = [c.name for c in schema.columns]
+    cells: list[list[object]] = [list(names)]
+    for row in rows:
+        values = decode_row(row.values)
+        cells.append([values.get(name) for name in names])
+    return load_tab(RawSheet(tab, cells), schema, order).records
+
+
+def with_archived(book: Book, journal: Journal, order: DateOrder) -> Book:
+    """The book with the archived Payments and Charges rows the workbook no longer shows."""
+    rows = [r for tab in ("Payments", "Charges") for r in journal.archived(tab=tab)
+            if r.state in LIVE_STATES]
+    if not rows:
+        return book
+    shown_payments = {p.payment_id for p in book.payments}
+    shown_charges = {c.charge_id for c in book.charges}
+    payments = _records([r for r in rows if r.tab == "Payments"
+                         and r.key not in shown_payments], "Payments", order)
+    charges = _records([r for r in rows if r.tab == "Charges"
+                        and r.key not in shown_charges], "Charges", order)
+    return replace(book, payments=book.payments + tuple(payments),  # type: ignore[arg-type]
+                   charges=book.charges + tuple(charges))  # type: ignore[arg-type]

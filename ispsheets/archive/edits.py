@@ -1,0 +1,74 @@
+"""An owner's later edit of an archived row is ignored (the journal keeps the row as it
+moved, and every figure comes from there); `check` says so, row by row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from ispsheets.archive.book import LIVE_STATES
+from ispsheets.archive.move import archive_path
+from ispsheets.archive.plan import keyed
+from ispsheets.archive.rows import SheetRow, all_rows
+from ispsheets.archive.values import decode, encode
+from ispsheets.book.reader import read_xlsx
+from ispsheets.config import Config
+from ispsheets.journal import ArchivedRow, Journal
+from ispsheets.problems import Problem, warning
+
+_SHOWN = 20  # rows named one by one; the rest are counted
+
+
+def _same(stored: object, shown: object) -> bool:
+    a, b = decode(encode(stored)), decode(encode(shown))
+    if isinstance(a, dt.datetime) or isinstance(b, dt.datetime):
+        return str(a)[:19].replace(" ", "T") == str(b)[:19].replace(" ", "T")
+    if isinstance(a, (Decimal, int)) or isinstance(b, (Decimal, int)):
+        try:
+            return Decimal(str(a)) == Decimal(str(b))
+        except InvalidOperation:
+            return False
+    return ("" if a is None else str(a).strip()) == ("" if b is None else str(b).strip())
+
+
+def _changed(row: ArchivedRow, shown: SheetRow) -> list[str]:
+    columns = sorted(set(row.values) | set(shown.values))
+    return [c for c in columns if not _same(decode(row.values.get(c)), shown.values.get(c))]
+
+
+def archive_edits(config: Config, journal: Journal) -> list[Problem]:
+    """A warning for each archived row changed or deleted in its archive file."""
+    by_year: dict[int, list[ArchivedRow]] = {}
+    for row in journal.archived():
+        if row.state in LIVE_STATES and row.state != "copying":
+            by_year.setdefault(row.year, []).append(row)
+    problems: list[Problem] = []
+    order = config.workbook.date_order
+    for year, rows in sorted(by_year.items()):
+        path = archive_path(config, year)
+        if not path.is_file():
+            continue
+        found = {tab: dict(keyed(shown, order)) for tab, shown in all_rows(read_xlsx(path)).items()}
+        where = f"archive/{path.name}"
+        for row in rows:
+            shown = found.get(row.tab, {}).get(row.key)
+            if shown is None:
+                message = f"{row.tab} row {row.key} is no longer there"
+                cell = f"{where}: {row.tab}"
+            else:
+                changed = _changed(row, shown)
+                if not changed:
+                    continue
+                message = (f"{row.tab} row {shown.row} ({row.key}) was changed after it moved "
+                           f"to the archive ({', '.join(changed)})")
+                cell = f"{where}: {row.tab}!{shown.row}:{shown.row}"
+            problems.append(warning(cell, message + "; the change is ignored: the journal "
+                                    "keeps the row as it moved, and every figure comes from it",
+                                    "to change an invoice or its payments, bring it back with "
+                                    "`ispsheets archive --restore INV-…` and edit it in the "
+                                    "workbook"))
+    if len(problems) > _SHOWN:
+        rest = len(problems) - _SHOWN
+        problems = [*problems[:_SHOWN], warning("archive/", f"{rest} more archived rows were "
+                                                "changed or removed; each is ignored", "")]
+    return problems

@@ -1,0 +1,120 @@
+"""The move itself, key first: the journal keys every row (`copying`), the rows are appended
+to the year's archive workbook (`copied`), then removed from the workbook (`removed`).
+
+A kill anywhere leaves rows in one of those states, and the next run finishes them: a row
+still `copying` is appended only if the archive file does not show its key yet, a row
+`copied` is removed from the workbook only where it is still found by its key. So a row is
+never lost and never shown twice once the move is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ispsheets.archive.plan import Move, expect_of, keyed
+from ispsheets.archive.rows import ARCHIVED_TABS, all_rows
+from ispsheets.archive.values import decode_row, encode_row
+from ispsheets.book.backend import Backend
+from ispsheets.book.cell_types import typed_row
+from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow
+from ispsheets.book.parse import DateOrder
+from ispsheets.book.reader import RawBook, read_xlsx
+from ispsheets.config import Config
+from ispsheets.faults import checkpoint
+from ispsheets.journal import ArchivedRow, Journal
+
+
+def archive_path(config: Config, year: int) -> Path:
+    """`archive/<workbook name>-YYYY.xlsx` beside the workbook."""
+    workbook = config.workbook_path
+    return workbook.parent / "archive" / f"{workbook.stem}-{year}.xlsx"
+
+
+@dataclass
+class Moved:
+    """What a move did: rows per tab, and the archive files written."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    files: dict[Path, Counter[str]] = field(default_factory=dict)
+    removed: int = 0
+
+
+def key_first(journal: Journal, moves: Sequence[Move], now: dt.datetime) -> None:
+    journal.begin_archive([ArchivedRow(m.tab, m.key, m.year, encode_row(m.values))
+                           for m in moves], now)
+
+
+def shown_keys(raw: RawBook, order: DateOrder) -> dict[str, set[str]]:
+    return {tab: {key for key, _ in keyed(rows, order)} for tab, rows in all_rows(raw).items()}
+
+
+def copy_to_archive(config: Config, journal: Journal, now: dt.datetime,
+                    moved: Moved) -> None:
+    """Append every row still `copying` to its year's file (unless it shows it already)."""
+    from ispsheets.book.template import build_template
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    order = config.workbook.date_order
+    by_year: dict[int, list[ArchivedRow]] = {}
+    for row in journal.archived("copying"):
+        by_year.setdefault(row.year, []).append(row)
+    for year, rows in sorted(by_year.items()):
+        path = archive_path(config, year)
+        if not path.exists():
+            build_template(path)
+        present = shown_keys(read_xlsx(path), order)
+        appends = tuple(AppendRow(r.tab, typed_row(r.tab, decode_row(r.values)))
+                        for r in _in_tab_order(rows) if r.key not in present.get(r.tab, ()))
+        if appends:
+            apply_changes(path, ChangeSet(appends=appends), backup_dir=path.parent / "backups",
+                          keep_backups=config.workbook.backups, expected_fingerprint=None,
+                          now=now)
+        checkpoint("archive-appended")
+        journal.set_archive_state([(r.tab, r.key) for r in rows], "copied", now)
+        moved.files.setdefault(path, Counter()).update(r.tab for r in rows)
+        moved.rows.update(r.tab for r in rows)
+
+
+def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
+    return sorted(rows, key=lambda r: ARCHIVED_TABS.index(r.tab))
+
+
+def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
+                         now: dt.datetime, moved: Moved) -> None:
+    """Remove every `copied` row from the workbook, found by its key as the workbook is now,
+    and every `removed` one it shows again (an older copy of the workbook put back)."""
+    copied = journal.archived("copied")
+    order = config.workbook.date_order
+    raw = backend.read()
+    found = {tab: dict(keyed(rows, order)) for tab, rows in all_rows(raw).items()}
+    again = [r for r in journal.archived("removed") if r.key in found.get(r.tab, {})]
+    if not copied and not again:
+        return
+    deletes = []
+    for row in [*copied, *again]:
+        shown = found.get(row.tab, {}).get(row.key)
+        if shown is not None:
+            deletes.append(DeleteRow(row.tab, shown.row, expect_of(shown, order)))
+    if deletes:
+        written = backend.write(ChangeSet(deletes=tuple(deletes)), now)
+        moved.removed += written.rows_deleted
+        if written.rows_deleted != len(deletes):
+            return  # some rows changed under the tool: the next run finds them again
+    checkpoint("archive-removed")
+    journal.set_archive_state([(r.tab, r.key) for r in copied], "removed", now)
+
+
+def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
+         now: dt.datetime) -> Moved:
+    """Key, copy, remove: the new `moves` and whatever an earlier, killed move left.
+    Raises WorkbookWriteError when a file cannot be written (the next run goes on)."""
+    moved = Moved()
+    key_first(journal, moves, now)
+    checkpoint("archive-keyed")
+    copy_to_archive(config, journal, now, moved)
+    remove_from_workbook(config, journal, backend, now, moved)
+    return moved

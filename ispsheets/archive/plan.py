@@ -1,0 +1,157 @@
+"""Which rows move to the archive: a pure decision over the rows read, the journal's invoices
+and where each payment went.
+
+An invoice moves when its story is over: `paid` or `void`, due before the cutoff. Its
+InvoiceLines and the Charges rows it billed go with it, and so does a payment whose whole
+amount went to invoices that move (a payment split over a moving and a still-open invoice
+stays, and so does one with credit left). Activity rows older than the cutoff move. Open,
+partial and held invoices never move, whatever their age; Packages, Clients and Services never
+move. A row keyed for the archive before (moving, moved, or brought back by the owner) is
+not planned again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from ispsheets.archive.rows import SheetRow
+from ispsheets.billing.periods import add_months
+from ispsheets.book import parse
+from ispsheets.book.parse import DateOrder
+from ispsheets.book.records import Invoice
+from ispsheets.payments.allocate import PaymentState
+
+SETTLED = ("paid", "void")
+
+
+def cutoff(today: dt.date, months: int) -> dt.date | None:
+    """The first day that stays: the first of the month `months` calendar months before
+    today's (None: 0 = never). Whole months move together, once a month, as a bookkeeper
+    closes them, so most runs have nothing to move and skip the work of looking."""
+    return add_months(today.replace(day=1), -months) if months > 0 else None
+
+
+@dataclass(frozen=True)
+class Move:
+    """One row to move: its key, where it was read, the archive year, and its cells."""
+
+    tab: str
+    key: str
+    row: int
+    year: int
+    values: Mapping[str, object] = field(hash=False)
+    expect: Mapping[str, str] = field(hash=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+        object.__setattr__(self, "expect", MappingProxyType(dict(self.expect)))
+
+
+@dataclass(frozen=True)
+class ArchivePlan:
+    before: dt.date
+    moves: tuple[Move, ...] = ()
+
+    def of(self, tab: str) -> list[Move]:
+        return [m for m in self.moves if m.tab == tab]
+
+    def years(self) -> list[int]:
+        return sorted({m.year for m in self.moves})
+
+
+def row_key(row: SheetRow, order: DateOrder = "MDY") -> str:
+    """What identifies a row of its tab for the archive (the journal's key for it)."""
+    match row.tab:
+        case "Invoices":
+            return row.text("invoice_number")
+        case "InvoiceLines":
+            return f"{row.text('invoice_number')}#{row.text('line')}"
+        case "Charges":
+            return row.text("charge_id")
+        case "Payments":
+            return row.text("payment_id")
+        case _:
+            stamp = parse.parse_datetime(row.values.get("timestamp"), order)
+            shown = stamp.isoformat() if isinstance(stamp, dt.datetime) else \
+                row.text("timestamp")
+            return "|".join([shown, row.text("action"), row.text("client_id"),
+                             row.text("invoice_number"), row.text("detail")])
+
+
+def expect_of(row: SheetRow, order: DateOrder = "MDY") -> dict[str, str]:
+    """The cells a row must still show to be removed (`DeleteRow.expect`)."""
+    match row.tab:
+        case "Invoices" | "Payments" | "Charges":
+            column = {"Invoices": "invoice_number", "Payments": "payment_id",
+                      "Charges": "charge_id"}[row.tab]
+            return {column: row.text(column)}
+        case "InvoiceLines":
+            return {"invoice_number": row.text("invoice_number"), "line": row.text("line")}
+        case _:
+            stamp = parse.parse_datetime(row.values.get("timestamp"), order)
+            expect = {c: row.text(c) for c in ("action", "client_id", "invoice_number",
+                                               "detail")}
+            if isinstance(stamp, dt.datetime):
+                expect["timestamp"] = stamp.isoformat()
+            return expect
+
+
+def keyed(rows: Iterable[SheetRow], order: DateOrder = "MDY") -> list[tuple[str, SheetRow]]:
+    """Each row with its key; a key seen again on the same tab gets `#2`, `#3`… (identical
+    Activity rows)."""
+    seen: Counter[str] = Counter()
+    result = []
+    for row in rows:
+        key = row_key(row, order)
+        seen[key] += 1
+        result.append((key if seen[key] == 1 else f"{key}#{seen[key]}", row))
+    return result
+
+
+def plan_archive(rows: Mapping[str, Sequence[SheetRow]], invoices: Sequence[Invoice],
+                 payments: Mapping[str, PaymentState], charge_invoices: Mapping[str, str],
+                 before: dt.date, known: Collection[tuple[str, str]] = (),
+                 order: DateOrder = "MDY") -> ArchivePlan:
+    """The rows to move for a cutoff `before` (rows dated before it may move).
+
+    `invoices` are the journal's (status as the allocation has it), `payments` where each
+    payment went, `charge_invoices` the invoice that billed each charge, `known` the
+    (tab, key) pairs the journal keyed for the archive before."""
+    moving: dict[str, Invoice] = {
+        i.invoice_number: i for i in invoices
+        if i.status in SETTLED and i.due_date < before
+        and ("Invoices", i.invoice_number) not in known}
+    moves: list[Move] = []
+
+    def add(tab: str, key: str, row: SheetRow, year: int) -> None:
+        if (tab, key) not in known:
+            moves.append(Move(tab, key, row.row, year, row.values, expect_of(row, order)))
+
+    for key, row in keyed(rows.get("Invoices", ()), order):
+        invoice = moving.get(key)
+        if invoice is not None:
+            add("Invoices", key, row, invoice.issue_date.year)
+    for key, row in keyed(rows.get("InvoiceLines", ()), order):
+        invoice = moving.get(row.text("invoice_number"))
+        if invoice is not None:
+            add("InvoiceLines", key, row, invoice.issue_date.year)
+    for key, row in keyed(rows.get("Charges", ()), order):
+        day = parse.parse_date(row.values.get("date"), order)
+        if charge_invoices.get(key) in moving and isinstance(day, dt.date):
+            add("Charges", key, row, day.year)
+    for key, row in keyed(rows.get("Payments", ()), order):
+        day = parse.parse_date(row.values.get("date"), order)
+        state = payments.get(key)
+        if (state is not None and state.applied and not state.unapplied
+                and all(number in moving for number, _ in state.applied)
+                and isinstance(day, dt.date)):
+            add("Payments", key, row, day.year)
+    for key, row in keyed(rows.get("Activity", ()), order):
+        stamp = parse.parse_datetime(row.values.get("timestamp"), order)
+        if isinstance(stamp, dt.datetime) and stamp.date() < before:
+            add("Activity", key, row, stamp.year)
+    return ArchivePlan(before, tuple(moves))

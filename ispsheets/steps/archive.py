@@ -1,0 +1,121 @@
+"""The run's archiving step, after the write-back: closed history moves to the yearly
+archive workbooks (`ispsheets.archive`), and tabs close to Excel's row limit are named."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from ispsheets.archive.limits import row_limit_warnings
+from ispsheets.archive.move import move
+from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
+from ispsheets.archive.restore import restore_invoice
+from ispsheets.archive.rows import all_rows
+from ispsheets.book.changes import WorkbookWriteError
+from ispsheets.book.reader import RawBook
+from ispsheets.problems import warning
+from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.prepare import column_values
+from ispsheets.writeback import invoice_row
+
+
+def _before(cycle: Cycle) -> dt.date | None:
+    return cycle.options.archive_before or cutoff(cycle.today,
+                                                  cycle.config.workbook.archive_after_months)
+
+
+def may_move(cycle: Cycle, before: dt.date) -> bool:
+    """Cheaply (no row of the workbook read in full): is there anything to move or finish?
+    An unfinished move, a settled invoice due before the cutoff that never moved, an Activity
+    row older than it, or archived rows an older copy of the workbook shows again."""
+    journal = cycle.journal
+    if journal.archive_unfinished():
+        return True
+    states = journal.archive_states(("Invoices", "Payments"))
+    assert cycle.ledger is not None
+    if any(i.status in SETTLED and i.due_date < before
+           and ("Invoices", i.invoice_number) not in states for i in cycle.ledger.invoices):
+        return True
+    for value in column_values(cycle.raw, "Activity", "timestamp"):
+        if isinstance(value, dt.date) and (value.date() if isinstance(value, dt.datetime)
+                                           else value) < before:
+            return True
+    return any(states.get((tab, str(value).strip())) == "removed"
+               for tab, column in (("Invoices", "invoice_number"), ("Payments", "payment_id"))
+               for value in column_values(cycle.raw, tab, column) if value not in (None, ""))
+
+
+def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
+    before = _before(cycle)
+    if before is None or cycle.ledger is None or cycle.allocation is None:
+        return None
+    return plan_archive(all_rows(raw), cycle.ledger.invoices, cycle.allocation.payments,
+                        cycle.ledger.charge_invoices, before, cycle.journal.archive_states(),
+                        cycle.config.workbook.date_order)
+
+
+def _summary(counts: Counter[str]) -> str:
+    names = {"Invoices": "invoices", "InvoiceLines": "invoice lines", "Charges": "charges",
+             "Payments": "payments", "Activity": "activity rows"}
+    return ", ".join(f"{counts[tab]} {word}" for tab, word in names.items() if counts[tab])
+
+
+def bring_back_reopened(cycle: Cycle) -> None:
+    """An archived invoice that is no longer settled (a refund or a lost card dispute took its
+    payment back) comes back into the workbook, where reminders and the owner can see it."""
+    assert cycle.ledger is not None
+    moved = cycle.archived.invoice_numbers() if cycle.archived else frozenset()
+    reopened = [i for i in cycle.ledger.invoices
+                if i.invoice_number in moved and i.status not in SETTLED]
+    for invoice in reopened:
+        try:
+            done = restore_invoice(cycle.config, cycle.journal, invoice.invoice_number,
+                                   cycle.now, invoice_row(invoice),
+                                   why=f"because it is {invoice.status} again")
+        except WorkbookWriteError as exc:
+            cycle.problem(warning(exc.where, f"{exc.message}; {invoice.invoice_number}, open "
+                                  "again, could not be brought back from the archive",
+                                  f"{exc.fix}; the next run tries again"))
+            continue
+        if done.problem is None:
+            cycle.problem(warning("Invoices", f"{invoice.invoice_number} was in the archive "
+                                  f"and is {invoice.status} again; it is back in the workbook",
+                                  "nothing to do; it is reminded like any open invoice"))
+
+
+def archive_history(cycle: Cycle) -> None:
+    """Move what is settled and old out of the workbook (or, with --dry-run, say what would)."""
+    for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months):
+        cycle.problem(problem)
+    if cycle.report.exit_code.value >= 2:  # the write-back failed: move nothing today
+        return
+    if cycle.ledger is None:
+        return
+    # with archiving off (0 months), a move cut off or rows shown again are still finished
+    before = _before(cycle) or dt.date.min
+    if cycle.dry_run or not cycle.options.write:
+        plan = _plan(cycle, cycle.raw) if may_move(cycle, before) else None
+        if plan is not None and plan.moves:
+            counts = Counter(m.tab for m in plan.moves)
+            cycle.plan("archive", "", f"{_summary(counts)} dated before "
+                       f"{plan.before.isoformat()}")
+            cycle.report.counts["rows archived"] = len(plan.moves)
+        return
+    bring_back_reopened(cycle)
+    if not may_move(cycle, before):
+        return
+    # the plan is made on the workbook as the write-back left it (today's payments may have
+    # settled rows)
+    plan = _plan(cycle, cycle.backend.read())
+    try:
+        moved = move(cycle.config, cycle.journal, cycle.backend,
+                     plan.moves if plan else (), cycle.now)
+    except WorkbookWriteError as exc:
+        cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
+                              "archive this time", f"{exc.fix}; the next run finishes the move"))
+        return
+    cycle.report.counts["rows archived"] = sum(moved.rows.values())
+    for path, counts in sorted(moved.files.items()):
+        detail = f"{_summary(counts)} in {path.parent.name}/{path.name}"
+        cycle.log("archived", "", "", detail)
+        cycle.plan("archive", "", detail)

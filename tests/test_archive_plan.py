@@ -1,0 +1,95 @@
+"""The archive planner, one rule per test: what moves, and what never does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ispsheets.archive.limits import row_limit_warnings
+from ispsheets.archive.plan import cutoff, plan_archive
+from ispsheets.archive.rows import SheetRow
+from ispsheets.book.reader import RawBook, RawSheet
+from ispsheets.book.records import Invoice
+from ispsheets.payments.allocate import PaymentState
+
+D = Decimal
+BEFORE = dt.date(2026, 1, 1)
+
+
+def _invoice(number: str, status: str, due: dt.date) -> Invoice:
+    return Invoice(number, "C1", due - dt.timedelta(days=15), None, None, due, D("10"), D("0"),
+                   D("10"), status=status)
+
+
+INVOICES = [_invoice("INV-1", "paid", dt.date(2025, 11, 15)),
+            _invoice("INV-2", "void", dt.date(2025, 12, 15)),
+            _invoice("INV-3", "open", dt.date(2025, 10, 15)),
+            _invoice("INV-4", "partial", dt.date(2025, 10, 15)),
+            _invoice("INV-5", "held", dt.date(2025, 10, 15)),
+            _invoice("INV-6", "paid", dt.date(2026, 1, 1))]  # due on the cutoff: stays
+
+
+def _rows() -> dict[str, list[SheetRow]]:
+    invoices = [SheetRow("Invoices", n + 1, {"invoice_number": i.invoice_number})
+                for n, i in enumerate(INVOICES, start=1)]
+    lines = [SheetRow("InvoiceLines", 2, {"invoice_number": "INV-1", "line": 1}),
+             SheetRow("InvoiceLines", 3, {"invoice_number": "INV-3", "line": 1})]
+    charges = [SheetRow("Charges", 2, {"charge_id": "CHG-1", "date": dt.date(2025, 10, 2)}),
+               SheetRow("Charges", 3, {"charge_id": "CHG-3", "date": dt.date(2025, 10, 2)})]
+    payments = [SheetRow("Payments", r, {"payment_id": p, "date": dt.date(2025, 11, 10)})
+                for r, p in enumerate(("PAY-ALL", "PAY-SPLIT", "PAY-CREDIT", "PAY-OPEN"), 2)]
+    activity = [SheetRow("Activity", 2, {"timestamp": dt.datetime(2025, 12, 31, 23, 0),
+                                         "action": "run"}),
+                SheetRow("Activity", 3, {"timestamp": dt.datetime(2026, 1, 1, 0, 0),
+                                         "action": "run"})]
+    return {"Invoices": invoices, "InvoiceLines": lines, "Charges": charges,
+            "Payments": payments, "Activity": activity}
+
+
+PAYMENTS = {"PAY-ALL": PaymentState((("INV-1", D("10")),)),
+            "PAY-SPLIT": PaymentState((("INV-1", D("5")), ("INV-4", D("5")))),
+            "PAY-CREDIT": PaymentState((("INV-1", D("10")),), D("2")),
+            "PAY-OPEN": PaymentState((("INV-4", D("3")),))}
+
+
+def _moved(known=()) -> set[tuple[str, str]]:
+    plan = plan_archive(_rows(), INVOICES, PAYMENTS, {"CHG-1": "INV-1", "CHG-3": "INV-3"},
+                        BEFORE, known)
+    return {(m.tab, m.key) for m in plan.moves}
+
+
+def test_only_paid_or_void_invoices_due_before_the_cutoff_move() -> None:
+    assert {k for t, k in _moved() if t == "Invoices"} == {"INV-1", "INV-2"}
+
+
+def test_lines_and_billed_charges_go_with_their_invoice() -> None:
+    moved = _moved()
+    assert ("InvoiceLines", "INV-1#1") in moved and ("Charges", "CHG-1") in moved
+    assert ("InvoiceLines", "INV-3#1") not in moved and ("Charges", "CHG-3") not in moved
+
+
+def test_a_payment_moves_only_when_all_of_it_went_to_moving_invoices() -> None:
+    assert {k for t, k in _moved() if t == "Payments"} == {"PAY-ALL"}
+
+
+def test_activity_before_the_cutoff_moves() -> None:
+    assert [k for t, k in _moved() if t == "Activity"] == ["2025-12-31T23:00:00|run|||"]
+
+
+def test_a_row_keyed_before_is_not_planned_again() -> None:
+    assert ("Invoices", "INV-1") not in _moved(known={("Invoices", "INV-1")})
+
+
+def test_zero_months_means_never_and_whole_calendar_months_move() -> None:
+    assert cutoff(dt.date(2026, 3, 31), 0) is None
+    assert cutoff(dt.date(2026, 3, 31), 1) == dt.date(2026, 2, 1)
+    assert cutoff(dt.date(2026, 3, 1), 1) == dt.date(2026, 2, 1)
+    assert cutoff(dt.date(2026, 3, 15), 12) == dt.date(2025, 3, 1)
+
+
+def test_a_tab_past_80_percent_of_excel_rows_is_named_with_the_fix() -> None:
+    full = RawSheet("Activity", [["timestamp"]] + [[1]] * 840_000)
+    fine = RawSheet("Payments", [["payment_id"]] + [[1]] * 1000)
+    problems = row_limit_warnings(RawBook({"Activity": full, "Payments": fine}), 12)
+    assert [p.where for p in problems] == ["Activity"]
+    assert "80%" in problems[0].message and "archive_after_months" in problems[0].fix
