@@ -182,6 +182,7 @@ class _Postman:
     """Stands in for the run's transport while generating: every message is `sent`."""
 
     transport = "outbox"
+    broken = ""  # as the run's Postman: the outbox is never refused here
 
     def __init__(self, folder: Path) -> None:
         self.outbox = Outbox(folder)

@@ -830,6 +830,11 @@ class Journal:
             f" WHERE tab IN ({','.join('?' * len(wanted))})" if wanted else "")
         return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
 
+    def oldest_activity(self) -> dt.datetime | None:
+        """When the oldest Activity row the tool logged happened (None: none yet)."""
+        row = self._db.execute("SELECT min(timestamp) FROM activity").fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def archive_unfinished(self) -> bool:
         """Is a move (or a restore) cut off half-way?"""
         return bool(self._rows("SELECT 1 FROM archived WHERE state IN ('copying', 'copied', "

@@ -9,12 +9,14 @@ from ispsheets.problems import Problem, warning
 FULL_SHARE = 0.8  # warn when a tab passes this share of Excel's rows
 
 
-def row_limit_warnings(raw: RawBook, months: int) -> list[Problem]:
-    """A warning for each tab past 80 % of Excel's 1,048,576 rows, with the fix."""
+def row_limit_warnings(raw: RawBook, months: int, *, read_all: bool = True) -> list[Problem]:
+    """A warning for each tab past 80 % of Excel's 1,048,576 rows, with the fix. A daily run
+    passes `read_all=False`: it looks only at the tabs it has read anyway (loading a long
+    Activity tab just to count it would cost every run; `check` counts them all)."""
     problems = []
     for name, sheet in raw.sheets.items():
-        if not sheet.loaded and name not in ("Activity", "Invoices", "InvoiceLines",
-                                             "Payments", "Charges"):
+        if not sheet.loaded and (not read_all or name not in (
+                "Activity", "Invoices", "InvoiceLines", "Payments", "Charges")):
             continue
         rows = len(sheet.rows)
         if rows > FULL_SHARE * MAX_ROWS:

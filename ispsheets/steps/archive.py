@@ -13,6 +13,7 @@ from ispsheets.archive.restore import restore_invoice
 from ispsheets.archive.rows import all_rows
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
+from ispsheets.book.schema import ACTIVITY, find_tab
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.prepare import column_values
@@ -36,13 +37,31 @@ def may_move(cycle: Cycle, before: dt.date) -> bool:
     if any(i.status in SETTLED and i.due_date < before
            and ("Invoices", i.invoice_number) not in states for i in cycle.ledger.invoices):
         return True
-    for value in column_values(cycle.raw, "Activity", "timestamp"):
-        if isinstance(value, dt.date) and (value.date() if isinstance(value, dt.datetime)
-                                           else value) < before:
-            return True
+    if _activity_may_move(cycle, before):
+        return True
     return any(states.get((tab, str(value).strip())) == "removed"
                for tab, column in (("Invoices", "invoice_number"), ("Payments", "payment_id"))
                for value in column_values(cycle.raw, tab, column) if value not in (None, ""))
+
+
+def _activity_key(before: dt.date) -> str:
+    return f"archive/activity/{before.isoformat()}"
+
+
+def _activity_may_move(cycle: Cycle, before: dt.date) -> bool:
+    """Activity rows older than the cutoff may be in the workbook. Read from the tab only if
+    this run read it anyway (a long Activity tab is not loaded to answer this, on .xlsx or a
+    Google Sheet): else from the journal, which knows the oldest row and whether this cutoff's
+    move is done."""
+    name = find_tab(cycle.raw.names, ACTIVITY)
+    if name is not None and cycle.raw.sheets[name].loaded:
+        return any(isinstance(value, dt.date) and (
+            value.date() if isinstance(value, dt.datetime) else value) < before
+            for value in column_values(cycle.raw, "Activity", "timestamp"))
+    if cycle.journal.action(_activity_key(before)) is not None:
+        return False
+    oldest = cycle.journal.oldest_activity()
+    return oldest is not None and oldest.date() < before
 
 
 def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
@@ -85,7 +104,8 @@ def bring_back_reopened(cycle: Cycle) -> None:
 
 def archive_history(cycle: Cycle) -> None:
     """Move what is settled and old out of the workbook (or, with --dry-run, say what would)."""
-    for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months):
+    for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months,
+                                      read_all=False):
         cycle.problem(problem)
     if cycle.report.exit_code.value >= 2:  # the write-back failed: move nothing today
         return
@@ -115,6 +135,7 @@ def archive_history(cycle: Cycle) -> None:
                               "archive this time", f"{exc.fix}; the next run finishes the move"))
         return
     cycle.report.counts["rows archived"] = sum(moved.rows.values())
+    cycle.journal.record_action(_activity_key(before), "archive_activity", "", "", cycle.now)
     for path, counts in sorted(moved.files.items()):
         detail = f"{_summary(counts)} in {path.parent.name}/{path.name}"
         cycle.log("archived", "", "", detail)
