@@ -221,3 +221,49 @@ def test_forms_without_csrf_or_stripe_are_refused(portal, monkeypatch):
     assert answer.status_code == 403
     answer = session.post(f"{base}/card", data={}, allow_redirects=False)
     assert answer.status_code == 403
+
+
+def test_a_card_saved_and_autopay_turned_on_in_the_portal_is_charged_by_the_next_runs(portal):
+    business, base = portal
+    stripe_server = business.server
+    session = sign_in(base, "bob@x.example", business.folder / "outbox")
+    page = session.get(f"{base}/")
+    started = session.post(f"{base}/card", data={"csrf": csrf_of(page.text)},
+                           allow_redirects=False)
+    stripe_server.complete_session(started.headers["location"])
+    session.get(f"{base}/card-saved",
+                params={"session": started.headers["location"].rsplit("/", 1)[1]})
+    page = session.get(f"{base}/")
+    session.post(f"{base}/autopay", data={"autopay": "on", "consent": "yes",
+                                          "csrf": csrf_of(page.text)})
+    business.run(dt.date(2026, 12, 3))  # the choice written, BOB's open invoice charged
+    business.run(dt.date(2026, 12, 4))
+    assert business.clients()["BOB"].autopay
+    assert len(stripe_server.customers()) == 1  # the run found the portal's customer
+    [card] = [r for r in business.sheet("Payments") if r["method"] == "card"]
+    assert card["client_id"] == "BOB" and D(str(card["amount"])) == D("49.99")
+    assert business.invoices()["INV-00002"].status == "paid"
+    assert business.activity("autopay_charged")
+
+
+def test_the_content_security_policy_lets_forms_go_on_to_checkout_only(portal):
+    business, base = portal
+    policy = __import__("requests").get(f"{base}/signin").headers["content-security-policy"]
+    assert "script-src" not in policy and "default-src 'none'" in policy
+    assert f"form-action 'self' https://checkout.stripe.com {business.server.base};" in policy
+
+
+def test_a_payment_for_one_invoice_is_at_most_its_balance(portal):
+    business, base = portal
+    business.run(dt.date(2026, 12, 31))  # January's invoices: BOB owes two
+    assert business.clients()["BOB"].balance == D("99.98")
+    session = sign_in(base, "bob@x.example", business.folder / "outbox")
+    page = session.get(f"{base}/").text
+    assert '<option value="INV-00002">' in page and '<option value="INV-00004">' in page
+    one = _start_payment(session, base, "60.00", "INV-00002")
+    assert one.status_code == 400 and "at most $49.99" in one.text
+    both = _start_payment(session, base, "60.00")
+    assert both.status_code == 303
+    sent = business.server.call("GET", "/v1/checkout/sessions/"
+                                + both.headers["location"].rsplit("/", 1)[1])
+    assert sent["metadata"] == {"client_id": "BOB"}  # for the balance: no invoice named
