@@ -267,3 +267,15 @@ def test_a_payment_for_one_invoice_is_at_most_its_balance(portal):
     sent = business.server.call("GET", "/v1/checkout/sessions/"
                                 + both.headers["location"].rsplit("/", 1)[1])
     assert sent["metadata"] == {"client_id": "BOB"}  # for the balance: no invoice named
+
+
+def test_with_the_portal_the_pay_link_is_the_portals_link_for_the_invoice(portal):
+    business, base = portal
+    invoice = business.invoices()["INV-00002"]
+    assert invoice.pay_link.startswith(f"{base}/a/")
+    [mail] = business.mails_to("BOB")
+    assert f"Pay online: {invoice.pay_link}" in mail.text
+    assert business.server.call("GET", "/v1/payment_links")["data"] == []  # none made
+    opened = __import__("requests").Session().get(invoice.pay_link)  # signs BOB in
+    assert opened.status_code == 200 and 'action="/pay"' in opened.text
+    assert _balance(opened.text) == "$49.99" and "Client BOB" in opened.text
