@@ -279,3 +279,17 @@ def test_with_the_portal_the_pay_link_is_the_portals_link_for_the_invoice(portal
     opened = __import__("requests").Session().get(invoice.pay_link)  # signs BOB in
     assert opened.status_code == 200 and 'action="/pay"' in opened.text
     assert _balance(opened.text) == "$49.99" and "Client BOB" in opened.text
+
+
+def test_a_stripe_that_fails_is_a_plain_page_and_nothing_is_recorded(portal):
+    business, base = portal
+    session = sign_in(base, "bob@x.example", business.folder / "outbox")
+    page = session.get(f"{base}/")
+    business.server.fail(500, count=10)
+    answer = session.post(f"{base}/pay", data={"amount": "20.00", "csrf": csrf_of(page.text)},
+                          allow_redirects=False)
+    assert answer.status_code == 502 and "Nothing was charged" in answer.text
+    assert "Traceback" not in answer.text
+    back = session.get(f"{base}/paid", params={"session": "cs_test_x"})
+    assert back.status_code == 502
+    assert not Store(business.config.portal_folder).events(("payment_started", "payment_made"))
