@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ispsheets.money import format_money
-from ispsheets.payments.stripe.api import StripeApi, StripeFailure
+from ispsheets.payments.stripe.api import Link, StripeApi, StripeFailure
 from ispsheets.portal.context import Portal
 from ispsheets.portal.tokens import new_token
 from ispsheets.portal.view import ClientView, balance_after, payable
@@ -148,7 +148,7 @@ async def card(request: Request) -> Response:
     return RedirectResponse(link.url, status_code=303)
 
 
-def _card_link(api: StripeApi, client: ClientView, base: str):  # type: ignore[no-untyped-def]
+def _card_link(api: StripeApi, client: ClientView, base: str) -> Link:
     """The client's Stripe customer, found as a run finds it (by metadata.client_id) or made
     (the next run finds it the same way), and a setup session for it."""
     customer = api.find_customer(client.client_id)
