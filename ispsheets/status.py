@@ -152,7 +152,8 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
 PORTAL_WORDS = {"signin_requested": "sign-in link asked for", "signed_in": "signed in",
                 "signed_out": "signed out", "autopay_enabled": "turned autopay on",
                 "autopay_disabled": "turned autopay off", "payment_started": "started a payment",
-                "card_update_started": "started a card update"}
+                "payment_made": "paid by card", "card_update_started": "started a card update",
+                "card_saved": "saved a card"}
 
 
 def _portal_activity(config: Config, out: Console, days: int = 7) -> None:

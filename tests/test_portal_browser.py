@@ -15,7 +15,11 @@ import pytest
 import requests
 
 from tests.portal_server import SECRET, free_socket, links_in_outbox
+from tests.stripe_fixtures import stripe_server, stripe_server_process
 from tests.test_portal import NOV_30, _business
+from tests.test_portal_pay import portal
+
+__all__ = ["portal", "stripe_server", "stripe_server_process"]
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -103,3 +107,38 @@ def test_a_client_signs_in_sees_the_balance_downloads_a_pdf_and_turns_on_autopay
         portal.wait(10)
     business.run(dt.date(2026, 12, 3))
     assert business.clients()["BOB"].autopay is True
+
+
+def test_a_client_pays_part_of_an_invoice_through_checkout_in_the_browser(portal, tmp_path):
+    """Pay part of an invoice: the form's redirect on to Checkout passes the CSP in a real
+    browser; the test server's complete route stands for the client on Stripe's page."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    business, base = portal
+    stripe = business.server
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 375, "height": 812})
+        page.goto(f"{base}/signin")
+        page.fill("#email", "bob@x.example")
+        page.click("text=Email me a sign-in link")
+        [link] = links_in_outbox(business.folder / "outbox")
+        page.goto(link)
+        page.click("text=Continue to my account")
+        assert page.locator("#balance").inner_text() == "$49.99"
+        page.fill("input[name=amount]", "20.00")
+        page.click("button:has-text('Pay by card')")
+        page.wait_for_url(f"{stripe.base}/c/pay/cs_test_*")
+        session_id = page.url.rsplit("/", 1)[1]
+        assert stripe.complete_session(page.url)["payment_status"] == "paid"
+        page.goto(f"{base}/paid?session={session_id}")
+        assert page.locator("#paid").inner_text().startswith("Payment received: $20.00")
+        assert page.locator("#balance").inner_text() == "$29.99"
+        shots = _shots()
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "portal-paid-phone.png"), full_page=True)
+        browser.close()
+    business.run(dt.date(2026, 12, 3))
+    [card] = [r for r in business.sheet("Payments") if r["method"] == "card"]
+    assert card["client_id"] == "BOB" and str(card["amount"]) in ("20", "20.0", "20.00")
+    assert business.invoices()["INV-00002"].status == "partial"

@@ -18,13 +18,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ispsheets.config import Config
 from ispsheets.portal.context import Portal
-from ispsheets.portal.views import account, files, signin
+from ispsheets.portal.views import account, files, pay, signin
 
 log = logging.getLogger("ispsheets.portal")
 
 # Content-Security-Policy: no inline script or style, nothing from elsewhere, no framing.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+# Forms post only here; the pay and card forms are redirected on to Stripe Checkout, which
+# form-action must allow (browsers check the redirect's target too).
+CHECKOUT = "https://checkout.stripe.com"
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'{checkout}; "
        "base-uri 'none'; frame-ancestors 'none'")
+
+
+def csp(api_base: str = "") -> str:
+    """The policy; `stripe.api_base` (a test server) is where its Checkout pages are too."""
+    found = re.match(r"https?://[^/]+", api_base)
+    extra = f" {found.group(0)}" if found else ""
+    return CSP.format(checkout=f" {CHECKOUT}{extra}")
 
 _SECRET_PATHS = re.compile(r"^/(signin|a)/[^/]+")
 
@@ -38,9 +48,9 @@ class Guard:
     """Security headers on every answer, and one access-log line without secrets (a plain ASGI
     middleware: Starlette's BaseHTTPMiddleware costs a task and a queue per request)."""
 
-    def __init__(self, app: ASGIApp, secure: bool) -> None:
+    def __init__(self, app: ASGIApp, secure: bool, policy: str = "") -> None:
         self.app = app
-        headers = [("content-security-policy", CSP), ("x-frame-options", "DENY"),
+        headers = [("content-security-policy", policy or csp()), ("x-frame-options", "DENY"),
                    ("x-content-type-options", "nosniff"), ("referrer-policy", "no-referrer")]
         if secure:
             headers.append(("strict-transport-security", "max-age=31536000"))
@@ -80,13 +90,18 @@ def create_app(config: Config, secret: str | None = None) -> Starlette:
         Route("/a/{token}", signin.account_link, methods=["GET"]),
         Route("/signout", signin.sign_out, methods=["POST"]),
         Route("/autopay", account.autopay, methods=["POST"]),
+        Route("/pay", pay.pay, methods=["POST"]),
+        Route("/paid", pay.paid, methods=["GET"]),
+        Route("/card", pay.card, methods=["POST"]),
+        Route("/card-saved", pay.card_saved, methods=["GET"]),
         Route("/invoices/{number}.pdf", files.invoice_pdf, methods=["GET"]),
         Route("/brand.css", files.brand_css, methods=["GET"]),
         Route("/portal.css", files.portal_css, methods=["GET"]),
         Route("/logo", files.logo, methods=["GET"]),
         Route("/healthz", files.health, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, secure=portal.secure)],
+    app = Starlette(routes=routes, middleware=[Middleware(
+        Guard, secure=portal.secure, policy=csp(config.stripe.api_base))],
                     exception_handlers={404: account.not_found, 405: account.not_found})
     app.state.portal = portal
     return app

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from ispsheets.portal.tokens import digest, new_token
@@ -28,13 +29,26 @@ CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, client_id TEXT NOT 
 CREATE TABLE IF NOT EXISTS attempts (kind TEXT NOT NULL, value TEXT NOT NULL, at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS attempts_value ON attempts (kind, value, at);
 -- What clients did. kind: signin_requested, signed_in, signed_out, autopay_enabled,
--- autopay_disabled, payment_started, card_update_started.
+-- autopay_disabled, payment_started, payment_made (detail: "amount stripe_id session"),
+-- card_update_started, card_saved.
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL,
     kind TEXT NOT NULL, client_id TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS events_kind ON events (kind, id);
 """
 
 CHOICE_KINDS = ("autopay_enabled", "autopay_disabled")
+PAYMENT_MADE = "payment_made"
+PENDING_DAYS = 30  # a portal payment counts as pending at most this long (a run files it)
+
+
+@dataclass(frozen=True)
+class CardPayment:
+    """A card payment a client made in the portal, as Stripe confirmed it on their return."""
+
+    at: dt.datetime
+    amount: Decimal
+    reference: str  # the PaymentIntent: the Payments row's reference once a run pulls it
+    session: str
 
 
 @dataclass(frozen=True)
@@ -181,3 +195,33 @@ class Store:
             db.close()
         return [Event(int(r[0]), dt.datetime.fromisoformat(r[1]), r[2], r[3], r[4])
                 for r in rows]
+
+    # -- card payments ---------------------------------------------------------------------
+
+    def record_payment(self, client_id: str, amount: Decimal, reference: str, session: str,
+                       now: dt.datetime | None = None) -> bool:
+        """A `payment_made` event, once per Stripe payment (a reloaded return page adds none)."""
+        with self._db() as db:
+            rows = db.execute("SELECT detail FROM events WHERE kind = ? AND client_id = ?",
+                              (PAYMENT_MADE, client_id)).fetchall()
+            if any(_card_payment_fields(r[0])[1] == reference for r in rows):
+                return False
+            db.execute("INSERT INTO events (at, kind, client_id, detail) VALUES (?, ?, ?, ?)",
+                       (_stamp(now or _now()), PAYMENT_MADE, client_id,
+                        f"{amount} {reference} {session}"))
+        return True
+
+    def card_payments(self, client_id: str, now: dt.datetime | None = None
+                      ) -> list[CardPayment]:
+        """The client's portal card payments of the last PENDING_DAYS days, oldest first."""
+        since = (now or _now()) - dt.timedelta(days=PENDING_DAYS)
+        found = []
+        for event in self.events((PAYMENT_MADE,), since=since, client_id=client_id):
+            amount, reference, session = _card_payment_fields(event.detail)
+            found.append(CardPayment(event.at, Decimal(amount), reference, session))
+        return found
+
+
+def _card_payment_fields(detail: str) -> tuple[str, str, str]:
+    parts = [*detail.split(), "0", "", ""]
+    return parts[0], parts[1], parts[2]

@@ -17,11 +17,11 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ispsheets.book.records import Client, Invoice, Payment
-from ispsheets.money import ZERO
+from ispsheets.money import ZERO, format_money, quantum
 
 VIEW_NAME = "view.sqlite"
 OPEN_STATUSES = ("open", "partial")
@@ -152,6 +152,35 @@ def build_view(*, clients: Sequence[Client], invoices: Sequence[Invoice],
     return View(now, today, currency, tuple(client_views), invoice_views, payment_views)
 
 
+# -- card payments made in the portal since the view was published ---------------------------
+
+
+def balance_after(balance: Decimal, pending: Iterable[Decimal]) -> Decimal:
+    """The balance less the portal's card payments the published view does not have yet."""
+    return balance - sum(pending, ZERO)
+
+
+def payable(text: str, owed: Decimal, minimum: Decimal, currency: str) -> Decimal | str:
+    """The amount a client asked to pay by card, checked against what they owe now (from the
+    view, less pending payments): at least `minimum` (or all of it when less is owed), at most
+    `owed`, in whole cents. A string says why not."""
+    money = format_money(owed, currency)
+    if owed <= 0:
+        return "There is nothing to pay on your account."
+    try:
+        amount = Decimal(text.strip().replace(",", "").lstrip("$"))
+    except (InvalidOperation, ValueError):
+        return "Type the amount as a number, e.g. 25.00."
+    if not amount.is_finite() or amount != amount.quantize(quantum(currency)):
+        return "Type the amount as a number, e.g. 25.00."
+    smallest = min(minimum, owed)
+    if amount < smallest or amount <= 0:
+        return f"The smallest amount you can pay online is {format_money(smallest, currency)}."
+    if amount > owed:
+        return f"You can pay at most {money}, what you owe."
+    return amount
+
+
 # -- the file ------------------------------------------------------------------------------
 
 
@@ -250,6 +279,11 @@ class ViewReader:
         rows = self._query("SELECT * FROM invoices WHERE number = ? AND client_id = ?",
                            (number, client_id))
         return _invoice(rows[0]) if rows else None
+
+    def has_reference(self, client_id: str, reference: str) -> bool:
+        """Does the view hold this client's payment with this reference (a Stripe id)?"""
+        return bool(self._query("SELECT 1 FROM payments WHERE client_id = ? AND reference = ?",
+                                (client_id, reference)))
 
     def payments(self, client_id: str) -> list[PaymentView]:
         rows = self._query("SELECT * FROM payments WHERE client_id = ? "

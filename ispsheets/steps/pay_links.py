@@ -1,5 +1,10 @@
 """Pay links: a Stripe Payment Link for the balance of every open invoice, replaced when the
-balance changes; invoices carry their active link (email, PDF, Invoices.pay_link)."""
+balance changes; invoices carry their active link (email, PDF, Invoices.pay_link).
+
+When the portal is set up (`portal.base_url` and its secret), the pay link is the portal's
+link for the invoice instead (it signs the client in, where they pay by Checkout) and no
+Payment Links are made; those made before are deactivated.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,16 @@ from decimal import Decimal
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import copy_invoice
 from ispsheets.payments.stripe.api import Link, StripeApi, StripeFailure
-from ispsheets.payments.stripe.plan import plan_links
+from ispsheets.payments.stripe.plan import OPEN, plan_links
 from ispsheets.payments.stripe.store import StripeStore
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
+from ispsheets.steps.portal import account_link
+
+
+def portal_pays(cycle: Cycle) -> bool:
+    """Clients pay in the portal: its address is set and its secret known."""
+    return bool(account_link(cycle, "-", "-"))
 
 
 def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
@@ -37,7 +48,7 @@ def pay_links(cycle: Cycle, api: StripeApi, store: StripeStore) -> None:
     active = store.links(("active",))
     current = {r.invoice_number: (r.key, r.amount) for r in active}
     ids = {r.key: r.link_id for r in active}
-    plan = plan_links(cycle.invoices, current, settings.pay_links)
+    plan = plan_links(cycle.invoices, current, settings.pay_links and not portal_pays(cycle))
     for key, number in plan.deactivate:
         api.deactivate_link(ids[key])
         store.finish_link(key, "inactive", cycle.now)
@@ -68,5 +79,9 @@ def make_link(cycle: Cycle, api: StripeApi, store: StripeStore, number: str, cli
 def show_links(cycle: Cycle, store: StripeStore) -> None:
     """Invoices carry their active link: in emails, on the PDF, in Invoices.pay_link."""
     links = {r.invoice_number: r.url for r in store.links(("active",))}
+    if cycle.config.stripe.pay_links and portal_pays(cycle):
+        links = {i.invoice_number: account_link(cycle, i.client_id, i.invoice_number)
+                 for i in cycle.invoices if i.status in OPEN
+                 and (i.balance if i.balance is not None else i.total) > 0}
     cycle.invoices = [copy_invoice(i, pay_link=links.get(i.invoice_number, ""))
                       for i in cycle.invoices]

@@ -96,6 +96,22 @@ class Link:
     url: str
 
 
+@dataclass(frozen=True)
+class Checkout:
+    """A Checkout Session as Stripe tells it (the portal trusts this, not the URL it came back
+    on): `paid` only when the session is complete and its payment went through."""
+
+    id: str
+    mode: str  # payment | setup
+    client_id: str  # from the session's metadata
+    customer: str
+    paid: bool
+    complete: bool
+    amount: Decimal  # what was paid (payment mode); 0 otherwise
+    payment_intent: str
+    invoice_number: str = ""
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     return int(amount.scaleb(minor_units(currency)).to_integral_value())
 
@@ -296,17 +312,66 @@ class StripeApi:
         self._call("deactivating a pay link", lambda: self._client.v1.payment_links.update(
             link_id, params={"active": False}))
 
-    def card_setup_link(self, customer_id: str, client_id: str, return_url: str, key: str
-                        ) -> Link:
+    def card_setup_link(self, customer_id: str, client_id: str, return_url: str, key: str,
+                        cancel_url: str = "") -> Link:
         """A Checkout Session in setup mode: where the client saves a card."""
+        params: dict[str, Any] = {"mode": "setup", "customer": customer_id,
+                                  "currency": self.currency.lower(), "success_url": return_url,
+                                  "metadata": {"client_id": client_id}}
+        if cancel_url:
+            params["cancel_url"] = cancel_url
         session = self._call("creating a card link",
                              lambda: self._client.v1.checkout.sessions.create(
-                                 params={"mode": "setup", "customer": customer_id,
-                                         "currency": self.currency.lower(),
-                                         "success_url": return_url,
-                                         "metadata": {"client_id": client_id}},
+                                 params=params,  # type: ignore[arg-type]
                                  options={"idempotency_key": key}))
         return Link(session.id, session.url or "")
+
+    def payment_checkout(self, amount: Decimal, client_id: str, invoice_number: str,
+                         name: str, success_url: str, cancel_url: str, email: str = "",
+                         customer_id: str = "") -> Link:
+        """A Checkout Session in payment mode for exactly `amount` (the portal's pay form):
+        the client and invoice in the metadata of the session and of the payment it takes,
+        so the daily pull files the payment under the client."""
+        metadata = {"client_id": client_id}
+        if invoice_number:
+            metadata["invoice_number"] = invoice_number
+        params: dict[str, Any] = {
+            "mode": "payment", "success_url": success_url, "cancel_url": cancel_url,
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": self.currency.lower(), "unit_amount": self._minor(amount),
+                "product_data": {"name": name}}}],
+            "metadata": metadata, "payment_intent_data": {"metadata": metadata}}
+        if customer_id:
+            params["customer"] = customer_id
+        elif email:
+            params["customer_email"] = email
+        session = self._call("starting a card payment",
+                             lambda: self._client.v1.checkout.sessions.create(
+                                 params=params))  # type: ignore[arg-type]
+        return Link(session.id, session.url or "")
+
+    def checkout(self, session_id: str) -> Checkout | None:
+        """A Checkout Session read back from Stripe; None when there is no such session."""
+        import stripe
+
+        try:
+            obj = self._call("reading a checkout session",
+                             lambda: self._client.v1.checkout.sessions.retrieve(session_id))
+        except StripeFailure as failure:
+            cause = failure.__cause__
+            if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
+                return None
+            raise
+        metadata = _f(obj, "metadata") or {}
+        intent = _f(obj, "payment_intent") or ""
+        intent = intent if isinstance(intent, str) else intent.id
+        complete = _f(obj, "status") == "complete"
+        paid = complete and _f(obj, "payment_status") == "paid"
+        total = _f(obj, "amount_total")
+        return Checkout(obj.id, _f(obj, "mode", ""), _f(metadata, "client_id", ""),
+                        _f(obj, "customer") or "", paid, complete,
+                        self._major(total) if paid and total is not None else Decimal("0"),
+                        intent, _f(metadata, "invoice_number", ""))
 
     # -- reconciliation -----------------------------------------------------------------------
 

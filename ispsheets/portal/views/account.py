@@ -9,7 +9,8 @@ from starlette.responses import RedirectResponse, Response
 
 from ispsheets.portal.context import Portal
 from ispsheets.portal.store import CHOICE_KINDS
-from ispsheets.portal.view import ClientView
+from ispsheets.portal.view import ClientView, balance_after
+from ispsheets.portal.views.pay import pending
 
 
 def _portal(request: Request) -> Portal:
@@ -43,6 +44,9 @@ async def home(request: Request) -> Response:
     invoices = portal.view.invoices(client.client_id)
     autopay_on, autopay_pending = autopay_choice(portal, client)
     meta = portal.view.meta()
+    flash = request.query_params.get("done", "")
+    made = portal.store.card_payments(client.client_id) if flash == "paid" else []
+    waiting = pending(portal, client)
     return portal.page(
         request, "account.html", client=client, invoices=invoices,
         open_invoices=[i for i in invoices if i.is_open],
@@ -51,7 +55,9 @@ async def home(request: Request) -> Response:
         reconnection_fee=portal.config.collections.reconnection_fee,
         payment_instructions=portal.config.invoicing.payment_instructions,
         as_of=dt.date.fromisoformat(meta["run_date"]) if "run_date" in meta else None,
-        flash=request.query_params.get("done", ""))
+        flash=flash, paid_amount=made[-1].amount if made else None,
+        pending=waiting, balance_now=balance_after(client.balance, waiting),
+        partial_minimum=portal.config.stripe.partial_minimum)
 
 
 async def autopay(request: Request) -> Response:
