@@ -282,6 +282,6 @@ def test_a_full_activity_tab_says_which_tab_and_how_to_make_room(tmp_path: Path)
     assert error.value.where == "book.xlsx: Activity"
     assert error.value.message == ("the Activity tab is full: Excel stops at row 1,048,576, "
                                    "the tab reaches row 1,048,575 and this run adds 3 rows")
-    assert error.value.fix.startswith("move its oldest rows into a workbook of their own")
+    assert error.value.fix.startswith("lower workbook.archive_after_months")
     assert book.read_bytes() == before and leftovers(tmp_path) == []
     apply(book, ChangeSet(appends=appends[:1]))  # one more row still fits

@@ -68,9 +68,9 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
     message = (f"the {exc.tab} tab is full: Excel stops at row {MAX_ROWS:,}, the tab reaches "
                f"row {exc.last_row:,} and this run adds {exc.adding:,} rows")
     if normalise_header(exc.tab) == normalise_header(ACTIVITY.name):
-        fix = ("move its oldest rows into a workbook of their own (cut them, paste them there, "
-               "delete the empty rows) and run again; the tool's journal keeps every entry, "
-               "so nothing is lost meanwhile")
+        fix = ("lower workbook.archive_after_months in config.yaml so old Activity rows move "
+               "to archive/ (or cut its oldest rows into a workbook of their own) and run "
+               "again; the tool's journal keeps every entry, so nothing is lost meanwhile")
     else:
         fix = ("nothing is lost: invoices are still issued, mailed and recorded in the "
                "tool's journal; lower workbook.archive_after_months in config.yaml (3 for a "
