@@ -1,0 +1,601 @@
+"""Every billing rule of the contract (WORKBOOK.md "Billing rules") and each of its boundaries,
+as one plain example with the worked numbers in its name.
+
+Each test pins one number or one comparison, so changing the rule (a `>` to `>=`, 7 days to
+8, half-up to half-even) fails at least one of them; `docs/mutation.md` says how that was
+checked. Pure planners where they can be called directly; the receipt window also through a
+real run (`tests/scenario.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal
+
+from ispsheets.billing.invoicing import BilledState, BillingRules, InvoicePlan, plan_invoices
+from ispsheets.billing.numbering import format_number, parse_number
+from ispsheets.billing.periods import (
+    Grid,
+    add_months,
+    anchor,
+    days_between,
+    first_billable_day,
+    issue_date,
+    service_periods,
+    unbilled_parts,
+)
+from ispsheets.billing.proration import charged_days, prorated_amount
+from ispsheets.billing.tax import apply_tax, line_rate
+from ispsheets.book.records import Book, Charge, Client, Invoice, Package, Payment, Service
+from ispsheets.collections.late_fees import late_fee_amount, plan_late_fees
+from ispsheets.collections.reminders import plan_reminders
+from ispsheets.collections.suspension import ToolSuspension, plan_suspensions
+from ispsheets.config import Collections
+from ispsheets.money import round_money
+from ispsheets.payments.allocate import allocate, natural_key, with_allocation
+from ispsheets.steps.deliver import RECEIPT_WINDOW_DAYS, in_receipt_window
+from tests.scenario import Business, row
+
+D = Decimal
+d = dt.date
+NOV_1, NOV_10, NOV_16, NOV_29, NOV_30 = (d(2026, 11, n) for n in (1, 10, 16, 29, 30))
+DEC_1, DEC_15, DEC_31 = d(2026, 12, 1), d(2026, 12, 15), d(2026, 12, 31)
+HOME = Package("HOME", "Home", D("60.00"), "monthly")
+HOME62 = Package("HOME62", "Home 62", D("62.00"), "monthly")
+QUARTER = Package("Q", "Quarterly", D("90.00"), "quarterly")
+ANN = Client("C1", "Ann", ("ann@example.com",))
+RULES = BillingRules(tax_rate=D("10"))
+DEFAULT = Collections()  # reminders 0/3/7/14, fee 5.00 at 14, suspend at 21 above 0.00
+
+
+def book(*services: Service, packages: tuple[Package, ...] = (HOME, HOME62, QUARTER),
+         clients: tuple[Client, ...] = (ANN,), charges: tuple[Charge, ...] = ()) -> Book:
+    return Book(packages=packages, clients=clients, services=services, charges=charges)
+
+
+def service(start: dt.date, package: str = "HOME", sid: str = "S1", client: str = "C1",
+            **changes: object) -> Service:
+    return replace(Service(sid, client, package, start), **changes)
+
+
+def plan(b: Book, today: dt.date, rules: BillingRules = RULES,
+         state: BilledState | None = None) -> InvoicePlan:
+    return plan_invoices(b, rules, today, state or BilledState())
+
+
+def lines(p: InvoicePlan) -> list[tuple[dt.date | None, dt.date | None, Decimal, Decimal]]:
+    return [(x.period_start, x.period_end, x.amount, x.tax)
+            for i in p.invoices for x in i.invoice.lines]
+
+
+# -- periods and anchors ---------------------------------------------------------------------------
+
+def test_anchor_of_a_nov_10_start_on_billing_day_1_is_dec_1():
+    assert anchor(NOV_10, 1) == DEC_1
+
+
+def test_anchor_of_a_dec_1_start_on_billing_day_1_is_dec_1_itself():
+    assert anchor(DEC_1, 1) == DEC_1
+
+
+def test_anchor_of_a_nov_10_start_on_billing_day_15_is_nov_15():
+    assert anchor(NOV_10, 15) == d(2026, 11, 15)
+
+
+def test_monthly_period_from_dec_1_is_dec_1_to_dec_31_31_days():
+    assert Grid(DEC_1, 1).full_period(DEC_15) == (DEC_1, DEC_31)
+    assert days_between(DEC_1, DEC_31) == 31
+
+
+def test_billing_day_15_period_holding_jan_14_is_dec_15_to_jan_14_and_jan_15_starts_the_next():
+    grid = Grid(DEC_15, 1)
+    assert grid.full_period(d(2027, 1, 14)) == (DEC_15, d(2027, 1, 14))
+    assert grid.full_period(d(2027, 1, 15)) == (d(2027, 1, 15), d(2027, 2, 14))
+
+
+def test_period_before_a_dec_1_anchor_is_nov_1_to_nov_30():
+    assert Grid(DEC_1, 1).full_period(NOV_10) == (NOV_1, NOV_30)
+
+
+def test_quarterly_from_jan_1_is_jan_1_to_mar_31_and_before_it_oct_1_to_dec_31():
+    grid = Grid(d(2027, 1, 1), 3)
+    assert grid.full_period(d(2027, 2, 10)) == (d(2027, 1, 1), d(2027, 3, 31))
+    assert grid.full_period(NOV_10) == (d(2026, 10, 1), DEC_31)
+
+
+def test_jan_31_plus_1_month_is_feb_28_and_minus_2_months_is_nov_30():
+    assert add_months(d(2027, 1, 31), 1) == d(2027, 2, 28)
+    assert add_months(d(2027, 1, 31), -2) == NOV_30
+
+
+def test_nov_10_start_bills_nov_10_to_30_as_21_of_30_days_then_dec_1_to_31():
+    first, second = service_periods(NOV_10, 1, 1, None, DEC_1)
+    assert (first.start, first.end, first.days, first.full_days, first.partial) == (
+        NOV_10, NOV_30, 21, 30, True)
+    assert (second.start, second.end, second.days, second.partial) == (DEC_1, DEC_31, 31, False)
+
+
+def test_periods_starting_on_or_before_dec_1_are_listed_and_jan_1_is_not():
+    assert [p.start for p in service_periods(NOV_10, 1, 1, None, DEC_31)] == [NOV_10, DEC_1]
+    assert [p.start for p in service_periods(NOV_10, 1, 1, None, d(2027, 1, 1))] == [
+        NOV_10, DEC_1, d(2027, 1, 1)]
+
+
+def test_end_date_dec_15_cuts_the_dec_period_to_15_of_31_days_and_ends_the_service():
+    periods = list(service_periods(DEC_1, 1, 1, DEC_15, d(2027, 3, 1)))
+    assert [(p.start, p.end, p.days, p.full_days) for p in periods] == [(DEC_1, DEC_15, 15, 31)]
+
+
+def test_end_date_on_the_start_day_dec_1_still_bills_that_one_day():
+    [period] = service_periods(DEC_1, 1, 1, DEC_1, DEC_31)
+    assert (period.start, period.end, period.days) == (DEC_1, DEC_1, 1)
+
+
+def test_billed_through_nov_30_starts_billing_on_dec_1_never_before_start_date():
+    assert first_billable_day(NOV_10, d(2026, 11, 30)) == DEC_1
+    assert first_billable_day(NOV_10, d(2026, 11, 1)) == NOV_10
+    assert first_billable_day(NOV_10, None) == NOV_10
+
+
+def test_dec_1_to_31_with_dec_5_to_10_billed_leaves_dec_1_to_4_and_dec_11_to_31():
+    billed = [(d(2026, 12, 5), d(2026, 12, 10))]
+    assert unbilled_parts(DEC_1, DEC_31, billed) == [
+        (DEC_1, d(2026, 12, 4)), (d(2026, 12, 11), DEC_31)]
+    assert unbilled_parts(DEC_1, DEC_31, [(DEC_1, DEC_31)]) == []
+    assert unbilled_parts(DEC_1, DEC_15, [(d(2026, 11, 1), NOV_30), (DEC_31, DEC_31)]) == [
+        (DEC_1, DEC_15)]
+
+
+# -- issue date and due date ----------------------------------------------------------------------
+
+def test_dec_1_period_is_issued_nov_30_with_generate_days_before_1():
+    assert issue_date(DEC_1, 1) == NOV_30
+    assert plan(book(service(DEC_1)), NOV_29).invoices == ()
+    [invoice] = plan(book(service(DEC_1)), NOV_30).invoices
+    assert (invoice.invoice.issue_date, invoice.invoice.period_start) == (NOV_30, DEC_1)
+
+
+def test_dec_1_period_is_issued_nov_26_with_generate_days_before_5_not_nov_25():
+    rules = replace(RULES, generate_days_before=5)
+    assert plan(book(service(DEC_1)), d(2026, 11, 25), rules).invoices == ()
+    assert len(plan(book(service(DEC_1)), d(2026, 11, 26), rules).invoices) == 1
+
+
+def test_service_started_nov_10_first_run_nov_20_bills_nov_10_to_30_only():
+    assert lines(plan(book(service(NOV_10)), d(2026, 11, 20))) == [
+        (NOV_10, NOV_30, D("42.00"), D("4.20"))]
+
+
+def test_missed_runs_nov_30_run_bills_nov_10_to_30_and_dec_1_to_31_on_one_invoice():
+    p = plan(book(service(NOV_10)), NOV_30)
+    assert len(p.invoices) == 1
+    assert lines(p) == [(NOV_10, NOV_30, D("42.00"), D("4.20")),
+                        (DEC_1, DEC_31, D("60.00"), D("6.00"))]
+
+
+def test_invoice_issued_nov_30_is_due_dec_15_with_due_days_15():
+    [invoice] = plan(book(service(DEC_1)), NOV_30).invoices
+    assert invoice.invoice.due_date == DEC_15
+
+
+def test_invoice_issued_nov_30_is_due_dec_30_with_due_days_30():
+    [invoice] = plan(book(service(DEC_1)), NOV_30, replace(RULES, due_days=30)).invoices
+    assert invoice.invoice.due_date == d(2026, 12, 30)
+
+
+def test_charge_dated_nov_30_is_on_the_nov_30_invoice_and_one_dated_dec_1_waits():
+    charges = (Charge("CH1", "C1", NOV_30, "Router", D("20.00")),
+               Charge("CH2", "C1", DEC_1, "Cable", D("7.00")))
+    [invoice] = plan(book(service(DEC_1), charges=charges), NOV_30).invoices
+    assert [x.charge_id for x in invoice.invoice.lines] == ["", "CH1"]
+
+
+# -- proration -------------------------------------------------------------------------------------
+
+def test_first_partial_nov_10_to_30_of_60_00_is_21_of_30_days_42_00():
+    assert prorated_amount(D("60.00"), D(1), D(0), 21, 30, "USD") == D("42.00")
+
+
+def test_first_partial_nov_16_to_30_of_10_01_is_5_005_rounded_half_up_to_5_01():
+    assert lines(plan(book(service(NOV_16, price=D("10.01"))), NOV_16, BillingRules())) == [
+        (NOV_16, NOV_30, D("5.01"), D("0.00"))]
+
+
+def test_last_partial_dec_1_to_10_of_62_00_is_10_of_31_days_20_00():
+    assert lines(plan(book(service(DEC_1, "HOME62", end_date=d(2026, 12, 10))), NOV_30)) == [
+        (DEC_1, d(2026, 12, 10), D("20.00"), D("2.00"))]
+
+
+def test_end_date_dec_15_after_dec_was_billed_credits_dec_16_to_31_16_of_31_of_62_00_32_00():
+    first = plan(book(service(DEC_1, "HOME62")), NOV_30)
+    state = BilledState().after(first)
+    ended = book(service(DEC_1, "HOME62", end_date=DEC_15))
+    [credit] = plan(ended, d(2026, 12, 10), state=state).invoices
+    assert lines(InvoicePlan((credit,))) == [(d(2026, 12, 16), DEC_31, D("-32.00"), D("-3.20"))]
+    assert credit.invoice.total == D("-35.20")
+    assert plan(ended, d(2026, 12, 11), state=state.after(InvoicePlan((credit,)))).invoices == ()
+
+
+def test_prorate_no_charges_the_full_60_00_for_nov_10_to_30():
+    rules = replace(RULES, prorate=False)
+    assert lines(plan(book(service(NOV_10)), d(2026, 11, 20), rules)) == [
+        (NOV_10, NOV_30, D("60.00"), D("6.00"))]
+    assert charged_days(21, 30, prorate=False) == 30
+    assert charged_days(21, 30, prorate=True) == 21
+
+
+def test_prorate_no_gives_no_credit_when_end_date_dec_15_is_set_after_billing():
+    rules = replace(RULES, prorate=False)
+    state = BilledState().after(plan(book(service(DEC_1)), NOV_30, rules))
+    assert plan(book(service(DEC_1, end_date=DEC_15)), d(2026, 12, 10), rules,
+                state).invoices == ()
+
+
+def test_package_prorate_no_overrides_config_prorate_yes():
+    package = replace(HOME, prorate=False)
+    p = plan(book(service(NOV_10), packages=(package,)), d(2026, 11, 20))
+    assert lines(p) == [(NOV_10, NOV_30, D("60.00"), D("6.00"))]
+
+
+def test_quantity_2_with_10_pct_off_60_00_for_a_full_month_is_108_00():
+    assert lines(plan(book(service(DEC_1, quantity=D(2), discount_pct=D(10))), NOV_30)) == [
+        (DEC_1, DEC_31, D("108.00"), D("10.80"))]
+
+
+def test_quarterly_90_00_from_dec_1_bills_dec_1_to_feb_28_once():
+    assert lines(plan(book(service(DEC_1, "Q")), NOV_30)) == [
+        (DEC_1, d(2027, 2, 28), D("90.00"), D("9.00"))]
+
+
+# -- money: half-up per line, totals are sums of rounded lines ------------------------------------
+
+def test_tax_on_100_05_at_10_pct_is_10_005_rounded_half_up_to_10_01():
+    taxed = apply_tax(D("100.05"), D(10), inclusive=False, currency="USD")
+    assert (taxed.amount, taxed.tax, taxed.gross) == (D("100.05"), D("10.01"), D("110.06"))
+
+
+def test_tax_on_100_04_at_10_pct_is_10_004_rounded_down_to_10_00():
+    assert apply_tax(D("100.04"), D(10), False, "USD").tax == D("10.00")
+
+
+def test_price_110_00_including_10_pct_tax_is_100_00_plus_10_00():
+    taxed = apply_tax(D("110.00"), D(10), inclusive=True, currency="USD")
+    assert (taxed.amount, taxed.tax) == (D("100.00"), D("10.00"))
+
+
+def test_price_0_11_including_5_pct_tax_has_tax_0_005_rounded_half_up_to_0_01():
+    # 0.11 × 5 / 105 = 0.005238… → 0.01; the net is 0.10 so the two add up to the price
+    taxed = apply_tax(D("0.11"), D(5), inclusive=True, currency="USD")
+    assert (taxed.amount, taxed.tax) == (D("0.10"), D("0.01"))
+
+
+def test_2_005_rounds_half_up_to_2_01_and_minus_2_005_to_minus_2_01():
+    assert round_money(D("2.005")) == D("2.01")
+    assert round_money(D("-2.005")) == D("-2.01")
+    assert round_money(D("2.004999")) == D("2.00")
+
+
+def test_yen_100_5_rounds_half_up_to_101_with_no_minor_unit():
+    assert round_money(D("100.5"), "JPY") == D("101")
+
+
+def test_two_charges_of_0_05_at_10_pct_carry_0_01_tax_each_and_0_02_in_total():
+    charges = (Charge("CH1", "C1", NOV_30, "a", D("0.05")),
+               Charge("CH2", "C1", NOV_30, "b", D("0.05")))
+    [invoice] = plan(book(charges=charges), NOV_30).invoices
+    assert [x.tax for x in invoice.invoice.lines] == [D("0.01"), D("0.01")]
+    assert (invoice.invoice.subtotal, invoice.invoice.tax, invoice.invoice.total) == (
+        D("0.10"), D("0.02"), D("0.12"))
+
+
+def test_tax_exempt_client_pays_0_tax_and_a_package_rate_8_25_beats_the_default_10():
+    assert line_rate(True, D("8.25"), D(10)) == 0
+    assert line_rate(False, D("8.25"), D(10)) == D("8.25")
+    assert line_rate(False, None, D(10)) == D(10)
+    exempt = replace(ANN, tax_exempt=True)
+    assert lines(plan(book(service(DEC_1), clients=(exempt,)), NOV_30)) == [
+        (DEC_1, DEC_31, D("60.00"), D("0.00"))]
+
+
+def test_charge_of_5_00_marked_not_taxable_has_no_tax_at_10_pct():
+    charges = (Charge("CH1", "C1", NOV_30, "Late fee", D("5.00"), taxable=False),)
+    [invoice] = plan(book(charges=charges), NOV_30).invoices
+    assert (invoice.invoice.tax, invoice.invoice.total) == (D("0.00"), D("5.00"))
+
+
+def test_setup_fee_25_00_is_charged_once_on_the_first_invoice():
+    package = replace(HOME, setup_fee=D("25.00"))
+    b = book(service(DEC_1), packages=(package,))
+    first = plan(b, NOV_30)
+    assert [x.amount for x in first.invoices[0].invoice.lines] == [D("60.00"), D("25.00")]
+    second = plan(b, DEC_31, state=BilledState().after(first))
+    assert [x.amount for x in second.invoices[0].invoice.lines] == [D("60.00")]
+
+
+# -- numbers ---------------------------------------------------------------------------------------
+
+def test_seq_42_is_inv_00042_and_back():
+    assert format_number("INV-{seq:05d}", 42) == "INV-00042"
+    assert parse_number("INV-{seq:05d}", "INV-00042") == 42
+    assert parse_number("INV-{seq:05d}", "CN-00042") is None
+
+
+def test_next_seq_7_numbers_c2_c9_c10_as_7_8_9_in_natural_order_skipping_a_client_with_nothing():
+    clients = tuple(Client(c, c) for c in ("C10", "C2", "C9", "C3"))
+    b = book(*(service(DEC_1, sid=f"S{c}", client=c) for c in ("C10", "C2", "C9")),
+             service(d(2027, 3, 1), sid="SC3", client="C3"), clients=clients)
+    p = plan(b, NOV_30, state=BilledState(next_seq=7))
+    assert [(i.invoice.client_id, i.invoice.invoice_number) for i in p.invoices] == [
+        ("C2", "INV-00007"), ("C9", "INV-00008"), ("C10", "INV-00009")]
+    assert natural_key("C9") < natural_key("C10")
+
+
+def test_next_run_continues_at_inv_00002_after_inv_00001():
+    first = plan(book(service(DEC_1)), NOV_30)
+    second = plan(book(service(DEC_1)), DEC_31, state=BilledState().after(first))
+    assert [i.invoice.invoice_number for i in first.invoices + second.invoices] == [
+        "INV-00001", "INV-00002"]
+
+
+def test_a_period_already_billed_is_not_billed_again_on_a_repeated_nov_30_run():
+    first = plan(book(service(DEC_1)), NOV_30)
+    assert plan(book(service(DEC_1)), NOV_30, state=BilledState().after(first)).invoices == ()
+
+
+# -- reminders -------------------------------------------------------------------------------------
+
+DUE = DEC_15
+
+
+def invoice(number: str = "INV-00001", total: str = "60.00", due: dt.date = DUE,
+            client: str = "C1") -> Invoice:
+    return Invoice(number, client, due - dt.timedelta(days=15), None, None, due, D(total),
+                   D(0), D(total))
+
+
+def allocated(invoices: list[Invoice], payments: list[Payment] = ()) -> list[Invoice]:
+    return with_allocation(invoices, allocate(invoices, list(payments)))
+
+
+def after(days: int) -> dt.date:
+    return DUE + dt.timedelta(days=days)
+
+
+def stage_on(days: int, sent: frozenset[str] = frozenset(), total: str = "60.00",
+             min_balance: str = "0") -> str:
+    notices = plan_reminders(allocated([invoice(total=total)]), [ANN], after(days),
+                             DEFAULT.reminders, D(min_balance), {"INV-00001": sent})
+    return "/".join(i.stage for n in notices for i in n.items)
+
+
+def test_reminder_day_minus_1_nothing_day_0_due_notice():
+    assert stage_on(-1) == ""
+    assert stage_on(0) == "due"
+
+
+def test_reminder_day_2_nothing_day_3_first_reminder():
+    assert stage_on(2, frozenset({"due"})) == ""
+    assert stage_on(3, frozenset({"due"})) == "first_reminder"
+
+
+def test_reminder_day_6_nothing_day_7_second_reminder():
+    sent = frozenset({"due", "first_reminder"})
+    assert stage_on(6, sent) == ""
+    assert stage_on(7, sent) == "second_reminder"
+
+
+def test_reminder_day_13_nothing_day_14_final_notice_then_nothing_on_day_15():
+    sent = frozenset({"due", "first_reminder", "second_reminder"})
+    assert stage_on(13, sent) == ""
+    assert stage_on(14, sent) == "final_notice"
+    assert stage_on(15, sent | {"final_notice"}) == ""
+
+
+def test_first_run_on_day_10_sends_only_the_second_reminder_not_due_and_first():
+    assert stage_on(10) == "second_reminder"
+
+
+def test_first_run_on_day_20_sends_only_the_final_notice():
+    assert stage_on(20) == "final_notice"
+
+
+def test_after_the_final_notice_no_earlier_stage_is_sent_on_day_20():
+    assert stage_on(20, frozenset({"final_notice"})) == ""
+
+
+def test_reminder_for_60_00_paid_in_full_on_day_2_is_not_sent_on_day_3():
+    paid = allocated([invoice()], [Payment("P1", after(2), "C1", D("60.00"))])
+    assert plan_reminders(paid, [ANN], after(3), DEFAULT.reminders, D(0), {}) == []
+
+
+def test_reminder_min_balance_5_00_sends_nothing_for_5_00_and_the_due_notice_for_5_01():
+    assert stage_on(0, total="5.00", min_balance="5.00") == ""
+    assert stage_on(0, total="5.01", min_balance="5.00") == "due"
+
+
+# -- late fee --------------------------------------------------------------------------------------
+
+def late_fees(days: int, total: str = "60.00", done: frozenset[str] = frozenset(),
+              config: Collections = DEFAULT) -> list[tuple[str, Decimal]]:
+    fees = plan_late_fees(allocated([invoice(total=total)]), [ANN], after(days), config, done)
+    return [(f.invoice_number, f.amount) for f in fees]
+
+
+def test_late_fee_day_13_none_day_14_5_00():
+    assert late_fees(13) == []
+    assert late_fees(14) == [("INV-00001", D("5.00"))]
+
+
+def test_late_fee_is_added_once_per_invoice_not_again_on_day_15():
+    assert late_fees(15, done=frozenset({"late_fee/INV-00001"})) == []
+
+
+def test_late_fee_row_is_not_taxable_and_says_late_fee_for_inv_00001():
+    [fee] = plan_late_fees(allocated([invoice()]), [ANN], after(14), DEFAULT, frozenset())
+    assert (fee.taxable, fee.description, fee.key, fee.date) == (
+        False, "Late fee for INV-00001", "late_fee/INV-00001", after(14))
+
+
+def test_late_fee_5_00_plus_1_pct_of_48_50_is_5_485_rounded_half_up_to_5_49():
+    config = Collections(late_fee_percent=D(1))
+    assert late_fee_amount(D("48.50"), config) == D("5.49")
+    assert late_fees(14, total="48.50", config=config) == [("INV-00001", D("5.49"))]
+
+
+def test_late_fee_after_10_days_configured_comes_on_day_10_not_day_9():
+    config = Collections(late_fee_after_days=10)
+    assert late_fees(9, config=config) == []
+    assert late_fees(10, config=config) == [("INV-00001", D("5.00"))]
+
+
+def test_no_late_fee_on_an_invoice_paid_in_full_on_day_13():
+    paid = allocated([invoice()], [Payment("P1", after(13), "C1", D("60.00"))])
+    assert plan_late_fees(paid, [ANN], after(14), DEFAULT, frozenset()) == []
+
+
+# -- suspension and reconnection -------------------------------------------------------------------
+
+def suspensions(days: int, total: str = "60.00", config: Collections = DEFAULT,
+                status: str = "active") -> list[tuple[str, Decimal]]:
+    result = plan_suspensions(allocated([invoice(total=total)]), [replace(ANN, status=status)],
+                              after(days), config, {}, frozenset())
+    return [(s.client_id, s.overdue_balance) for s in result.suspend]
+
+
+def test_suspension_day_20_none_day_21_suspended_with_60_00_overdue():
+    assert suspensions(20) == []
+    assert suspensions(21) == [("C1", D("60.00"))]
+
+
+def test_suspend_min_balance_60_00_does_not_suspend_for_exactly_60_00():
+    config = Collections(suspend_min_balance=D("60.00"))
+    assert suspensions(21, "60.00", config) == []
+
+
+def test_suspend_min_balance_60_00_suspends_for_60_01():
+    config = Collections(suspend_min_balance=D("60.00"))
+    assert suspensions(21, "60.01", config) == [("C1", D("60.01"))]
+
+
+def test_a_client_already_suspended_by_the_owner_is_not_suspended_again():
+    assert suspensions(21, status="suspended") == []
+
+
+def reconnections(invoices: list[Invoice], days: int, config: Collections = DEFAULT,
+                  status: str = "suspended", done: frozenset[str] = frozenset()):
+    made = {"C1": ToolSuspension("C1", "suspend/C1/INV-00001", after(21))}
+    return plan_suspensions(invoices, [replace(ANN, status=status)], after(days), config, made,
+                            done)
+
+
+def test_paid_on_day_25_a_tool_suspended_client_is_reconnected_with_a_10_00_fee():
+    paid = allocated([invoice()], [Payment("P1", after(25), "C1", D("60.00"))])
+    result = reconnections(paid, 25)
+    assert [(r.client_id, r.fee, r.key, r.fee_taxable) for r in result.reconnect] == [
+        ("C1", D("10.00"), "reconnect/C1/INV-00001", False)]
+
+
+def test_still_owing_60_00_on_day_25_a_tool_suspended_client_stays_suspended():
+    result = reconnections(allocated([invoice()]), 25)
+    assert result.reconnect == () and result.suspend == ()
+
+
+def test_reconnected_once_the_reconnection_is_not_repeated_on_day_26():
+    paid = allocated([invoice()], [Payment("P1", after(25), "C1", D("60.00"))])
+    assert reconnections(paid, 26, done=frozenset({"reconnect/C1/INV-00001"})).reconnect == ()
+
+
+def test_paying_down_to_the_suspend_min_balance_10_00_reconnects():
+    config = Collections(suspend_min_balance=D("10.00"))
+    down_to_10 = allocated([invoice()], [Payment("P1", after(25), "C1", D("50.00"))])
+    assert [r.client_id for r in reconnections(down_to_10, 25, config).reconnect] == ["C1"]
+    down_to_10_01 = allocated([invoice()], [Payment("P1", after(25), "C1", D("49.99"))])
+    assert reconnections(down_to_10_01, 25, config).reconnect == ()
+
+
+def test_a_client_suspended_by_the_owner_by_hand_is_never_reconnected():
+    paid = allocated([invoice()], [Payment("P1", after(25), "C1", D("60.00"))])
+    result = plan_suspensions(paid, [replace(ANN, status="suspended")], after(25), DEFAULT, {},
+                              frozenset())
+    assert result.reconnect == ()
+
+
+def test_owner_setting_a_tool_suspended_client_active_releases_it_with_no_fee():
+    result = reconnections(allocated([invoice()]), 25, status="active")
+    assert [(r.client_id, r.status) for r in result.released] == [("C1", "active")]
+    assert result.reconnect == ()
+
+
+# -- payment allocation ----------------------------------------------------------------------------
+
+JAN_14 = d(2027, 1, 14)
+
+
+def two_invoices() -> list[Invoice]:
+    return [invoice("INV-00001", "49.99", DEC_15), invoice("INV-00002", "49.99", JAN_14)]
+
+
+def paid(invoices: list[Invoice], *payments: Payment) -> dict[str, tuple[Decimal, str]]:
+    result = allocate(invoices, list(payments))
+    return {n: (s.paid, s.status) for n, s in result.invoices.items()}
+
+
+def test_60_00_naming_inv_00002_pays_it_49_99_then_10_01_to_the_older_inv_00001():
+    payment = Payment("P1", d(2027, 1, 1), "C1", D("60.00"), invoice_number="INV-00002")
+    assert paid(two_invoices(), payment) == {"INV-00001": (D("10.01"), "partial"),
+                                             "INV-00002": (D("49.99"), "paid")}
+
+
+def test_60_00_naming_nothing_pays_the_oldest_due_inv_00001_in_full_then_10_01():
+    payment = Payment("P1", d(2027, 1, 1), "C1", D("60.00"))
+    assert paid(two_invoices(), payment) == {"INV-00001": (D("49.99"), "paid"),
+                                             "INV-00002": (D("10.01"), "partial")}
+
+
+def test_oldest_due_date_first_not_oldest_number_jan_5_before_jan_14():
+    invoices = [invoice("INV-00001", "49.99", JAN_14), invoice("INV-00002", "49.99",
+                                                                d(2027, 1, 5))]
+    assert paid(invoices, Payment("P1", d(2027, 1, 1), "C1", D("49.99"))) == {
+        "INV-00001": (D(0), "open"), "INV-00002": (D("49.99"), "paid")}
+
+
+def test_120_00_on_two_invoices_of_49_99_leaves_20_02_credit_used_on_the_next_invoice():
+    result = allocate(two_invoices(), [Payment("P1", DEC_1, "C1", D("120.00"))])
+    assert result.client_credit["C1"] == D("20.02")
+    assert result.client_balances["C1"] == D("-20.02")
+    assert result.payments["P1"].unapplied == D("20.02")
+    later = [*two_invoices(), invoice("INV-00003", "49.99", d(2027, 2, 14))]
+    after_next = allocate(later, [Payment("P1", DEC_1, "C1", D("120.00"))])
+    assert (after_next.invoices["INV-00003"].paid, after_next.client_balances["C1"]) == (
+        D("20.02"), D("29.97"))
+
+
+def test_payment_of_0_01_less_than_49_99_leaves_the_invoice_partial_with_0_01():
+    result = allocate([invoice("INV-00001", "49.99")], [Payment("P1", DEC_1, "C1", D("49.98"))])
+    state = result.invoices["INV-00001"]
+    assert (state.paid, state.balance, state.status) == (D("49.98"), D("0.01"), "partial")
+
+
+# -- receipts --------------------------------------------------------------------------------------
+
+def test_receipt_window_run_dec_8_covers_dec_2_to_dec_8_7_dates_not_dec_1():
+    assert RECEIPT_WINDOW_DAYS == 7
+    covered = [day for day in (d(2026, 12, n) for n in range(1, 10))
+               if in_receipt_window(day, d(2026, 12, 8))]
+    assert covered == [d(2026, 12, n) for n in range(2, 9)]
+
+
+def test_run_on_dec_8_mails_a_receipt_for_a_payment_of_dec_2_and_none_for_dec_1(tmp_path):
+    rows = {"Packages": [row("Packages", package_id="HOME", name="Home", price=D("60.00"),
+                             interval="monthly")],
+            "Clients": [row("Clients", client_id="C1", name="Ann", email="ann@example.com")],
+            "Payments": [row("Payments", payment_id="P-DEC1", date=DEC_1, client_id="C1",
+                             amount=D("20.00"), method="check"),
+                         row("Payments", payment_id="P-DEC2", date=d(2026, 12, 2),
+                             client_id="C1", amount=D("30.00"), method="check")]}
+    business = Business.create(tmp_path / "isp", rows)
+    business.run(d(2026, 12, 8))
+    receipts = [m for m in business.mails() if m.kind == "receipt"]
+    assert [m.key for m in receipts] == ["receipt/P-DEC2"]
+    assert "30.00" in receipts[0].text and "ann@example.com" in receipts[0].to
