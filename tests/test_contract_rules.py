@@ -13,7 +13,13 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
-from ispsheets.billing.invoicing import BilledState, BillingRules, InvoicePlan, plan_invoices
+from ispsheets.billing.invoicing import (
+    BilledPeriod,
+    BilledState,
+    BillingRules,
+    InvoicePlan,
+    plan_invoices,
+)
 from ispsheets.billing.numbering import format_number, parse_number
 from ispsheets.billing.periods import (
     Grid,
@@ -29,9 +35,11 @@ from ispsheets.billing.proration import charged_days, prorated_amount
 from ispsheets.billing.tax import apply_tax, line_rate
 from ispsheets.book.records import Book, Charge, Client, Invoice, Package, Payment, Service
 from ispsheets.collections.late_fees import late_fee_amount, plan_late_fees
+from ispsheets.collections.overdue import balance_of
 from ispsheets.collections.reminders import plan_reminders
 from ispsheets.collections.suspension import ToolSuspension, plan_suspensions
-from ispsheets.config import Collections
+from ispsheets.config import Collections, ReminderStage
+from ispsheets.journal import Billed
 from ispsheets.money import round_money
 from ispsheets.payments.allocate import allocate, natural_key, with_allocation
 from ispsheets.steps.deliver import RECEIPT_WINDOW_DAYS, in_receipt_window
@@ -599,3 +607,186 @@ def test_run_on_dec_8_mails_a_receipt_for_a_payment_of_dec_2_and_none_for_dec_1(
     receipts = [m for m in business.mails() if m.kind == "receipt"]
     assert [m.key for m in receipts] == ["receipt/P-DEC2"]
     assert "30.00" in receipts[0].text and "ann@example.com" in receipts[0].to
+
+
+# -- rules the mutation check found no test noticing (docs/mutation.md) ---------------------------
+
+def test_prorate_no_dec_16_to_31_left_next_to_billed_dec_1_to_15_costs_16_of_31_of_62_00_32_00():
+    # the rest of that period was paid for already: leftover days are prorated even with
+    # prorate = no (an end date removed after Dec 1 - Dec 15 was billed, say)
+    done = BilledPeriod("S1", DEC_1, DEC_15, 31, D("62.00"), invoice_number="INV-00001")
+    state = BilledState(periods={done.key: done}, next_seq=2)
+    p = plan(book(service(DEC_1, "HOME62")), d(2026, 12, 20), replace(RULES, prorate=False), state)
+    assert lines(p) == [(d(2026, 12, 16), DEC_31, D("32.00"), D("3.20"))]
+
+
+def test_credit_for_dec_16_to_31_uses_the_10_pct_it_was_billed_at_after_the_rate_became_20():
+    state = BilledState().after(plan(book(service(DEC_1, "HOME62")), NOV_30))
+    [credit] = plan(book(service(DEC_1, "HOME62", end_date=DEC_15)), d(2026, 12, 10),
+                    replace(RULES, tax_rate=D(20)), state).invoices
+    assert lines(InvoicePlan((credit,))) == [(d(2026, 12, 16), DEC_31, D("-32.00"), D("-3.20"))]
+
+
+def test_credit_of_62_00_billed_tax_inclusive_stays_inclusive_32_00_is_29_09_plus_2_91():
+    inclusive = replace(RULES, prices_include_tax=True)
+    state = BilledState().after(plan(book(service(DEC_1, "HOME62")), NOV_30, inclusive))
+    [credit] = plan(book(service(DEC_1, "HOME62", end_date=DEC_15)), d(2026, 12, 10), RULES,
+                    state).invoices
+    assert lines(InvoicePlan((credit,))) == [(d(2026, 12, 16), DEC_31, D("-29.09"), D("-2.91"))]
+    assert credit.billed[0].data == {
+        "service_id": "S1", "period_start": "2026-12-01", "start": "2026-12-16",
+        "end": "2026-12-31", "end_date": "2026-12-15", "days": 16, "full_days": 31,
+        "amount": "-29.09", "tax": "-2.91", "tax_rate": "10"}
+
+
+def test_end_date_dec_15_credits_all_of_jan_62_00_when_dec_16_to_31_was_credited_before():
+    dec = BilledPeriod("S1", DEC_1, DEC_31, 31, D("62.00"), tax_rate=D(10),
+                       invoice_number="INV-00001")
+    jan = BilledPeriod("S1", d(2027, 1, 1), d(2027, 1, 31), 31, D("62.00"), tax_rate=D(10),
+                       invoice_number="INV-00002")
+    state = BilledState(periods={dec.key: dec, jan.key: jan}, credits=frozenset({dec.key}),
+                        credit_ends={dec.key: DEC_15}, next_seq=3)
+    p = plan(book(service(DEC_1, "HOME62", end_date=DEC_15)), d(2027, 1, 5), state=state)
+    assert lines(p) == [(d(2027, 1, 1), d(2027, 1, 31), D("-62.00"), D("-6.20"))]
+
+
+def test_no_credit_for_unused_days_of_dec_when_its_invoice_inv_00001_was_voided():
+    [first] = plan(book(service(DEC_1, "HOME62")), NOV_30).invoices
+    state = BilledState.from_billed([(b, "INV-00001") for b in first.billed], 2,
+                                    voided=["INV-00001"])
+    assert state.voided == frozenset({"INV-00001"})
+    assert plan(book(service(DEC_1, "HOME62", end_date=DEC_15)), d(2026, 12, 10),
+                state=state).invoices == ()
+
+
+def test_setup_fee_0_50_is_a_line_of_1_x_0_50_at_10_pct_with_tax_0_05_for_service_s1():
+    package = replace(HOME, setup_fee=D("0.50"))
+    [invoice_] = plan(book(service(DEC_1), packages=(package,)), NOV_30).invoices
+    setup = invoice_.invoice.lines[1]
+    assert (setup.description, setup.service_id, setup.quantity, setup.unit_price,
+            setup.amount, setup.tax_rate, setup.tax) == (
+        "Setup fee: Home", "S1", D(1), D("0.50"), D("0.50"), D(10), D("0.05"))
+    assert invoice_.billed[1] == Billed("setup", "S1",
+                                        {"amount": "0.50", "tax": "0.05", "tax_rate": "10"})
+
+
+def test_no_setup_fee_25_00_for_a_service_billed_before_its_package_had_one():
+    state = BilledState().after(plan(book(service(DEC_1)), NOV_30))
+    package = replace(HOME, setup_fee=D("25.00"))
+    [jan] = plan(book(service(DEC_1), packages=(package,)), DEC_31, state=state).invoices
+    assert [x.amount for x in jan.invoice.lines] == [D("60.00")]
+
+
+def test_charge_of_20_00_is_a_line_of_1_x_20_00_at_10_pct_with_its_charge_id_ch1():
+    charges = (Charge("CH1", "C1", NOV_30, "Router", D("20.00")),)
+    [invoice_] = plan(book(charges=charges), NOV_30).invoices
+    [x] = invoice_.invoice.lines
+    assert (x.description, x.service_id, x.charge_id, x.quantity, x.unit_price, x.amount,
+            x.tax_rate, x.tax) == ("Router", "", "CH1", D(1), D("20.00"), D("20.00"), D(10),
+                                   D("2.00"))
+    assert invoice_.billed == (Billed("charge", "CH1", {
+        "date": "2026-11-30", "amount": "20.00", "tax": "2.00", "tax_rate": "10"}),)
+
+
+def test_charge_of_11_00_with_prices_including_10_pct_tax_is_10_00_plus_1_00():
+    charges = (Charge("CH1", "C1", NOV_30, "Router", D("11.00")),)
+    rules = replace(RULES, prices_include_tax=True)
+    [invoice_] = plan(book(charges=charges), NOV_30, rules).invoices
+    assert (invoice_.invoice.subtotal, invoice_.invoice.tax, invoice_.invoice.total) == (
+        D("10.00"), D("1.00"), D("11.00"))
+
+
+def test_yen_charge_of_100_5_and_setup_fee_of_1000_5_round_half_up_to_101_and_1001():
+    rules = BillingRules(currency="JPY")
+    package = replace(HOME, price=D(6000), setup_fee=D("1000.5"))
+    charges = (Charge("CH1", "C1", NOV_30, "Router", D("100.5")),)
+    [invoice_] = plan(book(service(DEC_1), packages=(package,), charges=charges), NOV_30,
+                      rules).invoices
+    assert [x.amount for x in invoice_.invoice.lines] == [D(6000), D(1001), D(101)]
+
+
+def test_charge_of_dec_10_waits_for_the_dec_31_invoice_while_a_service_ending_mar_31_bills_on():
+    b = book(service(DEC_1, end_date=d(2027, 3, 31)),
+             charges=(Charge("CH1", "C1", d(2026, 12, 10), "Cable", D("7.00")),))
+    state = BilledState().after(plan(b, NOV_30))
+    assert plan(b, d(2026, 12, 10), state=state).invoices == ()
+    [jan] = plan(b, DEC_31, state=state).invoices
+    assert [x.charge_id for x in jan.invoice.lines] == ["", "CH1"]
+
+
+def test_charge_of_jan_5_after_the_only_service_ended_dec_31_is_invoiced_alone_on_jan_5():
+    b = book(service(DEC_1, end_date=DEC_31),
+             charges=(Charge("CH1", "C1", d(2027, 1, 5), "Cable", D("7.00")),))
+    state = BilledState().after(plan(b, NOV_30))
+    [alone] = plan(b, d(2027, 1, 5), state=state).invoices
+    assert [x.charge_id for x in alone.invoice.lines] == ["CH1"]
+
+
+def test_0_50_overdue_21_days_suspends_above_the_default_min_0_00():
+    assert suspensions(21, total="0.50") == [("C1", D("0.50"))]
+
+
+def test_an_invoice_paid_30_days_past_due_is_not_among_the_invoices_that_suspend():
+    old = invoice("INV-00001", "60.00", after(-9))
+    invoices = allocated([old, invoice("INV-00002")],
+                         [Payment("P1", after(-9), "C1", D("60.00"), invoice_number="INV-00001")])
+    result = plan_suspensions(invoices, [ANN], after(21), DEFAULT, {}, frozenset())
+    assert [(s.invoice_numbers, s.keys) for s in result.suspend] == [
+        (("INV-00002",), ("suspend/C1/INV-00002",))]
+
+
+def test_a_tool_suspended_c1_does_not_stop_c2_from_being_suspended_on_day_21():
+    invoices = allocated([invoice("INV-00001"), invoice("INV-00002", client="C2")])
+    made = {"C1": ToolSuspension("C1", "suspend/C1/INV-00001", after(21))}
+    result = plan_suspensions(invoices, [replace(ANN, status="suspended"), Client("C2", "Ben")],
+                              after(21), DEFAULT, made, frozenset())
+    assert [s.client_id for s in result.suspend] == ["C2"]
+
+
+def test_60_00_invoice_with_20_00_paid_owes_40_00_and_nothing_when_void_held_or_paid():
+    unallocated = replace(invoice(), paid=D("20.00"), balance=None)
+    assert balance_of(unallocated) == D("40.00")
+    assert balance_of(replace(unallocated, balance=D("12.00"))) == D("12.00")
+    assert [balance_of(replace(unallocated, status=s)) for s in ("void", "held", "paid")] == [
+        0, 0, 0]
+
+
+def test_late_fee_on_a_0_50_balance_14_days_past_due_is_5_00():
+    assert late_fees(14, total="0.50") == [("INV-00001", D("5.00"))]
+
+
+def test_no_late_fee_when_credit_brings_the_clients_overall_balance_to_0_00():
+    fees = plan_late_fees(allocated([invoice()]), [ANN], after(14), DEFAULT, frozenset(),
+                          balances={"C1": D("0.00")})
+    assert fees == []
+
+
+def test_stages_configured_out_of_order_still_send_the_first_reminder_on_day_3():
+    stages = tuple(reversed(DEFAULT.reminders))
+    notices = plan_reminders(allocated([invoice()]), [ANN], after(3), stages, D(0),
+                             {"INV-00001": frozenset({"due"})})
+    assert [i.stage for n in notices for i in n.items] == ["first_reminder"]
+
+
+def test_two_stages_on_day_3_the_one_configured_later_is_the_one_sent():
+    stages = (ReminderStage(name="due", days=0), ReminderStage(name="call", days=3),
+              ReminderStage(name="letter", days=3))
+    notices = plan_reminders(allocated([invoice()]), [ANN], after(3), stages, D(0), {})
+    assert [i.stage for n in notices for i in n.items] == ["letter"]
+
+
+def test_reminders_for_c9_and_c10_go_out_c9_first_each_with_its_dec_15_due_date():
+    clients = [Client("C10", "Ten"), Client("C9", "Nine")]
+    invoices = allocated([invoice("INV-00001", client="C10"), invoice("INV-00002", client="C9")])
+    notices = plan_reminders(invoices, clients, after(0), DEFAULT.reminders, D(0), {})
+    assert [(n.client_id, n.items[0].due_date) for n in notices] == [("C9", DUE), ("C10", DUE)]
+
+
+def test_c1_with_nothing_new_and_c2_with_credit_covering_it_do_not_stop_c3s_due_notice():
+    clients = [ANN, Client("C2", "Ben"), Client("C3", "Cy")]
+    invoices = allocated([invoice("INV-00001"), invoice("INV-00002", client="C2"),
+                          invoice("INV-00003", client="C3")])
+    notices = plan_reminders(invoices, clients, after(0), DEFAULT.reminders, D(0),
+                             {"INV-00001": frozenset({"due"})},
+                             balances={"C1": D("60.00"), "C2": D("0.00"), "C3": D("60.00")})
+    assert [n.client_id for n in notices] == ["C3"]
