@@ -33,7 +33,17 @@ from ispsheets.billing.periods import (
 )
 from ispsheets.billing.proration import charged_days, prorated_amount
 from ispsheets.billing.tax import apply_tax, line_rate
-from ispsheets.book.records import Book, Charge, Client, Invoice, Package, Payment, Service
+from ispsheets.book.records import (
+    Book,
+    Charge,
+    Client,
+    Invoice,
+    Layout,
+    Origin,
+    Package,
+    Payment,
+    Service,
+)
 from ispsheets.collections.late_fees import late_fee_amount, plan_late_fees
 from ispsheets.collections.overdue import balance_of
 from ispsheets.collections.reminders import plan_reminders
@@ -41,7 +51,7 @@ from ispsheets.collections.suspension import ToolSuspension, plan_suspensions
 from ispsheets.config import Collections, ReminderStage
 from ispsheets.journal import Billed
 from ispsheets.money import round_money
-from ispsheets.payments.allocate import allocate, natural_key, with_allocation
+from ispsheets.payments.allocate import PaymentState, allocate, natural_key, with_allocation
 from ispsheets.steps.deliver import RECEIPT_WINDOW_DAYS, in_receipt_window
 from tests.scenario import Business, row
 
@@ -561,10 +571,11 @@ def test_60_00_naming_nothing_pays_the_oldest_due_inv_00001_in_full_then_10_01()
                                              "INV-00002": (D("10.01"), "partial")}
 
 
-def test_oldest_due_date_first_not_oldest_number_jan_5_before_jan_14():
-    invoices = [invoice("INV-00001", "49.99", JAN_14), invoice("INV-00002", "49.99",
-                                                                d(2027, 1, 5))]
-    assert paid(invoices, Payment("P1", d(2027, 1, 1), "C1", D("49.99"))) == {
+def test_oldest_due_date_first_not_first_issued_dec_20_before_jan_14():
+    # INV-00001 issued Dec 1 with 44 days to pay, INV-00002 issued Dec 5 with 15
+    invoices = [replace(invoice("INV-00001", "49.99", JAN_14), issue_date=DEC_1),
+                replace(invoice("INV-00002", "49.99", d(2026, 12, 20)), issue_date=d(2026, 12, 5))]
+    assert paid(invoices, Payment("P1", d(2026, 12, 21), "C1", D("49.99"))) == {
         "INV-00001": (D(0), "open"), "INV-00002": (D("49.99"), "paid")}
 
 
@@ -790,3 +801,100 @@ def test_c1_with_nothing_new_and_c2_with_credit_covering_it_do_not_stop_c3s_due_
                              {"INV-00001": frozenset({"due"})},
                              balances={"C1": D("60.00"), "C2": D("0.00"), "C3": D("60.00")})
     assert [n.client_id for n in notices] == ["C3"]
+
+
+def test_credit_line_reads_unused_dec_16_to_31_16_of_31_days_10_pct_off():
+    state = BilledState().after(plan(book(service(DEC_1, "HOME62", discount_pct=D(10))),
+                                     NOV_30))
+    [credit] = plan(book(service(DEC_1, "HOME62", discount_pct=D(10), end_date=DEC_15)),
+                    d(2026, 12, 10), state=state).invoices
+    [line] = credit.invoice.lines
+    assert line.description == ("Credit: Home 62 — unused Dec 16 – Dec 31, 2026 "
+                                "(16 of 31 days, 10% off)")
+    assert (line.amount, line.unit_price, line.quantity) == (D("-28.80"), D("-62.00"), D(1))
+
+
+def test_a_billed_period_dec_1_to_15_of_31_days_reads_back_the_same_from_the_journal():
+    billed = BilledPeriod("S1", DEC_1, DEC_15, 31, D("62.00"), D(2), D("10"), D("8.25"),
+                          D("54.00"), D("4.46"), True, "INV-00001")
+    assert BilledPeriod.from_data(billed.key, billed.to_data(), "INV-00001") == billed
+
+
+def test_payment_applied_as_49_99_and_0_125_reads_inv_00001_49_99_and_inv_00002_0_125():
+    state = PaymentState((("INV-00001", D("49.99")), ("INV-00002", D("0.125")),
+                          ("INV-00003", D("5"))))
+    assert state.applied_to_text == "INV-00001:49.99; INV-00002:0.125; INV-00003:5.00"
+
+
+def test_dec_1_to_31_with_dec_1_to_30_billed_leaves_dec_31_alone():
+    assert unbilled_parts(DEC_1, DEC_31, [(DEC_1, d(2026, 12, 30))]) == [(DEC_31, DEC_31)]
+
+
+def test_yen_6001_for_15_of_30_days_is_3000_5_rounded_to_3001_with_8_pct_tax_240_08_to_240():
+    rules = BillingRules(currency="JPY", tax_rate=D(8))
+    package = replace(HOME, price=D(6001))
+    assert lines(plan(book(service(NOV_16), packages=(package,)), NOV_16, rules)) == [
+        (NOV_16, NOV_30, D(3001), D(240))]
+    inclusive = apply_tax(D(3001), D(8), inclusive=True, currency="JPY")
+    assert (inclusive.amount, inclusive.tax) == (D(2779), D(222))
+
+
+def test_journal_row_with_only_its_key_s_1_2026_12_01_reads_as_one_day_of_service_s_1():
+    read = BilledPeriod.from_data("S/1/2026-12-01", {"full_days": "x"}, "INV-00001")
+    assert read == BilledPeriod("S/1", DEC_1, DEC_1, 1, D(0), D(1), invoice_number="INV-00001")
+    dates_only = BilledPeriod.from_data("S1/2026-12-01", {"end": "2026-12-15"}, "")
+    assert (dates_only.start, dates_only.end, dates_only.full_days) == (DEC_1, DEC_15, 15)
+
+
+def test_a_charges_row_billed_on_nov_30_is_not_billed_again_on_dec_31():
+    b = book(service(DEC_1), charges=(Charge("CH1", "C1", NOV_29, "Router", D("20.00")),))
+    first = plan(b, NOV_30)
+    [dec] = plan(b, DEC_31, state=BilledState().after(first)).invoices
+    assert [x.charge_id for x in dec.invoice.lines] == [""]
+
+
+def test_a_charge_dated_dec_5_first_in_the_tab_does_not_hold_back_one_dated_nov_20():
+    charges = (Charge("CH1", "C1", d(2026, 12, 5), "Later", D("7.00")),
+               Charge("CH2", "C1", d(2026, 11, 20), "Router", D("20.00")),
+               Charge("", "C1", d(2026, 11, 20), "No id yet", D("3.00"),
+                      origin=Origin(Layout("Charges", {"charge_id": 0}), 4)),
+               Charge("CH3", "C1", d(2026, 11, 21), "Cable", D("5.00")))
+    p = plan(book(charges=charges), NOV_30)
+    assert [x.charge_id for x in p.invoices[0].invoice.lines] == ["CH2", "CH3"]
+    assert [(x.where, x.message, x.fix) for x in p.problems] == [
+        ("Charges!A4", "charge has no charge_id yet, so it is not billed this run",
+         "the next run fills one and bills it")]
+
+
+def test_two_services_due_dec_1_are_lines_1_and_2_of_one_invoice_of_120_00():
+    b = book(service(DEC_1), service(DEC_1, sid="S2"))
+    [invoice_] = plan(b, NOV_30).invoices
+    assert [(x.line, x.service_id) for x in invoice_.invoice.lines] == [(1, "S1"), (2, "S2")]
+    assert invoice_.invoice.subtotal == D("120.00")
+
+
+def test_a_service_whose_package_gone_is_missing_bills_nothing():
+    assert plan(book(service(DEC_1, "GONE")), NOV_30).invoices == ()
+
+
+def test_a_charge_waits_for_s1_that_bills_on_even_though_s2_ended_dec_31():
+    b = book(service(DEC_1, end_date=d(2027, 6, 30)), service(DEC_1, sid="S2", end_date=DEC_31),
+             charges=(Charge("CH1", "C1", d(2026, 12, 10), "Cable", D("7.00")),))
+    state = BilledState().after(plan(b, NOV_30))
+    assert plan(b, d(2026, 12, 10), state=state).invoices == ()
+
+
+def test_start_moved_to_dec_1_after_nov_10_to_30_was_billed_warns_for_s1_not_only_s2():
+    first = plan(book(service(NOV_10), service(DEC_1, sid="S2")), d(2026, 11, 20))
+    moved = book(service(DEC_1), service(DEC_1, sid="S2"))
+    p = plan(moved, NOV_30, state=BilledState().after(first))
+    assert len(p.problems) == 1 and "service S1 now bills from Dec 1, 2026" in p.problems[0].message
+
+
+def test_a_refund_of_0_50_reopens_the_invoice_of_0_50_it_had_paid():
+    small = invoice("INV-00001", "0.50")
+    result = allocate([small], [Payment("P1", DEC_1, "C1", D("0.50")),
+                                Payment("P2", d(2026, 12, 2), "C1", D("-0.50"))])
+    state = result.invoices["INV-00001"]
+    assert (state.paid, state.balance, state.status) == (D("0.00"), D("0.50"), "open")
+    assert result.client_credit["C1"] == 0
