@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import replace
 from decimal import Decimal
 
+from ispsheets.billing.holds import HoldRules, hold_reason, recurring_price
 from ispsheets.billing.invoicing import (
     BilledPeriod,
     BilledState,
@@ -898,3 +899,38 @@ def test_a_refund_of_0_50_reopens_the_invoice_of_0_50_it_had_paid():
     state = result.invoices["INV-00001"]
     assert (state.paid, state.balance, state.status) == (D("0.00"), D("0.50"), "open")
     assert result.client_credit["C1"] == 0
+
+
+# -- held invoices (WORKBOOK.md "Decided since": far outside what the client normally pays) -------
+
+def test_7_monthly_periods_jun_to_dec_at_once_are_held_and_6_jul_to_dec_are_not():
+    [seven] = plan(book(service(d(2026, 6, 1))), NOV_30).invoices
+    assert hold_reason(seven, HoldRules()) == (
+        "7 periods of service S1 at once (more than invoicing.hold_above_periods, 6)")
+    [six] = plan(book(service(d(2026, 7, 1))), NOV_30).invoices
+    assert hold_reason(six, HoldRules()) == ""
+
+
+def test_601_00_before_tax_is_more_than_10_times_the_60_00_a_period_and_600_00_is_not():
+    def held(extra: str) -> str:
+        charges = (Charge("CH1", "C1", NOV_30, "Extra", D(extra)),)
+        [planned] = plan(book(service(DEC_1), charges=charges), NOV_30).invoices
+        return hold_reason(planned, HoldRules(above_periods=0))
+    assert held("541.00") == ("$601.00 before tax is 10.0 times the $60.00 its services cost a "
+                              "period (more than invoicing.hold_above_multiple, 10)")
+    assert held("540.00") == ""
+
+
+def test_recurring_price_of_2_x_60_00_at_10_pct_off_is_108_00_and_a_setup_fee_never_counts():
+    package = replace(HOME, setup_fee=D("1000.00"))
+    [planned] = plan(book(service(DEC_1, quantity=D(2), discount_pct=D(10)),
+                          packages=(package,)), NOV_30).invoices
+    assert recurring_price(planned) == D("108.00")
+    assert hold_reason(planned, HoldRules()) == ""
+
+
+def test_hold_above_amount_65_99_holds_a_66_00_invoice_and_66_00_does_not():
+    [planned] = plan(book(service(DEC_1)), NOV_30).invoices
+    assert hold_reason(planned, HoldRules(above_amount=D("66.00"))) == ""
+    assert hold_reason(planned, HoldRules(above_amount=D("65.99"))) == (
+        "the total $66.00 is above invoicing.hold_above_amount ($65.99)")
