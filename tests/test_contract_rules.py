@@ -934,3 +934,41 @@ def test_hold_above_amount_65_99_holds_a_66_00_invoice_and_66_00_does_not():
     assert hold_reason(planned, HoldRules(above_amount=D("66.00"))) == ""
     assert hold_reason(planned, HoldRules(above_amount=D("65.99"))) == (
         "the total $66.00 is above invoicing.hold_above_amount ($65.99)")
+
+
+def test_60_00_naming_inv_00001_pays_it_in_full_on_dec_5_its_paid_date():
+    result = allocate([invoice()], [Payment("P1", d(2026, 12, 5), "C1", D("60.00"),
+                                            invoice_number="INV-00001")])
+    assert (result.invoices["INV-00001"].status, result.invoices["INV-00001"].paid_on) == (
+        "paid", d(2026, 12, 5))
+
+
+def test_a_payment_of_dec_20_naming_inv_00001_paid_on_dec_5_leaves_its_paid_date_dec_5():
+    result = allocate([invoice()], [
+        Payment("P1", d(2026, 12, 5), "C1", D("60.00")),
+        Payment("P2", d(2026, 12, 20), "C1", D("10.00"), invoice_number="INV-00001")])
+    assert result.invoices["INV-00001"].paid_on == d(2026, 12, 5)
+    assert (result.payments["P2"].applied, result.client_credit["C1"]) == ((), D("10.00"))
+
+
+def test_a_credit_note_of_minus_20_00_and_a_zero_invoice_are_paid_on_their_issue_day_nov_30():
+    credit_note = invoice("INV-00002", "-20.00")
+    zero = invoice("INV-00003", "0.00")
+    result = allocate([credit_note, zero], [])
+    assert [(result.invoices[n].status, result.invoices[n].paid_on)
+            for n in ("INV-00002", "INV-00003")] == [("paid", NOV_30), ("paid", NOV_30)]
+    assert result.client_credit["C1"] == D("20.00")
+
+
+def test_two_payments_rows_sharing_id_p1_of_10_00_and_5_00_count_as_one_of_15_00():
+    result = allocate([invoice("INV-00001", "12.00")], [Payment("P1", DEC_1, "C1", D("10.00")),
+                                                        Payment("P1", DEC_1, "C1", D("5.00"))])
+    assert result.payments["P1"].applied == (("INV-00001", D("12.00")),)
+    assert result.payments["P1"].unapplied == D("3.00")
+
+
+def test_a_refund_of_0_50_takes_back_0_50_of_credit_before_reopening_any_invoice():
+    result = allocate([invoice("INV-00001", "10.00")], [
+        Payment("P1", DEC_1, "C1", D("10.50")), Payment("P2", d(2026, 12, 2), "C1", D("-0.50"))])
+    assert (result.invoices["INV-00001"].status, result.client_credit["C1"]) == ("paid", 0)
+    assert result.payments["P2"].applied == ()
