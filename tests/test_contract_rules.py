@@ -812,7 +812,8 @@ def test_credit_line_reads_unused_dec_16_to_31_16_of_31_days_10_pct_off():
     [line] = credit.invoice.lines
     assert line.description == ("Credit: Home 62 — unused Dec 16 – Dec 31, 2026 "
                                 "(16 of 31 days, 10% off)")
-    assert (line.amount, line.unit_price, line.quantity) == (D("-28.80"), D("-62.00"), D(1))
+    assert (line.amount, line.unit_price, line.quantity, line.tax_rate) == (
+        D("-28.80"), D("-62.00"), D(1), D(10))
 
 
 def test_a_billed_period_dec_1_to_15_of_31_days_reads_back_the_same_from_the_journal():
@@ -972,3 +973,24 @@ def test_a_refund_of_0_50_takes_back_0_50_of_credit_before_reopening_any_invoice
         Payment("P1", DEC_1, "C1", D("10.50")), Payment("P2", d(2026, 12, 2), "C1", D("-0.50"))])
     assert (result.invoices["INV-00001"].status, result.client_credit["C1"]) == ("paid", 0)
     assert result.payments["P2"].applied == ()
+
+
+def test_50_50_pays_49_99_on_the_oldest_and_the_last_0_51_on_the_next_not_as_credit():
+    result = allocate(two_invoices(), [Payment("P1", d(2027, 1, 1), "C1", D("50.50"))])
+    assert result.invoices["INV-00002"].paid == D("0.51")
+    assert result.client_credit["C1"] == 0
+
+
+def test_a_payment_of_exactly_1_00_shows_as_applied_inv_00001_1_00():
+    result = allocate([invoice("INV-00001", "1.00")], [Payment("P1", DEC_1, "C1", D("1.00"))])
+    assert result.payments["P1"].applied_to_text == "INV-00001:1.00"
+
+
+def test_client_ids_10_a_and_b2_sort_digits_first_without_error():
+    assert sorted(["B2", "A", "10"], key=natural_key) == ["10", "A", "B2"]
+
+
+def test_a_charge_without_description_reads_charge_of_nov_30_2026():
+    charges = (Charge("CH1", "C1", NOV_30, "", D("5.00")),)
+    [invoice_] = plan(book(charges=charges), NOV_30).invoices
+    assert invoice_.invoice.lines[0].description == "Charge of Nov 30, 2026"
