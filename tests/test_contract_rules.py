@@ -994,3 +994,9 @@ def test_a_charge_without_description_reads_charge_of_nov_30_2026():
     charges = (Charge("CH1", "C1", NOV_30, "", D("5.00")),)
     [invoice_] = plan(book(charges=charges), NOV_30).invoices
     assert invoice_.invoice.lines[0].description == "Charge of Nov 30, 2026"
+
+
+def test_3_00_paying_invoices_of_2_00_and_1_00_shows_both_inv_00001_2_00_and_inv_00002_1_00():
+    invoices = [invoice("INV-00001", "2.00"), invoice("INV-00002", "1.00", JAN_14)]
+    result = allocate(invoices, [Payment("P1", d(2027, 1, 1), "C1", D("3.00"))])
+    assert result.payments["P1"].applied_to_text == "INV-00001:2.00; INV-00002:1.00"
