@@ -41,7 +41,7 @@ from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.portal import account_link
 from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown, stages_key
 
-RECEIPT_WINDOW_DAYS = 7  # payments dated earlier than this before the run get no receipt
+RECEIPT_WINDOW_DAYS = 7  # receipts for payments of the last 7 calendar dates, today's included
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
 T = TypeVar("T")
 
@@ -357,16 +357,21 @@ def _send_invoice(cycle: Cycle, invoice: Invoice, client: Client | None,
                   f"to {', '.join(client.emails)}")
 
 
+def in_receipt_window(paid_on: dt.date, today: dt.date) -> bool:
+    """Dated today or in the 6 days before (7 calendar dates): such a payment gets a receipt;
+    an older one (an old statement imported, a year of history typed in) does not."""
+    return today - dt.timedelta(days=RECEIPT_WINDOW_DAYS - 1) <= paid_on <= today
+
+
 def send_receipts(cycle: Cycle) -> None:
     """A receipt for each payment received in the last week that has none yet."""
     if not cycle.config.email.send_receipts or cycle.allocation is None:
         return
-    since = cycle.today - dt.timedelta(days=RECEIPT_WINDOW_DAYS)
     clients = cycle.book.client_map()
     currency = cycle.config.currency
     due = []
     for payment in cycle.book.payments:
-        if payment.amount <= 0 or not since <= payment.date <= cycle.today:
+        if payment.amount <= 0 or not in_receipt_window(payment.date, cycle.today):
             continue
         key = f"receipt/{payment.payment_id}"
         record = cycle.journal.message(key)
