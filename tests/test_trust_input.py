@@ -348,3 +348,17 @@ def test_a_suspension_email_waits_until_the_router_command_has_really_run(tmp_pa
     business.run(dt.date(2027, 1, 7))
     [mail] = [m for m in business.mails_to("LATE") if m.kind == "suspend"]
     assert mail.day == dt.date(2027, 1, 7) and "suspended" in mail.subject
+
+
+def test_a_held_invoice_stays_held_after_the_journal_is_rebuilt(tmp_path):
+    business = Business.create(tmp_path, _held_rows())
+    assert _cli("run", "--date", "2026-11-30", cwd=tmp_path).returncode == 0
+    held = next(i for i in business.invoices().values() if i.client_id == "TYPO")
+    assert held.status == "held"
+    (tmp_path / "ispsheets.db").unlink()
+    recovered = _cli("recover-journal", cwd=tmp_path)
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    later = _cli("run", "--date", "2026-12-20", cwd=tmp_path)
+    assert later.returncode in (0, 1), later.stdout + later.stderr
+    assert business.invoices()[held.invoice_number].status == "held"
+    assert not [m for m in business.mails() if m.to == "typo@x.example"]

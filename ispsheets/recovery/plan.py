@@ -30,6 +30,7 @@ from ispsheets.collections.reminders import reminder_key
 from ispsheets.collections.suspension import reconnect_key, suspend_key
 from ispsheets.config import Config
 from ispsheets.journal import Billed
+from ispsheets.ledger import HELD
 from ispsheets.money import round_money
 from ispsheets.problems import warning
 from ispsheets.recovery.record import Recovery, SentMessage
@@ -133,6 +134,9 @@ def _invoices(recovery: Recovery, book: Book, lines: dict[str, list[InvoiceLine]
             money(invoice.total), lines=tuple(
                 replace(x, amount=money(x.amount), tax=money(x.tax)) for x in own_lines))
         recovery.invoices.append((journal_invoice, seq, billed, invoice.status == "void"))
+        if invoice.status == HELD:  # still held: not sent, charged or reminded until released
+            recovery.act(f"{HELD}/{number}", HELD, invoice.client_id, number,
+                         "held (as the workbook showed when the journal was rebuilt)")
     by_number = {inv.invoice_number: billed for inv, _, billed, _ in recovery.invoices}
     for number, line in pending_credits:
         credited = next((p for p in periods.get(line.service_id, [])
