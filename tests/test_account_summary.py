@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import re
 from decimal import Decimal
 
@@ -146,3 +148,24 @@ def test_a_tax_exempt_clients_invoice_says_so(tmp_path):
     assert "exempt" not in pdf_text("AMY")
     [mail] = [m for m in business.mails_to("SCH") if m.kind == "invoice"]
     assert "Tax: exempt (none charged)" in re.sub(r" +", " ", mail.text)
+
+
+def test_the_html_invoice_email_leads_with_the_total_the_account_owes(tmp_path):
+    rows = {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=D("49.99"),
+                         interval="monthly")],
+        "Clients": [row("Clients", client_id="AMY", name="Amy Ames", email="amy@x.example")],
+        "Services": [row("Services", service_id="S-AMY", client_id="AMY", package_id="HOME",
+                         start_date=dt.date(2026, 11, 1))],
+    }
+    business = Business.create(tmp_path, rows)
+    business.run(dt.date(2026, 10, 31))
+    business.run(dt.date(2026, 11, 30))  # INV-00001 unpaid: 49.99 + INV-00002's 49.99
+    [mail] = [m for m in business.mails_to("AMY") if m.subject.startswith("Invoice INV-00002")]
+    message = email.message_from_bytes(mail.path.read_bytes(), policy=email.policy.default)
+    html = re.sub(r"<[^>]+>", " ", message.get_body(("html",)).get_content())
+    html = re.sub(r"\s+", " ", html)
+    assert "Total amount due $99.98 This invoice $49.99, due Dec 15, 2026" in html
+    first = [m for m in business.mails_to("AMY") if m.subject.startswith("Invoice INV-00001")]
+    body = email.message_from_bytes(first[0].path.read_bytes(), policy=email.policy.default)
+    assert "Total amount due" not in body.get_body(("html",)).get_content()
