@@ -64,8 +64,10 @@ def _stripe_down(portal: Portal, request: Request, failure: StripeFailure) -> Re
                             "try again in a few minutes.")
 
 
-async def pay(request: Request) -> Response:
-    """The pay form: an amount checked against what the view says is owed, then Checkout."""
+async def _signed_in_form(request: Request
+                          ) -> Response | tuple[Portal, ClientView, dict[str, str], StripeApi]:
+    """A posted form of a signed-in client with card payments on, or the answer that ends the
+    request (form expired, not signed in, no Stripe)."""
     portal = _portal(request)
     client = portal.signed_in(request)
     fields = await portal.form(request)
@@ -76,6 +78,15 @@ async def pay(request: Request) -> Response:
     api = stripe_api(portal)
     if api is None:
         return RedirectResponse("/", status_code=303)
+    return portal, client, fields, api
+
+
+async def pay(request: Request) -> Response:
+    """The pay form: an amount checked against what the view says is owed, then Checkout."""
+    started = await _signed_in_form(request)
+    if isinstance(started, Response):
+        return started
+    portal, client, fields, api = started
     number = fields.get("invoice", "")
     invoice = portal.view.invoice(client.client_id, number) if number else None
     if number and (invoice is None or not invoice.is_open):
@@ -129,16 +140,10 @@ async def paid(request: Request) -> Response:
 
 async def card(request: Request) -> Response:
     """Add or replace the card: Checkout in setup mode for the client's Stripe customer."""
-    portal = _portal(request)
-    client = portal.signed_in(request)
-    fields = await portal.form(request)
-    if fields is None:
-        return _expired(portal, request)
-    if client is None:
-        return RedirectResponse("/signin", status_code=303)
-    api = stripe_api(portal)
-    if api is None:
-        return RedirectResponse("/", status_code=303)
+    started = await _signed_in_form(request)
+    if isinstance(started, Response):
+        return started
+    portal, client, _, api = started
     base = _base(portal, request)
     try:
         link = await run_in_threadpool(_card_link, api, client, base)
