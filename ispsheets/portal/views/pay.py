@@ -114,8 +114,10 @@ async def pay(request: Request) -> Response:
     return RedirectResponse(link.url, status_code=303)
 
 
-async def paid(request: Request) -> Response:
-    """Back from Checkout: the session as Stripe has it, the signed-in client's, paid."""
+async def _back_from_checkout(request: Request
+                              ) -> Response | tuple[Portal, ClientView, StripeApi, str]:
+    """The signed-in client coming back from Checkout with a plausible session id, or the
+    answer that ends the request (not signed in; no Stripe or a bad id: 404 alike)."""
     portal = _portal(request)
     client = portal.signed_in(request)
     if client is None:
@@ -124,6 +126,15 @@ async def paid(request: Request) -> Response:
     session_id = request.query_params.get("session", "")
     if api is None or not session_id.startswith("cs_") or len(session_id) > 255:
         return await _not_yours(portal, request)
+    return portal, client, api, session_id
+
+
+async def paid(request: Request) -> Response:
+    """Back from Checkout: the session as Stripe has it, the signed-in client's, paid."""
+    back = await _back_from_checkout(request)
+    if isinstance(back, Response):
+        return back
+    portal, client, api, session_id = back
     try:
         session = await run_in_threadpool(api.checkout, session_id)
     except StripeFailure as failure:
@@ -169,14 +180,10 @@ def _card_link(api: StripeApi, client: ClientView, base: str) -> Link:
 
 async def card_saved(request: Request) -> Response:
     """Back from the setup Checkout: the newest saved card becomes the customer's default."""
-    portal = _portal(request)
-    client = portal.signed_in(request)
-    if client is None:
-        return RedirectResponse("/signin", status_code=303)
-    api = stripe_api(portal)
-    session_id = request.query_params.get("session", "")
-    if api is None or not session_id.startswith("cs_") or len(session_id) > 255:
-        return await _not_yours(portal, request)
+    back = await _back_from_checkout(request)
+    if isinstance(back, Response):
+        return back
+    portal, client, api, session_id = back
     try:
         saved = await run_in_threadpool(_make_default, api, session_id, client.client_id)
     except StripeFailure as failure:
