@@ -19,7 +19,7 @@ from pathlib import Path
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawSheet
 from ispsheets.book.schema import column_letter
-from ispsheets.book.xlsx_backend import TEMP_SUFFIX, prune_backups
+from ispsheets.book.xlsx_backend import TEMP_SUFFIX, backup_name, prune_backups
 
 
 def backup_stem(title: str) -> str:
@@ -35,12 +35,7 @@ def write_backup(sheets: list[RawSheet], backup_dir: Path, stem: str, keep: int,
     temp: Path | None = None
     try:
         backup_dir.mkdir(parents=True, exist_ok=True)
-        base = f"{stem}-{now:%Y%m%d-%H%M%S}"
-        target = backup_dir / f"{base}.xlsx"
-        number = 1
-        while target.exists():
-            number += 1
-            target = backup_dir / f"{base}-{number}.xlsx"
+        target = backup_name(backup_dir, stem, ".xlsx", now)
         fd, temp_name = tempfile.mkstemp(dir=backup_dir, prefix=f".{target.name}.",
                                          suffix=TEMP_SUFFIX)
         os.close(fd)

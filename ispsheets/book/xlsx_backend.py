@@ -282,17 +282,23 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def backup_name(backup_dir: Path, stem: str, suffix: str, now: dt.datetime) -> Path:
+    """`<stem>-YYYYMMDD-HHMMSS<suffix>` in `backup_dir`, with `-2`, `-3`... if it is taken."""
+    base = f"{stem}-{now:%Y%m%d-%H%M%S}"
+    target = backup_dir / f"{base}{suffix}"
+    number = 1
+    while target.exists():
+        number += 1
+        target = backup_dir / f"{base}-{number}{suffix}"
+    return target
+
+
 def _backup(data: bytes, path: Path, backup_dir: Path, now: dt.datetime) -> Path:
     """The old bytes as `<stem>-YYYYMMDD-HHMMSS.xlsx` in `backup_dir` (written atomically)."""
     temp: Path | None = None
     try:
         backup_dir.mkdir(parents=True, exist_ok=True)
-        base = f"{path.stem}-{now:%Y%m%d-%H%M%S}"
-        target = backup_dir / f"{base}{path.suffix}"
-        number = 1
-        while target.exists():
-            number += 1
-            target = backup_dir / f"{base}-{number}{path.suffix}"
+        target = backup_name(backup_dir, path.stem, path.suffix, now)
         fd, temp_name = tempfile.mkstemp(dir=backup_dir, prefix=f".{target.name}.",
                                          suffix=TEMP_SUFFIX)
         temp = Path(temp_name)
