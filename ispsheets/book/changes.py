@@ -107,3 +107,16 @@ class WorkbookWriteError(Exception):
     def __init__(self, where: str, message: str, fix: str) -> None:
         super().__init__(f"{where}: {message} — {fix}")
         self.where, self.message, self.fix = where, message, fix
+
+
+@dataclass
+class WriteTally:
+    """What a backend's write did so far, counted as it goes (becomes a WriteResult)."""
+
+    cells_set: int = 0
+    keys_filled: int = 0
+    rows_appended: int = 0
+    rows_deleted: int = 0
+    unmatched_deletes: list[DeleteRow] = field(default_factory=list)
+    missing_keys: list[SetCell] = field(default_factory=list)
+    unmatched_fills: list[FillKey] = field(default_factory=list)

@@ -34,6 +34,7 @@ from ispsheets.book.changes import (
     SetCell,
     WorkbookWriteError,
     WriteResult,
+    WriteTally,
 )
 from ispsheets.book.gsheets_api import SheetsApi, SheetsFailure, SheetsSetupError, client_email
 from ispsheets.book.gsheets_backup import backup_stem, write_backup
@@ -416,15 +417,6 @@ def _pieces(value_range: dict[str, Any], limit: int) -> list[dict[str, Any]]:
 
 
 @dataclass
-class _Result:
-    cells_set: int = 0
-    keys_filled: int = 0
-    rows_appended: int = 0
-    missing_keys: list[SetCell] = field(default_factory=list)
-    unmatched_fills: list[FillKey] = field(default_factory=list)
-
-
-@dataclass
 class _TabChanges:
     name: str
     fills: list[FillKey] = field(default_factory=list)
@@ -528,7 +520,7 @@ class _Read:
 class _Plan:
     next_id: int
     data: list[dict[str, Any]] = field(default_factory=list)
-    result: _Result = field(default_factory=_Result)
+    result: WriteTally = field(default_factory=WriteTally)
     cells_added: int = 0
     _adds: list[dict[str, Any]] = field(default_factory=list)
     _grows: list[dict[str, Any]] = field(default_factory=list)

@@ -38,6 +38,7 @@ from ispsheets.book.changes import (
     Value,
     WorkbookWriteError,
     WriteResult,
+    WriteTally,
 )
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, Kind, Tab, normalise_header
 from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
@@ -340,17 +341,6 @@ def prune_backups(backup_dir: Path, stem: str, keep: int) -> list[Path]:
 
 
 @dataclass
-class _Result:
-    cells_set: int = 0
-    keys_filled: int = 0
-    rows_appended: int = 0
-    rows_deleted: int = 0
-    unmatched_deletes: list[DeleteRow] = field(default_factory=list)
-    missing_keys: list[SetCell] = field(default_factory=list)
-    unmatched_fills: list[FillKey] = field(default_factory=list)
-
-
-@dataclass
 class _TabChanges:
     fills: list[FillKey] = field(default_factory=list)
     sets: list[SetCell] = field(default_factory=list)
@@ -402,12 +392,12 @@ class _Edit:
                              if self.styles_part and package.has(self.styles_part) else None)
         self.members: dict[str, Deflated] = {}
         self.added: list[str] = []
-        self.result = _Result()
+        self.result = WriteTally()
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
 
-    def apply(self, changes: ChangeSet, generation: int | None = None) -> _Result:
+    def apply(self, changes: ChangeSet, generation: int | None = None) -> WriteTally:
         try:
             formulas_removed = False
             groups = list(_group(changes).values())
@@ -511,7 +501,7 @@ class _Edit:
         sheet = Sheet(xml, self.strings, self.styles, normalise=normalise)
         columns = _Columns(sheet, tab, wanted)
         sheet.base_style = columns.base_style(self.styles)
-        result = _Result()
+        result = WriteTally()
         _fill(sheet, columns, tab, changes.fills, result)
         _set(sheet, columns, tab, changes.sets, result)
         _delete(sheet, columns, tab, changes.deletes, result)
@@ -535,11 +525,11 @@ class _Edit:
 @dataclass
 class _Outcome:
     pieces: list[bytes | memoryview]
-    result: _Result
+    result: WriteTally
 
 
 def _fill(sheet: Sheet, columns: _Columns, tab: Tab | None, fills: list[FillKey],
-          result: _Result) -> None:
+          result: WriteTally) -> None:
     """Write each key into its row if the row still shows what the tool read there."""
     sheet.row_spans(f.row for f in fills)
     for fill in fills:
@@ -567,7 +557,7 @@ def _fill(sheet: Sheet, columns: _Columns, tab: Tab | None, fills: list[FillKey]
 
 
 def _delete(sheet: Sheet, columns: _Columns, tab: Tab | None, deletes: list[DeleteRow],
-            result: _Result) -> None:
+            result: WriteTally) -> None:
     """Mark each row for removal if it still shows what the tool read there."""
     sheet.row_spans(d.row for d in deletes)
     for delete in deletes:
@@ -586,7 +576,7 @@ def _delete(sheet: Sheet, columns: _Columns, tab: Tab | None, deletes: list[Dele
 
 
 def _set(sheet: Sheet, columns: _Columns, tab: Tab | None, sets: list[SetCell],
-         result: _Result) -> None:
+         result: WriteTally) -> None:
     """Set the cell in every row whose key column holds the key; unknown keys are reported."""
     if not sets:
         return
