@@ -70,3 +70,19 @@ def test_libreoffice_opens_a_workbook_rows_were_deleted_from(book, tmp_path) -> 
                    check=True, capture_output=True, timeout=180)
     sheet = openpyxl.load_workbook(out / book.name)["Payments"]
     assert [sheet.cell(r, 1).value for r in range(2, 7)] == ["P2", "P3", "P4", "P5", "P6"]
+
+
+def test_an_activity_row_whose_time_reads_back_a_microsecond_off_is_removed(tmp_path) -> None:
+    """06:00:06 stored as a fraction of a day reads back as 06:00:06.000001 in the patcher;
+    the row is still the one read (every archived Activity row of 2025-11-30 06:00:06 stayed
+    in the workbook before, and every later run tried to remove it again)."""
+    stamps = [dt.datetime(2025, 11, 30, 6, 0, s) for s in range(0, 60)]
+    path = build_template(tmp_path / "isp.xlsx", demo_rows={"Activity": [
+        (t, "invoice_sent", "C1", None, "x") for t in stamps]})  # as xlsxwriter writes them
+    read = read_xlsx(path).sheets["Activity"].rows[1:]
+    deletes = tuple(DeleteRow("Activity", n, {"timestamp": row[0].isoformat(),
+                                              "action": "invoice_sent"})
+                    for n, row in enumerate(read, start=2))
+    written = _write(path, ChangeSet(deletes=deletes))
+    assert written.rows_deleted == 60
+    assert len(read_xlsx(path).sheets["Activity"].rows) == 1
