@@ -20,7 +20,7 @@ from typing import Any
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 _V1 = """
@@ -159,8 +159,68 @@ _V3 = """
         CREATE INDEX archived_state ON archived (state);
 """
 
+_ARCHIVED_STATES = "('copying', 'copied', 'removed', 'restoring')"
+
+_V4 = f"""
+        -- The checkpoint that keeps a run's cost to the rows still alive (`ispsheets.archive`):
+        -- an invoice keyed for the archive is settled and stays so; `archived` marks it (kept
+        -- by the triggers below from the archive's own states) so runs read only the others.
+        ALTER TABLE invoices ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+        -- 1 once its allocation is frozen in `frozen_applied` (0: backfilled by the next run)
+        ALTER TABLE invoices ADD COLUMN frozen INTEGER NOT NULL DEFAULT 0;
+        UPDATE invoices SET archived = 1 WHERE number IN (
+            SELECT key FROM archived WHERE tab = 'Invoices' AND state IN {_ARCHIVED_STATES});
+        CREATE INDEX invoices_live ON invoices (seq) WHERE archived = 0;
+        CREATE INDEX invoices_unfrozen ON invoices (number) WHERE archived = 1 AND frozen = 0;
+        CREATE TRIGGER archived_insert AFTER INSERT ON archived WHEN NEW.tab = 'Invoices'
+        BEGIN
+            UPDATE invoices SET archived = NEW.state IN {_ARCHIVED_STATES}
+            WHERE number = NEW.key;
+        END;
+        CREATE TRIGGER archived_update AFTER UPDATE OF state ON archived
+        WHEN NEW.tab = 'Invoices'
+        BEGIN
+            UPDATE invoices SET archived = NEW.state IN {_ARCHIVED_STATES}
+            WHERE number = NEW.key;
+        END;
+        CREATE TRIGGER invoice_insert AFTER INSERT ON invoices
+        BEGIN
+            UPDATE invoices SET archived = EXISTS (
+                SELECT 1 FROM archived WHERE tab = 'Invoices' AND key = NEW.number
+                AND state IN {_ARCHIVED_STATES})
+            WHERE number = NEW.number;
+        END;
+        -- Where the money of archived invoices came from, as the allocation had it when they
+        -- were keyed: (invoice, payment id or `credit-note:NUMBER`, amount).
+        CREATE TABLE frozen_applied (
+            invoice_number TEXT NOT NULL,
+            source TEXT NOT NULL,
+            amount TEXT NOT NULL,
+            PRIMARY KEY (invoice_number, source)
+        );
+        CREATE INDEX frozen_applied_source ON frozen_applied (source);
+        -- What the report still needs of archived invoices and payments (its monthly tables
+        -- and Client history reach back through archived months).
+        CREATE TABLE archived_figures (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            day TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+        CREATE INDEX archived_figures_day ON archived_figures (day);
+        -- What billing still needs of the periods archived invoices billed, per (kind, key).
+        CREATE TABLE archived_billed (
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (kind, key)
+        );
+"""
+
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -412,7 +472,9 @@ class Journal:
             for invoice, seq, billed in issued:
                 self._take_seq("invoice", seq)
                 db.execute(
-                    "INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                    "INSERT INTO invoices (number, seq, client_id, issue_date, period_start, "
+                    "period_end, due_date, subtotal, tax, total, lines, created_at, voided_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
                     (invoice.invoice_number, seq, invoice.client_id, _iso(invoice.issue_date),
                      _iso(invoice.period_start), _iso(invoice.period_end),
                      _iso(invoice.due_date), str(invoice.subtotal), str(invoice.tax),
@@ -755,7 +817,9 @@ class Journal:
         """An invoice rebuilt from the workbook, with what it billed (no sequence check:
         `set_sequence` sets the next number once all are in)."""
         with self.transaction() as db:
-            db.execute("INSERT INTO invoices VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO invoices (number, seq, client_id, issue_date, period_start, "
+                       "period_end, due_date, subtotal, tax, total, lines, created_at, voided_at) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                        (invoice.invoice_number, seq, invoice.client_id,
                         _iso(invoice.issue_date), _iso(invoice.period_start),
                         _iso(invoice.period_end), _iso(invoice.due_date), str(invoice.subtotal),
