@@ -894,6 +894,17 @@ class Journal:
             f" WHERE tab IN ({','.join('?' * len(wanted))})" if wanted else "")
         return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
 
+    def mark_frozen(self, numbers: Iterable[str]) -> None:
+        """These invoices' checkpoint is written (`ispsheets.archive.checkpoint`)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE invoices SET frozen = 1 WHERE number = ?",
+                           [(n,) for n in numbers])
+
+    def unfrozen_archived(self) -> list[str]:
+        """Archived invoices whose checkpoint is not written (cheap: a partial index)."""
+        return [row[0] for row in self._rows(
+            "SELECT number FROM invoices WHERE archived = 1 AND frozen = 0")]
+
     def oldest_activity(self) -> dt.datetime | None:
         """When the oldest Activity row the tool logged happened (None: none yet)."""
         row = self._db.execute("SELECT min(timestamp) FROM activity").fetchone()
