@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,7 +20,7 @@ from typing import Any
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 _V1 = """
@@ -219,8 +219,40 @@ _V4 = f"""
         );
 """
 
+_V5 = f"""
+        -- A payment the archive took is marked on its `payment` action too, so the payments
+        -- a run checks (seen before, deleted since?) are the live ones, through an index.
+        ALTER TABLE actions ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+        UPDATE actions SET archived = 1 WHERE kind = 'payment' AND substr(key, 9) IN (
+            SELECT key FROM archived WHERE tab = 'Payments' AND state IN {_ARCHIVED_STATES});
+        CREATE INDEX actions_live ON actions (kind) WHERE archived = 0;
+        CREATE TRIGGER archived_payment_insert AFTER INSERT ON archived
+        WHEN NEW.tab = 'Payments'
+        BEGIN
+            UPDATE actions SET archived = NEW.state IN {_ARCHIVED_STATES}
+            WHERE key = 'payment/' || NEW.key;
+        END;
+        CREATE TRIGGER archived_payment_update AFTER UPDATE OF state ON archived
+        WHEN NEW.tab = 'Payments'
+        BEGIN
+            UPDATE actions SET archived = NEW.state IN {_ARCHIVED_STATES}
+            WHERE key = 'payment/' || NEW.key;
+        END;
+        -- a client's archived figures (the account summary of an invoice whose previous
+        -- invoice is archived)
+        CREATE INDEX archived_figures_client ON archived_figures (client_id, kind, day);
+        CREATE TRIGGER payment_action_insert AFTER INSERT ON actions
+        WHEN NEW.kind = 'payment'
+        BEGIN
+            UPDATE actions SET archived = EXISTS (
+                SELECT 1 FROM archived WHERE tab = 'Payments' AND key = substr(NEW.key, 9)
+                AND state IN {_ARCHIVED_STATES})
+            WHERE key = NEW.key;
+        END;
+"""
+
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
@@ -484,26 +516,35 @@ class Journal:
                                [(b.kind, b.key, invoice.invoice_number, json.dumps(b.data))
                                 for b in billed])
 
-    def invoices(self) -> list[JournalInvoice]:
-        """Every invoice, in number order.
+    def invoices(self, include_archived: bool = False) -> list[JournalInvoice]:
+        """Every invoice still alive (all, with `include_archived`), in number order. An
+        archived invoice is settled for good: runs continue from the archive's checkpoint.
 
         A recorded invoice never changes but for being voided, so each row is decoded once per
         Journal object and reused while its columns (all but `lines`) stay the same; a rolled
         back transaction forgets them all.
         """
         with paused_gc():
-            return self._invoices()
+            return self._invoices("" if include_archived else "WHERE archived = 0 ")
 
-    def _invoices(self) -> list[JournalInvoice]:
+    def archived_invoices(self, numbers: Iterable[str]) -> list[JournalInvoice]:
+        """These invoices if they are archived (for a refund that names one)."""
+        wanted = list(numbers)
+        rows = [row for start in range(0, len(wanted), 500) for row in self._rows(
+            f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE archived = 1 AND number IN "
+            f"({','.join('?' * len(wanted[start:start + 500]))})", wanted[start:start + 500])]
+        return _Decoder().invoices(sorted(rows, key=lambda row: row[1]))
+
+    def _invoices(self, where: str) -> list[JournalInvoice]:
         decoded, decoder = self._decoded, _Decoder()
         if not decoded:
-            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices ORDER BY seq")
+            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices {where}ORDER BY seq")
             result = decoder.invoices(rows)
             for row, invoice in zip(rows, result, strict=True):
                 decoded[row[0]] = (row[:10] + row[11:], invoice)
             return result
         keys = self._rows(f"SELECT {_INVOICE_COLUMNS.replace(' lines,', '')} FROM invoices "
-                          "ORDER BY seq")
+                          f"{where}ORDER BY seq")
         stale = [key[0] for key in keys if decoded.get(key[0], ((),))[0] != key]
         for start in range(0, len(stale), 500):
             numbers = stale[start:start + 500]
@@ -716,17 +757,22 @@ class Journal:
         row = self._db.execute("SELECT * FROM actions WHERE key = ?", (key,)).fetchone()
         return _action(row) if row else None
 
-    def actions(self, kind: str, state: str | None = None) -> list[ActionRecord]:
+    def actions(self, kind: str, state: str | None = None, live: bool = False
+                ) -> list[ActionRecord]:
+        """The actions of one kind (in one state); `live`: not of a payment the archive
+        took."""
         query = ("SELECT key, kind, client_id, invoice_number, state, detail, updated_at "
-                 "FROM actions WHERE kind = ?" + (" AND state = ?" if state else ""))
+                 "FROM actions WHERE kind = ?" + (" AND state = ?" if state else "")
+                 + (" AND archived = 0" if live else ""))
         return [ActionRecord(*row) for row in self._rows(query + " ORDER BY key",
                                                          (kind, state) if state else (kind,))]
 
-    def action_details(self, kind: str, state: str | None = None) -> dict[str, str]:
-        """key → detail of the actions of one kind (in one state): a year of payments seen,
-        without building a record each."""
+    def action_details(self, kind: str, state: str | None = None, live: bool = False
+                       ) -> dict[str, str]:
+        """key → detail of the actions of one kind (in one state; `live`: not of a payment
+        the archive took): a year of payments seen, without building a record each."""
         query = ("SELECT key, detail FROM actions WHERE kind = ?"
-                 + (" AND state = ?" if state else ""))
+                 + (" AND state = ?" if state else "") + (" AND archived = 0" if live else ""))
         return dict(self._rows(query, (kind, state) if state else (kind,)))  # type: ignore[arg-type]
 
     def begin_action(self, key: str, kind: str, client_id: str, invoice_number: str,
@@ -736,7 +782,8 @@ class Journal:
             row = db.execute("SELECT state FROM actions WHERE key = ?", (key,)).fetchone()
             if row and row["state"] == "done":
                 return False
-            db.execute("INSERT INTO actions VALUES (?,?,?,?,'pending',?,?,?) "
+            db.execute("INSERT INTO actions (key, kind, client_id, invoice_number, state, detail, "
+                       "created_at, updated_at) VALUES (?,?,?,?,'pending',?,?,?) "
                        "ON CONFLICT(key) DO UPDATE SET state = 'pending', "
                        "updated_at = excluded.updated_at",
                        (key, kind, client_id, invoice_number, detail, now.isoformat(),
@@ -893,6 +940,80 @@ class Journal:
         query = "SELECT tab, key, state FROM archived" + (
             f" WHERE tab IN ({','.join('?' * len(wanted))})" if wanted else "")
         return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
+
+    def _with_wanted(self, keys: Iterable[str], query: str) -> list[tuple[Any, ...]]:
+        """`query` joined to a temporary table `wanted(key)` of `keys`: a lookup per key
+        through an index, where `IN (…)` over many keys would be many queries."""
+        db = self._db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (key TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM temp.wanted")
+        try:
+            db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ((k,) for k in keys))
+            return self._rows(query)
+        finally:
+            db.execute("DELETE FROM temp.wanted")
+
+    def archive_states_of(self, tab: str, keys: Iterable[str]) -> dict[str, str]:
+        """key → archive state, for those of `keys` the archive keyed on `tab`."""
+        return {key: state for key, state in self._with_wanted(keys, (
+            "SELECT a.key, a.state FROM temp.wanted w JOIN archived a "
+            f"ON a.tab = '{tab}' AND a.key = w.key"))}
+
+    def frozen_from(self, sources: Iterable[str]) -> list[tuple[str, str, Decimal]]:
+        """(invoice, source, amount) frozen for archived invoices, of these sources."""
+        return [(number, source, Decimal(amount)) for number, source, amount in
+                self._with_wanted(sources, (
+                    "SELECT f.invoice_number, f.source, f.amount FROM temp.wanted w "
+                    "JOIN frozen_applied f ON f.source = w.key"))]
+
+    def frozen_into(self, numbers: Iterable[str] = ()) -> list[tuple[str, str, Decimal]]:
+        """(invoice, source, amount) frozen for the invoices brought back from the archive
+        and for `numbers`."""
+        restored = self._rows(
+            "SELECT f.invoice_number, f.source, f.amount FROM archived a JOIN frozen_applied f "
+            "ON f.invoice_number = a.key WHERE a.tab = 'Invoices' AND a.state = 'restored'")
+        named = self._with_wanted(numbers, (
+            "SELECT f.invoice_number, f.source, f.amount FROM temp.wanted w "
+            "JOIN frozen_applied f ON f.invoice_number = w.key"))
+        return sorted({(n, s, Decimal(a)) for n, s, a in [*restored, *named]})
+
+    def write_frozen(self, pairs: Mapping[str, Mapping[str, Decimal]],
+                     live_sources: Collection[str]) -> None:
+        """Freeze where each invoice's money came from: the pairs from `live_sources` are
+        replaced by `pairs` (the allocation now), those from sources no longer alive stay."""
+        with self.transaction() as db:
+            for number, sources in pairs.items():
+                kept = [(s, a) for s, a in db.execute(
+                    "SELECT source, amount FROM frozen_applied WHERE invoice_number = ?",
+                    (number,)).fetchall() if s not in live_sources and s not in sources]
+                db.execute("DELETE FROM frozen_applied WHERE invoice_number = ?", (number,))
+                db.executemany("INSERT INTO frozen_applied VALUES (?, ?, ?)",
+                               [(number, s, str(a)) for s, a in [*kept, *sources.items()]
+                                if a != 0])
+
+    def archived_figures_end(self, kind: str) -> dt.date | None:
+        """The latest `day` of the archived figures of one kind (None: none)."""
+        row = self._db.execute("SELECT max(day) FROM archived_figures WHERE kind = ?",
+                               (kind,)).fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+    def client_archived_figures(self, client_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(kind, day, data) of one client's archived invoices and payments."""
+        return [(kind, day, json.loads(data)) for kind, day, data in self._rows(
+            "SELECT kind, day, data FROM archived_figures WHERE client_id = ? AND kind IN "
+            "('invoice', 'payment')", (client_id,))]
+
+    def archived_payment_figures_after(self, day: dt.date
+                                       ) -> list[tuple[str, dt.date, dict[str, Any]]]:
+        """(client, date, data) of the archived payments dated after `day`."""
+        return [(client, dt.date.fromisoformat(d), json.loads(data)) for client, d, data in
+                self._rows("SELECT client_id, day, data FROM archived_figures WHERE "
+                           "kind = 'payment' AND day > ?", (day.isoformat(),))]
+
+    def count_archived_invoices(self, but: Collection[str] = ()) -> int:
+        """How many archived invoices are not void (but those in `but`)."""
+        rows = self._rows("SELECT number FROM invoices WHERE archived = 1 AND voided_at IS NULL")
+        return sum(1 for (number,) in rows if number not in but)
 
     def mark_frozen(self, numbers: Iterable[str]) -> None:
         """These invoices' checkpoint is written (`ispsheets.archive.checkpoint`)."""

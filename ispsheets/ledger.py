@@ -40,10 +40,11 @@ def released_due_dates(journal: Journal) -> dict[str, dt.date]:
             for a in journal.actions(RELEASED, "done")}
 
 
-def issued_invoices(journal: Journal) -> list[Invoice]:
-    """Every invoice the tool issued, in number order: voided ones with status `void`, held
-    ones `held`, released ones due as their release made them."""
-    invoices = [record.invoice for record in journal.invoices()]
+def issued_invoices(journal: Journal, include_archived: bool = False) -> list[Invoice]:
+    """Every invoice the tool issued and the archive did not take (all, `include_archived`),
+    in number order: voided ones with status `void`, held ones `held`, released ones due as
+    their release made them."""
+    invoices = [record.invoice for record in journal.invoices(include_archived)]
     held, due = held_reasons(journal), released_due_dates(journal)
     if not held and not due:
         return invoices
@@ -120,8 +121,10 @@ def _with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> lis
 
 def allocate_all(journal: Journal, payments: Sequence[Payment]) -> tuple[list[Invoice],
                                                                          Allocation]:
-    """Every issued invoice with the allocation of every payment applied."""
-    invoices = issued_invoices(journal)
+    """Every issued invoice, archived ones included, with the allocation of every payment
+    applied, from scratch: the reference the archive's checkpoint is tested against
+    (`archive.replay.allocate_live`); `payments` must then include the archived ones."""
+    invoices = issued_invoices(journal, include_archived=True)
     allocation = allocate(invoices, payments)
     return with_allocation(invoices, allocation), allocation
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ispsheets.archive.book import archived_keys, with_archived
+from ispsheets.archive.book import archived_keys
 from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.cell_types import typed_row
@@ -58,6 +58,13 @@ def lines_present(cycle: Cycle) -> set[str]:
                                                   "invoice_number") if v not in (None, "")}
 
 
+def _shown_keys(raw: RawBook) -> dict[str, set[str]]:
+    """The keys of the rows the archive may have moved, as the workbook shows them."""
+    return {tab: {str(v).strip() for v in column_values(raw, tab, column) if v not in (None, "")}
+            for tab, column in (("Invoices", "invoice_number"), ("Charges", "charge_id"),
+                                ("Payments", "payment_id"))}
+
+
 def _tool_changes(cycle: Cycle) -> ChangeSet:
     """Rows for owner tabs and one-shot cells the tool queued in the journal."""
     appends = tuple(AppendRow(row.tab, _allocated(cycle, row.tab, typed_row(row.tab,
@@ -83,8 +90,10 @@ def settle_ledger(cycle: Cycle) -> None:
     stage_order = [s.name for s in cycle.config.collections.reminders]
     assert cycle.allocation is not None
     cycle.ledger = build_ledger(cycle.journal, cycle.invoices, cycle.allocation, stage_order)
+    shown = {i.invoice_number for i in cycle.ledger.invoices}
     cycle.report.snapshot = Snapshot(cycle.ledger.invoices, cycle.book.clients,
-                                     cycle.ledger.client_balances)
+                                     cycle.ledger.client_balances,
+                                     cycle.journal.count_archived_invoices(shown))
     reasons = held_reasons(cycle.journal)
     cycle.report.held = [(i, reasons.get(i.invoice_number, "")) for i in cycle.ledger.invoices
                          if i.status == "held"]
@@ -238,9 +247,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         report.exit_code = ExitCode.BAD_CONFIG
         return report
     report.problems.extend(book.problems)
-    book = with_archived(book, journal, config.workbook.date_order)
     cycle = Cycle(config, options, journal, backend, raw, book, report,
-                  restored_invoices=restored.missing_invoices, archived=archived_keys(journal))
+                  restored_invoices=restored.missing_invoices,
+                  archived=archived_keys(journal, _shown_keys(raw)))
     steps = _step_functions()
     mails = bool({"send", "remind"} & set(options.steps))
     try:

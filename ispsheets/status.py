@@ -74,7 +74,8 @@ def show_status(config: Config, date: dt.date | None, out: Console) -> ExitCode:
     totals.add_row("Clients (active / suspended)",
                    f"{sum(c.status == 'active' for c in clients.values())} / "
                    f"{sum(c.status == 'suspended' for c in clients.values())}")
-    totals.add_row("Invoices issued", str(len(invoices)))
+    totals.add_row("Invoices issued",
+                   str(len(invoices) + report.snapshot.archived_invoices))
     totals.add_row("Outstanding", money(sum((i.balance or ZERO for i in open_), ZERO)))
     totals.add_row("Overdue", money(sum((i.balance or ZERO for i in overdue), ZERO)))
     credit = sum((-b for b in report.snapshot.balances.values() if b < 0), ZERO)

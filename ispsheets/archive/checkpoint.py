@@ -13,12 +13,15 @@ the next run from the full history (`ispsheets.archive.replay`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import Allocation
+
+ZERO = Decimal("0.00")
 
 
 @dataclass(frozen=True)
@@ -36,4 +39,30 @@ def freeze(journal: Journal, frozen: Frozen) -> None:
     if not frozen.invoices and not frozen.payments:
         return
     # (each part adds one call here, in the order written; all are idempotent)
+    freeze_allocation(journal, frozen)
     journal.mark_frozen([i.invoice_number for i in frozen.invoices])
+
+
+def sources_of(numbers: Collection[str], allocation: Allocation
+               ) -> dict[str, dict[str, Decimal]]:
+    """Invoice → source (payment id or `credit-note:NUMBER`) → what it paid of it, for the
+    invoices `numbers`, as `allocation` has it."""
+    pairs: dict[str, dict[str, Decimal]] = {n: {} for n in numbers}
+    for book in (((pid, state.applied) for pid, state in allocation.payments.items()),
+                 ((note, tuple(paid.items())) for note, paid in
+                  allocation.notes_applied.items())):
+        for source, applied in book:
+            for number, amount in applied:
+                into = pairs.get(number)
+                if into is not None:
+                    into[source] = into.get(source, ZERO) + amount
+    return pairs
+
+
+def freeze_allocation(journal: Journal, frozen: Frozen) -> None:
+    """Where each invoice's money came from: the allocation's pairs from the sources it
+    replayed; pairs from sources archived before (not replayed) stay as they were."""
+    allocation = frozen.allocation
+    replayed = {*allocation.payments, *allocation.notes_applied}
+    journal.write_frozen(sources_of([i.invoice_number for i in frozen.invoices], allocation),
+                         replayed)

@@ -33,18 +33,33 @@ class AccountSummary:
         return self.previous_balance != 0 or self.payments != 0
 
 
+@dataclass(frozen=True)
+class ArchivedAccount:
+    """What the archive holds of a client that a summary may reach back to: the issue dates of
+    the archived invoices (not void) and the archived payments as (date, amount)."""
+
+    issued: tuple[dt.date, ...] = ()
+    payments: tuple[tuple[dt.date, Decimal], ...] = ()
+
+
+NOTHING_ARCHIVED = ArchivedAccount()
+
+
 def account_summary(invoice: Invoice, client_invoices: Iterable[Invoice],
                     client_payments: Iterable[Payment], balance_now: Decimal,
-                    today: dt.date) -> AccountSummary | None:
+                    today: dt.date, archived: ArchivedAccount = NOTHING_ARCHIVED
+                    ) -> AccountSummary | None:
     """The summary for `invoice`, or None when it is not the client's latest invoice (an
-    older one sent late: its summary would count the newer invoice as 'before')."""
+    older one sent late: its summary would count the newer invoice as 'before'). `archived`:
+    the client's rows in the archive, when the previous invoice may be there."""
     others = [i for i in client_invoices
               if i.invoice_number != invoice.invoice_number and i.status not in ("void", "held")]
     if any((i.issue_date, i.invoice_number) > (invoice.issue_date, invoice.invoice_number)
-           for i in others):
+           for i in others) or any(day > invoice.issue_date for day in archived.issued):
         return None
-    since = max((i.issue_date for i in others), default=None)
-    paid = sum((p.amount for p in client_payments
-                if (since is None or p.date > since) and p.date <= today), ZERO)
+    since = max([*(i.issue_date for i in others), *archived.issued], default=None)
+    dated = [*((p.date, p.amount) for p in client_payments), *archived.payments]
+    paid = sum((amount for day, amount in dated
+                if (since is None or day > since) and day <= today), ZERO)
     forward = balance_now - invoice.total
     return AccountSummary(forward + paid, paid, invoice.total, balance_now, since)

@@ -11,6 +11,10 @@ Rules, per client:
 - a negative payment (refund, bounced check) takes back unapplied credit first, then the named
   invoice, then paid invoices newest due date first (reopening them); anything beyond is negative
   credit (the client owes it), cleared by later money once the open invoices are paid.
+
+With archived history (`Frozen`), the replay covers only what is alive: an archived invoice was
+settled when it moved and stays so, and what it took of a payment or a credit note still alive
+is taken out of that payment before the replay (and shown in where the payment went).
 """
 
 from __future__ import annotations
@@ -63,10 +67,36 @@ class Allocation:
     payments: Mapping[str, PaymentState] = field(default_factory=dict)
     client_balances: Mapping[str, Decimal] = field(default_factory=dict)  # open − credit
     client_credit: Mapping[str, Decimal] = field(default_factory=dict)  # < 0: the client owes
+    # `credit-note:NUMBER` → invoice → what that credit note's credit paid of it
+    notes_applied: Mapping[str, Mapping[str, Decimal]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("invoices", "payments", "client_balances", "client_credit"):
+        for name in ("invoices", "payments", "client_balances", "client_credit",
+                     "notes_applied"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+
+CREDIT_NOTE = "credit-note:"  # a credit note as a source of money, beside payment ids
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """Where the money of archived invoices came from, as far as the live replay needs it.
+
+    `prepaid`: a live invoice → what sources no longer alive (archived payments, archived
+    credit notes) paid of it; `consumed`: a live source (payment id, or `credit-note:NUMBER`)
+    → what it paid of archived invoices. Both as `(other side, amount)` pairs.
+    """
+
+    prepaid: Mapping[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
+    consumed: Mapping[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("prepaid", "consumed"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+
+NOTHING_FROZEN = Frozen()
 
 
 def _text(amount: Decimal) -> str:
@@ -163,9 +193,11 @@ class _ClientState:
 
 
 class _Allocator:
-    def __init__(self) -> None:
+    def __init__(self, frozen: Frozen = NOTHING_FROZEN) -> None:
+        self.frozen = frozen
         self.clients: dict[str, _ClientState] = {}
         self.applied: dict[str, dict[str, Decimal]] = {}  # payment_id → invoice → amount
+        self.notes: dict[str, dict[str, Decimal]] = {}  # credit-note:N → invoice → amount
         self.amounts: dict[str, Decimal] = {}  # payment_id → sum of its rows' amounts
         self.credit_notes: dict[str, _Inv] = {}
         self.aside: dict[str, str] = {}  # void and held invoices: number → status
@@ -179,8 +211,23 @@ class _Allocator:
     def _record(self, payment_id: str | None, number: str, amount: Decimal) -> None:
         if payment_id is None:
             return
-        per_invoice = self.applied.setdefault(payment_id, {})
+        book = self.notes if payment_id.startswith(CREDIT_NOTE) else self.applied
+        per_invoice = book.setdefault(payment_id, {})
         per_invoice[number] = per_invoice.get(number, ZERO) + amount
+
+    def _consumed(self, source: str) -> Decimal:
+        """What `source` paid of archived invoices (recorded as applied there), once per
+        source: later rows sharing a payment id find nothing left."""
+        pairs = self.frozen.consumed.get(source)
+        if not pairs:
+            return ZERO
+        book = self.notes if source.startswith(CREDIT_NOTE) else self.applied
+        per_invoice = book.setdefault(source, {})
+        if any(number in per_invoice for number, _ in pairs):
+            return ZERO
+        for number, amount in pairs:
+            per_invoice[number] = amount
+        return sum((amount for _, amount in pairs), ZERO)
 
     def _pay(self, inv: _Inv, payment_id: str | None, amount: Decimal, day: dt.date) -> Decimal:
         """Apply up to `amount` to `inv`; return what is left (the caller syncs `open`)."""
@@ -226,9 +273,16 @@ class _Allocator:
         if invoice.total <= 0:
             self.credit_notes[number] = _Inv(invoice, paid_on=invoice.issue_date)
             if invoice.total < 0:
-                self._receive(state, None, -invoice.total, invoice.issue_date)
+                source = CREDIT_NOTE + number
+                self.notes.setdefault(source, {})  # replayed (even if it pays nothing)
+                credit = -invoice.total - self._consumed(source)
+                if credit > 0:
+                    self._receive(state, source, credit, invoice.issue_date)
             return
         inv = state.add(invoice)
+        prepaid = self.frozen.prepaid.get(number)
+        if prepaid:
+            inv.paid = sum((amount for _, amount in prepaid), ZERO)
         while state.credit and inv.total - inv.paid > 0:
             source = state.credit[0]
             source.amount = self._pay(inv, source.payment_id, source.amount, invoice.issue_date)
@@ -242,14 +296,15 @@ class _Allocator:
         self.applied.setdefault(pid, {})
         state = self.client(payment.client_id)
         named = state.invoices.get(payment.invoice_number)
-        if payment.amount >= 0:
-            left = payment.amount
+        live = payment.amount - self._consumed(pid)  # what archived invoices did not take
+        if live >= 0:
+            left = live
             if named:
                 left = self._pay(named, pid, left, payment.date)
                 state.sync(named)
             self._receive(state, pid, left, payment.date)
             return
-        left = -payment.amount
+        left = -live
         while state.credit and left > 0:
             source = state.credit[-1]
             taken = min(source.amount, left)
@@ -289,7 +344,7 @@ class _Allocator:
             applied = tuple((n, a) for n, a in per_invoice.items() if a != 0)
             payments[pid] = PaymentState(applied, amounts[pid] - sum(per_invoice.values(),
                                                                      ZERO))
-        return Allocation(invoices, payments, balances, credit)
+        return Allocation(invoices, payments, balances, credit, self.notes)
 
 
 def _payment_order(p: Payment) -> tuple[object, ...]:
@@ -351,16 +406,20 @@ def _by_client(invoices: Sequence[Invoice], payments: Sequence[Payment]
     return list(groups.values())
 
 
-def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> Allocation:
+def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment],
+             frozen: Frozen = NOTHING_FROZEN) -> Allocation:
     """Allocate all `payments` to `invoices` (the `paid`/`balance`/`status` they carry are ignored).
 
     Payment ids are expected filled and unique (rows sharing an id are reported as one).
     A credit note (negative total) is `paid` on its issue date and its amount becomes credit;
     a zero-total invoice is `paid` on its issue date; a void or held invoice stays as it is,
     owing nothing and paid by nothing.
+
+    With `frozen` (archived history), `invoices` and `payments` are the live ones and the
+    replay continues from what the archived invoices took (`Frozen`).
     """
     with paused_gc():
-        allocator = _Allocator()
+        allocator = _Allocator(frozen)
         for client_invoices, client_payments in _by_client(invoices, payments):
             for item in _in_order(client_invoices, client_payments):
                 if isinstance(item, Invoice):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from ispsheets.archive.checkpoint import Frozen, freeze
 from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.archive.move import move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
@@ -32,16 +33,17 @@ def may_move(cycle: Cycle, before: dt.date) -> bool:
     journal = cycle.journal
     if journal.archive_unfinished():
         return True
-    states = journal.archive_states(("Invoices", "Payments"))
     assert cycle.ledger is not None
-    if any(i.status in SETTLED and i.due_date < before
-           and ("Invoices", i.invoice_number) not in states for i in cycle.ledger.invoices):
-        return True
+    settled = [i.invoice_number for i in cycle.ledger.invoices
+               if i.status in SETTLED and i.due_date < before]
+    if settled and len(journal.archive_states_of("Invoices", settled)) < len(set(settled)):
+        return True  # (a restored invoice is keyed, and never moves again)
     if _activity_may_move(cycle, before):
         return True
-    return any(states.get((tab, str(value).strip())) == "removed"
-               for tab, column in (("Invoices", "invoice_number"), ("Payments", "payment_id"))
-               for value in column_values(cycle.raw, tab, column) if value not in (None, ""))
+    # rows moved before that an older copy of the workbook shows again (the archive keyed
+    # them, and no move is unfinished: they were removed)
+    return bool(cycle.archived and (cycle.archived.of("Invoices")
+                                    or cycle.archived.of("Payments")))
 
 
 def _activity_key(before: dt.date) -> str:
@@ -73,6 +75,16 @@ def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
                         cycle.config.workbook.date_order)
 
 
+def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
+    """The checkpoint of what is about to move, written before it is keyed to move."""
+    assert cycle.ledger is not None and cycle.allocation is not None
+    numbers = {m.key for m in plan.moves if m.tab == "Invoices"}
+    ids = {m.key for m in plan.moves if m.tab == "Payments"}
+    freeze(cycle.journal, Frozen(
+        [i for i in cycle.ledger.invoices if i.invoice_number in numbers],
+        [p for p in cycle.book.payments if p.payment_id in ids], cycle.allocation))
+
+
 def _summary(counts: Counter[str]) -> str:
     names = {"Invoices": "invoices", "InvoiceLines": "invoice lines", "Charges": "charges",
              "Payments": "payments", "Activity": "activity rows"}
@@ -83,9 +95,10 @@ def bring_back_reopened(cycle: Cycle) -> None:
     """An archived invoice that is no longer settled (a refund or a lost card dispute took its
     payment back) comes back into the workbook, where reminders and the owner can see it."""
     assert cycle.ledger is not None
-    moved = cycle.archived.invoice_numbers() if cycle.archived else frozenset()
-    reopened = [i for i in cycle.ledger.invoices
-                if i.invoice_number in moved and i.status not in SETTLED]
+    unsettled = [i for i in cycle.ledger.invoices if i.status not in SETTLED]
+    moved = cycle.journal.archive_states_of("Invoices", [i.invoice_number for i in unsettled])
+    reopened = [i for i in unsettled
+                if moved.get(i.invoice_number) in ("copying", "copied", "removed")]
     for invoice in reopened:
         try:
             done = restore_invoice(cycle.config, cycle.journal, invoice.invoice_number,
@@ -127,6 +140,8 @@ def archive_history(cycle: Cycle) -> None:
     # the plan is made on the workbook as the write-back left it (today's payments may have
     # settled rows)
     plan = _plan(cycle, cycle.backend.read())
+    if plan is not None and plan.moves:
+        freeze_moving(cycle, plan)
     try:
         moved = move(cycle.config, cycle.journal, cycle.backend,
                      plan.moves if plan else (), cycle.now)

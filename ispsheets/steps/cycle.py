@@ -70,6 +70,7 @@ class Snapshot:
     invoices: tuple[Invoice, ...]
     clients: tuple[Client, ...]
     balances: Mapping[str, Decimal]
+    archived_invoices: int = 0  # issued, not void, and in the archive (not in `invoices`)
 
 
 @dataclass

@@ -33,7 +33,12 @@ from ispsheets.failures import reason, remedy
 from ispsheets.faults import checkpoint
 from ispsheets.ledger import invoice_message_key
 from ispsheets.money import ZERO, format_money
-from ispsheets.payments.account import AccountSummary, account_summary
+from ispsheets.payments.account import (
+    NOTHING_ARCHIVED,
+    AccountSummary,
+    ArchivedAccount,
+    account_summary,
+)
 from ispsheets.payments.autopay import will_charge_card
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.cards import cards_on_file
@@ -246,13 +251,52 @@ def account_summaries(cycle: Cycle, invoices: Sequence[Invoice]
         if payment.client_id in wanted:
             payments.setdefault(payment.client_id, []).append(payment)
     balances = cycle.allocation.client_balances if cycle.allocation else {}
+    archived = _archived_accounts(cycle, invoices, by_client)
     result = {}
     for invoice in invoices:
         summary = account_summary(invoice, by_client.get(invoice.client_id, ()),
                                   payments.get(invoice.client_id, ()),
-                                  balances.get(invoice.client_id, ZERO), cycle.today)
+                                  balances.get(invoice.client_id, ZERO), cycle.today,
+                                  archived.get(invoice.client_id, NOTHING_ARCHIVED))
         if summary is not None and summary.tells_more:
             result[invoice.invoice_number] = summary
+    return result
+
+
+def _archived_accounts(cycle: Cycle, invoices: Sequence[Invoice],
+                       by_client: Mapping[str, Sequence[Invoice]]) -> dict[str, ArchivedAccount]:
+    """What the archive holds that these invoices' summaries reach back to. A client whose
+    previous invoice may be archived (none live is newer than the newest archived one) has
+    all of theirs read; the others only the archived payments dated after their previous
+    invoice (one indexed read of the recent archived payments, usually none)."""
+    journal = cycle.journal
+    invoice_end = journal.archived_figures_end("invoice")
+    payment_end = journal.archived_figures_end("payment")
+    if invoice_end is None and payment_end is None:
+        return {}
+    since: dict[str, dt.date | None] = {}
+    for invoice in invoices:
+        since[invoice.client_id] = max(
+            (i.issue_date for i in by_client.get(invoice.client_id, ())
+             if i.invoice_number != invoice.invoice_number and i.status not in ("void", "held")),
+            default=None)
+    result: dict[str, ArchivedAccount] = {}
+    for client_id, day in since.items():
+        if invoice_end is not None and (day is None or day < invoice_end):
+            figures = journal.client_archived_figures(client_id)
+            result[client_id] = ArchivedAccount(
+                tuple(dt.date.fromisoformat(data["issued"]) for kind, _, data in figures
+                      if kind == "invoice"),
+                tuple((dt.date.fromisoformat(d), Decimal(data["amount"]))
+                      for kind, d, data in figures if kind == "payment"))
+    later = [day for c, day in since.items() if c not in result and day is not None]
+    if payment_end is not None and later and min(later) < payment_end:
+        recent: dict[str, list[tuple[dt.date, Decimal]]] = {}
+        for client_id, day, data in journal.archived_payment_figures_after(min(later)):
+            recent.setdefault(client_id, []).append((day, Decimal(data["amount"])))
+        for client_id, payments in recent.items():
+            if client_id in since and client_id not in result:
+                result[client_id] = ArchivedAccount(payments=tuple(payments))
     return result
 
 

@@ -25,12 +25,12 @@ DELETED = "payment_deleted"  # a payment the owner deleted and confirmed deletin
 
 
 def known_rows(journal: Journal) -> KnownRows:
-    """The Payments rows the journal logged and the Charges rows it billed or added, by id,
-    with what it saw in them."""
+    """The Payments rows the journal logged (but those the archive took) and the Charges rows
+    it billed or added, by id, with what it saw in them."""
     deleted = {key.removeprefix(f"{DELETED}/"): detail
                for key, detail in journal.action_details(DELETED, "done").items()}
     payments = {}
-    for key, detail in journal.action_details("payment").items():
+    for key, detail in journal.action_details("payment", live=True).items():
         payment_id = key.removeprefix("payment/")
         if deleted.get(payment_id) != detail:
             payments[payment_id] = detail

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ispsheets.archive.book import Archived
+from ispsheets.archive.replay import allocate_live
 from ispsheets.book.known import payment_fingerprint
 from ispsheets.book.records import Payment
 from ispsheets.journal import ActionRecord
-from ispsheets.ledger import allocate_all
 from ispsheets.money import format_money
 from ispsheets.steps.cycle import Cycle
 
@@ -15,16 +16,21 @@ def _fingerprint(payment: Payment) -> str:
 
 
 def allocate_payments(cycle: Cycle) -> None:
-    """Allocate every payment against every invoice (the journal's invoices, the book's
-    payments); the result is what the write-back and the collections steps use."""
-    cycle.invoices, cycle.allocation = allocate_all(cycle.journal, cycle.book.payments)
+    """Allocate every payment against every invoice (the journal's live invoices, the book's
+    payments, from the archive's checkpoint); the result is what the write-back and the
+    collections steps use."""
+    replayed = allocate_live(cycle.journal, cycle.book.payments,
+                             cycle.config.workbook.date_order)
+    cycle.invoices, cycle.allocation = replayed.invoices, replayed.allocation
+    if replayed.archived:  # not written back: the archive step brings them back
+        cycle.archived = (cycle.archived or Archived()).with_invoices(replayed.archived)
 
 
 def reconcile(cycle: Cycle) -> None:
     """Log `payment_applied` once for each payment seen for the first time (again if the owner
     later corrects its date, client or amount), with where the allocation put it."""
     logged: dict[str, ActionRecord | None] = {
-        action.key: action for action in cycle.journal.actions("payment")}
+        action.key: action for action in cycle.journal.actions("payment", live=True)}
     with cycle.journal.transaction():  # one disk sync for a statement's worth of payments
         _log_new_payments(cycle, logged)
 
@@ -33,6 +39,8 @@ def _log_new_payments(cycle: Cycle, logged: dict[str, ActionRecord | None]) -> N
     currency = cycle.config.currency
     assert cycle.allocation is not None
     for payment in sorted(cycle.book.payments, key=lambda p: (p.date, p.payment_id)):
+        if payment.payment_id not in cycle.allocation.payments:
+            continue  # the archive took it (a row moving, or shown again by an old copy)
         key = f"payment/{payment.payment_id}"
         fingerprint = _fingerprint(payment)
         seen = logged.get(key)
