@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import Allocation
+from ispsheets.reporting.archived import record_figures
 
 
 @dataclass(frozen=True)
@@ -36,4 +37,5 @@ def freeze(journal: Journal, frozen: Frozen) -> None:
     if not frozen.invoices and not frozen.payments:
         return
     # (each part adds one call here, in the order written; all are idempotent)
+    record_figures(journal, frozen)
     journal.mark_frozen([i.invoice_number for i in frozen.invoices])
