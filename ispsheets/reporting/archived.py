@@ -232,6 +232,10 @@ def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     """The figures dated from `since` on (through the `day` index), every client's totals,
     and the figures of the live `invoices` and `payments` dated before `since` that have one
     (few: a restored invoice; or, while runs still give the report everything, all)."""
+    clients = {key: _client_figures(json.loads(data))
+               for _, key, _, _, data in journal.archived_figures(kind="client")}
+    if not clients:  # every figure is in its client's totals: nothing archived yet
+        return ArchivedFigures(since)
     decoder = _Decoder()
     rows = journal.archived_figures(since=since.isoformat())
     shown_invoices, shown_payments, paid_on = _decode(rows, decoder)
@@ -240,7 +244,5 @@ def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     earlier += [("payment", p.payment_id) for p in payments if p.date < since]
     earlier_rows = journal.archived_figures(keys=[k for k in earlier if k not in loaded])
     earlier_invoices, earlier_payments, _ = _decode(earlier_rows, decoder)
-    clients = {key: _client_figures(json.loads(data))
-               for _, key, _, _, data in journal.archived_figures(kind="client")}
     return ArchivedFigures(since, tuple(shown_invoices), tuple(shown_payments), paid_on,
                            clients, tuple(earlier_invoices), tuple(earlier_payments))
