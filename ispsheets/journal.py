@@ -1026,6 +1026,41 @@ class Journal:
         return [row[0] for row in self._rows(
             "SELECT number FROM invoices WHERE archived = 1 AND frozen = 0")]
 
+    def archived_figures(self, kind: str | None = None, since: str | None = None,
+                         keys: Iterable[tuple[str, str]] | None = None
+                         ) -> list[tuple[str, str, str, str, str]]:
+        """Report figures (`ispsheets.reporting.archived`) as (kind, key, client_id, day, data):
+        of one kind, those whose day is `since` or later (by the day index), or those of the
+        given (kind, key) pairs."""
+        if keys is not None:
+            by_kind: dict[str, list[str]] = {}
+            for k, key in keys:
+                by_kind.setdefault(k, []).append(key)
+            rows = []
+            for k, wanted in by_kind.items():
+                for start in range(0, len(wanted), 500):
+                    chunk = wanted[start:start + 500]
+                    rows += self._rows("SELECT kind, key, client_id, day, data FROM "
+                                       f"archived_figures WHERE kind = ? AND key IN "
+                                       f"({','.join('?' * len(chunk))})", [k, *chunk])
+            return rows
+        where = [f"{column} {op} ?" for column, op, value
+                 in (("kind", "=", kind), ("day", ">=", since)) if value is not None]
+        return self._rows("SELECT kind, key, client_id, day, data FROM archived_figures"
+                          + (" WHERE " + " AND ".join(where) if where else ""),
+                          [v for v in (kind, since) if v is not None])
+
+    def put_archived_figures(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
+        """Write (or replace) report figures: (kind, key, client_id, day, data)."""
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO archived_figures VALUES (?,?,?,?,?)",
+                           list(rows))
+
+    def delete_archived_figures(self, keys: Iterable[tuple[str, str]]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM archived_figures WHERE kind = ? AND key = ?",
+                           list(keys))
+
     def oldest_activity(self) -> dt.datetime | None:
         """When the oldest Activity row the tool logged happened (None: none yet)."""
         row = self._db.execute("SELECT min(timestamp) FROM activity").fetchone()

@@ -20,6 +20,7 @@ from decimal import Decimal
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import Allocation
+from ispsheets.reporting.archived import record_figures
 
 ZERO = Decimal("0.00")
 
@@ -40,6 +41,7 @@ def freeze(journal: Journal, frozen: Frozen) -> None:
         return
     # (each part adds one call here, in the order written; all are idempotent)
     freeze_allocation(journal, frozen)
+    record_figures(journal, frozen)
     journal.mark_frozen([i.invoice_number for i in frozen.invoices])
 
 

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine, Package, Payment, Service
+from ispsheets.reporting.archived import ArchivedFigures
 
 if TYPE_CHECKING:
     from ispsheets.reporting.cards import CardFacts
@@ -16,7 +17,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ReportInput:
-    """Invoices carry `paid`, `balance` and `status` as of `as_of` (from the allocation)."""
+    """Invoices carry `paid`, `balance` and `status` as of `as_of` (from the allocation).
+
+    `archived` holds the figures of invoices and payments moved to the archive, of the months
+    shown (`first_shown`); every table counts them with the live records, but an archived one
+    that is also given live (a restored invoice) counts once, as the live record."""
 
     as_of: dt.date
     currency: str
@@ -28,11 +33,24 @@ class ReportInput:
     paid_on: Mapping[str, dt.date] = field(default_factory=dict)  # invoice → day paid in full
     suspensions: tuple[tuple[str, dt.date], ...] = ()  # (client_id, day the tool suspended)
     cards: CardFacts | None = None  # card payments (None: Stripe is off)
+    archived: ArchivedFigures = field(default_factory=ArchivedFigures)
+
+    @cached_property
+    def invoice_numbers(self) -> frozenset[str]:
+        """The numbers of the invoices given live (whatever their status)."""
+        return frozenset(i.invoice_number for i in self.invoices)
+
+    @cached_property
+    def payment_ids(self) -> frozenset[str]:
+        return frozenset(p.payment_id for p in self.payments)
 
     @cached_property
     def live_invoices(self) -> tuple[Invoice, ...]:
-        """Invoices that count: every one but the voided and the held (not sent yet)."""
-        return tuple(i for i in self.invoices if i.status not in ("void", "held"))
+        """Invoices that count: every one but the voided and the held (not sent yet), and the
+        archived ones of the months shown."""
+        live = self.invoice_numbers
+        return (*(i for i in self.invoices if i.status not in ("void", "held")),
+                *(i for i in self.archived.invoices if i.invoice_number not in live))
 
     @cached_property
     def held_invoices(self) -> tuple[Invoice, ...]:
@@ -45,7 +63,32 @@ class ReportInput:
 
     @cached_property
     def counted_payments(self) -> tuple[Payment, ...]:
-        return tuple(p for p in self.payments if p.date <= self.as_of)
+        """Payments dated up to as_of, with the archived ones of the months shown."""
+        live = self.payment_ids
+        return (*(p for p in self.payments if p.date <= self.as_of),
+                *(p for p in self.archived.payments
+                  if p.date <= self.as_of and p.payment_id not in live))
+
+    @cached_property
+    def paid_days(self) -> Mapping[str, dt.date]:
+        """Invoice → the day it was paid in full: `paid_on`, and the archived invoices'."""
+        live = self.invoice_numbers
+        return {**{n: d for n, d in self.archived.paid_on.items() if n not in live},
+                **self.paid_on}
+
+    def archived_first(self, payments: bool = False) -> dt.date | None:
+        """The first archived invoice's day (or payment's, with `payments`) up to as_of."""
+        days = [c.first_invoice for c in self.archived.clients.values()]
+        days += [c.first_payment for c in self.archived.clients.values()] if payments else []
+        return min((d for d in days if d is not None and d <= self.as_of), default=None)
+
+
+HISTORY_MONTHS = 12  # the months the report shows: revenue tables and Client history
+
+
+def first_shown(as_of: dt.date) -> dt.date:
+    """The first day of the first month the report shows."""
+    return months_back(as_of, HISTORY_MONTHS)[0]
 
 
 def month_start(day: dt.date) -> dt.date:

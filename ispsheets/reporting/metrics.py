@@ -100,15 +100,15 @@ def _due_in_window(data: ReportInput) -> list:
 def collection_rate(data: ReportInput) -> Decimal | None:
     """% of invoices due in the last 90 days that were paid in full by their due date."""
     due = _due_in_window(data)
-    on_time = [i for i in due if (paid := data.paid_on.get(i.invoice_number)) is not None
+    on_time = [i for i in due if (paid := data.paid_days.get(i.invoice_number)) is not None
                and paid <= i.due_date]
     return _pct(len(on_time), len(due))
 
 
 def late_payment_rate(data: ReportInput) -> Decimal | None:
     """% of invoices due in the last 90 days paid in full, that were paid after their due date."""
-    paid = [(i, data.paid_on[i.invoice_number]) for i in _due_in_window(data)
-            if i.invoice_number in data.paid_on]
+    paid = [(i, data.paid_days[i.invoice_number]) for i in _due_in_window(data)
+            if i.invoice_number in data.paid_days]
     return _pct(sum(1 for i, day in paid if day > i.due_date), len(paid))
 
 

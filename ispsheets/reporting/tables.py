@@ -17,6 +17,7 @@ import pandas as pd
 from ispsheets.money import minor_units
 from ispsheets.reporting.inputs import (
     ReportInput,
+    first_shown,
     month_start,
     months_back,
     service_month,
@@ -58,6 +59,10 @@ def aging(data: ReportInput) -> list[AgingRow]:
     for p in data.counted_payments:
         if p.amount > 0:
             last_paid[p.client_id] = max(p.date, last_paid.get(p.client_id, p.date))
+    for client_id, figures in data.archived.clients.items():  # paid before the months shown
+        day = figures.last_payment
+        if day is not None and day <= data.as_of:
+            last_paid[client_id] = max(day, last_paid.get(client_id, day))
     per_client: dict[str, list] = defaultdict(list)
     for invoice in data.open_invoices:
         per_client[invoice.client_id].append(invoice)
@@ -123,6 +128,7 @@ def first_month(data: ReportInput, payments: bool = False) -> dt.date | None:
     None before any."""
     days = [i.issue_date for i in data.live_invoices if i.issue_date <= data.as_of]
     days += [p.date for p in data.counted_payments] if payments else []
+    days += filter(None, [data.archived_first(payments)])  # before the months shown
     return month_start(min(days)) if days else None
 
 
@@ -205,29 +211,75 @@ class HistoryRow(NamedTuple):
     client_id: str
     name: str
     date: dt.date
-    kind: str  # "invoice" or "payment"
+    kind: str  # "brought forward", "invoice" or "payment"
     reference: str
     charged: Decimal
     paid: Decimal
     running_balance: Decimal
 
 
+BROUGHT_FORWARD = "brought forward"
+
+
+def brought_forward(data: ReportInput, start: dt.date) -> dict[str, tuple[Decimal, Decimal]]:
+    """client → (charged, paid) before `start`: the live records dated before it, and the
+    archived ones from each client's running totals less those dated from `start` on (read
+    with the months shown) and less those also given live (counted as live)."""
+    totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for i in data.invoices:
+        if i.status not in ("void", "held") and i.issue_date < start:
+            totals[i.client_id][0] += i.total
+    for p in data.payments:
+        if p.date < start:
+            totals[p.client_id][1] += p.amount
+    archived = data.archived
+    for client_id, figures in archived.clients.items():
+        totals[client_id][0] += figures.charged
+        totals[client_id][1] += figures.paid
+    live_invoices, live_payments = data.invoice_numbers, data.payment_ids
+    for i in archived.invoices:
+        if i.issue_date >= start:
+            totals[i.client_id][0] -= i.total
+    for p in archived.payments:
+        if p.date >= start:
+            totals[p.client_id][1] -= p.amount
+    for i in (*archived.invoices, *archived.earlier_invoices):
+        if i.issue_date < start and i.invoice_number in live_invoices:
+            totals[i.client_id][0] -= i.total
+    for p in (*archived.payments, *archived.earlier_payments):
+        if p.date < start and p.payment_id in live_payments:
+            totals[p.client_id][1] -= p.amount
+    return {c: (charged, paid) for c, (charged, paid) in totals.items() if charged or paid}
+
+
 def client_history(data: ReportInput) -> list[HistoryRow]:
-    """Per client, invoices and payments in date order with a running balance."""
+    """Per client, the invoices and payments of the months shown in date order with a running
+    balance, after a "brought forward" line with what was charged and paid before them."""
     names = {c.client_id: c.name for c in data.clients}
+    start = first_shown(data.as_of)
     events: dict[str, list[tuple[dt.date, int, str, str, Decimal, Decimal]]] = defaultdict(list)
     for i in data.live_invoices:
-        if i.issue_date <= data.as_of:
+        if start <= i.issue_date <= data.as_of:
             events[i.client_id].append((i.issue_date, 0, "invoice", i.invoice_number, i.total,
                                         ZERO))
     for p in data.counted_payments:
-        label = p.payment_id + (f" ({p.method})" if p.method else "")
-        events[p.client_id].append((p.date, 1, "payment", label, ZERO, p.amount))
+        if p.date >= start:
+            label = p.payment_id + (f" ({p.method})" if p.method else "")
+            events[p.client_id].append((p.date, 1, "payment", label, ZERO, p.amount))
+    before = brought_forward(data, start)
     rows = []
-    for client_id in sorted(events):
+    for client_id in sorted(events.keys() | before.keys()):
+        if client_id not in events and before[client_id][0] == before[client_id][1]:
+            continue  # nothing in the months shown, nothing owed or in credit: story over
         balance = ZERO
+        name = names.get(client_id, "")
+        if client_id in before:
+            charged, paid = before[client_id]
+            balance = charged - paid
+            rows.append(HistoryRow(client_id, name, start, BROUGHT_FORWARD,
+                                   f"before {start:%B %Y}", charged, paid, balance))
         for day, _, kind, reference, charged, paid in sorted(events[client_id]):
             balance += charged - paid
-            rows.append(HistoryRow(client_id, names.get(client_id, ""), day, kind, reference,
-                                   charged, paid, balance))
+            rows.append(HistoryRow(client_id, name, day, kind, reference, charged, paid,
+                                   balance))
     return rows

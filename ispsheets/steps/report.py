@@ -21,7 +21,8 @@ from typing import NoReturn
 from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
 from ispsheets.problems import ExitCode, Problem
-from ispsheets.reporting.inputs import ReportInput
+from ispsheets.reporting.archived import load_figures
+from ispsheets.reporting.inputs import ReportInput, first_shown
 from ispsheets.steps.cards import card_facts
 from ispsheets.steps.cycle import Cycle
 
@@ -56,12 +57,14 @@ def report_input(cycle: Cycle) -> ReportInput:
     paid_on = {number: state.paid_on for number, state in cycle.allocation.invoices.items()
                if state.paid_on is not None}
     invoices = cycle.ledger.invoices if cycle.ledger else tuple(cycle.invoices)
+    archived = load_figures(cycle.journal, first_shown(cycle.today), invoices,
+                            cycle.book.payments)
     return ReportInput(as_of=cycle.today, currency=cycle.config.currency,
                        clients=cycle.book.clients, packages=cycle.book.packages,
                        services=cycle.book.services, invoices=tuple(invoices),
                        payments=cycle.book.payments, paid_on=paid_on,
                        suspensions=tuple(cycle.journal.suspension_history()),
-                       cards=card_facts(cycle))
+                       cards=card_facts(cycle), archived=archived)
 
 
 def _folder(cycle: Cycle) -> Path:
