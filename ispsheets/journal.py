@@ -238,6 +238,8 @@ _V5 = f"""
             UPDATE actions SET archived = NEW.state IN {_ARCHIVED_STATES}
             WHERE key = 'payment/' || NEW.key;
         END;
+        -- the day each frozen source's money came (a payment's date, a credit note's issue)
+        ALTER TABLE frozen_applied ADD COLUMN day TEXT;
         -- a client's archived figures (the account summary of an invoice whose previous
         -- invoice is archived)
         CREATE INDEX archived_figures_client ON archived_figures (client_id, kind, day);
@@ -335,6 +337,17 @@ class Billed:
     kind: str
     key: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FrozenPair:
+    """What one source (payment id, `credit-note:NUMBER`) paid of an archived invoice, and the
+    day its money came (None: not known, from before the day was kept)."""
+
+    invoice_number: str
+    source: str
+    amount: Decimal
+    day: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -959,37 +972,45 @@ class Journal:
             "SELECT a.key, a.state FROM temp.wanted w JOIN archived a "
             f"ON a.tab = '{tab}' AND a.key = w.key"))}
 
-    def frozen_from(self, sources: Iterable[str]) -> list[tuple[str, str, Decimal]]:
-        """(invoice, source, amount) frozen for archived invoices, of these sources."""
-        return [(number, source, Decimal(amount)) for number, source, amount in
-                self._with_wanted(sources, (
-                    "SELECT f.invoice_number, f.source, f.amount FROM temp.wanted w "
-                    "JOIN frozen_applied f ON f.source = w.key"))]
+    def archived_on(self, tab: str, keys: Iterable[str]) -> dict[str, dt.date]:
+        """key → the day the archive last changed it, for those of `keys` it holds (keyed,
+        moving or moved) on `tab`."""
+        return {key: dt.datetime.fromisoformat(at).date() for key, at in self._with_wanted(
+            keys, "SELECT a.key, a.updated_at FROM temp.wanted w JOIN archived a ON "
+                  f"a.tab = '{tab}' AND a.key = w.key AND a.state IN {_ARCHIVED_STATES}")}
 
-    def frozen_into(self, numbers: Iterable[str] = ()) -> list[tuple[str, str, Decimal]]:
-        """(invoice, source, amount) frozen for the invoices brought back from the archive
-        and for `numbers`."""
+    def frozen_from(self, sources: Iterable[str]) -> list[FrozenPair]:
+        """The pairs frozen for archived invoices, of these sources."""
+        return [FrozenPair(n, s, Decimal(a), _date(d)) for n, s, a, d in self._with_wanted(
+            sources, "SELECT f.invoice_number, f.source, f.amount, f.day FROM temp.wanted w "
+                     "JOIN frozen_applied f ON f.source = w.key")]
+
+    def frozen_into(self, numbers: Iterable[str] = ()) -> list[FrozenPair]:
+        """The pairs frozen for the invoices brought back from the archive and `numbers`."""
         restored = self._rows(
-            "SELECT f.invoice_number, f.source, f.amount FROM archived a JOIN frozen_applied f "
-            "ON f.invoice_number = a.key WHERE a.tab = 'Invoices' AND a.state = 'restored'")
+            "SELECT f.invoice_number, f.source, f.amount, f.day FROM archived a "
+            "JOIN frozen_applied f ON f.invoice_number = a.key WHERE a.tab = 'Invoices' "
+            "AND a.state = 'restored'")
         named = self._with_wanted(numbers, (
-            "SELECT f.invoice_number, f.source, f.amount FROM temp.wanted w "
+            "SELECT f.invoice_number, f.source, f.amount, f.day FROM temp.wanted w "
             "JOIN frozen_applied f ON f.invoice_number = w.key"))
-        return sorted({(n, s, Decimal(a)) for n, s, a in [*restored, *named]})
+        return [FrozenPair(n, s, Decimal(a), _date(d))
+                for n, s, a, d in sorted(set(map(tuple, [*restored, *named])))]
 
     def write_frozen(self, pairs: Mapping[str, Mapping[str, Decimal]],
-                     live_sources: Collection[str]) -> None:
+                     live_sources: Collection[str], days: Mapping[str, dt.date]) -> None:
         """Freeze where each invoice's money came from: the pairs from `live_sources` are
-        replaced by `pairs` (the allocation now), those from sources no longer alive stay."""
+        replaced by `pairs` (the allocation now; `days`: when each source's money came),
+        those from sources no longer alive stay."""
         with self.transaction() as db:
             for number, sources in pairs.items():
-                kept = [(s, a) for s, a in db.execute(
-                    "SELECT source, amount FROM frozen_applied WHERE invoice_number = ?",
+                kept = [(number, s, a, d) for s, a, d in db.execute(
+                    "SELECT source, amount, day FROM frozen_applied WHERE invoice_number = ?",
                     (number,)).fetchall() if s not in live_sources and s not in sources]
                 db.execute("DELETE FROM frozen_applied WHERE invoice_number = ?", (number,))
-                db.executemany("INSERT INTO frozen_applied VALUES (?, ?, ?)",
-                               [(number, s, str(a)) for s, a in [*kept, *sources.items()]
-                                if a != 0])
+                db.executemany("INSERT INTO frozen_applied VALUES (?, ?, ?, ?)", [
+                    *kept, *((number, s, str(a), _iso(days.get(s))) for s, a in sources.items()
+                             if a != 0)])
 
     def archived_figures_end(self, kind: str) -> dt.date | None:
         """The latest `day` of the archived figures of one kind (None: none)."""

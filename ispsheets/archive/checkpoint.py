@@ -13,13 +13,14 @@ the next run from the full history (`ispsheets.archive.replay`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
-from ispsheets.payments.allocate import Allocation
+from ispsheets.payments.allocate import CREDIT_NOTE, Allocation
 from ispsheets.reporting.archived import record_figures
 
 ZERO = Decimal("0.00")
@@ -33,6 +34,7 @@ class Frozen:
     invoices: Sequence[Invoice]
     payments: Sequence[Payment]
     allocation: Allocation
+    days: Mapping[str, dt.date] = field(default_factory=dict)  # source → its money's day
 
 
 def freeze(journal: Journal, frozen: Frozen) -> None:
@@ -67,4 +69,13 @@ def freeze_allocation(journal: Journal, frozen: Frozen) -> None:
     allocation = frozen.allocation
     replayed = {*allocation.payments, *allocation.notes_applied}
     journal.write_frozen(sources_of([i.invoice_number for i in frozen.invoices], allocation),
-                         replayed)
+                         replayed, frozen.days)
+
+
+def source_days(payments: Iterable[Payment], invoices: Iterable[Invoice]
+                ) -> dict[str, dt.date]:
+    """The day each source's money came: a payment's date, a credit note's issue date."""
+    days = {CREDIT_NOTE + i.invoice_number: i.issue_date for i in invoices if i.total < 0}
+    for payment in payments:
+        days.setdefault(payment.payment_id, payment.date)
+    return days

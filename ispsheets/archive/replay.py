@@ -14,15 +14,17 @@ included, and frozen (`backfill`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from ispsheets.archive.book import LIVE_STATES, archived_payments
 from ispsheets.archive.checkpoint import Frozen as Checkpoint
-from ispsheets.archive.checkpoint import freeze
+from ispsheets.archive.checkpoint import freeze, source_days
 from ispsheets.book.parse import DateOrder
 from ispsheets.book.records import Invoice, Payment
-from ispsheets.journal import Journal
+from ispsheets.journal import FrozenPair, Journal
 from ispsheets.ledger import issued_invoices, with_allocation
 from ispsheets.payments.allocate import CREDIT_NOTE, Allocation, Frozen, allocate
 
@@ -40,25 +42,40 @@ def frozen_state(journal: Journal, invoices: Sequence[Invoice],
                  payments: Sequence[Payment], named: Collection[str] = ()) -> Frozen:
     """What the archived invoices took of the live sources, and what archived sources paid
     of the live invoices (`named`: archived invoices replayed as live today)."""
-    live = {i.invoice_number for i in invoices}
+    sources = live_sources(invoices, payments)
+    return frozen_from_pairs([*journal.frozen_into(named), *journal.frozen_from(sources)],
+                             {i.invoice_number for i in invoices}, sources)
+
+
+def live_sources(invoices: Sequence[Invoice], payments: Sequence[Payment]) -> set[str]:
+    """The sources of money the replay sees: payment ids and `credit-note:NUMBER`."""
     sources = {p.payment_id for p in payments}
     sources.update(CREDIT_NOTE + i.invoice_number for i in invoices if i.total < 0)
-    prepaid: dict[str, list[tuple[str, object]]] = {}
-    for number, source, amount in journal.frozen_into(named):
+    return sources
+
+
+def frozen_from_pairs(pairs: Iterable[FrozenPair], live: Collection[str],
+                      sources: Collection[str]) -> Frozen:
+    """From frozen pairs: what sources no longer alive paid of the `live` invoices, and what
+    archived invoices took of the live `sources`."""
+    prepaid: dict[str, dict[str, tuple[Decimal, dt.date | None]]] = {}
+    consumed: dict[str, dict[str, Decimal]] = {}
+    for pair in pairs:
+        number, source = pair.invoice_number, pair.source
         if number in live and source not in sources:
-            prepaid.setdefault(number, []).append((source, amount))
-    consumed: dict[str, list[tuple[str, object]]] = {}
-    for number, source, amount in journal.frozen_from(sources):
-        if number not in live:
-            consumed.setdefault(source, []).append((number, amount))
-    return Frozen({n: tuple(p) for n, p in prepaid.items()},  # type: ignore[misc]
-                  {s: tuple(p) for s, p in consumed.items()})  # type: ignore[misc]
+            prepaid.setdefault(number, {})[source] = (pair.amount, pair.day)
+        elif number not in live and source in sources:
+            consumed.setdefault(source, {})[number] = pair.amount
+    return Frozen({n: tuple((s, a, d) for s, (a, d) in p.items()) for n, p in prepaid.items()},
+                  {s: tuple(p.items()) for s, p in consumed.items()})
 
 
-def _refunded_archived(payments: Sequence[Payment]) -> set[str]:
-    """Invoices a refund names: an archived one is replayed (and reopened) like the
-    from-scratch allocation would, so the archive brings it back."""
-    return {p.invoice_number for p in payments if p.amount < 0 and p.invoice_number}
+def reopening(refunds: Sequence[Payment], archived_on: Mapping[str, dt.date]) -> set[str]:
+    """The archived invoices a refund dated after their move names: replayed (and reopened)
+    as the from-scratch allocation would, so the archive brings them back. A refund from
+    before the move was replayed when they were frozen."""
+    return {p.invoice_number for p in refunds if p.amount < 0
+            and p.invoice_number in archived_on and p.date > archived_on[p.invoice_number]}
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,9 @@ def allocate_live(journal: Journal, payments: Sequence[Payment], order: DateOrde
         return backfill(journal, payments, order)
     invoices = issued_invoices(journal)
     alive = live_payments(journal, payments)
-    named = _refunded_archived(alive) - {i.invoice_number for i in invoices}
+    refunds = [p for p in alive if p.amount < 0 and p.invoice_number]
+    named = reopening(refunds, journal.archived_on(
+        "Invoices", {p.invoice_number for p in refunds})) if refunds else set()
     if named:
         extra = [r.invoice for r in journal.archived_invoices(named)]
         invoices = [*invoices, *extra]
@@ -98,7 +117,8 @@ def backfill(journal: Journal, payments: Sequence[Payment], order: DateOrder) ->
     allocated = with_allocation(invoices, allocation)
     unfrozen = set(journal.unfrozen_archived())
     freeze(journal, Checkpoint([i for i in allocated if i.invoice_number in unfrozen],
-                               archived, allocation))
+                               archived, allocation,
+                               source_days([*payments, *archived], invoices)))
     live = {i.invoice_number for i in issued_invoices(journal)}
     reopened = {i.invoice_number for i in allocated
                 if i.invoice_number not in live and i.status not in ("paid", "void")}

@@ -84,11 +84,13 @@ class Frozen:
     """Where the money of archived invoices came from, as far as the live replay needs it.
 
     `prepaid`: a live invoice → what sources no longer alive (archived payments, archived
-    credit notes) paid of it; `consumed`: a live source (payment id, or `credit-note:NUMBER`)
-    → what it paid of archived invoices. Both as `(other side, amount)` pairs.
+    credit notes) paid of it, as `(source, amount, day)`: replayed on that day, on that
+    invoice only (None: its issue date); `consumed`: a live source (payment id, or
+    `credit-note:NUMBER`) → what it paid of archived invoices, as `(invoice, amount)`.
     """
 
-    prepaid: Mapping[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
+    prepaid: Mapping[str, tuple[tuple[str, Decimal, dt.date | None], ...]] = field(
+        default_factory=dict)
     consumed: Mapping[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -280,15 +282,25 @@ class _Allocator:
                     self._receive(state, source, credit, invoice.issue_date)
             return
         inv = state.add(invoice)
-        prepaid = self.frozen.prepaid.get(number)
-        if prepaid:
-            inv.paid = sum((amount for _, amount in prepaid), ZERO)
         while state.credit and inv.total - inv.paid > 0:
             source = state.credit[0]
             source.amount = self._pay(inv, source.payment_id, source.amount, invoice.issue_date)
             if source.amount == 0:
                 state.credit.pop(0)
         state.sync(inv)
+
+    def prepay(self, payment: Payment) -> None:
+        """An archived source's part of a live invoice, on its own day, on that invoice; what
+        it cannot pay there (the replay ordered other money first) stays credit: money is
+        never lost."""
+        state = self.client(payment.client_id)
+        inv = state.invoices.get(payment.invoice_number)
+        left = payment.amount
+        if inv is not None:
+            left = self._pay(inv, None, left, payment.date)
+            state.sync(inv)
+        if left > 0:
+            self._receive(state, None, left, payment.date)
 
     def pay(self, payment: Payment) -> None:
         pid = payment.payment_id
@@ -420,13 +432,32 @@ def allocate(invoices: Sequence[Invoice], payments: Sequence[Payment],
     """
     with paused_gc():
         allocator = _Allocator(frozen)
-        for client_invoices, client_payments in _by_client(invoices, payments):
+        prepaid = _prepaid(invoices, frozen)
+        for client_invoices, client_payments in _by_client(invoices, [*payments, *prepaid]):
             for item in _in_order(client_invoices, client_payments):
                 if isinstance(item, Invoice):
                     allocator.issue(item)
+                elif prepaid and item.method == _PREPAID:
+                    allocator.prepay(item)
                 else:
                     allocator.pay(item)
         return allocator.result()
+
+
+_PREPAID = "\0archived"  # the method of the payments `_prepaid` makes (no row has it)
+
+
+def _prepaid(invoices: Sequence[Invoice], frozen: Frozen) -> list[Payment]:
+    """What archived sources paid of the live invoices, as payments replayed in their turn."""
+    if not frozen.prepaid:
+        return []
+    result = []
+    for invoice in invoices:
+        for source, amount, day in frozen.prepaid.get(invoice.invoice_number, ()):
+            day = max(day or invoice.issue_date, invoice.issue_date)  # not before it exists
+            result.append(Payment(source, day, invoice.client_id, amount, method=_PREPAID,
+                                  invoice_number=invoice.invoice_number))
+    return result
 
 
 def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:

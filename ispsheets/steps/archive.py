@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from ispsheets.archive.checkpoint import Frozen, freeze
+from ispsheets.archive.checkpoint import Frozen, freeze, source_days
 from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.archive.move import move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
@@ -82,7 +82,8 @@ def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
     ids = {m.key for m in plan.moves if m.tab == "Payments"}
     freeze(cycle.journal, Frozen(
         [i for i in cycle.ledger.invoices if i.invoice_number in numbers],
-        [p for p in cycle.book.payments if p.payment_id in ids], cycle.allocation))
+        [p for p in cycle.book.payments if p.payment_id in ids], cycle.allocation,
+        source_days(cycle.book.payments, cycle.ledger.invoices)))
 
 
 def _summary(counts: Counter[str]) -> str:
