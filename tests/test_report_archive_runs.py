@@ -50,6 +50,7 @@ def _story(business: Business) -> Business:
 
 
 GIVEN: list[ReportInput] = []  # what the archived business's reports were computed from
+TODAY: list[ReportInput] = []  # the same days as runs give it today: everything, and figures
 
 
 def _freeze_when_keyed(plan_archive):
@@ -71,6 +72,7 @@ def _live_only(report_input):
     """The report given only what is not archived (as the runner will), and the figures."""
     def given(cycle):
         data = report_input(cycle)
+        TODAY.append(data)
         moved = archived_keys(cycle.journal)
         numbers, ids = moved.invoice_numbers(), moved.of("Payments")
         invoices = tuple(i for i in data.invoices if i.invoice_number not in numbers)
@@ -122,6 +124,16 @@ def test_every_report_is_the_same(pair) -> None:
     for name, sheets in without.items():
         for sheet, rows in sheets.items():
             assert with_archive[name][sheet] == rows, (name, sheet)
+
+
+def test_records_both_live_and_archived_count_once(pair) -> None:
+    """As runs give the report today (every record, archived or not) with the figures too:
+    the same tables, day after day."""
+    from tests.test_report_archived import _report
+
+    assert len(TODAY) == len(GIVEN) and any(d.archived.invoices for d in TODAY)
+    for everything, live in zip(TODAY, GIVEN, strict=True):
+        assert _report(everything) == _report(live), everything.as_of
 
 
 def test_client_history_starts_with_what_was_brought_forward(pair) -> None:

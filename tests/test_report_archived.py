@@ -78,7 +78,25 @@ def _history(seed: int) -> ReportInput:
                 invoices.append(Invoice(inv, client, issued, start, None, due, subtotal, tax,
                                         total, D(0), total, "open", lines=tuple(lines)))
     payments.append(Payment("R1", dt.date(2025, 9, 3), "C1", D("-20.00"), "card"))
+    payments.append(Payment("R4", dt.date(2025, 12, 5), "C4", D("-5.00"), "card"))  # its last
     payments.append(Payment("P-DEP", dt.date(2025, 2, 20), "C2", D("100.00"), "cash"))
+    # the first day of the months shown, and the day before it
+    edge = D("10.00")
+    invoices.append(Invoice("INV-EDGE", "C1", dt.date(2026, 1, 1), None, None,
+                            dt.date(2026, 1, 16), edge, D(0), edge, edge, D(0), "paid",
+                            lines=(InvoiceLine("INV-EDGE", 1, "", "edge", None, None, D(1),
+                                               edge, edge, D(0), D(0)),)))
+    paid_on["INV-EDGE"] = dt.date(2026, 1, 1)
+    payments.append(Payment("P-EDGE1", dt.date(2025, 12, 31), "C1", D("4.00"), "cash"))
+    payments.append(Payment("P-EDGE2", dt.date(2026, 1, 1), "C1", D("6.00"), "cash"))
+    # a payment plan: issued before the months shown, due (and paid on time) in the last 90 days
+    plan = D("500.00")
+    invoices.append(Invoice("INV-PLAN", "C2", dt.date(2025, 11, 20), None, None,
+                            dt.date(2026, 11, 15), plan, D(0), plan, plan, D(0), "paid",
+                            lines=(InvoiceLine("INV-PLAN", 1, "", "plan", None, None, D(1),
+                                               plan, plan, D(0), D(0)),)))
+    paid_on["INV-PLAN"] = dt.date(2026, 11, 10)
+    payments.append(Payment("P-PLAN", dt.date(2026, 11, 10), "C2", plan, "check"))
     clients = tuple(Client(c, f"Client {c}") for c in CLIENTS)
     packages = (Package("HOME", "Home", D("49.99"), "monthly"),
                 Package("BIZ", "Biz", D("120.50"), "monthly"))
@@ -136,18 +154,43 @@ def test_the_report_from_figures_equals_the_report_of_everything(seed):
     invoices = {n for n in _settled(data) if rng.random() < share}
     payments = {p.payment_id for p in data.payments if rng.random() < share}
     journal = _archive(data, invoices, payments)
-    expected = _report(data)
-    assert _report(_live(data, journal, invoices, payments)) == expected
-    assert _report(_everything(data, journal)) == expected
+    # today's report, and reports written again for days past (`ispsheets report --date`)
+    for as_of in (AS_OF, dt.date(2026, 6, 30), dt.date(2025, 8, 31), dt.date(2025, 1, 31)):
+        day = replace(data, as_of=as_of)
+        expected = _report(day)
+        assert _report(_live(day, journal, invoices, payments)) == expected, as_of
+        assert _report(_everything(day, journal)) == expected, as_of
+
+
+def test_the_months_shown_start_where_the_business_started_before_them():
+    """Nothing invoiced or paid in the first months shown, everything before them archived:
+    the tables still start twelve months back (the first invoice is older), not at the first
+    month with figures."""
+    data = _history(8)
+    quiet = (dt.date(2025, 12, 20), dt.date(2026, 3, 1))
+    data = replace(data,  # (and no invoice older than them still open)
+                   invoices=tuple(i for i in data.invoices
+                                  if not quiet[0] <= i.issue_date < quiet[1]
+                                  and (i.status != "open" or i.issue_date >= quiet[1])
+                                  and i.invoice_number != "INV-PLAN"),
+                   payments=tuple(p for p in data.payments
+                                  if not quiet[0] <= p.date < quiet[1]))
+    invoices = set(_settled(data))
+    payments = {p.payment_id for p in data.payments}
+    live = _live(data, _archive(data, invoices, payments), invoices, payments)
+    for table in (tables.revenue_by_package(live), tables.collected_by_method(live)):
+        assert table.index[0] == dt.date(2026, 1, 1) and len(table.index) == 13
+    assert _report(live) == _report(data)
 
 
 def test_a_restored_invoice_counts_once_as_it_is_now():
     """Archived as paid, back in the workbook partly paid (a refund): the live one counts."""
     data = _history(3)
-    paid = [i for i in data.invoices if i.status == "paid"
-            and first_shown(AS_OF) <= i.issue_date and i.due_date < AS_OF - dt.timedelta(60)]
+    recent = next(i for i in data.invoices if i.status == "paid"  # in the collection rate
+                  and AS_OF - dt.timedelta(80) < i.due_date < AS_OF
+                  and data.paid_on[i.invoice_number] <= i.due_date)
     old = next(i for i in data.invoices if i.status == "paid" and i.issue_date.year == 2025)
-    restored = {paid[0].invoice_number, old.invoice_number}
+    restored = {recent.invoice_number, old.invoice_number}
     journal = _archive(data, restored | set(_settled(data)), set())
     now = tuple(replace(i, paid=i.total - 5, balance=D(5), status="partial")
                 if i.invoice_number in restored else i for i in data.invoices)
@@ -198,6 +241,13 @@ def test_client_history_shows_the_months_shown_after_a_brought_forward_line():
         assert (first.charged, first.paid, first.running_balance) == \
             (charged, paid, charged - paid)
         assert rest and all(start <= r.date <= AS_OF for r in rest)
+        if client == "C1":  # on the first day shown, and the day before it
+            references = [r.reference for r in rest]
+            assert "INV-EDGE" in references and "P-EDGE2 (cash)" in references
+            assert "P-EDGE1 (cash)" not in references
+        assert sum((r.charged for r in mine), D(0)) == sum(
+            (i.total for i in data.invoices if i.client_id == client
+             and i.status != "void" and i.issue_date <= AS_OF), D(0))
         assert rest[-1].running_balance == sum(
             (i.total for i in data.invoices if i.client_id == client
              and i.status != "void" and i.issue_date <= AS_OF), D(0)) - sum(
@@ -212,8 +262,17 @@ def test_a_client_whose_story_ended_before_the_months_shown_is_left_out():
     paid = (Payment("P-OLD", dt.date(2024, 5, 2), "C9", D(10)),
             Payment("P-OWE", dt.date(2024, 6, 2), "C8", D(-7)))
     data = replace(data, invoices=data.invoices + gone, payments=data.payments + paid)
+    settled = (Invoice("INV-A", "C7", dt.date(2025, 5, 1), None, None, dt.date(2025, 5, 15),
+                       D(10), D(0), D(10), D(10), D(0), "paid"),
+               Invoice("INV-B", "C7", dt.date(2026, 3, 1), None, None, dt.date(2026, 3, 15),
+                       D(10), D(0), D(10), D(0), D(10), "open"))
+    data = replace(data, invoices=data.invoices + settled,
+                   payments=(*data.payments, Payment("P-A", dt.date(2025, 5, 3), "C7", D(10))))
     clients = {r.client_id for r in tables.client_history(data)}
     assert "C9" not in clients  # nothing since, nothing owed
+    assert [(r.kind, r.charged, r.paid, r.running_balance) for r in tables.client_history(data)
+            if r.client_id == "C7"] == [("brought forward", D(10), D(10), D(0)),
+                                        ("invoice", D(10), D(0), D(10))]
     assert [(r.kind, r.running_balance) for r in tables.client_history(data)
             if r.client_id == "C8"] == [("brought forward", D(7))]  # owes: shown
 
