@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ispsheets.billing.archived import record_billed
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import Allocation
@@ -36,4 +37,5 @@ def freeze(journal: Journal, frozen: Frozen) -> None:
     if not frozen.invoices and not frozen.payments:
         return
     # (each part adds one call here, in the order written; all are idempotent)
+    record_billed(journal, [i.invoice_number for i in frozen.invoices])
     journal.mark_frozen([i.invoice_number for i in frozen.invoices])
