@@ -256,6 +256,10 @@ _V5 = f"""
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
 MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
+# Indexes made on open when missing (no schema change: an older ispsheets ignores them).
+# `billed_invoice`: what live invoices billed is read without scanning years of billed rows.
+_ENSURED = "CREATE INDEX IF NOT EXISTS billed_invoice ON billed (invoice_number);"
+
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
@@ -457,6 +461,7 @@ class Journal:
         for version in range(current + 1, SCHEMA_VERSION + 1):
             self._db.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[version]};\n"
                                    f"PRAGMA user_version = {version};\nCOMMIT;")
+        self._db.executescript(_ENSURED)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -596,6 +601,95 @@ class Journal:
             return [(Billed(k, key, data), number)
                     for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
                                                          strict=True)]
+
+    def _billed_rows(self, query: str, parameters: Iterable[Any] = ()
+                     ) -> list[tuple[Billed, str]]:
+        rows = self._rows(query, parameters)
+        with paused_gc():
+            return [(Billed(k, key, data), number)
+                    for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
+                                                         strict=True)]
+
+    def billed_live(self) -> list[tuple[Billed, str]]:
+        """What the invoices not in the archive billed (`billed()` without archived years)."""
+        return self._billed_rows(
+            "SELECT b.kind, b.key, b.data, b.invoice_number FROM invoices AS i "
+            "JOIN billed AS b ON b.invoice_number = i.number "
+            "WHERE i.archived = 0")
+
+    def billed_by(self, numbers: Iterable[str]) -> list[tuple[Billed, str]]:
+        """What these invoices billed."""
+        result: list[tuple[Billed, str]] = []
+        for chunk in _chunks(list(numbers)):
+            result += self._billed_rows(
+                "SELECT kind, key, data, invoice_number FROM billed WHERE invoice_number IN "
+                f"({','.join('?' * len(chunk))})", chunk)
+        return result
+
+    def billed_keys(self, kind: str, keys: Iterable[str]) -> set[str]:
+        """Which of these keys of one kind were billed (by any invoice, archived or not)."""
+        found: set[str] = set()
+        for chunk in _chunks(list(set(keys))):
+            found.update(row[0] for row in self._rows(
+                f"SELECT key FROM billed WHERE kind = ? AND key IN ({','.join('?' * len(chunk))})",
+                [kind, *chunk]))
+        return found
+
+    def billed_of_services(self, service_ids: Iterable[str]) -> list[tuple[Billed, str]]:
+        """Every period and credit billed for these services (by any invoice)."""
+        result: list[tuple[Billed, str]] = []
+        for service_id in set(service_ids):
+            # keys `SERVICE/YYYY-MM-DD`: the primary key's range of the prefix ('0' follows '/')
+            rows = self._billed_rows(
+                "SELECT kind, key, data, invoice_number FROM billed WHERE kind IN "
+                "('period', 'credit') AND key > ? AND key < ?",
+                (f"{service_id}/", f"{service_id}0"))
+            result += [row for row in rows if row[0].key.rpartition("/")[0] == service_id]
+        return result
+
+    def archived_billed(self, kind: str) -> dict[str, Any]:
+        """key → data of the summary of what archived invoices billed (one kind)."""
+        rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ?", (kind,))
+        with paused_gc():
+            return dict(zip((r[0] for r in rows), _loads_all(r[1] for r in rows), strict=True))
+
+    def archived_billed_of(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
+        """key → data of these keys of the summary (those it has)."""
+        result: dict[str, Any] = {}
+        for chunk in _chunks(list(set(keys))):
+            rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ? AND key IN "
+                              f"({','.join('?' * len(chunk))})", [kind, *chunk])
+            result.update((key, json.loads(data)) for key, data in rows)
+        return result
+
+    def put_archived_billed(self, kind: str, items: Mapping[str, Any]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR REPLACE INTO archived_billed VALUES (?, ?, ?)",
+                           [(kind, key, json.dumps(data, sort_keys=True))
+                            for key, data in items.items()])
+
+    def live_voided_numbers(self) -> list[str]:
+        """The voided invoices that are not in the archive."""
+        return [row[0] for row in self._rows(
+            "SELECT number FROM invoices WHERE archived = 0 AND voided_at IS NOT NULL")]
+
+    def voided_among(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these invoices are voided."""
+        found: set[str] = set()
+        for chunk in _chunks(list(set(numbers))):
+            found.update(row[0] for row in self._rows(
+                f"SELECT number FROM invoices WHERE number IN ({','.join('?' * len(chunk))}) "
+                "AND voided_at IS NOT NULL", chunk))
+        return found
+
+    def reopened_numbers(self) -> list[str]:
+        """Invoices frozen for the archive that are not archived (restored, or keyed and then
+        not moved): what the checkpoint says of them may be out of date."""
+        restored = [row[0] for row in self._rows(
+            "SELECT key FROM archived WHERE state = 'restored' AND tab = 'Invoices'")]
+        live_frozen = [row[0] for row in self._rows(
+            "SELECT number FROM invoices WHERE archived = 0 AND frozen = 1")]
+        return sorted({*restored, *live_frozen})
 
     def first_invoices(self) -> dict[str, tuple[str, str]]:
         """client_id → (number, created_at) of each client's first invoice (void or not)."""
@@ -1103,6 +1197,12 @@ class Journal:
                 raise JournalError(f"{number} is not a voided invoice")
             return db.execute("DELETE FROM billed WHERE invoice_number = ?",
                               (number,)).rowcount
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """SQLite takes at most so many `?` in one statement."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def _json_default(value: object) -> str:

@@ -432,8 +432,6 @@ def test_any_cutoff_changes_nothing_the_next_runs_do(tmp_path, never_archived, b
                      {n: (i.status, i.balance, i.reminder_stage)
                       for n, i in business.invoices().items()
                       if i.status not in ("paid", "void")}))
-    if seen[1] != seen[0]:
-        import sys; sys.path.insert(0, "/tmp"); import difftest; difftest.show(seen[0], seen[1])
     assert seen[1] == seen[0]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from ispsheets.billing.archived import record_billed
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
 from ispsheets.payments.allocate import CREDIT_NOTE, Allocation
@@ -44,6 +45,7 @@ def freeze(journal: Journal, frozen: Frozen) -> None:
     # (each part adds one call here, in the order written; all are idempotent)
     freeze_allocation(journal, frozen)
     record_figures(journal, frozen)
+    record_billed(journal, [i.invoice_number for i in frozen.invoices])
     journal.mark_frozen([i.invoice_number for i in frozen.invoices])
 
 

@@ -141,6 +141,10 @@ class BilledState:
     next_seq: int = 1
     credit_ends: Mapping[str, dt.date] = field(default_factory=dict, hash=False)
     voided: frozenset[str] = frozenset()  # invoice numbers the owner voided
+    # service_id → days billed by archived invoices, merged (`billing.archived`): billed, and
+    # nothing else to know of them
+    covered: Mapping[str, tuple[tuple[dt.date, dt.date], ...]] = field(
+        default_factory=dict, hash=False)
 
     _by_service: Mapping[str, tuple[BilledPeriod, ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False)
@@ -148,6 +152,7 @@ class BilledState:
     def __post_init__(self) -> None:
         object.__setattr__(self, "periods", MappingProxyType(dict(self.periods)))
         object.__setattr__(self, "credit_ends", MappingProxyType(dict(self.credit_ends)))
+        object.__setattr__(self, "covered", MappingProxyType(dict(self.covered)))
         by_service: dict[str, list[BilledPeriod]] = defaultdict(list)
         for period in self.periods.values():
             by_service[period.service_id].append(period)
@@ -194,6 +199,11 @@ class BilledState:
     def periods_of(self, service_id: str) -> tuple[BilledPeriod, ...]:
         """A service's billed days, earliest first."""
         return self._by_service.get(service_id, ())
+
+    def billed_ranges(self, service_id: str) -> list[tuple[dt.date, dt.date]]:
+        """Every range of days billed for a service (archived ones too), earliest first."""
+        return sorted([*self.covered.get(service_id, ()),
+                       *((b.start, b.end) for b in self.periods_of(service_id))])
 
 
 @dataclass(frozen=True)
@@ -283,7 +293,7 @@ class _ServicePlanner:
         last_start = self.today + dt.timedelta(days=self.rules.generate_days_before)
         end = service.end_date
         horizon = last_start if end is None else max(last_start, end)
-        ranges = [(b.start, b.end) for b in self.billed]
+        ranges = self.state.billed_ranges(service.service_id)
         lines: list[_Line] = []
         bills_again = end is None
         for period in service_periods(self.first, self.billing_day, self.package.months, end,
@@ -325,6 +335,7 @@ class _ServicePlanner:
         """
         service, fee = self.service, self.package.setup_fee
         if (fee <= 0 or service.billed_through is not None or self.billed
+                or service.service_id in self.state.covered
                 or service.service_id in self.state.setup_fees):
             return None
         taxed = self._taxed(round_money(fee, self.rules.currency))

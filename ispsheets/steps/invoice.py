@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from ispsheets.billing.archived import billed_state as archived_billed_state
 from ispsheets.billing.holds import HoldRules, hold_reason
 from ispsheets.billing.invoicing import BilledState, BillingRules, plan_invoices
 from ispsheets.faults import checkpoint
@@ -29,11 +30,9 @@ def skipped_clients(cycle: Cycle) -> frozenset[str]:
 def billed_state(cycle: Cycle) -> BilledState:
     """What the journal says was billed, waived periods included (never billed, never
     credited)."""
-    voided = cycle.journal.voided_numbers()
     waived = [(Billed("period", a.key.removeprefix("waived/"), json.loads(a.detail)), WAIVED)
               for a in cycle.journal.actions("waived", "done")]
-    return BilledState.from_billed([*cycle.journal.billed(), *waived],
-                                   cycle.journal.peek_seq("invoice"), [*voided, WAIVED])
+    return archived_billed_state(cycle.journal, cycle.book, waived, [WAIVED])
 
 
 def waive_suspended_periods(cycle: Cycle, rules: BillingRules, state: BilledState,
