@@ -1049,16 +1049,15 @@ class Journal:
         return {(t, k): st for t, k, st in self._rows(query, wanted or ())}
 
     def _with_wanted(self, keys: Iterable[str], query: str) -> list[tuple[Any, ...]]:
-        """`query` joined to a temporary table `wanted(key)` of `keys`: a lookup per key
-        through an index, where `IN (…)` over many keys would be many queries."""
-        db = self._db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (key TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM temp.wanted")
-        try:
-            db.executemany("INSERT OR IGNORE INTO temp.wanted VALUES (?)", ((k,) for k in keys))
-            return self._rows(query)
-        finally:
-            db.execute("DELETE FROM temp.wanted")
+        """`query` over `temp.wanted` (a column `key`) joined to the journal's tables: a lookup
+        per key through an index, where `IN (…)` over many keys would be many queries. The
+        keys go in as one JSON array (`json_each`): nothing is written, even to a temporary
+        table, so a read-only or full journal answers too."""
+        wanted = json.dumps(sorted(set(keys)))
+        # CROSS JOIN: the keys first, then an index lookup each (never a scan per key)
+        return self._rows("WITH wanted(key) AS (SELECT value FROM json_each(?)) "
+                          + query.replace("temp.wanted w JOIN", "wanted w CROSS JOIN"),
+                          (wanted,))
 
     def archive_states_of(self, tab: str, keys: Iterable[str]) -> dict[str, str]:
         """key → archive state, for those of `keys` the archive keyed on `tab`."""
@@ -1066,10 +1065,24 @@ class Journal:
             "SELECT a.key, a.state FROM temp.wanted w JOIN archived a "
             f"ON a.tab = '{tab}' AND a.key = w.key"))}
 
-    def archived_on(self, tab: str, keys: Iterable[str]) -> dict[str, dt.date]:
-        """key → the day the archive last changed it, for those of `keys` it holds (keyed,
+    def archived_invoice_clients(self, numbers: Iterable[str]) -> dict[str, str]:
+        """number → client of those of `numbers` that are archived invoices."""
+        return dict(self._with_wanted(numbers, (  # type: ignore[arg-type]
+            "SELECT i.number, i.client_id FROM temp.wanted w JOIN invoices i "
+            "ON i.number = w.key WHERE i.archived = 1")))
+
+    def logged_at(self, payment_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        """payment id → when a run first logged it (applied it), for those logged."""
+        return {key.removeprefix("payment/"): dt.datetime.fromisoformat(at)
+                for key, at in self._with_wanted(
+                    (f"payment/{p}" for p in payment_ids),
+                    "SELECT a.key, a.created_at FROM temp.wanted w JOIN actions a "
+                    "ON a.key = w.key")}
+
+    def archived_at(self, tab: str, keys: Iterable[str]) -> dict[str, dt.datetime]:
+        """key → when the archive last changed it, for those of `keys` it holds (keyed,
         moving or moved) on `tab`."""
-        return {key: dt.datetime.fromisoformat(at).date() for key, at in self._with_wanted(
+        return {key: dt.datetime.fromisoformat(at) for key, at in self._with_wanted(
             keys, "SELECT a.key, a.updated_at FROM temp.wanted w JOIN archived a ON "
                   f"a.tab = '{tab}' AND a.key = w.key AND a.state IN {_ARCHIVED_STATES}")}
 

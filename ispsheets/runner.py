@@ -239,7 +239,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     raw = restored.raw
     if restored.problem is not None:
         report.problems.append(restored.problem)
-    known = known_rows(journal)
+    known = known_rows(journal, raw)
     book = load_book(raw, config.workbook.date_order, today=options.today, known=known)
     if book.blocking:  # a required tab or column is missing: acting would act on a guess
         journal.close()

@@ -470,3 +470,17 @@ def test_a_row_skipped_for_a_bad_date_also_names_its_unknown_client_at_once(tmp_
     _, problems = check(tmp_path, two_defects)
     assert at(problems, "Payments!C2").message == "client_id C999 is not on the Clients tab"
     assert errors(problems) == ["Payments!B2", "Payments!C2", "Payments!2:2"]
+
+
+def test_payment_naming_an_archived_invoice_is_no_warning(tmp_path: Path) -> None:
+    """An invoice moved to archive/ is no longer on the tab, yet it exists: the journal
+    (`KnownRows.archived_invoices`) knows it and whose it is."""
+    from ispsheets.book.known import KnownRows
+    from ispsheets.book.validate import check_payment_invoices
+
+    book, _ = check(tmp_path, lambda b: put(b, "Payments", 2, "invoice_number", "INV-00042"))
+    client = book.payments[0].client_id
+    assert check_payment_invoices(book, D(2026, 12, 1), archived=KnownRows(
+        archived_invoices={"INV-00042": client}).archived_invoices) == []
+    [other] = check_payment_invoices(book, D(2026, 12, 1), archived={"INV-00042": "C999"})
+    assert other.message == f"invoice INV-00042 belongs to client C999, not {client}"

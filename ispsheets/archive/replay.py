@@ -70,12 +70,16 @@ def frozen_from_pairs(pairs: Iterable[FrozenPair], live: Collection[str],
                   {s: tuple(p.items()) for s, p in consumed.items()})
 
 
-def reopening(refunds: Sequence[Payment], archived_on: Mapping[str, dt.date]) -> set[str]:
-    """The archived invoices a refund dated after their move names: replayed (and reopened)
-    as the from-scratch allocation would, so the archive brings them back. A refund from
-    before the move was replayed when they were frozen."""
+def reopening(refunds: Sequence[Payment], archived_at: Mapping[str, dt.datetime],
+              logged_at: Mapping[str, dt.datetime]) -> set[str]:
+    """The archived invoices named by a refund that came after they moved (no run had logged
+    it when they did): replayed (and reopened) as the from-scratch allocation would, so the
+    archive brings them back. A refund logged before the move was replayed when they were
+    frozen, and is in their checkpoint."""
     return {p.invoice_number for p in refunds if p.amount < 0
-            and p.invoice_number in archived_on and p.date > archived_on[p.invoice_number]}
+            and p.invoice_number in archived_at
+            and (p.payment_id not in logged_at
+                 or logged_at[p.payment_id] > archived_at[p.invoice_number])}
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,9 @@ def allocate_live(journal: Journal, payments: Sequence[Payment], order: DateOrde
     invoices = issued_invoices(journal)
     alive = live_payments(journal, payments)
     refunds = [p for p in alive if p.amount < 0 and p.invoice_number]
-    named = reopening(refunds, journal.archived_on(
-        "Invoices", {p.invoice_number for p in refunds})) if refunds else set()
+    named = reopening(refunds, journal.archived_at(
+        "Invoices", {p.invoice_number for p in refunds}),
+        journal.logged_at(p.payment_id for p in refunds)) if refunds else set()
     if named:
         extra = [r.invoice for r in journal.archived_invoices(named)]
         invoices = [*invoices, *extra]

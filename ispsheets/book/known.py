@@ -35,10 +35,14 @@ class KnownRows:
     # Payments rows the tool writes again if they go (card payments recorded from Stripe:
     # Stripe, not the tab, says they happened)
     rewritten: frozenset[str] = frozenset()
+    # invoices the Payments rows name that are in the archive: number → client
+    archived_invoices: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "payments", MappingProxyType(dict(self.payments)))
         object.__setattr__(self, "charges", MappingProxyType(dict(self.charges)))
+        object.__setattr__(self, "archived_invoices",
+                           MappingProxyType(dict(self.archived_invoices)))
 
     def knows(self, record: Payment | Charge) -> bool:
         """True if the journal acted on this very row (its id, with the content it saw)."""

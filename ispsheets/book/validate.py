@@ -149,10 +149,13 @@ def check_clients_without_service(book: Book, today: dt.date,
 
 
 def check_payment_invoices(book: Book, today: dt.date,
-                           skipped_invoices: Sequence[Any] = ()) -> list[Problem]:
-    """A payment naming an invoice that is not there, or that is another client's."""
-    owner = {i.invoice_number: i.client_id for i in (*book.invoices, *skipped_invoices)
-             if i.invoice_number}
+                           skipped_invoices: Sequence[Any] = (),
+                           archived: Mapping[str, str] | None = None) -> list[Problem]:
+    """A payment naming an invoice that is not there (nor in the archive: `archived`, number →
+    client), or that is another client's."""
+    owner = dict(archived or {})
+    owner.update((i.invoice_number, i.client_id) for i in (*book.invoices, *skipped_invoices)
+                 if i.invoice_number)
     problems = []
     for p in book.payments:
         if not p.invoice_number:
@@ -240,6 +243,7 @@ def validate(book: Book, skipped: Mapping[str, Sequence[Any]] | None = None,
     still = {id(s) for s in checked.services}
     problems += check_clients_without_service(checked, today, [
         *skipped.get("Services", ()), *(s for s in book.services if id(s) not in still)])
-    problems += check_payment_invoices(checked, today, skipped.get("Invoices", ()))
+    problems += check_payment_invoices(checked, today, skipped.get("Invoices", ()),
+                                       known.archived_invoices if known else None)
     problems += check_duplicate_invoices(checked, today)
     return replace(checked, problems=tuple(problems))

@@ -24,9 +24,10 @@ from ispsheets.steps.cycle import Cycle
 DELETED = "payment_deleted"  # a payment the owner deleted and confirmed deleting
 
 
-def known_rows(journal: Journal) -> KnownRows:
+def known_rows(journal: Journal, raw: RawBook | None = None) -> KnownRows:
     """The Payments rows the journal logged (but those the archive took) and the Charges rows
-    it billed or added, by id, with what it saw in them."""
+    it billed or added, by id, with what it saw in them; with `raw`, also the archived
+    invoices its Payments rows name (they are not on the Invoices tab any more)."""
     deleted = {key.removeprefix(f"{DELETED}/"): detail
                for key, detail in journal.action_details(DELETED, "done").items()}
     payments = {}
@@ -43,7 +44,10 @@ def known_rows(journal: Journal) -> KnownRows:
         charge_id = row.values.get("charge_id")
         if charge_id:
             charges.setdefault(str(charge_id), str(row.values.get("date", ""))[:10])
-    return KnownRows(payments, charges, rewritten)
+    named = {str(v).strip() for v in column_values(raw, "Payments", "invoice_number")
+             if v not in (None, "")} if raw is not None else set()
+    return KnownRows(payments, charges, rewritten,
+                     journal.archived_invoice_clients(named) if named else {})
 
 
 def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:
