@@ -593,20 +593,19 @@ class Journal:
             result += [row for row in rows if row[0].key.rpartition("/")[0] == service_id]
         return result
 
-    def archived_billed(self, kind: str) -> dict[str, Any]:
-        """key → data of the summary of what archived invoices billed (one kind)."""
-        rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ?", (kind,))
-        with paused_gc():
-            return dict(zip((r[0] for r in rows), _loads_all(r[1] for r in rows), strict=True))
-
     def archived_billed_of(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         """key → data of these keys of the summary (those it has)."""
         result: dict[str, Any] = {}
         for chunk in _chunks(list(set(keys))):
             rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ? AND key IN "
                               f"({','.join('?' * len(chunk))})", [kind, *chunk])
-            result.update((key, json.loads(data)) for key, data in rows)
+            with paused_gc():
+                result.update(zip((r[0] for r in rows), _loads_all(r[1] for r in rows),
+                                  strict=True))
         return result
+
+    def has_archived_billed(self) -> bool:
+        return bool(self._rows("SELECT 1 FROM archived_billed LIMIT 1"))
 
     def put_archived_billed(self, kind: str, items: Mapping[str, Any]) -> None:
         with self.transaction() as db:
