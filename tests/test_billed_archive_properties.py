@@ -12,6 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -126,6 +127,7 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
     return book
 
 
+@pytest.mark.slow  # ~5 s
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books(), data=st.data(),
        rules=st.builds(BillingRules, billing_day=st.integers(1, 28),
