@@ -56,8 +56,8 @@ def books(draw: st.DrawFn) -> Book:
 
 
 EVENTS = ["none", "archive", "archive", "archive all", "archive all", "archive unfrozen",
-          "backfill", "void", "rebill", "restore", "freeze live", "end", "end lately", "restart",
-          "move start", "charges again"]
+          "backfill", "void", "rebill", "restore", "restore and rebill", "freeze live",
+          "freeze live and rebill", "end", "end lately", "restart", "move start", "charges again"]
 
 
 def reference(journal: Journal, extra_voided: list[str]) -> BilledState:
@@ -88,9 +88,13 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
     live = numbers(journal, "archived = 0")
     if event == "archive all":
         archive(journal, live, frozen=True)
-    elif event.startswith("archive") and live:
-        chosen = data.draw(st.lists(st.sampled_from(live), unique=True))
-        archive(journal, chosen, frozen=event == "archive")
+    elif event == "archive" and live:
+        archive(journal, data.draw(st.lists(st.sampled_from(live), unique=True)), frozen=True)
+    elif event == "archive unfrozen":  # keyed, and killed before the checkpoint is written
+        unfrozen = numbers(journal, "archived = 0 AND frozen = 0")  # (frozen: frozen again)
+        if unfrozen:
+            archive(journal, data.draw(st.lists(st.sampled_from(unfrozen), unique=True)),
+                    frozen=False)
     elif event == "backfill":
         freeze_numbers(journal, journal.unfrozen_archived())
     elif event in ("void", "rebill") and live:
@@ -98,13 +102,20 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
         journal.void(number, NOW)
         if event == "rebill":
             journal.release_billed(number)
-    elif event == "restore":
+    elif event.startswith("restore"):
         archived = numbers(journal, "archived = 1")
         if archived:
             number = data.draw(st.sampled_from(archived))
             journal.set_archive_state([("Invoices", number)], "restored", NOW)
-    elif event == "freeze live" and live:
-        freeze_numbers(journal, [data.draw(st.sampled_from(live))])
+            if event.endswith("rebill"):
+                journal.void(number, NOW)
+                journal.release_billed(number)
+    elif event.startswith("freeze live") and live:
+        number = data.draw(st.sampled_from(live))
+        freeze_numbers(journal, [number])  # keyed to move, then not moved
+        if event.endswith("rebill"):
+            journal.void(number, NOW)
+            journal.release_billed(number)
     elif event in ("end", "end lately", "restart", "move start"):
         index = data.draw(st.integers(0, len(book.services) - 1))
         service = book.services[index]

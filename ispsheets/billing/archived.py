@@ -65,7 +65,7 @@ class ArchivedService:
                credits: Mapping[str, dt.date | None]) -> ArchivedService:
         """This summary with more archived periods and credits (idempotent, any order)."""
         periods = list(periods)
-        candidates = ([self.last] if self.last else []) + periods
+        candidates = periods + ([self.last] if self.last else [])  # a tie: the newer row
         last = max(candidates, key=lambda p: (p.start, p.end, p.key), default=None)
         ends = [p.end for p in candidates if last is None or p.key != last.key]
         if self.before_last_end is not None:
@@ -127,15 +127,29 @@ def summarize(existing: Mapping[str, ArchivedService],
 
 
 def record_billed(journal: Journal, numbers: Iterable[str]) -> None:
-    """Fold what these invoices billed into the summary (idempotent: again changes nothing)."""
+    """Fold what these invoices billed into the summary (idempotent: again changes nothing).
+
+    The summary of a service is what the invoices frozen for the archive billed. One frozen
+    before and back in the workbook (restored: it may have been voided and rebilled since) may
+    have left it out of date: the services of those invoices, and of any frozen again, are
+    summarized anew from the rows of the frozen invoices and these.
+    """
+    numbers = list(numbers)
     with journal.transaction():
-        rows = journal.billed_by(numbers)
-        services = {sid for b, _ in rows if b.kind in ("period", "credit")
+        again = _services_billed_by(journal, [*journal.frozen_among(numbers),
+                                              *journal.reopened_numbers()])
+        rows = [row for row in journal.billed_by(numbers) if row[0].kind in ("period", "credit")]
+        fold = [row for row in rows if _service_of(row[0].key) not in again]
+        services = {sid for b, _ in fold
                     for sid in (_service_of(b.key), str(b.data.get("service_id") or ""))}
         existing = {sid: ArchivedService.from_data(data)
                     for sid, data in journal.archived_billed_of(SERVICE, services).items()}
-        summaries = summarize(existing, rows)
-        journal.put_archived_billed(SERVICE, {sid: s.to_data() for sid, s in summaries.items()})
+        summaries = summarize(existing, fold)
+        rebuilt = summarize({}, [*journal.billed_of_services(again, frozen_only=True),
+                                 *(row for row in rows if _service_of(row[0].key) in again)])
+        journal.drop_archived_billed(SERVICE, again - set(rebuilt))
+        journal.put_archived_billed(SERVICE, {sid: s.to_data()
+                                              for sid, s in {**summaries, **rebuilt}.items()})
 
 
 # -- read by every run -------------------------------------------------------------------------
@@ -201,7 +215,7 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
     numbers = {number for billed, number in rows if billed.kind == "period"}
     numbers |= {p.invoice_number for p in lasts.values()}
     numbers |= {c.invoice_number for c in book.charges if c.invoice_number}
-    voided = {*journal.live_voided_numbers(), *journal.voided_among(numbers), *extra_voided}
+    voided = {*journal.voided_among(numbers), *extra_voided}  # all the planner asks about
     covered = {sid: s.ranges for sid, s in summaries.items() if sid not in detailed}
     return BilledState(lasts, next_seq=next_seq, voided=frozenset(voided),
                        covered=covered).with_billed(rows)
