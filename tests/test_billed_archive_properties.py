@@ -208,3 +208,59 @@ def test_a_summary_does_not_depend_on_how_its_invoices_were_batched(
     assert summary == whole
     assert whole.last == periods[-1]
     assert whole.before_last_end == (periods[-2].end if len(periods) > 1 else None)
+
+
+# -- the invoices that come back from the archive ------------------------------------------
+
+JAN_1 = dt.date(2027, 1, 1)
+HOME = Package("HOME", "Home", D("31.00"), "monthly", setup_fee=D("10"))
+
+
+def _one_service(end: dt.date | None = None) -> Book:
+    return Book(packages=(HOME,), clients=(Client("C1", "One"),),
+                services=(Service("S1", "C1", "HOME", JAN_1, end),))
+
+
+def _run_both(journal: Journal, book: Book, day: dt.date) -> list[tuple[str, D]]:
+    """Plan with both states, assert they agree, record; the lines (description, amount)."""
+    rules = BillingRules()
+    expected = plan_invoices(book, rules, day, reference(journal, []))
+    planned = plan_invoices(book, rules, day, billed_state(journal, book))
+    assert planned == expected
+    journal.record_invoices([(p.invoice, p.seq, p.billed) for p in planned.invoices], NOW)
+    return [(line.description, line.amount) for p in planned.invoices
+            for line in p.invoice.lines]
+
+
+def test_a_restored_invoice_voided_and_rebilled_is_billed_again_and_summarized_anew() -> None:
+    journal, book = Journal.memory(), _one_service()
+    _run_both(journal, book, dt.date(2026, 12, 31))  # INV-00001: January and the setup fee
+    _run_both(journal, book, dt.date(2027, 1, 31))  # INV-00002: February
+    archive(journal, ["INV-00001", "INV-00002"], frozen=True)
+    journal.set_archive_state([("Invoices", "INV-00001")], "restored", NOW)
+    journal.void("INV-00001", NOW)
+    journal.release_billed("INV-00001")
+    ended = _one_service(end=dt.date(2027, 1, 15))
+    again = _run_both(journal, ended, dt.date(2027, 2, 1))  # INV-00003
+    assert [amount for _, amount in again] == [D("15.00"), D("-31.00")]  # Jan 1-15; February
+    archive(journal, ["INV-00003"], frozen=True)
+    assert ArchivedService.from_data(journal.archived_billed_of("service", ["S1"])["S1"]) \
+        .ranges == ((JAN_1, dt.date(2027, 1, 15)), (dt.date(2027, 2, 1), dt.date(2027, 2, 28)))
+    restarted = _run_both(journal, book, dt.date(2027, 2, 2))
+    assert [amount for _, amount in restarted] == [D("16.00")]  # January 16-31
+
+
+def test_an_invoice_frozen_in_the_workbook_then_rebilled_leaves_no_stale_summary() -> None:
+    journal, book = Journal.memory(), _one_service()
+    _run_both(journal, book, dt.date(2026, 12, 31))
+    freeze_numbers(journal, ["INV-00001"])  # keyed, then not moved
+    journal.void("INV-00001", NOW)
+    journal.release_billed("INV-00001")
+    ended = _one_service(end=dt.date(2027, 1, 20))
+    assert [a for _, a in _run_both(journal, ended, dt.date(2027, 1, 2))] == \
+        [D("20.00"), D("10.00")]  # January 1-20 again, and the setup fee
+    archive(journal, ["INV-00001", "INV-00002"], frozen=True)
+    assert ArchivedService.from_data(journal.archived_billed_of("service", ["S1"])["S1"]) \
+        .ranges == ((JAN_1, dt.date(2027, 1, 20)),)
+    restarted = _one_service()
+    assert [a for _, a in _run_both(journal, restarted, dt.date(2027, 1, 21))] == [D("11.00")]
