@@ -74,7 +74,10 @@ def main() -> None:
         summarized = time.perf_counter() - start
         after, state = timed(lambda: billed_state(journal, book))
         rules = BillingRules.from_config(config)
-        same = plan_invoices(book, rules, day, state) == plan_invoices(book, rules, day, reference)
+        start = time.process_time()
+        planned = plan_invoices(book, rules, day, state)
+        planning = time.process_time() - start
+        same = planned == plan_invoices(book, rules, day, reference)
         live = len(journal.billed_live())
         total = len(journal.billed())
         journal.close()
@@ -84,6 +87,7 @@ def main() -> None:
           f"{summarized:.2f} s once")
     print(f"  billed_state: every row {before}, live + summary {after}; "
           f"same plan: {same}")
+    print(f"  plan_invoices from it: cpu {planning:.3f} s ({len(planned.invoices)} invoices)")
     print(f"  load average {Path('/proc/loadavg').read_text().split()[0]}")
 
 

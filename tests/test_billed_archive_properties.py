@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from ispsheets.archive.checkpoint import Frozen, freeze
 from ispsheets.billing.archived import ArchivedService, billed_state, merge_ranges
 from ispsheets.billing.invoicing import BilledPeriod, BilledState, BillingRules, plan_invoices
+from ispsheets.billing.periods import service_periods
 from ispsheets.book.records import Book, Charge, Client, Package, Service
 from ispsheets.journal import ArchivedRow, Journal
 from ispsheets.payments.allocate import Allocation
@@ -264,3 +265,29 @@ def test_an_invoice_frozen_in_the_workbook_then_rebilled_leaves_no_stale_summary
         .ranges == ((JAN_1, dt.date(2027, 1, 20)),)
     restarted = _one_service()
     assert [a for _, a in _run_both(journal, restarted, dt.date(2027, 1, 21))] == [D("11.00")]
+
+
+@given(first=dates, billing_day=st.integers(1, 28), months=st.sampled_from([1, 3, 6, 12]),
+       end=st.one_of(st.none(), st.integers(0, 900)), skip=st.integers(0, 900),
+       horizon=st.integers(0, 900))
+def test_periods_from_a_later_day_are_the_same_periods_without_the_ones_before(
+        first: dt.date, billing_day: int, months: int, end: int | None, skip: int,
+        horizon: int) -> None:
+    end_date = None if end is None else first + end * ONE_DAY
+    last = first + horizon * ONE_DAY
+    every = list(service_periods(first, billing_day, months, end_date, last))
+    from_day = first + skip * ONE_DAY
+    later = list(service_periods(first, billing_day, months, end_date, last, from_day))
+    assert later == [p for p in every if p.full_end >= from_day]  # from its full period on
+
+
+def test_a_single_unbilled_day_between_billed_ranges_is_still_billed() -> None:
+    jan_30, feb_1 = dt.date(2027, 1, 30), dt.date(2027, 2, 1)
+    feb = BilledPeriod("S1", feb_1, dt.date(2027, 2, 28), 28, D("31.00"), invoice_number="I2")
+    for state in (BilledState(covered={"S1": ((JAN_1, jan_30),)}, periods={feb.key: feb}),
+                  BilledState(covered={"S1": ((JAN_1, jan_30), (feb_1, feb.end))})):
+        plan = plan_invoices(_one_service(), BillingRules(), dt.date(2027, 2, 10), state)
+        [invoice] = plan.invoices
+        assert [(line.period_start, line.period_end, line.amount)
+                for line in invoice.invoice.lines] \
+            == [(dt.date(2027, 1, 31), dt.date(2027, 1, 31), D("1.00"))]
