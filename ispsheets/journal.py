@@ -635,23 +635,21 @@ class Journal:
                 [kind, *chunk]))
         return found
 
-    def billed_of_services(self, service_ids: Iterable[str]) -> list[tuple[Billed, str]]:
-        """Every period and credit billed for these services (by any invoice)."""
+    def billed_of_services(self, service_ids: Iterable[str], *, frozen_only: bool = False
+                           ) -> list[tuple[Billed, str]]:
+        """Every period and credit billed for these services (by any invoice, or by those
+        frozen for the archive only)."""
         result: list[tuple[Billed, str]] = []
         for service_id in set(service_ids):
             # keys `SERVICE/YYYY-MM-DD`: the primary key's range of the prefix ('0' follows '/')
             rows = self._billed_rows(
-                "SELECT kind, key, data, invoice_number FROM billed WHERE kind IN "
-                "('period', 'credit') AND key > ? AND key < ?",
+                "SELECT b.kind, b.key, b.data, b.invoice_number FROM billed AS b "
+                + ("JOIN invoices AS i ON i.number = b.invoice_number AND i.frozen = 1 "
+                   if frozen_only else "")
+                + "WHERE b.kind IN ('period', 'credit') AND b.key > ? AND b.key < ?",
                 (f"{service_id}/", f"{service_id}0"))
             result += [row for row in rows if row[0].key.rpartition("/")[0] == service_id]
         return result
-
-    def archived_billed(self, kind: str) -> dict[str, Any]:
-        """key → data of the summary of what archived invoices billed (one kind)."""
-        rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ?", (kind,))
-        with paused_gc():
-            return dict(zip((r[0] for r in rows), _loads_all(r[1] for r in rows), strict=True))
 
     def archived_billed_of(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         """key → data of these keys of the summary (those it has)."""
@@ -659,19 +657,33 @@ class Journal:
         for chunk in _chunks(list(set(keys))):
             rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ? AND key IN "
                               f"({','.join('?' * len(chunk))})", [kind, *chunk])
-            result.update((key, json.loads(data)) for key, data in rows)
+            with paused_gc():
+                result.update(zip((r[0] for r in rows), _loads_all(r[1] for r in rows),
+                                  strict=True))
         return result
+
+    def drop_archived_billed(self, kind: str, keys: Iterable[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("DELETE FROM archived_billed WHERE kind = ? AND key = ?",
+                           [(kind, key) for key in keys])
+
+    def frozen_among(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these invoices are marked frozen already."""
+        found: set[str] = set()
+        for chunk in _chunks(list(set(numbers))):
+            found.update(row[0] for row in self._rows(
+                f"SELECT number FROM invoices WHERE number IN ({','.join('?' * len(chunk))}) "
+                "AND frozen = 1", chunk))
+        return found
+
+    def has_archived_billed(self) -> bool:
+        return bool(self._rows("SELECT 1 FROM archived_billed LIMIT 1"))
 
     def put_archived_billed(self, kind: str, items: Mapping[str, Any]) -> None:
         with self.transaction() as db:
             db.executemany("INSERT OR REPLACE INTO archived_billed VALUES (?, ?, ?)",
                            [(kind, key, json.dumps(data, sort_keys=True))
                             for key, data in items.items()])
-
-    def live_voided_numbers(self) -> list[str]:
-        """The voided invoices that are not in the archive."""
-        return [row[0] for row in self._rows(
-            "SELECT number FROM invoices WHERE archived = 0 AND voided_at IS NOT NULL")]
 
     def voided_among(self, numbers: Iterable[str]) -> set[str]:
         """Which of these invoices are voided."""

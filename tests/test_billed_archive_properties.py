@@ -12,12 +12,14 @@ from dataclasses import replace
 from decimal import Decimal
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ispsheets.archive.checkpoint import Frozen, freeze
 from ispsheets.billing.archived import ArchivedService, billed_state, merge_ranges
 from ispsheets.billing.invoicing import BilledPeriod, BilledState, BillingRules, plan_invoices
+from ispsheets.billing.periods import service_periods
 from ispsheets.book.records import Book, Charge, Client, Package, Service
 from ispsheets.journal import ArchivedRow, Journal
 from ispsheets.payments.allocate import Allocation
@@ -55,8 +57,8 @@ def books(draw: st.DrawFn) -> Book:
 
 
 EVENTS = ["none", "archive", "archive", "archive all", "archive all", "archive unfrozen",
-          "backfill", "void", "rebill", "restore", "freeze live", "end", "end lately", "restart",
-          "move start", "charges again"]
+          "backfill", "void", "rebill", "restore", "restore and rebill", "freeze live",
+          "freeze live and rebill", "end", "end lately", "restart", "move start", "charges again"]
 
 
 def reference(journal: Journal, extra_voided: list[str]) -> BilledState:
@@ -87,9 +89,13 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
     live = numbers(journal, "archived = 0")
     if event == "archive all":
         archive(journal, live, frozen=True)
-    elif event.startswith("archive") and live:
-        chosen = data.draw(st.lists(st.sampled_from(live), unique=True))
-        archive(journal, chosen, frozen=event == "archive")
+    elif event == "archive" and live:
+        archive(journal, data.draw(st.lists(st.sampled_from(live), unique=True)), frozen=True)
+    elif event == "archive unfrozen":  # keyed, and killed before the checkpoint is written
+        unfrozen = numbers(journal, "archived = 0 AND frozen = 0")  # (frozen: frozen again)
+        if unfrozen:
+            archive(journal, data.draw(st.lists(st.sampled_from(unfrozen), unique=True)),
+                    frozen=False)
     elif event == "backfill":
         freeze_numbers(journal, journal.unfrozen_archived())
     elif event in ("void", "rebill") and live:
@@ -97,13 +103,20 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
         journal.void(number, NOW)
         if event == "rebill":
             journal.release_billed(number)
-    elif event == "restore":
+    elif event.startswith("restore"):
         archived = numbers(journal, "archived = 1")
         if archived:
             number = data.draw(st.sampled_from(archived))
             journal.set_archive_state([("Invoices", number)], "restored", NOW)
-    elif event == "freeze live" and live:
-        freeze_numbers(journal, [data.draw(st.sampled_from(live))])
+            if event.endswith("rebill"):
+                journal.void(number, NOW)
+                journal.release_billed(number)
+    elif event.startswith("freeze live") and live:
+        number = data.draw(st.sampled_from(live))
+        freeze_numbers(journal, [number])  # keyed to move, then not moved
+        if event.endswith("rebill"):
+            journal.void(number, NOW)
+            journal.release_billed(number)
     elif event in ("end", "end lately", "restart", "move start"):
         index = data.draw(st.integers(0, len(book.services) - 1))
         service = book.services[index]
@@ -126,6 +139,7 @@ def apply_event(data: st.DataObject, event: str, journal: Journal, book: Book,
     return book
 
 
+@pytest.mark.slow  # ~5 s
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(book=books(), data=st.data(),
        rules=st.builds(BillingRules, billing_day=st.integers(1, 28),
@@ -195,3 +209,85 @@ def test_a_summary_does_not_depend_on_how_its_invoices_were_batched(
     assert summary == whole
     assert whole.last == periods[-1]
     assert whole.before_last_end == (periods[-2].end if len(periods) > 1 else None)
+
+
+# -- the invoices that come back from the archive ------------------------------------------
+
+JAN_1 = dt.date(2027, 1, 1)
+HOME = Package("HOME", "Home", D("31.00"), "monthly", setup_fee=D("10"))
+
+
+def _one_service(end: dt.date | None = None) -> Book:
+    return Book(packages=(HOME,), clients=(Client("C1", "One"),),
+                services=(Service("S1", "C1", "HOME", JAN_1, end),))
+
+
+def _run_both(journal: Journal, book: Book, day: dt.date) -> list[tuple[str, D]]:
+    """Plan with both states, assert they agree, record; the lines (description, amount)."""
+    rules = BillingRules()
+    expected = plan_invoices(book, rules, day, reference(journal, []))
+    planned = plan_invoices(book, rules, day, billed_state(journal, book))
+    assert planned == expected
+    journal.record_invoices([(p.invoice, p.seq, p.billed) for p in planned.invoices], NOW)
+    return [(line.description, line.amount) for p in planned.invoices
+            for line in p.invoice.lines]
+
+
+def test_a_restored_invoice_voided_and_rebilled_is_billed_again_and_summarized_anew() -> None:
+    journal, book = Journal.memory(), _one_service()
+    _run_both(journal, book, dt.date(2026, 12, 31))  # INV-00001: January and the setup fee
+    _run_both(journal, book, dt.date(2027, 1, 31))  # INV-00002: February
+    archive(journal, ["INV-00001", "INV-00002"], frozen=True)
+    journal.set_archive_state([("Invoices", "INV-00001")], "restored", NOW)
+    journal.void("INV-00001", NOW)
+    journal.release_billed("INV-00001")
+    ended = _one_service(end=dt.date(2027, 1, 15))
+    again = _run_both(journal, ended, dt.date(2027, 2, 1))  # INV-00003
+    assert [amount for _, amount in again] == [D("15.00"), D("-31.00")]  # Jan 1-15; February
+    archive(journal, ["INV-00003"], frozen=True)
+    assert ArchivedService.from_data(journal.archived_billed_of("service", ["S1"])["S1"]) \
+        .ranges == ((JAN_1, dt.date(2027, 1, 15)), (dt.date(2027, 2, 1), dt.date(2027, 2, 28)))
+    restarted = _run_both(journal, book, dt.date(2027, 2, 2))
+    assert [amount for _, amount in restarted] == [D("16.00")]  # January 16-31
+
+
+def test_an_invoice_frozen_in_the_workbook_then_rebilled_leaves_no_stale_summary() -> None:
+    journal, book = Journal.memory(), _one_service()
+    _run_both(journal, book, dt.date(2026, 12, 31))
+    freeze_numbers(journal, ["INV-00001"])  # keyed, then not moved
+    journal.void("INV-00001", NOW)
+    journal.release_billed("INV-00001")
+    ended = _one_service(end=dt.date(2027, 1, 20))
+    assert [a for _, a in _run_both(journal, ended, dt.date(2027, 1, 2))] == \
+        [D("20.00"), D("10.00")]  # January 1-20 again, and the setup fee
+    archive(journal, ["INV-00001", "INV-00002"], frozen=True)
+    assert ArchivedService.from_data(journal.archived_billed_of("service", ["S1"])["S1"]) \
+        .ranges == ((JAN_1, dt.date(2027, 1, 20)),)
+    restarted = _one_service()
+    assert [a for _, a in _run_both(journal, restarted, dt.date(2027, 1, 21))] == [D("11.00")]
+
+
+@given(first=dates, billing_day=st.integers(1, 28), months=st.sampled_from([1, 3, 6, 12]),
+       end=st.one_of(st.none(), st.integers(0, 900)), skip=st.integers(0, 900),
+       horizon=st.integers(0, 900))
+def test_periods_from_a_later_day_are_the_same_periods_without_the_ones_before(
+        first: dt.date, billing_day: int, months: int, end: int | None, skip: int,
+        horizon: int) -> None:
+    end_date = None if end is None else first + end * ONE_DAY
+    last = first + horizon * ONE_DAY
+    every = list(service_periods(first, billing_day, months, end_date, last))
+    from_day = first + skip * ONE_DAY
+    later = list(service_periods(first, billing_day, months, end_date, last, from_day))
+    assert later == [p for p in every if p.full_end >= from_day]  # from its full period on
+
+
+def test_a_single_unbilled_day_between_billed_ranges_is_still_billed() -> None:
+    jan_30, feb_1 = dt.date(2027, 1, 30), dt.date(2027, 2, 1)
+    feb = BilledPeriod("S1", feb_1, dt.date(2027, 2, 28), 28, D("31.00"), invoice_number="I2")
+    for state in (BilledState(covered={"S1": ((JAN_1, jan_30),)}, periods={feb.key: feb}),
+                  BilledState(covered={"S1": ((JAN_1, jan_30), (feb_1, feb.end))})):
+        plan = plan_invoices(_one_service(), BillingRules(), dt.date(2027, 2, 10), state)
+        [invoice] = plan.invoices
+        assert [(line.period_start, line.period_end, line.amount)
+                for line in invoice.invoice.lines] \
+            == [(dt.date(2027, 1, 31), dt.date(2027, 1, 31), D("1.00"))]

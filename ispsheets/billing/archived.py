@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ispsheets.billing.invoicing import BilledPeriod, BilledState
@@ -65,7 +65,7 @@ class ArchivedService:
                credits: Mapping[str, dt.date | None]) -> ArchivedService:
         """This summary with more archived periods and credits (idempotent, any order)."""
         periods = list(periods)
-        candidates = ([self.last] if self.last else []) + periods
+        candidates = periods + ([self.last] if self.last else [])  # a tie: the newer row
         last = max(candidates, key=lambda p: (p.start, p.end, p.key), default=None)
         ends = [p.end for p in candidates if last is None or p.key != last.key]
         if self.before_last_end is not None:
@@ -98,7 +98,10 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def _date(text: Any) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except (TypeError, ValueError):  # as leniently as the billed rows are read
+        return None
 
 
 def _service_of(key: str) -> str:
@@ -124,15 +127,29 @@ def summarize(existing: Mapping[str, ArchivedService],
 
 
 def record_billed(journal: Journal, numbers: Iterable[str]) -> None:
-    """Fold what these invoices billed into the summary (idempotent: again changes nothing)."""
+    """Fold what these invoices billed into the summary (idempotent: again changes nothing).
+
+    The summary of a service is what the invoices frozen for the archive billed. One frozen
+    before and back in the workbook (restored: it may have been voided and rebilled since) may
+    have left it out of date: the services of those invoices, and of any frozen again, are
+    summarized anew from the rows of the frozen invoices and these.
+    """
+    numbers = list(numbers)
     with journal.transaction():
-        rows = journal.billed_by(numbers)
-        services = {sid for b, _ in rows if b.kind in ("period", "credit")
+        again = _services_billed_by(journal, [*journal.frozen_among(numbers),
+                                              *journal.reopened_numbers()])
+        rows = [row for row in journal.billed_by(numbers) if row[0].kind in ("period", "credit")]
+        fold = [row for row in rows if _service_of(row[0].key) not in again]
+        services = {sid for b, _ in fold
                     for sid in (_service_of(b.key), str(b.data.get("service_id") or ""))}
         existing = {sid: ArchivedService.from_data(data)
                     for sid, data in journal.archived_billed_of(SERVICE, services).items()}
-        summaries = summarize(existing, rows)
-        journal.put_archived_billed(SERVICE, {sid: s.to_data() for sid, s in summaries.items()})
+        summaries = summarize(existing, fold)
+        rebuilt = summarize({}, [*journal.billed_of_services(again, frozen_only=True),
+                                 *(row for row in rows if _service_of(row[0].key) in again)])
+        journal.drop_archived_billed(SERVICE, again - set(rebuilt))
+        journal.put_archived_billed(SERVICE, {sid: s.to_data()
+                                              for sid, s in {**summaries, **rebuilt}.items()})
 
 
 # -- read by every run -------------------------------------------------------------------------
@@ -156,45 +173,52 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
                  extra_voided: Iterable[str] = ()) -> BilledState:
     """What was billed, as `BilledState.from_billed(journal.billed(), ...)` has it, reading the
     live invoices' rows, the archive's summary and only the few rows the summary cannot stand
-    for. A journal with archived invoices not yet summarized is read whole.
+    for. A journal with archived invoices not yet summarized, or with no summary at all
+    (nothing archived: one scan of its rows is faster than the join), is read whole.
 
     `extra`: rows that are not the journal's billed rows (waived periods), read after them.
     """
     next_seq = journal.peek_seq("invoice")
     extra = list(extra)
-    if journal.unfrozen_archived():
+    if journal.unfrozen_archived() or not journal.has_archived_billed():
         return BilledState.from_billed([*journal.billed(), *extra], next_seq,
                                        [*journal.voided_numbers(), *extra_voided])
     service_ids = {s.service_id for s in book.services}
     reopened = _services_billed_by(journal, journal.reopened_numbers())
     summaries = {sid: ArchivedService.from_data(data) for sid, data in
                  journal.archived_billed_of(SERVICE, service_ids - reopened).items()}
+    lasts = {s.last.key: s.last for s in summaries.values() if s.last is not None}
     rows: list[tuple[Billed, str]] = []
     for summary in summaries.values():
-        if summary.last is not None:
-            rows.append((Billed("period", summary.last.key, summary.last.to_data()),
-                         summary.last.invoice_number))
         rows += [(Billed("credit", key, {"end_date": _iso(end)}), "")
                  for key, end in (summary.credits or {}).items()]
     rows += journal.billed_live()
     rows += [(Billed("charge", key, {}), "") for key in journal.billed_keys(
         "charge", (c.charge_id for c in book.charges if c.charge_id))]
     rows += [(Billed("setup", key, {}), "") for key in journal.billed_keys("setup", service_ids)]
-    state = BilledState.from_billed([*rows, *extra], next_seq)
+    rows += extra
+    shown: dict[str, set[str]] = defaultdict(set)
+    for key in lasts:
+        shown[_service_of(key)].add(key)
     credit_ends: dict[str, dict[str, dt.date]] = defaultdict(dict)
-    for key, end in state.credit_ends.items():
-        credit_ends[_service_of(key)][key] = end
+    for billed, _ in rows:
+        if billed.kind == "period":
+            shown[_service_of(billed.key)].add(billed.key)
+        elif billed.kind == "credit" and (end := _date(billed.data.get("end_date"))):
+            credit_ends[_service_of(billed.key)][billed.key] = end
     detailed = reopened | {
         s.service_id for s in book.services if s.service_id in summaries
         and needs_rows(summaries[s.service_id], s, credit_ends[s.service_id],
-                       (p.key for p in state.periods_of(s.service_id)))}
+                       shown[s.service_id])}
     if detailed:
-        state = state.with_billed([*journal.billed_of_services(detailed), *extra])
-    numbers = {p.invoice_number for p in state.periods.values()}
+        rows += [*journal.billed_of_services(detailed), *extra]
+    numbers = {number for billed, number in rows if billed.kind == "period"}
+    numbers |= {p.invoice_number for p in lasts.values()}
     numbers |= {c.invoice_number for c in book.charges if c.invoice_number}
-    voided = {*journal.live_voided_numbers(), *journal.voided_among(numbers), *extra_voided}
-    return replace(state, voided=frozenset(voided), covered={
-        sid: s.ranges for sid, s in summaries.items() if sid not in detailed})
+    voided = {*journal.voided_among(numbers), *extra_voided}  # all the planner asks about
+    covered = {sid: s.ranges for sid, s in summaries.items() if sid not in detailed}
+    return BilledState(lasts, next_seq=next_seq, voided=frozenset(voided),
+                       covered=covered).with_billed(rows)
 
 
 def _services_billed_by(journal: Journal, numbers: Iterable[str]) -> set[str]:

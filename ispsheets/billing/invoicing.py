@@ -297,7 +297,7 @@ class _ServicePlanner:
         lines: list[_Line] = []
         bills_again = end is None
         for period in service_periods(self.first, self.billing_day, self.package.months, end,
-                                      horizon):
+                                      horizon, _first_unbilled(self.first, ranges)):
             parts = unbilled_parts(period.start, period.end, ranges)
             if period.start > last_start:
                 if parts:
@@ -397,6 +397,17 @@ class _ServicePlanner:
                 f" was already billed on {billed.invoice_number}; nothing is credited "
                 "automatically",
                 "add a negative Charges row if the client is owed for those days"))
+
+
+def _first_unbilled(first: dt.date, ranges: list[tuple[dt.date, dt.date]]) -> dt.date:
+    """The first day from `first` on that no billed range covers: the periods before the one
+    holding it have nothing left to bill (years of them, once history is long)."""
+    cursor = first
+    for start, end in ranges:
+        if start > cursor:
+            break
+        cursor = max(cursor, end + ONE_DAY)
+    return cursor
 
 
 def _charge_line(charge: Charge, client: Client, rules: BillingRules) -> _Line:

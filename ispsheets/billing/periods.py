@@ -93,14 +93,18 @@ class Period:
 
 
 def service_periods(first_day: dt.date, billing_day: int, months: int,
-                    end_date: dt.date | None, last_start: dt.date) -> Iterator[Period]:
+                    end_date: dt.date | None, last_start: dt.date,
+                    from_day: dt.date | None = None) -> Iterator[Period]:
     """The periods of a service from `first_day`, those starting on or before `last_start`.
 
     The first one is partial when `first_day` is not a billing day; the last one is cut at
-    `end_date`.
+    `end_date`. `from_day`: only the periods from the one holding that day (the same periods,
+    without walking the years before it).
     """
     grid = Grid(anchor(first_day, billing_day), months)
     start = first_day
+    if from_day is not None and from_day > first_day:
+        start = max(first_day, grid.full_period(from_day)[0])
     while start <= last_start and (end_date is None or start <= end_date):
         full_start, full_end = grid.full_period(start)
         end = full_end if end_date is None else min(full_end, end_date)
