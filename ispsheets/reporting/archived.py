@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, InvoiceLine, Payment
 
 if TYPE_CHECKING:
@@ -211,20 +212,23 @@ class _Decoder:
         return Payment(key, paid, client, self.decimal(data["amount"]), data["method"])
 
 
-def _decode(rows: Sequence[tuple[str, str, str, str, str]], decoder: _Decoder
-            ) -> tuple[list[Invoice], list[Payment], dict[str, dt.date]]:
-    invoices: list[Invoice] = []
-    payments: list[Payment] = []
-    paid_on: dict[str, dt.date] = {}
-    datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
-    for (kind, key, client, day, _), data in zip(rows, datas, strict=True):
-        if kind == "invoice":
-            invoices.append(decoder.invoice(key, client, data))
-            if (paid := decoder.date(data["paid_on"])) is not None:
-                paid_on[key] = paid
-        elif kind == "payment":
-            payments.append(decoder.payment(key, client, day, data))
-    return invoices, payments, paid_on
+class _Decoded:
+    """Figures decoded so far, batch after batch."""
+
+    def __init__(self) -> None:
+        self.invoices: list[Invoice] = []
+        self.payments: list[Payment] = []
+        self.paid_on: dict[str, dt.date] = {}
+
+    def add(self, rows: Sequence[tuple[str, str, str, str, str]], decoder: _Decoder) -> None:
+        datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
+        for (kind, key, client, day, _), data in zip(rows, datas, strict=True):
+            if kind == "invoice":
+                self.invoices.append(decoder.invoice(key, client, data))
+                if (paid := decoder.date(data["paid_on"])) is not None:
+                    self.paid_on[key] = paid
+            elif kind == "payment":
+                self.payments.append(decoder.payment(key, client, day, data))
 
 
 def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
@@ -232,17 +236,24 @@ def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     """The figures dated from `since` on (through the `day` index), every client's totals,
     and the figures of the live `invoices` and `payments` dated before `since` that have one
     (few: a restored invoice; or, while runs still give the report everything, all)."""
+    with paused_gc():  # hundreds of thousands of small records, no cycles
+        return _load(journal, since, invoices, payments)
+
+
+def _load(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
+          payments: Iterable[Payment]) -> ArchivedFigures:
     clients = {key: _client_figures(json.loads(data))
                for _, key, _, _, data in journal.archived_figures(kind="client")}
     if not clients:  # every figure is in its client's totals: nothing archived yet
         return ArchivedFigures(since)
-    decoder = _Decoder()
-    rows = journal.archived_figures(since=since.isoformat())
-    shown_invoices, shown_payments, paid_on = _decode(rows, decoder)
-    loaded = {(r[0], r[1]) for r in rows}
+    decoder, shown = _Decoder(), _Decoded()
+    for rows in journal.archived_figures_since(since.isoformat()):  # a batch at a time
+        shown.add(rows, decoder)
+    loaded = {("invoice", i.invoice_number) for i in shown.invoices}
+    loaded |= {("payment", p.payment_id) for p in shown.payments}
     earlier = [("invoice", i.invoice_number) for i in invoices if i.issue_date < since]
     earlier += [("payment", p.payment_id) for p in payments if p.date < since]
-    earlier_rows = journal.archived_figures(keys=[k for k in earlier if k not in loaded])
-    earlier_invoices, earlier_payments, _ = _decode(earlier_rows, decoder)
-    return ArchivedFigures(since, tuple(shown_invoices), tuple(shown_payments), paid_on,
-                           clients, tuple(earlier_invoices), tuple(earlier_payments))
+    before = _Decoded()
+    before.add(journal.archived_figures(keys=[k for k in earlier if k not in loaded]), decoder)
+    return ArchivedFigures(since, tuple(shown.invoices), tuple(shown.payments), shown.paid_on,
+                           clients, tuple(before.invoices), tuple(before.payments))
