@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, InvoiceLine, Payment
@@ -48,20 +48,30 @@ class ClientFigures:
     last_payment: dt.date | None = None  # the latest payment of a positive amount
 
 
+class Earlier(NamedTuple):
+    """A figure of a record also given live, dated before the months shown: only what the
+    brought-forward balance takes out (no record is built: there may be many)."""
+
+    kind: str  # "invoice" or "payment"
+    key: str
+    client_id: str
+    day: dt.date  # issued, or paid
+    amount: Decimal  # the invoice's total, or the payment's amount
+
+
 @dataclass(frozen=True)
 class ArchivedFigures:
     """The archived figures a report needs: invoices and payments (as records, as the report
     reads them) whose `day` is on or after `since`, every client's totals, and `earlier`: the
     figures of records also given live, dated before `since` (the live record counts; its
-    figure is taken out of the client's totals)."""
+    figure is taken out of the client's totals), as (kind, key, client, date, amount)."""
 
     since: dt.date | None = None
     invoices: tuple[Invoice, ...] = ()
     payments: tuple[Payment, ...] = ()
     paid_on: Mapping[str, dt.date] = field(default_factory=dict)
     clients: Mapping[str, ClientFigures] = field(default_factory=dict)
-    earlier_invoices: tuple[Invoice, ...] = ()
-    earlier_payments: tuple[Payment, ...] = ()
+    earlier: tuple[Earlier, ...] = ()
 
 
 # -- writing: called by `ispsheets.archive.checkpoint.freeze` -----------------------------------
@@ -193,6 +203,11 @@ class _Decoder:
             value = self.dates[text] = dt.date.fromisoformat(text)
         return value
 
+    def day(self, text: str) -> dt.date:
+        value = self.date(text)
+        assert value is not None
+        return value
+
     def invoice(self, number: str, client: str, data: Mapping[str, Any]) -> Invoice:
         """The archived invoice as the report reads it: paid in full, its lines with what the
         report uses (service, period start, amount, tax)."""
@@ -201,15 +216,12 @@ class _Decoder:
                                   decimal(amount), decimal(amount), ZERO, decimal(tax))
                       for n, (service, start, amount, tax) in enumerate(data["lines"], start=1))
         total, tax = decimal(data["total"]), decimal(data["tax"])
-        issued, due = date(data["issued"]), date(data["due"])
-        assert issued is not None and due is not None
+        issued, due = self.day(data["issued"]), self.day(data["due"])
         return Invoice(number, client, issued, None, None, due, total - tax, tax, total,
                        paid=total, balance=ZERO, status="paid", lines=lines)
 
     def payment(self, key: str, client: str, day: str, data: Mapping[str, Any]) -> Payment:
-        paid = self.date(day)
-        assert paid is not None
-        return Payment(key, paid, client, self.decimal(data["amount"]), data["method"])
+        return Payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])
 
 
 class _Decoded:
@@ -253,7 +265,15 @@ def _load(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     loaded |= {("payment", p.payment_id) for p in shown.payments}
     earlier = [("invoice", i.invoice_number) for i in invoices if i.issue_date < since]
     earlier += [("payment", p.payment_id) for p in payments if p.date < since]
-    before = _Decoded()
-    before.add(journal.archived_figures(keys=[k for k in earlier if k not in loaded]), decoder)
+    wanted = [k for k in earlier if k not in loaded]
+    day, decimal = decoder.day, decoder.decimal
+    before: list[Earlier] = []
+    for start in range(0, len(wanted), 5000):  # a batch at a time
+        rows = journal.archived_figures(keys=wanted[start:start + 5000])
+        datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
+        before += [Earlier(kind, key, client, day(data["issued"]), decimal(data["total"]))
+                   if kind == "invoice" else
+                   Earlier(kind, key, client, day(paid), decimal(data["amount"]))
+                   for (kind, key, client, paid, _), data in zip(rows, datas, strict=True)]
     return ArchivedFigures(since, tuple(shown.invoices), tuple(shown.payments), shown.paid_on,
-                           clients, tuple(before.invoices), tuple(before.payments))
+                           clients, tuple(before))
