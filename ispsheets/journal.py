@@ -1166,12 +1166,11 @@ class Journal:
         return [row[0] for row in self._rows(
             "SELECT number FROM invoices WHERE archived = 1 AND frozen = 0")]
 
-    def archived_figures(self, kind: str | None = None, since: str | None = None,
+    def archived_figures(self, kind: str | None = None,
                          keys: Iterable[tuple[str, str]] | None = None
                          ) -> list[tuple[str, str, str, str, str]]:
         """Report figures (`ispsheets.reporting.archived`) as (kind, key, client_id, day, data):
-        of one kind, those whose day is `since` or later (by the day index), or those of the
-        given (kind, key) pairs."""
+        all, of one kind, or those of the given (kind, key) pairs."""
         if keys is not None:
             by_kind: dict[str, list[str]] = {}
             for k, key in keys:
@@ -1184,11 +1183,18 @@ class Journal:
                                        f"archived_figures WHERE kind = ? AND key IN "
                                        f"({','.join('?' * len(chunk))})", [k, *chunk])
             return rows
-        where = [f"{column} {op} ?" for column, op, value
-                 in (("kind", "=", kind), ("day", ">=", since)) if value is not None]
         return self._rows("SELECT kind, key, client_id, day, data FROM archived_figures"
-                          + (" WHERE " + " AND ".join(where) if where else ""),
-                          [v for v in (kind, since) if v is not None])
+                          + (" WHERE kind = ?" if kind else ""), [kind] if kind else [])
+
+    def archived_figures_since(self, since: str, batch: int = 5000
+                               ) -> Iterator[list[tuple[str, str, str, str, str]]]:
+        """The report figures whose day is `since` or later (by the day index), in batches."""
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        cursor.execute("SELECT kind, key, client_id, day, data FROM archived_figures "
+                       "WHERE day >= ?", (since,))
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
     def put_archived_figures(self, rows: Iterable[tuple[str, str, str, str, str]]) -> None:
         """Write (or replace) report figures: (kind, key, client_id, day, data)."""

@@ -10,6 +10,7 @@ figures of the months shown must equal the report of everything.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from dataclasses import replace
 from decimal import Decimal
@@ -302,3 +303,32 @@ def test_a_figure_written_again_with_other_amounts_replaces_the_old_one_in_its_t
     freeze(journal, Frozen([changed], [], Allocation()))
     figures = load_figures(journal, dt.date(2000, 1, 1), (), ())
     assert figures.clients[invoice.client_id].charged == changed.total
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_report_written_by_the_child_reads_the_figures_itself(tmp_path, monkeypatch):
+    """A big business's report child opens the journal itself for the archive's figures: the
+    same report as one written in the run's own process, archived invoice included."""
+    import ispsheets.steps.report as report_step
+    from tests.test_report_in_child import DAY, _business, _cells
+
+    archived = Invoice("INV-ARCH", "A1", dt.date(2026, 11, 2), None, None,
+                       dt.date(2026, 11, 17), D("20.00"), D(0), D("20.00"), D("20.00"), D(0),
+                       "paid")
+    paid = Payment("PAY-ARCH", dt.date(2026, 11, 3), "A1", D("20.00"), "cash")
+    frozen = Frozen([archived], [paid], Allocation(
+        invoices={"INV-ARCH": InvoiceState(D("20.00"), D(0), "paid", dt.date(2026, 11, 3))}))
+    reports = {}
+    for where, fork_from in (("here", 10**9), ("child", 0)):
+        business = _business(tmp_path / where)
+        journal = Journal.open(business.config.journal_path)
+        freeze(journal, frozen)
+        journal.close()
+        monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", fork_from)
+        parent = os.getpid()
+        report = business.run(DAY)
+        assert os.getpid() == parent and report.exit_code == 0
+        reports[where] = _cells(report.report_file)
+    assert reports["child"] == reports["here"]
+    history = [r[4] for r in reports["child"]["Client history"]]
+    assert "INV-ARCH" in history and "PAY-ARCH (cash)" in history

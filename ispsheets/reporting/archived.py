@@ -24,8 +24,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, InvoiceLine, Payment
 
 if TYPE_CHECKING:
@@ -47,20 +48,30 @@ class ClientFigures:
     last_payment: dt.date | None = None  # the latest payment of a positive amount
 
 
+class Earlier(NamedTuple):
+    """A figure of a record also given live, dated before the months shown: only what the
+    brought-forward balance takes out (no record is built: there may be many)."""
+
+    kind: str  # "invoice" or "payment"
+    key: str
+    client_id: str
+    day: dt.date  # issued, or paid
+    amount: Decimal  # the invoice's total, or the payment's amount
+
+
 @dataclass(frozen=True)
 class ArchivedFigures:
     """The archived figures a report needs: invoices and payments (as records, as the report
     reads them) whose `day` is on or after `since`, every client's totals, and `earlier`: the
     figures of records also given live, dated before `since` (the live record counts; its
-    figure is taken out of the client's totals)."""
+    figure is taken out of the client's totals), as (kind, key, client, date, amount)."""
 
     since: dt.date | None = None
     invoices: tuple[Invoice, ...] = ()
     payments: tuple[Payment, ...] = ()
     paid_on: Mapping[str, dt.date] = field(default_factory=dict)
     clients: Mapping[str, ClientFigures] = field(default_factory=dict)
-    earlier_invoices: tuple[Invoice, ...] = ()
-    earlier_payments: tuple[Payment, ...] = ()
+    earlier: tuple[Earlier, ...] = ()
 
 
 # -- writing: called by `ispsheets.archive.checkpoint.freeze` -----------------------------------
@@ -192,6 +203,11 @@ class _Decoder:
             value = self.dates[text] = dt.date.fromisoformat(text)
         return value
 
+    def day(self, text: str) -> dt.date:
+        value = self.date(text)
+        assert value is not None
+        return value
+
     def invoice(self, number: str, client: str, data: Mapping[str, Any]) -> Invoice:
         """The archived invoice as the report reads it: paid in full, its lines with what the
         report uses (service, period start, amount, tax)."""
@@ -200,31 +216,31 @@ class _Decoder:
                                   decimal(amount), decimal(amount), ZERO, decimal(tax))
                       for n, (service, start, amount, tax) in enumerate(data["lines"], start=1))
         total, tax = decimal(data["total"]), decimal(data["tax"])
-        issued, due = date(data["issued"]), date(data["due"])
-        assert issued is not None and due is not None
+        issued, due = self.day(data["issued"]), self.day(data["due"])
         return Invoice(number, client, issued, None, None, due, total - tax, tax, total,
                        paid=total, balance=ZERO, status="paid", lines=lines)
 
     def payment(self, key: str, client: str, day: str, data: Mapping[str, Any]) -> Payment:
-        paid = self.date(day)
-        assert paid is not None
-        return Payment(key, paid, client, self.decimal(data["amount"]), data["method"])
+        return Payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])
 
 
-def _decode(rows: Sequence[tuple[str, str, str, str, str]], decoder: _Decoder
-            ) -> tuple[list[Invoice], list[Payment], dict[str, dt.date]]:
-    invoices: list[Invoice] = []
-    payments: list[Payment] = []
-    paid_on: dict[str, dt.date] = {}
-    datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
-    for (kind, key, client, day, _), data in zip(rows, datas, strict=True):
-        if kind == "invoice":
-            invoices.append(decoder.invoice(key, client, data))
-            if (paid := decoder.date(data["paid_on"])) is not None:
-                paid_on[key] = paid
-        elif kind == "payment":
-            payments.append(decoder.payment(key, client, day, data))
-    return invoices, payments, paid_on
+class _Decoded:
+    """Figures decoded so far, batch after batch."""
+
+    def __init__(self) -> None:
+        self.invoices: list[Invoice] = []
+        self.payments: list[Payment] = []
+        self.paid_on: dict[str, dt.date] = {}
+
+    def add(self, rows: Sequence[tuple[str, str, str, str, str]], decoder: _Decoder) -> None:
+        datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
+        for (kind, key, client, day, _), data in zip(rows, datas, strict=True):
+            if kind == "invoice":
+                self.invoices.append(decoder.invoice(key, client, data))
+                if (paid := decoder.date(data["paid_on"])) is not None:
+                    self.paid_on[key] = paid
+            elif kind == "payment":
+                self.payments.append(decoder.payment(key, client, day, data))
 
 
 def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
@@ -232,17 +248,32 @@ def load_figures(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     """The figures dated from `since` on (through the `day` index), every client's totals,
     and the figures of the live `invoices` and `payments` dated before `since` that have one
     (few: a restored invoice; or, while runs still give the report everything, all)."""
+    with paused_gc():  # hundreds of thousands of small records, no cycles
+        return _load(journal, since, invoices, payments)
+
+
+def _load(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
+          payments: Iterable[Payment]) -> ArchivedFigures:
     clients = {key: _client_figures(json.loads(data))
                for _, key, _, _, data in journal.archived_figures(kind="client")}
     if not clients:  # every figure is in its client's totals: nothing archived yet
         return ArchivedFigures(since)
-    decoder = _Decoder()
-    rows = journal.archived_figures(since=since.isoformat())
-    shown_invoices, shown_payments, paid_on = _decode(rows, decoder)
-    loaded = {(r[0], r[1]) for r in rows}
+    decoder, shown = _Decoder(), _Decoded()
+    for rows in journal.archived_figures_since(since.isoformat()):  # a batch at a time
+        shown.add(rows, decoder)
+    loaded = {("invoice", i.invoice_number) for i in shown.invoices}
+    loaded |= {("payment", p.payment_id) for p in shown.payments}
     earlier = [("invoice", i.invoice_number) for i in invoices if i.issue_date < since]
     earlier += [("payment", p.payment_id) for p in payments if p.date < since]
-    earlier_rows = journal.archived_figures(keys=[k for k in earlier if k not in loaded])
-    earlier_invoices, earlier_payments, _ = _decode(earlier_rows, decoder)
-    return ArchivedFigures(since, tuple(shown_invoices), tuple(shown_payments), paid_on,
-                           clients, tuple(earlier_invoices), tuple(earlier_payments))
+    wanted = [k for k in earlier if k not in loaded]
+    day, decimal = decoder.day, decoder.decimal
+    before: list[Earlier] = []
+    for start in range(0, len(wanted), 5000):  # a batch at a time
+        rows = journal.archived_figures(keys=wanted[start:start + 5000])
+        datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
+        before += [Earlier(kind, key, client, day(data["issued"]), decimal(data["total"]))
+                   if kind == "invoice" else
+                   Earlier(kind, key, client, day(paid), decimal(data["amount"]))
+                   for (kind, key, client, paid, _), data in zip(rows, datas, strict=True)]
+    return ArchivedFigures(since, tuple(shown.invoices), tuple(shown.payments), shown.paid_on,
+                           clients, tuple(before))

@@ -243,12 +243,13 @@ def brought_forward(data: ReportInput, start: dt.date) -> dict[str, tuple[Decima
     for p in archived.payments:
         if p.date >= start:
             totals[p.client_id][1] -= p.amount
-    for i in (*archived.invoices, *archived.earlier_invoices):
+    for i in archived.invoices:  # read for its due date or service month, issued before
         if i.issue_date < start and i.invoice_number in live_invoices:
             totals[i.client_id][0] -= i.total
-    for p in (*archived.payments, *archived.earlier_payments):
-        if p.date < start and p.payment_id in live_payments:
-            totals[p.client_id][1] -= p.amount
+    for e in archived.earlier:
+        live = live_invoices if e.kind == "invoice" else live_payments
+        if e.day < start and e.key in live:
+            totals[e.client_id][e.kind != "invoice"] -= e.amount
     return {c: (charged, paid) for c, (charged, paid) in totals.items() if charged or paid}
 
 

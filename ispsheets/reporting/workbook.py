@@ -308,12 +308,13 @@ def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
 
 
 def _history(book: Workbook, f: _Formats, data: ReportInput) -> BulkRows | None:
-    """One row per invoice and payment; xlsxwriter writes the first as the sample row, `splice`
-    writes them all (a year of 20,000 clients is half a million rows)."""
+    """Per client a brought-forward line, then one row per invoice and payment of the months
+    shown; xlsxwriter writes the first as the sample row, `splice` writes them all (a year of
+    20,000 clients is half a million rows)."""
     sheet = _printable(book.add_worksheet("Client history"), 0)
     rows = tables.client_history(data)
     names = ["Client", "Name", "Date", "Kind", "Reference", "Charged", "Paid", "Balance"]
-    _header(sheet, 0, names, f.header, [12, 26, 12, 10, 24, 13, 13, 13])
+    _header(sheet, 0, names, f.header, [12, 26, 12, 15, 24, 13, 13, 13])
     sheet.freeze_panes(1, 2)
     sheet.autofilter(0, 0, max(1, len(rows)), len(names) - 1)
     if not rows:

@@ -15,11 +15,13 @@ import stat
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
+from ispsheets.journal import Journal
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.reporting.archived import load_figures
 from ispsheets.reporting.inputs import ReportInput, first_shown
@@ -52,19 +54,27 @@ class ReportError(RuntimeError):
     """Writing the report failed in the child process; the text is its traceback."""
 
 
-def report_input(cycle: Cycle) -> ReportInput:
+def report_input(cycle: Cycle, figures: bool = True) -> ReportInput:
+    """What the report is computed from; the archive's figures of the months shown with it
+    (`figures`), or added by `with_figures` where the report is written (a forked child
+    reads them itself: the run's own process never holds them)."""
     assert cycle.allocation is not None
     paid_on = {number: state.paid_on for number, state in cycle.allocation.invoices.items()
                if state.paid_on is not None}
     invoices = cycle.ledger.invoices if cycle.ledger else tuple(cycle.invoices)
-    archived = load_figures(cycle.journal, first_shown(cycle.today), invoices,
-                            cycle.book.payments)
-    return ReportInput(as_of=cycle.today, currency=cycle.config.currency,
+    data = ReportInput(as_of=cycle.today, currency=cycle.config.currency,
                        clients=cycle.book.clients, packages=cycle.book.packages,
                        services=cycle.book.services, invoices=tuple(invoices),
                        payments=cycle.book.payments, paid_on=paid_on,
                        suspensions=tuple(cycle.journal.suspension_history()),
-                       cards=card_facts(cycle), archived=archived)
+                       cards=card_facts(cycle))
+    return with_figures(data, cycle.journal) if figures else data
+
+
+def with_figures(data: ReportInput, journal: Journal) -> ReportInput:
+    """`data` with the archived figures of the months the report shows."""
+    return replace(data, archived=load_figures(journal, first_shown(data.as_of), data.invoices,
+                                               data.payments))
 
 
 def _folder(cycle: Cycle) -> Path:
@@ -116,21 +126,24 @@ def _finish_or_report(cycle: Cycle, finish: Callable[[], None]) -> None:
 def _start_report(cycle: Cycle) -> Callable[[], None]:
     if cycle.dry_run or not hasattr(os, "fork") or len(cycle.invoices) < FORK_FROM_INVOICES:
         return lambda: write_report_step(cycle)
-    data, folder, mode = report_input(cycle), _folder(cycle), workbook_mode(cycle)
+    data, folder, mode = report_input(cycle, figures=False), _folder(cycle), workbook_mode(cycle)
+    journal = cycle.journal.path
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write the report, say how it went, and leave at once
-        _report_child(data, folder, mode, read_end, write_end)
+        _report_child(data, journal, folder, mode, read_end, write_end)
     os.close(write_end)
     return functools.partial(wait_for_report, cycle, pid, read_end)
 
 
-def _report_child(data: ReportInput, folder: Path, mode: int | None, read_end: int,
-                  write_end: int) -> NoReturn:
-    """Write the report and send back how it went. Whatever happens (even the parent gone and
-    its pipe broken) the child leaves here: it must never go on with the run's own work."""
+def _report_child(data: ReportInput, journal: Path, folder: Path, mode: int | None,
+                  read_end: int, write_end: int) -> NoReturn:
+    """Read the archive's figures (its own connection to the journal: one is never shared
+    across a fork), write the report and send back how it went. Whatever happens (even the
+    parent gone and its pipe broken) the child leaves here: it must never go on with the
+    run's own work."""
     code = 1
     try:
         os.close(read_end)
@@ -138,6 +151,11 @@ def _report_child(data: ReportInput, folder: Path, mode: int | None, read_end: i
         gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
         gc.enable()
         try:
+            reader = Journal.read_only(journal)
+            try:
+                data = with_figures(data, reader)
+            finally:
+                reader.close()
             outcome: tuple[bool, str] = (True, str(write_report(data, folder, mode)))
             code = 0
         except BaseException:
