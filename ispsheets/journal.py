@@ -240,6 +240,8 @@ _V5 = f"""
         END;
         -- the day each frozen source's money came (a payment's date, a credit note's issue)
         ALTER TABLE frozen_applied ADD COLUMN day TEXT;
+        -- what live invoices billed, read without scanning years of billed rows
+        CREATE INDEX IF NOT EXISTS billed_invoice ON billed (invoice_number);
         -- a client's archived figures (the account summary of an invoice whose previous
         -- invoice is archived)
         CREATE INDEX archived_figures_client ON archived_figures (client_id, kind, day);

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,11 +109,15 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
 
 
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
-         now: dt.datetime) -> Moved:
-    """Key, copy, remove: the new `moves` and whatever an earlier, killed move left.
+         now: dt.datetime, on_keyed: Callable[[], None] | None = None) -> Moved:
+    """Key, copy, remove: the new `moves` and whatever an earlier, killed move left;
+    `on_keyed` runs once they are keyed (the archive's checkpoint: a kill before it ends
+    leaves them unfrozen, and the next run freezes them from the whole history).
     Raises WorkbookWriteError when a file cannot be written (the next run goes on)."""
     moved = Moved()
     key_first(journal, moves, now)
+    if on_keyed is not None:
+        on_keyed()
     checkpoint("archive-keyed")
     copy_to_archive(config, journal, now, moved)
     remove_from_workbook(config, journal, backend, now, moved)

@@ -76,7 +76,7 @@ def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
 
 
 def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
-    """The checkpoint of what is about to move, written before it is keyed to move."""
+    """The checkpoint of what is moving, written once it is keyed (before any row moves)."""
     assert cycle.ledger is not None and cycle.allocation is not None
     numbers = {m.key for m in plan.moves if m.tab == "Invoices"}
     ids = {m.key for m in plan.moves if m.tab == "Payments"}
@@ -141,11 +141,11 @@ def archive_history(cycle: Cycle) -> None:
     # the plan is made on the workbook as the write-back left it (today's payments may have
     # settled rows)
     plan = _plan(cycle, cycle.backend.read())
-    if plan is not None and plan.moves:
-        freeze_moving(cycle, plan)
     try:
         moved = move(cycle.config, cycle.journal, cycle.backend,
-                     plan.moves if plan else (), cycle.now)
+                     plan.moves if plan else (), cycle.now,
+                     on_keyed=(lambda: freeze_moving(cycle, plan)) if plan and plan.moves
+                     else None)
     except WorkbookWriteError as exc:
         cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
                               "archive this time", f"{exc.fix}; the next run finishes the move"))
