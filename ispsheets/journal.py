@@ -245,6 +245,18 @@ _V5 = f"""
         -- a client's archived figures (the account summary of an invoice whose previous
         -- invoice is archived)
         CREATE INDEX archived_figures_client ON archived_figures (client_id, kind, day);
+        -- an archived invoice's reminders and late fees are marked too
+        CREATE INDEX actions_invoice ON actions (invoice_number)
+            WHERE kind IN ('reminder', 'late_fee');
+        UPDATE actions SET archived = 1 WHERE kind IN ('reminder', 'late_fee')
+            AND invoice_number IN (SELECT number FROM invoices WHERE archived = 1);
+        CREATE TRIGGER invoice_archived_actions AFTER UPDATE OF archived ON invoices
+        BEGIN
+            UPDATE actions SET archived = NEW.archived
+            WHERE invoice_number = NEW.number AND kind IN ('reminder', 'late_fee');
+        END;
+        -- each client's invoices in number order (their first one: the welcome email)
+        CREATE INDEX invoices_client_seq ON invoices (client_id, seq);
         CREATE TRIGGER payment_action_insert AFTER INSERT ON actions
         WHEN NEW.kind = 'payment'
         BEGIN
@@ -705,10 +717,17 @@ class Journal:
             "SELECT number FROM invoices WHERE archived = 0 AND frozen = 1")]
         return sorted({*restored, *live_frozen})
 
-    def first_invoices(self) -> dict[str, tuple[str, str]]:
-        """client_id → (number, created_at) of each client's first invoice (void or not)."""
-        rows = self._rows("SELECT client_id, number, created_at FROM invoices AS i WHERE seq = "
-                          "(SELECT MIN(seq) FROM invoices WHERE client_id = i.client_id)")
+    def first_invoices(self, since: str = "") -> dict[str, tuple[str, str]]:
+        """client_id → (number, created_at) of each client's first invoice (void or not),
+        for the clients whose first invoice was recorded at `since` or later (ISO text):
+        looked up for the clients with a live invoice recorded since then, one index seek
+        each."""
+        rows = self._rows(
+            "WITH recent(client_id) AS (SELECT DISTINCT client_id FROM invoices "
+            "WHERE archived = 0 AND created_at >= ?) "
+            "SELECT r.client_id, f.number, f.created_at FROM recent r CROSS JOIN invoices f "
+            "ON f.seq = (SELECT seq FROM invoices WHERE client_id = r.client_id "
+            "ORDER BY seq LIMIT 1) WHERE f.created_at >= ?", (since, since))
         return {client: (number, created) for client, number, created in rows}
 
     def void(self, number: str, at: dt.datetime) -> bool:
@@ -737,11 +756,14 @@ class Journal:
                  + " ORDER BY key")
         return [MessageRecord(*row) for row in self._rows(query, [v for v in (state, kind) if v])]
 
-    def sent_invoice_times(self, kind: str = "invoice") -> list[tuple[str, str]]:
-        """(invoice number, when) of every message of `kind` sent: the columns a year of
-        invoice emails needs for Invoices.sent_at, without whole records."""
-        return self._rows("SELECT invoice_number, updated_at FROM messages WHERE state = 'sent' "
-                          "AND kind = ? ORDER BY key", (kind,))  # type: ignore[return-value]
+    def sent_invoice_times(self) -> list[tuple[str, str]]:
+        """(invoice number, when) of the invoice email of every live invoice that was sent:
+        the columns Invoices.sent_at needs, without whole records (and not for the years of
+        invoices in the archive)."""
+        return self._rows(  # type: ignore[return-value]
+            "SELECT i.number, m.updated_at FROM invoices i CROSS JOIN messages m "
+            "ON m.key = 'invoice/' || i.number WHERE i.archived = 0 AND m.state = 'sent' "
+            "AND m.kind = 'invoice' ORDER BY i.seq")
 
     def begin_message(self, key: str, kind: str, client_id: str, invoice_number: str,
                       now: dt.datetime, transport: str = "") -> None:
@@ -878,12 +900,13 @@ class Journal:
         row = self._db.execute("SELECT * FROM actions WHERE key = ?", (key,)).fetchone()
         return _action(row) if row else None
 
-    def actions(self, kind: str, state: str | None = None, live: bool = False
-                ) -> list[ActionRecord]:
-        """The actions of one kind (in one state); `live`: not of a payment the archive
-        took."""
+    def actions(self, kind: str, state: str | None = None, live: bool = False,
+                pending: bool = False) -> list[ActionRecord]:
+        """The actions of one kind (in one state; `pending`: not done); `live`: not of a
+        payment or an invoice (its reminders and late fees) the archive took."""
         query = ("SELECT key, kind, client_id, invoice_number, state, detail, updated_at "
                  "FROM actions WHERE kind = ?" + (" AND state = ?" if state else "")
+                 + (" AND state <> 'done'" if pending else "")
                  + (" AND archived = 0" if live else ""))
         return [ActionRecord(*row) for row in self._rows(query + " ORDER BY key",
                                                          (kind, state) if state else (kind,))]

@@ -77,7 +77,7 @@ def reminder_stages(journal: Journal, order: Sequence[str]) -> dict[str, str]:
     """Invoice number → the furthest reminder stage sent for it (by the configured order)."""
     rank = {name: i for i, name in enumerate(order)}
     stages: dict[str, str] = {}
-    for action in journal.actions("reminder", "done"):
+    for action in journal.actions("reminder", "done", live=True):
         stage = action.key.rsplit("/", 1)[-1]
         current = stages.get(action.invoice_number)
         if current is None or rank.get(stage, -1) > rank.get(current, -1):

@@ -66,7 +66,9 @@ class Holds:
 
 
 def _done(cycle: Cycle, kind: str) -> frozenset[str]:
-    return frozenset(a.key for a in cycle.journal.actions(kind, "done"))
+    """Keys of the actions of `kind` done (those of archived invoices aside: settled, they
+    get no fee, reminder or suspension again)."""
+    return frozenset(a.key for a in cycle.journal.actions(kind, "done", live=True))
 
 
 def _queue(cycle: Cycle, key: str, client_id: str, invoice_number: str,
@@ -99,8 +101,8 @@ class UntoldFee:
 
 def untold_fees(cycle: Cycle) -> dict[str, list[UntoldFee]]:
     fees: dict[str, list[UntoldFee]] = defaultdict(list)
-    for action in cycle.journal.actions(EFFECT):
-        if action.state != "done" and action.key.startswith("late_fee/"):
+    for action in cycle.journal.actions(EFFECT, pending=True):
+        if action.key.startswith("late_fee/"):
             payload = json.loads(action.detail)
             fees[action.client_id].append(UntoldFee(action.key, action.invoice_number,
                                                     Decimal(payload["amount"])))
@@ -110,7 +112,7 @@ def untold_fees(cycle: Cycle) -> dict[str, list[UntoldFee]]:
 def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]],
               holds: Holds | None = None) -> None:
     sent: dict[str, set[str]] = defaultdict(set)
-    for action in cycle.journal.actions("reminder", "done"):
+    for action in cycle.journal.actions("reminder", "done", live=True):
         sent[action.invoice_number].add(action.key.rsplit("/", 1)[-1])
     assert cycle.allocation is not None
     notices = plan_reminders(cycle.invoices, cycle.book.clients, cycle.today,
@@ -288,9 +290,7 @@ def run_effects(cycle: Cycle) -> None:
 
     timeout = cycle.config.collections.provisioning.timeout_seconds
     clients = cycle.book.client_map()
-    for action in cycle.journal.actions(EFFECT):
-        if action.state == "done":
-            continue
+    for action in cycle.journal.actions(EFFECT, pending=True):
         payload = json.loads(action.detail)
         if payload["type"] == "email" and is_unknown(cycle, action.key):
             continue  # reported by `settle_uncertain`; waits for the owner's word

@@ -58,12 +58,9 @@ def send_welcomes(cycle: Cycle) -> None:
     """A welcome to each client whose first invoice ispsheets issued and who has none yet."""
     if not cycle.config.email.send_welcome:
         return
-    firsts = cycle.journal.first_invoices()
-    if not firsts:
-        return
     since = _since(cycle)
-    candidates = {client: number for client, (number, created) in firsts.items()
-                  if created >= since}
+    candidates = {client: number for client, (number, created)
+                  in cycle.journal.first_invoices(since).items() if created >= since}
     if not candidates:
         return
     moved_in = {s.client_id for s in cycle.book.services if s.billed_through is not None}
