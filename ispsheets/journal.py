@@ -586,9 +586,16 @@ class Journal:
                 decoded[row[0]] = (row[:10] + row[11:], invoice)
         return [decoded[key[0]][1] for key in keys]
 
-    def invoice_numbers(self) -> set[str]:
-        """The number of every invoice the journal knows."""
-        return {row[0] for row in self._rows("SELECT number FROM invoices")}
+    def invoice_numbers(self, live: bool = False) -> set[str]:
+        """The number of every invoice the journal knows (`live`: not archived)."""
+        return {row[0] for row in self._rows(
+            "SELECT number FROM invoices" + (" WHERE archived = 0" if live else ""))}
+
+    def unknown_invoices(self, numbers: Iterable[str]) -> set[str]:
+        """Those of `numbers` the journal knows no invoice of (a lookup each)."""
+        return {row[0] for row in self._with_wanted(numbers, (
+            "SELECT w.key FROM temp.wanted w WHERE NOT EXISTS "
+            "(SELECT 1 FROM invoices i WHERE i.number = w.key)"))}
 
     def invoice(self, number: str) -> JournalInvoice | None:
         """One invoice, with its lines."""
@@ -1093,7 +1100,8 @@ class Journal:
         wanted = json.dumps(sorted(set(keys)))
         # CROSS JOIN: the keys first, then an index lookup each (never a scan per key)
         return self._rows("WITH wanted(key) AS (SELECT value FROM json_each(?)) "
-                          + query.replace("temp.wanted w JOIN", "wanted w CROSS JOIN"),
+                          + query.replace("temp.wanted", "wanted")
+                          .replace("wanted w JOIN", "wanted w CROSS JOIN"),
                           (wanted,))
 
     def archive_states_of(self, tab: str, keys: Iterable[str]) -> dict[str, str]:

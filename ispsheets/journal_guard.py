@@ -93,7 +93,7 @@ def open_trusted(config: Config, shown: Iterable[str], generation: int | None) -
 
 def _disagreement(journal: Journal, numbers: list[str], generation: int | None, where: str,
                   fix: str) -> Problem | None:
-    unknown = sorted(set(numbers) - journal.invoice_numbers())
+    unknown = sorted(journal.unknown_invoices(numbers))
     if unknown:
         return Problem(where, f"the journal does not know {len(unknown)} invoice(s) the "
                        f"workbook shows ({_listed(unknown)}): it was deleted, emptied or "

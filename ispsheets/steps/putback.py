@@ -99,7 +99,7 @@ def put_back(journal: Journal, backend: Backend, raw: RawBook, now: dt.datetime,
     journal.requeue(*missing_since(journal, raw, since))
     shown_numbers = {str(v).strip() for v in column_values(raw, INVOICES.name, "invoice_number")
                      if v not in (None, "")}
-    missing = frozenset(journal.invoice_numbers() - shown_numbers)
+    missing = frozenset(journal.invoice_numbers(live=True) - shown_numbers)
     changes, activity_ids = _changes(journal)  # also what an earlier run (the report) queued
     if not (changes or missing):
         return PutBack(raw)
