@@ -276,6 +276,7 @@ class Fault:
     kind: str | None
     times: int
     message: str = ""
+    containing: str = ""  # only a request whose body holds this text
 
 
 class FakeSheets:
@@ -409,11 +410,12 @@ class FakeSheets:
             del self.books[key]
 
     def fail(self, status: int, times: int = 1, kind: str | None = None,
-             message: str = "") -> None:
-        """The next `times` requests (of `kind`, e.g. "values:batchUpdate") answer `status`
-        (with Google's usual message for it, or `message`)."""
+             message: str = "", containing: str = "") -> None:
+        """The next `times` requests (of `kind`, e.g. "values:batchUpdate", and whose JSON body
+        holds `containing`, e.g. "'Activity'!") answer `status` (with Google's usual message
+        for it, or `message`)."""
         with self.lock:
-            self.faults.append(Fault(status, kind, times, message))
+            self.faults.append(Fault(status, kind, times, message, containing))
 
     def before(self, kind: str, action: Callable[[FakeSheets], None], nth: int = 1) -> None:
         """Run `action` just before the `nth` request of `kind` from now is answered."""
@@ -448,15 +450,17 @@ class FakeSheets:
                         action(self)
             began = time.perf_counter()
             try:
-                self._fault(kind)
+                self._fault(kind, body)
                 return 200, self._answer(kind, path, query, body or {})
             except ApiError as exc:
                 return exc.code, exc.body()
             finally:
                 self.seconds.append(time.perf_counter() - began)
 
-    def _fault(self, kind: str) -> None:
+    def _fault(self, kind: str, body: dict[str, Any] | None) -> None:
         for fault in self.faults:
+            if fault.containing and fault.containing not in json.dumps(body or {}):
+                continue
             if fault.kind in (None, kind) and fault.times > 0:
                 fault.times -= 1
                 if fault.times == 0:

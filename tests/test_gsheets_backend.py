@@ -458,18 +458,26 @@ def test_a_write_above_googles_payload_limit_goes_in_several_requests_activity_l
     assert len(_tab(fake, business, "Activity")) == 2 * len(CLIENTS)
 
 
-def test_payloads_put_activity_last_and_cut_big_blocks_of_rows():
+def test_payloads_put_what_the_next_run_finds_first_and_keep_the_rest_whole(monkeypatch):
+    from ispsheets.book import gsheets_backend
     from ispsheets.book.gsheets_backend import payloads
 
     activity = {"range": "'Activity'!A2:B5", "majorDimension": "ROWS",
-                "values": [["x" * 50, "a"]] * 4}
+                "values": [[f"{n}" * 50, "a"] for n in range(4)]}
+    fees = {"range": "'Charges'!A9:B9", "majorDimension": "ROWS", "values": [["CHG-1", "C1"]]}
+    lines = {"range": "'InvoiceLines'!A2:B7", "majorDimension": "ROWS",
+             "values": [["I1", 1], ["I1", 2], ["I1", 3], ["I1", 4], ["I2", 1], ["I2", 2]]}
     invoices = {"range": "'Invoices'!A2:A3", "majorDimension": "ROWS", "values": [["I1"], ["I2"]]}
+    parts = payloads([activity, fees, lines, invoices], limit=60)
+    assert parts[-1] == [fees, activity]  # whole: the next run cannot find these rows
+    flat = [r["range"] for part in parts[:-1] for r in part]
+    assert flat == ["'InvoiceLines'!A2:B5", "'InvoiceLines'!A6:B7", "'Invoices'!A2:A2",
+                    "'Invoices'!A3:A3"]  # cut, never inside an invoice's lines
+    assert payloads([activity, invoices]) == [[invoices, activity]]
+    monkeypatch.setattr(gsheets_backend, "HARD_LIMIT", 150)  # the last part alone too big
     parts = payloads([activity, invoices], limit=150)
-    flat = [r for part in parts for r in part]
-    assert flat[0] == invoices
-    assert [r["range"] for r in flat[1:]] == ["'Activity'!A2:B2", "'Activity'!A3:B3",
-                                              "'Activity'!A4:B4", "'Activity'!A5:B5"]
-    assert payloads([invoices]) == [[invoices]]
+    assert [r["range"] for part in parts[1:] for r in part] == [
+        "'Activity'!A2:B2", "'Activity'!A3:B3", "'Activity'!A4:B4", "'Activity'!A5:B5"]
 
 
 def test_google_out_of_reach_exits_3_and_the_next_run_does_the_day(tmp_path, fake,
@@ -522,12 +530,58 @@ def test_a_typed_payment_gets_its_id_and_applied_to_in_the_same_write(tmp_path, 
     assert seen["gsheets"][0][:2] == ("PAY-00001", "INV-00001:54.11")
 
 
-def test_a_billing_run_makes_six_requests_and_a_day_with_nothing_to_write_two(tmp_path, fake):
+def test_a_billing_run_makes_five_requests_and_a_day_with_nothing_to_write_two(tmp_path, fake):
     business = Business.create(tmp_path, _rows(*CLIENTS), backend="gsheets")
     start = len(fake.requests)
     business.run(NOV_30)
-    assert Counter(fake.kinds()[start:]) == {"get": 2, "values:batchGet": 2, "batchUpdate": 1,
-                                             "values:batchUpdate": 1}
+    assert fake.kinds()[start:] == ["get", "values:batchGet", "values:batchGet", "batchUpdate",
+                                    "values:batchUpdate"]
     start = len(fake.requests)
     business.run(NOV_30)  # the same day again: nothing new
     assert Counter(fake.kinds()[start:]) == {"get": 1, "values:batchGet": 1}
+
+
+@pytest.mark.slow
+def test_a_cut_write_whose_last_part_fails_leaves_nothing_the_next_run_writes_twice(
+        tmp_path, fake, monkeypatch):
+    """A write cut in several requests (here every few hundred bytes) whose last request is
+    refused, after the others were written: the next run writes what is missing and nothing
+    twice: no invoice line, late fee or Activity row appears two times."""
+    from ispsheets.book import gsheets_backend
+
+    monkeypatch.setattr(gsheets_backend, "PAYLOAD_LIMIT", 200)
+    days = (NOV_30, dt.date(2026, 12, 15), dt.date(2026, 12, 30))
+    parts: list[int] = []  # requests of each day's write, counted on a twin business
+    twin = Business.create(tmp_path / "twin", _rows("PAYS", "LATE"), backend="gsheets")
+    for day in days:
+        if day == days[1]:
+            twin.pay("PAYS", "54.11", dt.date(2026, 12, 5))
+        start = len(fake.requests)
+        assert twin.run(day).exit_code is ExitCode.OK
+        parts.append(fake.kinds()[start:].count("values:batchUpdate"))
+    assert parts[0] > 2 and parts[2] > 1  # cut
+
+    business = Business.create(tmp_path / "shop", _rows("PAYS", "LATE"), backend="gsheets")
+    for day, count in zip(days, parts, strict=True):
+        if day == days[1]:
+            business.pay("PAYS", "54.11", dt.date(2026, 12, 5))
+            assert business.run(day).exit_code is ExitCode.OK
+            continue
+        fake.before("values:batchUpdate", lambda f: f.fail(403, kind="values:batchUpdate"),
+                    nth=count)  # the last part refused
+        assert business.run(day).exit_code is ExitCode.WRITE_FAILED
+        assert business.run(day).exit_code is ExitCode.OK
+
+    lines = [(r["invoice_number"], r["line"]) for r in _tab(fake, business, "InvoiceLines")]
+    numbers = [r["invoice_number"] for r in _tab(fake, business, "Invoices")]
+    assert sorted(lines) == sorted(set(lines)) == [(n, 1) for n in sorted(numbers)]
+    fees = [r["client_id"] for r in _tab(fake, business, "Charges")
+            if str(r["description"]).startswith("Late fee")]
+    assert fees == ["LATE"]
+    activity = [(r["action"], r["client_id"], r["invoice_number"], r["detail"])
+                for r in _tab(fake, business, "Activity")]
+    assert len(activity) == len(set(activity)), Counter(activity).most_common(3)
+    assert [a[:3] for a in activity if a[0] == "late_fee_added"] == [
+        ("late_fee_added", "LATE", "INV-00001")]
+    assert len(numbers) == len(set(numbers))
+    assert len(business.mails()) == len({m.path.name for m in business.mails()})

@@ -51,7 +51,8 @@ from ispsheets.faults import checkpoint
 from ispsheets.problems import ExitCode, Problem
 
 CELL_LIMIT = 10_000_000
-PAYLOAD_LIMIT = 8_000_000  # bytes of one values:batchUpdate; Google refuses above 10,485,760
+PAYLOAD_LIMIT = 9_000_000  # bytes of one values:batchUpdate, sent compact
+HARD_LIMIT = 10_000_000  # Google refuses a request body above 10,485,760 bytes
 NEW_TAB_ROWS = 1000  # a tab the tool adds gets Google's usual 1,000 rows
 _GAP = 64  # cells of one column further apart than this are written as separate ranges
 _NEXT_RUN = "nothing is lost: the next run writes everything"
@@ -206,7 +207,7 @@ class GoogleSheetBackend:
             except SheetsFailure as exc:
                 if exc.kind != "invalid":
                     raise
-                plan = self._plan(changes)  # a tab renamed between the two reads: say which
+                plan = self._plan(changes, fresh=True)  # a tab renamed meanwhile: say which
             backup = None
             if plan.requests or plan.data:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
@@ -220,7 +221,7 @@ class GoogleSheetBackend:
                     self.api.values_update(part, "RAW")
             except SheetsFailure as exc:
                 if exc.kind == "invalid":
-                    self._plan(changes)  # a tab renamed or deleted a moment ago: say which
+                    self._plan(changes, fresh=True)  # a tab renamed or deleted: say which
                 raise
         except SheetsSetupError as exc:
             raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
@@ -241,11 +242,16 @@ class GoogleSheetBackend:
         return [s for name, s in self._book.sheets.items()
                 if normalise_header(name) in wanted and s.loaded]
 
-    def _plan(self, changes: ChangeSet) -> _Plan:
-        tabs = grid_tabs(self.api.metadata())
+    def _plan(self, changes: ChangeSet, fresh: bool = False) -> _Plan:
+        """Where every change goes, from the key columns read now. The tabs' list comes from
+        the morning read (their sizes now from the key read's answer) unless a tab must be added
+        or `fresh`: then from a `spreadsheets.get` now (which also tells a tab renamed or
+        replaced since the morning)."""
+        groups = _group(changes)
+        fresh = fresh or not self._read_tabs or any(n not in self._read_tabs for n in groups)
+        tabs = grid_tabs(self.api.metadata()) if fresh else list(self._read_tabs.values())
         by_name = {normalise_header(t.title): t for t in tabs}
         by_id = {t.sheet_id: t for t in tabs}
-        groups = _group(changes)
         plan = _Plan(next_id=max([t.sheet_id for t in tabs] + [0]) + 1)
         existing: dict[str, tuple[GridTab, _TabChanges]] = {}
         for norm, group in groups.items():
@@ -263,9 +269,14 @@ class GoogleSheetBackend:
             else:
                 existing[norm] = (now_tab, group)
         columns = self._current_columns(existing)
+        sizes = {t.sheet_id: t for t in tabs}
         for norm, (tab, group) in existing.items():
-            plan.edit_tab(tab, group, columns[norm])
-        total = sum(t.rows * t.columns for t in tabs) + plan.cells_added
+            read = columns[norm]
+            tab = sizes[tab.sheet_id] = GridTab(tab.sheet_id, tab.title,
+                                                read.grid_rows or tab.rows,
+                                                read.grid_columns or tab.columns)
+            plan.edit_tab(tab, group, read)
+        total = sum(t.rows * t.columns for t in sizes.values()) + plan.cells_added
         if plan.cells_added and total > CELL_LIMIT:
             raise WorkbookWriteError(
                 self.name, f"this write would take the sheet to {total:,} cells, past Google's "
@@ -305,7 +316,7 @@ class GoogleSheetBackend:
                 for col in group.needed(header):
                     if col < tab.columns:
                         letter = column_letter(col)
-                        ranges.append(f"{name}!{letter}{tail}:{letter}{tab.rows}" if tail
+                        ranges.append(f"{name}!{letter}{tail}:{letter}" if tail
                                       else f"{name}!{letter}:{letter}")
                         asked.append((norm, "tail" if tail else "column", col))
             found = self.api.batch_get(ranges) if ranges else []
@@ -314,6 +325,7 @@ class GoogleSheetBackend:
                 tab, group = todo[norm]
                 values = value_range.get("values", [])
                 read = reads.setdefault(norm, _Read(width=widths.get(norm, 0)))
+                read.grid(kind, str(value_range.get("range", "")))
                 if kind == "whole":
                     rows = read_rows(tab.title, values)
                     read.header = list(rows[0]) if rows else []
@@ -347,6 +359,17 @@ class GoogleSheetBackend:
         return result
 
 
+_RANGE_END = re.compile(r":([A-Z]*)(\d*)$")
+
+
+def column_number(letters: str) -> int:
+    """1 for A, 27 for AA: the number of columns up to and including `letters`."""
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
+
+
 TAIL_ROWS = 2000  # rows read from the end of a long tab the run only appends to
 
 
@@ -358,13 +381,23 @@ def _tail_start(tab: GridTab, group: _TabChanges) -> int:
     return tab.rows - TAIL_ROWS + 1
 
 
+def compact(body: Any) -> str:
+    """JSON as the write is sent: no spaces, non-ASCII escaped (so its length is its bytes)."""
+    return json.dumps(body, separators=(",", ":"))
+
+
 def payloads(data: list[dict[str, Any]], limit: int | None = None
              ) -> list[list[dict[str, Any]]]:
     """The value ranges in as few values:batchUpdate requests as Google's payload limit allows
-    (one below ~8 MB: ~2,000 invoices a day fit in 1 MB). Keyed rows and cells go first, then
-    rows appended to your own tabs (Charges, Payments), then Activity: a write whose Activity
-    rows are all in the sheet is complete (that is how the next run tells, after a failure
-    half-way, what to write again), and keyed rows already written are found by their key."""
+    (one up to ~9 MB: a billing day of 20,000 clients fits).
+
+    When a write must be cut, a part that fails after the earlier ones were written must leave
+    nothing the next run writes twice. So the earlier parts hold only what the next run finds
+    by its key (cells, Invoices rows by number, InvoiceLines rows by invoice, never an invoice's
+    lines cut in two), and the last part holds, whole, the rows it cannot find: those added to
+    your own tabs (fees, payments) and Activity. A write whose Activity rows are all in the
+    sheet is complete (that is how the next run tells what to write again), so that part is
+    cut only when it alone passes Google's limit of 10 MB a request."""
     limit = limit or PAYLOAD_LIMIT
 
     def order(value_range: dict[str, Any]) -> int:
@@ -376,11 +409,27 @@ def payloads(data: list[dict[str, Any]], limit: int | None = None
                    and not tab.tool_tab)
 
     ordered = sorted(data, key=order)
+    if sum(len(compact(v)) + 1 for v in ordered) <= limit:
+        return [ordered] if ordered else []
+    found = [v for v in ordered if order(v) == 0]
+    last = [v for v in ordered if order(v) != 0]
+    parts = _pack(found, limit)
+    size = sum(len(compact(v)) + 1 for v in last)
+    if size > HARD_LIMIT:
+        return parts + _pack(last, limit)
+    if last and parts and sum(len(compact(v)) + 1 for v in parts[-1]) + size <= limit:
+        parts[-1].extend(last)
+    elif last:
+        parts.append(last)
+    return parts
+
+
+def _pack(ranges: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
     parts: list[list[dict[str, Any]]] = [[]]
     size = 0
-    for value_range in ordered:
+    for value_range in ranges:
         for piece in _pieces(value_range, limit):
-            bytes_ = len(json.dumps(piece))
+            bytes_ = len(compact(piece)) + 1
             if parts[-1] and size + bytes_ > limit:
                 parts.append([])
                 size = 0
@@ -398,19 +447,33 @@ def _pieces(value_range: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     """A block of appended rows cut into blocks of rows that each fit in `limit`."""
     rows = value_range["values"]
     if value_range["majorDimension"] != "ROWS" or len(rows) < 2 or \
-            len(json.dumps(value_range)) <= limit:
+            len(compact(value_range)) <= limit:
         return [value_range]
     title, cells = value_range["range"].rsplit("!", 1)
     first, last = cells.split(":")
     start = int(re.sub(r"^[A-Z]+", "", first))
     first_col, last_col = re.sub(r"\d+$", "", first), re.sub(r"\d+$", "", last)
-    half = len(rows) // 2
+    half = _cut(rows)
+    if half == 0:
+        return [value_range]
     pieces = []
     for offset, block in ((0, rows[:half]), (half, rows[half:])):
         top = start + offset
         pieces += _pieces({"range": f"{title}!{first_col}{top}:{last_col}{top + len(block) - 1}",
                            "majorDimension": "ROWS", "values": block}, limit)
     return pieces
+
+
+def _cut(rows: list[list[Any]]) -> int:
+    """Where to cut a block of rows in two: near the middle, never between rows that start
+    with the same value (an invoice's lines stay together); 0 if there is no such place."""
+    def first(row: list[Any]) -> Any:
+        return row[0] if row else None
+
+    for half in sorted(range(1, len(rows)), key=lambda h: abs(h - len(rows) // 2)):
+        if first(rows[half]) != first(rows[half - 1]) or first(rows[half]) is None:
+            return half
+    return 0
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -496,6 +559,19 @@ class _Read:
     width: int = 0  # columns in use, as far as the run has seen
     last_row: int = 1  # the last row holding a value among those read (1 = header only)
     tail_last: int = 0  # the last row holding a value in a window read at the end of the tab
+    grid_rows: int = 0  # the tab's size now, from the answer's ranges (0: not known)
+    grid_columns: int = 0
+
+    def grid(self, kind: str, answered: str) -> None:
+        """The tab's size, from the range Google answers for an open-ended one (`'T'!C:C` is
+        answered `'T'!C1:C1000`: the whole requested range, bounded by the grid)."""
+        m = _RANGE_END.search(answered)
+        if m is None:
+            return
+        if kind in ("whole", "header") and m[1]:
+            self.grid_columns = max(self.grid_columns, column_number(m[1]))
+        if kind in ("whole", "column", "tail") and m[2]:
+            self.grid_rows = max(self.grid_rows, int(m[2]))
 
     def finish(self, title: str) -> None:
         """Columns as the book reads them (dates as dates), and where the data ends."""
