@@ -354,6 +354,40 @@ def test_a_deleted_sheet_exits_3(tmp_path, fake):
     assert "not found: the sheet was deleted or the key is wrong" in str(report.problems[0])
 
 
+@pytest.mark.slow
+def test_check_exits_3_as_run_does_when_the_sheet_is_out_of_reach(tmp_path, fake):
+    """Not shared, deleted, Google gone: `check` exits 3 (the contract's "could not be
+    written (locked, unreachable)"), as `run` does, with the same words; 0 once back."""
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    _with_robot(business)
+    key = business.sheet_key
+    fake.unshare(key)
+    result = _cli(tmp_path, "check")
+    assert result.returncode == 3, result.stderr
+    assert f"share the sheet with {ROBOT} as Editor" in result.stderr
+    fake.books[key].shared = True
+    assert _cli(tmp_path, "check").returncode == 0
+    saved = fake.books[key]
+    fake.delete(key)
+    result = _cli(tmp_path, "check")
+    assert result.returncode == 3 and "the sheet was deleted" in result.stderr
+    fake.books[key] = saved
+
+
+def test_check_exits_3_when_google_cannot_be_reached(tmp_path, fake, monkeypatch, capsys):
+    """The same through the command in this process (its retries shortened: the child
+    process of the test above would retry for its full 100 s)."""
+    from typer.testing import CliRunner
+
+    from ispsheets.cli import app
+
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    monkeypatch.setenv(gsheets_api.EMULATOR_ENV, "127.0.0.1:9")  # nothing listens there
+    result = CliRunner().invoke(app, ["check", "--config", str(business.folder / "config.yaml")])
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_without_emulator_or_credentials_check_says_how_to_set_one_up(tmp_path, fake,
                                                                       monkeypatch):
     business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
