@@ -20,6 +20,7 @@ inspect it through its Python methods (`create`, `values`, `cell`, `sort`, `fail
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
@@ -58,13 +59,17 @@ class Sheet:
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
     formats: list[tuple[dict[str, int], dict[str, Any]]] = field(default_factory=list)
     validations: list[tuple[dict[str, int], dict[str, Any]]] = field(default_factory=list)
+    hidden: bool = False
 
     def properties(self, index: int) -> dict[str, Any]:
         grid: dict[str, Any] = {"rowCount": self.rows, "columnCount": self.columns}
         if self.frozen_rows:
             grid["frozenRowCount"] = self.frozen_rows
-        return {"sheetId": self.sheet_id, "title": self.title, "index": index,
-                "sheetType": "GRID", "gridProperties": grid}
+        props = {"sheetId": self.sheet_id, "title": self.title, "index": index,
+                 "sheetType": "GRID", "gridProperties": grid}
+        if self.hidden:
+            props["hidden"] = True
+        return props
 
     def format_at(self, r: int, c: int) -> dict[str, str] | None:
         """The number format a blank cell has from the range formats set on it (the last)."""
@@ -399,6 +404,16 @@ class FakeSheets:
         with self.lock:
             self._sheet(key, tab).title = new
 
+    def version(self, key: str) -> Spreadsheet:
+        """The spreadsheet as it is now, as its version history keeps it."""
+        with self.lock:
+            return copy.deepcopy(self.books[key])
+
+    def restore_version(self, key: str, version: Spreadsheet) -> None:
+        """File > Version history > Restore this version: every tab as it was then."""
+        with self.lock:
+            self.books[key] = replace(copy.deepcopy(version), key=key)
+
     def unshare(self, key: str) -> None:
         """The owner stops sharing the sheet with the service account: 403 from now on."""
         with self.lock:
@@ -657,7 +672,8 @@ class FakeSheets:
         sheet_id = properties.get("sheetId", book.next_id)
         book.next_id = max(book.next_id, sheet_id) + 1
         sheet = Sheet(sheet_id, title, grid.get("rowCount", DEFAULT_ROWS),
-                      grid.get("columnCount", DEFAULT_COLUMNS), grid.get("frozenRowCount", 0))
+                      grid.get("columnCount", DEFAULT_COLUMNS), grid.get("frozenRowCount", 0),
+                      hidden=bool(properties.get("hidden", False)))
         book.sheets.insert(properties.get("index", len(book.sheets)), sheet)
         return sheet
 

@@ -90,19 +90,20 @@ def unwritable(backend: Backend) -> Problem | None:
 
 
 class _SheetBackend:
-    """The Google Sheet backend, with its read errors as WorkbookReadError.
-
-    A Google Sheet carries no write generation (`generation` stays None): its own version
-    history replaces the .xlsx backups, and putting an old version back is not detected yet.
-    """
+    """The Google Sheet backend, with its read errors as WorkbookReadError. Its write
+    generation is kept in a hidden tab, so a version put back from the sheet's version
+    history is noticed as an older .xlsx copy is."""
 
     def __init__(self, inner: GoogleSheetBackend) -> None:
         self.inner = inner
-        self.generation: int | None = None
 
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def generation(self) -> int | None:
+        return self.inner.generation
 
     def read(self) -> RawBook:
         from ispsheets.book.gsheets_backend import SheetReadError
@@ -114,7 +115,7 @@ class _SheetBackend:
 
     def write(self, changes: ChangeSet, now: dt.datetime,
               generation: int | None = None) -> WriteResult:
-        return self.inner.write(changes, now)
+        return self.inner.write(changes, now, generation)
 
 
 def google_sheet_backend(config: Config) -> Backend:

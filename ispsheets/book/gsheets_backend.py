@@ -58,6 +58,18 @@ _GAP = 64  # cells of one column further apart than this are written as separate
 _NEXT_RUN = "nothing is lost: the next run writes everything"
 
 
+STAMP_TAB = "_ispsheets"  # hidden: the generation of the tool's last write, in B1
+STAMP_LABEL = "ispsheets write (do not edit: tells a restored older version)"
+
+
+def _stamped(values: list[list[object]]) -> int | None:
+    """The generation in the stamp tab's A1:B1, if it holds one."""
+    cell = values[0][1] if values and len(values[0]) > 1 else None
+    if isinstance(cell, bool) or not isinstance(cell, int | float) or cell < 1:
+        return None
+    return int(cell)
+
+
 @dataclass(frozen=True)
 class GridTab:
     """A tab as `spreadsheets.get` describes it."""
@@ -116,6 +128,7 @@ class GoogleSheetBackend:
         self._api: SheetsApi | None = None
         self._read_tabs: dict[str, GridTab] = {}
         self._book: RawBook | None = None
+        self.generation: int | None = None  # the write generation the sheet was read with
 
     # -- connection and messages ---------------------------------------------------------------
 
@@ -170,7 +183,8 @@ class GoogleSheetBackend:
             tabs = grid_tabs(metadata)
             self.title = str(metadata.get("properties", {}).get("title", ""))
             self.name = f"Google Sheet '{self.title}'" if self.title else self.name
-            ranges = [quote(t.title) + ("!1:1" if _header_only(t.title) else "") for t in tabs]
+            ranges = [quote(t.title) + ("!1:1" if _header_only(t.title) else
+                                        "!A1:B1" if t.title == STAMP_TAB else "") for t in tabs]
             found = api.batch_get(ranges) if ranges else []
         except SheetsSetupError as exc:
             raise SheetReadError(Problem(exc.where, exc.message, exc.fix),
@@ -180,9 +194,12 @@ class GoogleSheetBackend:
             raise SheetReadError(Problem(self.name, message, fix),
                                  ExitCode.WRITE_FAILED) from exc
         sheets: dict[str, RawSheet] = {}
+        self.generation = None
         for tab, value_range in zip(tabs, found, strict=True):
             values = value_range.get("values", [])
-            if _header_only(tab.title):
+            if tab.title == STAMP_TAB:
+                self.generation = _stamped(values)
+            elif _header_only(tab.title):
                 header = read_rows(tab.title, values[:1])
                 sheets[tab.title] = RawSheet(tab.title, load=partial(self._load, tab.title),
                                              header=header[0] if header else [])
@@ -198,7 +215,10 @@ class GoogleSheetBackend:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult:
+    def write(self, changes: ChangeSet, now: dt.datetime,
+              generation: int | None = None) -> WriteResult:
+        """Write `changes`, and stamp the sheet with the write's `generation` (the hidden
+        `_ispsheets` tab, added the first time) in the request that carries its Activity rows."""
         if not changes:
             return WriteResult()
         try:
@@ -208,6 +228,8 @@ class GoogleSheetBackend:
                 if exc.kind != "invalid":
                     raise
                 plan = self._plan(changes, fresh=True)  # a tab renamed meanwhile: say which
+            if generation is not None:
+                plan.stamp(generation, self._read_tabs.get(normalise_header(STAMP_TAB)))
             backup = None
             if plan.requests or plan.data:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
@@ -402,6 +424,8 @@ def payloads(data: list[dict[str, Any]], limit: int | None = None
 
     def order(value_range: dict[str, Any]) -> int:
         title = split_title(value_range["range"])
+        if title == STAMP_TAB:
+            return 3  # with the Activity rows, after them: the write is whole
         if _header_only(title):
             return 2
         tab = schema_tab(title)
@@ -606,6 +630,16 @@ class _Plan:
     def requests(self) -> list[dict[str, Any]]:
         """One batchUpdate: the tabs added, then growth, then the formats of the new rows."""
         return [*self._adds, *self._grows, *self._formats]
+
+    def stamp(self, generation: int, tab: GridTab | None) -> None:
+        """The write's generation into the hidden stamp tab (added, hidden, if missing)."""
+        if tab is None:
+            self._adds.append({"addSheet": {"properties": {
+                "title": STAMP_TAB, "hidden": True,
+                "gridProperties": {"rowCount": 1, "columnCount": 2}}}})
+            self.cells_added += 2
+        self.data.append({"range": f"{quote(STAMP_TAB)}!A1:B1", "majorDimension": "ROWS",
+                          "values": [[STAMP_LABEL, generation]]})
 
     # -- a tab that is not there: created with the schema's columns ------------------------------
 
