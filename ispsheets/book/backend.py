@@ -117,6 +117,13 @@ class _SheetBackend:
               generation: int | None = None) -> WriteResult:
         return self.inner.write(changes, now, generation)
 
+    def queue_report(self, rows: list[list[object]]) -> None:
+        """The Report tab's rows, sent with the next write (or by `flush_report`)."""
+        self.inner.report_rows = rows
+
+    def flush_report(self) -> None:
+        self.inner.flush_report()
+
 
 def google_sheet_backend(config: Config) -> Backend:
     """The Google Sheet config.yaml names (key or URL), as its service account."""

@@ -63,6 +63,10 @@ def check_workbook(config: Config, today: dt.date | None = None) -> Checked:
                 for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
     full = row_limit_warnings(raw, config.workbook.archive_after_months)
+    if config.workbook.report_tab and not config.workbook.google_sheet:
+        full = [*full, warning("config.yaml: workbook.report_tab", "is for a Google Sheet: ignored "
+                            "for an .xlsx workbook (the report is in reports/)",
+                            "nothing to do, or remove the setting")]
     return Checked(book, [*([never] if never else []), *check_settings(config), *book.problems,
                           *check_autopay(config, book), *gone, *full, *_archive_edits(config),
                           *_check_printable(config, book)],

@@ -58,6 +58,8 @@ _GAP = 64  # cells of one column further apart than this are written as separate
 _NEXT_RUN = "nothing is lost: the next run writes everything"
 
 
+REPORT_TAB = "Report"  # the report's summary, with workbook.report_tab
+REPORT_ROWS = 40  # rows of the Report tab written each time (those below the summary: cleared)
 STAMP_TAB = "_ispsheets"  # hidden: the generation of the tool's last write, in B1
 STAMP_LABEL = "ispsheets write (do not edit: tells a restored older version)"
 
@@ -129,6 +131,7 @@ class GoogleSheetBackend:
         self._read_tabs: dict[str, GridTab] = {}
         self._book: RawBook | None = None
         self.generation: int | None = None  # the write generation the sheet was read with
+        self.report_rows: list[list[Any]] | None = None  # the Report tab, sent with a write
 
     # -- connection and messages ---------------------------------------------------------------
 
@@ -230,6 +233,10 @@ class GoogleSheetBackend:
                 plan = self._plan(changes, fresh=True)  # a tab renamed meanwhile: say which
             if generation is not None:
                 plan.stamp(generation, self._read_tabs.get(normalise_header(STAMP_TAB)))
+            reported = self.report_rows is not None
+            if self.report_rows is not None:
+                plan.replace_tab(REPORT_TAB, self.report_rows,
+                                 self._read_tabs.get(normalise_header(REPORT_TAB)))
             backup = None
             if plan.requests or plan.data:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
@@ -250,10 +257,30 @@ class GoogleSheetBackend:
         except SheetsFailure as exc:
             message, fix = self.failure(exc, writing=True)
             raise WorkbookWriteError(self.name, message, fix) from exc
+        if reported:
+            self.report_rows = None
         result = plan.result
         return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                            tuple(result.missing_keys), tuple(result.unmatched_fills),
                            str(backup) if backup else "")
+
+    def flush_report(self) -> None:
+        """The Report tab alone, when no write carried it (a day with nothing else to write)."""
+        if self.report_rows is None:
+            return
+        plan = _Plan(next_id=0)
+        plan.replace_tab(REPORT_TAB, self.report_rows,
+                         self._read_tabs.get(normalise_header(REPORT_TAB)))
+        try:
+            if plan.requests:
+                self.api.batch_update(plan.requests)
+            self.api.values_update(plan.data, "RAW")
+        except SheetsSetupError as exc:
+            raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
+        except SheetsFailure as exc:
+            message, fix = self.failure(exc, writing=True)
+            raise WorkbookWriteError(f"{self.name}: {REPORT_TAB}", message, fix) from exc
+        self.report_rows = None
 
     def _backed_up(self, changes: ChangeSet) -> list[RawSheet]:
         """The tabs whose cells the write changes, as read (a tab only appended to loses
@@ -640,6 +667,29 @@ class _Plan:
             self.cells_added += 2
         self.data.append({"range": f"{quote(STAMP_TAB)}!A1:B1", "majorDimension": "ROWS",
                           "values": [[STAMP_LABEL, generation]]})
+
+    def replace_tab(self, title: str, rows: list[list[Any]], tab: GridTab | None) -> None:
+        """A tab the tool owns whole (the Report): its values replaced, the rows below the
+        new ones cleared; the tab added (or grown) if needed."""
+        width = max(len(r) for r in rows)
+        height = max(len(rows), REPORT_ROWS)
+        if tab is None:
+            self._adds.append({"addSheet": {"properties": {
+                "title": title, "gridProperties": {"rowCount": height, "columnCount": width}}}})
+            self.cells_added += height * width
+        else:
+            if tab.rows < height:
+                self._grows.append({"appendDimension": {"sheetId": tab.sheet_id,
+                                                        "dimension": "ROWS",
+                                                        "length": height - tab.rows}})
+            if tab.columns < width:
+                self._grows.append({"appendDimension": {"sheetId": tab.sheet_id,
+                                                        "dimension": "COLUMNS",
+                                                        "length": width - tab.columns}})
+        values = [[to_json(v) for v in r] + [""] * (width - len(r)) for r in rows]
+        values += [[""] * width for _ in range(height - len(rows))]
+        self.data.append({"range": f"{quote(title)}!A1:{column_letter(width - 1)}{height}",
+                          "majorDimension": "ROWS", "values": values})
 
     # -- a tab that is not there: created with the schema's columns ------------------------------
 
