@@ -92,3 +92,23 @@ def test_a_restored_older_version_gets_back_fees_statuses_and_activity(tmp_path,
     assert [(r["action"], r["client_id"], r["invoice_number"]) for r in shop.activity()] == \
         [(r["action"], r["client_id"], r["invoice_number"]) for r in intact.activity()]
     assert sum(r.billed_total for _, r in reports) > Decimal("0")
+
+
+def test_two_writes_in_one_run_add_the_hidden_tab_once(tmp_path, fake):
+    """The stamp tab added by a first write is known to a second one of the same backend
+    (from the batchUpdate's answer), which only writes the new number."""
+    from ispsheets.book.changes import AppendRow, ChangeSet
+    from tests.gsheets_harness import backend
+
+    business = Business.create(tmp_path, _rows(), backend="gsheets")
+    sheet = backend(business.sheet_key, tmp_path / "backups")
+    sheet.read()
+    now = dt.datetime(2026, 12, 1, 6, 0)
+    row = {"timestamp": now, "action": "note", "client_id": "PAYS", "invoice_number": "",
+           "detail": "x"}
+    sheet.write(ChangeSet(appends=(AppendRow("Activity", row),)), now, generation=1)
+    sheet.write(ChangeSet(appends=(AppendRow("Activity", {**row, "detail": "y"}),)), now,
+                generation=2)
+    assert fake.values(business.sheet_key, STAMP_TAB)[0][1] == 2
+    assert sheet.generation is None  # as read: only a read tells what the sheet holds
+    assert sheet.read() and sheet.generation == 2

@@ -244,7 +244,7 @@ class GoogleSheetBackend:
                                       now, self.name)
             try:
                 if plan.requests:
-                    self.api.batch_update(plan.requests)
+                    self._added(self.api.batch_update(plan.requests))
                 checkpoint("workbook-temp-written")  # grown, not written: the next run writes
                 for part in payloads(plan.data):
                     self.api.values_update(part, "RAW")
@@ -264,6 +264,12 @@ class GoogleSheetBackend:
                            tuple(result.missing_keys), tuple(result.unmatched_fills),
                            str(backup) if backup else "")
 
+    def _added(self, answer: dict[str, Any]) -> None:
+        """Tabs a batchUpdate added, known from its answer (a later write needs no re-read)."""
+        added = [r["addSheet"] for r in answer.get("replies", []) if "addSheet" in (r or {})]
+        for tab in grid_tabs({"sheets": added}):
+            self._read_tabs[normalise_header(tab.title)] = tab
+
     def flush_report(self) -> None:
         """The Report tab alone, when no write carried it (a day with nothing else to write)."""
         if self.report_rows is None:
@@ -273,7 +279,7 @@ class GoogleSheetBackend:
                          self._read_tabs.get(normalise_header(REPORT_TAB)))
         try:
             if plan.requests:
-                self.api.batch_update(plan.requests)
+                self._added(self.api.batch_update(plan.requests))
             self.api.values_update(plan.data, "RAW")
         except SheetsSetupError as exc:
             raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
