@@ -430,6 +430,24 @@ def test_activity_rows_go_after_the_last_row_of_a_long_tab(tmp_path, fake, fille
     assert Counter(fake.kinds()[start:])["values:batchGet"] == (2 if filled > 1000 else 3)
 
 
+def test_a_tab_shortened_during_the_run_still_gets_its_rows_after_the_last(tmp_path, fake):
+    """The owner deletes empty rows at the end of Activity between the read and the write: the
+    end of the tab the run meant to read is gone (Google answers 400), so it lists the tabs
+    again and reads the end of the tab as it is now."""
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    key = business.sheet_key
+    fake.sheet(key, "Activity").rows = 5000
+    for number in range(1, 2500):
+        fake.put(key, "Activity", number, 0, dt.datetime(2026, 1, 1, 8, 0))
+        fake.put(key, "Activity", number, 1, "old")
+    _pre_write_read(fake, lambda f: setattr(f.sheet(key, "Activity"), "rows", 2800))
+    start = len(fake.requests)
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    actions = [r[1] for r in fake.values(key, "Activity")[1:]]
+    assert actions == ["old"] * 2499 + ["invoice_issued", "invoice_sent"]
+    assert fake.kinds()[start:].count("get") == 2  # the tabs listed again, once
+
+
 def test_a_tab_replaced_during_the_run_is_not_written_into(tmp_path, fake):
     """The owner deletes Invoices and adds a new tab of that name meanwhile: same name, another
     tab; the run stops rather than write into it, and the next run restores every row."""
