@@ -105,6 +105,10 @@ class _SheetBackend:
     def generation(self) -> int | None:
         return self.inner.generation
 
+    @generation.setter
+    def generation(self, value: int | None) -> None:  # the Backend protocol's attribute
+        self.inner.generation = value
+
     def read(self) -> RawBook:
         from ispsheets.book.gsheets_backend import SheetReadError
 
