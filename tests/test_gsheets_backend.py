@@ -642,3 +642,41 @@ def test_a_cut_write_whose_last_part_fails_leaves_nothing_the_next_run_writes_tw
         ("late_fee_added", "LATE", "INV-00001")]
     assert len(numbers) == len(set(numbers))
     assert len(business.mails()) == len({m.path.name for m in business.mails()})
+
+
+def _cut_run(folder: Path, kill_at: str = "") -> subprocess.CompletedProcess[str]:
+    """`ispsheets run` in its own process, its write cut every few hundred bytes."""
+    child = ("import sys; from ispsheets.book import gsheets_backend as g; g.PAYLOAD_LIMIT = 200; "
+             "from ispsheets.cli import run_command_line; "
+             "sys.exit(run_command_line(sys.argv[1:]))")
+    env = {**os.environ, "ISPSHEETS_KILL_AT": kill_at} if kill_at else dict(os.environ)
+    return subprocess.run([sys.executable, "-c", child, "run", "--date", "2026-11-30",
+                           "--config", str(folder / "config.yaml")], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_two_parts_of_a_cut_write_is_completed_once(tmp_path, fake):
+    """kill -9 after the first part of a cut write, and before its last: the next run writes
+    the rest, and nothing twice."""
+    twin = Business.create(tmp_path / "twin", _rows(*CLIENTS), backend="gsheets")
+    start = len(fake.requests)
+    assert _cut_run(twin.folder).returncode == 0
+    parts = fake.kinds()[start:].count("values:batchUpdate")
+    assert parts > 2
+    for nth in (2, parts):  # killed before the second part, before the last
+        business = Business.create(tmp_path / f"killed-{nth}", _rows(*CLIENTS),
+                                   backend="gsheets")
+        start = len(fake.requests)
+        killed = _cut_run(business.folder, f"workbook-temp-written@{nth}")
+        assert killed.returncode == 137, killed.stderr
+        assert fake.kinds()[start:].count("values:batchUpdate") == nth - 1
+        assert business.run(NOV_30).exit_code is ExitCode.OK
+        invoices = _tab(fake, business, "Invoices")
+        assert sorted(r["client_id"] for r in invoices) == sorted(CLIENTS)
+        lines = [(r["invoice_number"], r["line"]) for r in _tab(fake, business, "InvoiceLines")]
+        assert sorted(lines) == sorted({(r["invoice_number"], 1) for r in invoices})
+        activity = [(r["action"], r["client_id"], r["invoice_number"], r["detail"])
+                    for r in _tab(fake, business, "Activity")]
+        assert len(activity) == len(set(activity)) == 2 * len(CLIENTS), nth
+        assert len(business.mails()) == len(CLIENTS)  # each invoice emailed once

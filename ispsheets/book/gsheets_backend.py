@@ -246,7 +246,9 @@ class GoogleSheetBackend:
                 if plan.requests:
                     self._added(self.api.batch_update(plan.requests))
                 checkpoint("workbook-temp-written")  # grown, not written: the next run writes
-                for part in payloads(plan.data):
+                for number, part in enumerate(payloads(plan.data)):
+                    if number:
+                        checkpoint("workbook-temp-written")  # a part written, not the last
                     self.api.values_update(part, "RAW")
             except SheetsFailure as exc:
                 if exc.kind == "invalid":
