@@ -8,10 +8,11 @@ history), copies its workbook's values into a sheet on the fake Sheets service
 (tests/fake_sheets.py), points a copy of its config.yaml at that sheet, and runs
 `ispsheets run --date D` in a child process through ISPSHEETS_SHEETS_EMULATOR_HOST, as cron
 would, on the quiet day and on the billing day. It prints the requests by kind (each retry would
-count) and the run's wall time; `--latency S` makes the fake answer every request S seconds late
-(Google answers in 100-300 ms). `in fake` is the time the fake itself took to answer (it runs
-in this process, beside the run), `xlsx` the same run on the `.xlsx` workbook just after, for a
-fair comparison on a busy machine.
+count), the bytes the values:batchUpdate requests carried, the machine's 1-minute load average
+when the case started, and the run's wall time; `--latency S` makes the fake answer every
+request S seconds late (Google answers in 100-300 ms). `in fake` is the time the fake itself
+took to answer (it runs in this process, beside the run), `xlsx` the same run on the `.xlsx`
+workbook just after, for a fair comparison on a busy machine.
 
 This is a benchmark, not a test: the target (the same number of requests whatever the size, at
 most 6 for a run that adds no tab; under 5 s at 2,000 clients with 150 ms a request) is checked
@@ -52,6 +53,7 @@ def run_case(fake: FakeSheets, source: Path, day: dt.date, latency: float) -> di
     config.write_text(text.replace("path: isp.xlsx", 'path: ""', 1).replace(
         'google_sheet: ""', f'google_sheet: "{key}"', 1), encoding="utf-8")
     fake.latency = latency
+    load = os.getloadavg()[0]
     start, sized = len(fake.requests), len(fake.sizes)
     began = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "ispsheets", "run", "--date", day.isoformat(),
@@ -63,10 +65,14 @@ def run_case(fake: FakeSheets, source: Path, day: dt.date, latency: float) -> di
     kinds = Counter(kind for _, kind, _ in fake.requests[start:])
     in_fake = sum(fake.seconds[start:])
     sent = max((up for up, _ in fake.sizes[sized:]), default=0)
+    written = sum(up for (_, kind, _), (up, _) in zip(fake.requests[start:], fake.sizes[sized:],
+                                                      strict=False)
+                  if kind == "values:batchUpdate")
     received = max((down for _, down in fake.sizes[sized:]), default=0)
     del fake.books[key]  # the fake's memory back
     return {"exit": result.returncode, "requests": sum(kinds.values()), "kinds": dict(kinds),
             "seconds": seconds, "in_fake": in_fake, "largest": (sent, received),
+            "written": written, "load": load,
             "stderr": result.stderr.strip().splitlines()[-3:]}
 
 
@@ -87,7 +93,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="seconds added to every answer of the fake (e.g. 0.15)")
     args = parser.parse_args(argv)
     print(f"{'clients':>8} {'day':>8} {'exit':>4} {'requests':>8} {'seconds':>8} "
-          f"{'in fake':>8} {'xlsx':>8} {'max up/down MB':>15}  by kind")
+          f"{'in fake':>8} {'xlsx':>8} {'max up/down MB':>15} {'written MB':>10} {'load':>5}"
+          "  by kind")
     with FakeSheets() as fake:
         for n in (int(s) for s in args.sizes.split(",")):
             folders = history.ensure(n, 1)
@@ -98,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
                 up, down = case["largest"]
                 print(f"{n:>8} {scenario:>8} {case['exit']:>4} {case['requests']:>8} "
                       f"{case['seconds']:>8.2f} {case['in_fake']:>8.2f} {xlsx:>8.2f} "
-                      f"{up / 1e6:>7.1f}/{down / 1e6:<7.1f}  {kinds}")
+                      f"{up / 1e6:>7.1f}/{down / 1e6:<7.1f} {case['written'] / 1e6:>10.1f} "
+                      f"{case['load']:>5.1f}  {kinds}")
                 if case["exit"] not in (0, 1):
                     print("          " + "\n          ".join(case["stderr"]))
 

@@ -244,9 +244,10 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
     """Validate config and workbook; list every problem as Tab!Cell: message."""
     settings = _load(config)
     from ispsheets.bank.check import check_bank
-    from ispsheets.book.check import read_and_check
+    from ispsheets.book.check import check_workbook
 
-    book, problems = read_and_check(settings)
+    checked = check_workbook(settings)
+    book, problems = checked.book, checked.problems
     if book is not None and book.blocking:
         # the rest follows from the missing tab or column (every row unknown): not shown
         print_problems(book.blocking)
@@ -255,13 +256,13 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
         _exit(ExitCode.BAD_CONFIG)
     inbox, bank_problems = check_bank(settings, book)
     problems = [*problems, *bank_problems]
-    stops = _journal_problems(settings, book) if book is not None else []
+    stops = _journal_problems(settings, book, checked.generation) if book is not None else []
     problems = [*problems, *stops]
     print_problems(problems)
     for line in inbox:
         out.print(line)
     if book is None:
-        _exit(ExitCode.BAD_CONFIG)
+        _exit(checked.unreadable)  # 3: a Google Sheet out of reach, as `run` says
     out.print(f"{len(book.clients)} clients, {len(book.services)} services, "
               f"{len(book.packages)} packages read; {tally(problems)}")
     if stops:
@@ -270,13 +271,11 @@ def check(config: ConfigOption = Path(CONFIG_NAME)) -> None:
         _exit(ExitCode.ROWS_SKIPPED)
 
 
-def _journal_problems(settings: Config, book: Book) -> list[Problem]:
+def _journal_problems(settings: Config, book: Book, generation: int | None) -> list[Problem]:
     """What would stop every run: a journal that is unreadable or older than the workbook."""
-    from ispsheets.book.xlsx_generation import read_generation
     from ispsheets.journal_guard import journal_problems
 
-    return journal_problems(settings, [i.invoice_number for i in book.invoices],
-                            read_generation(settings.workbook_path))
+    return journal_problems(settings, [i.invoice_number for i in book.invoices], generation)
 
 
 def _summary(report: RunReport, options: RunOptions) -> None:

@@ -45,6 +45,7 @@ class WorkbookSource(_Section):
     path: str = ""  # an .xlsx file, relative to config.yaml
     google_sheet: str = ""  # a Google Sheet key or URL (instead of path)
     service_account: str = ""  # service-account JSON for google_sheet
+    report_tab: bool = False  # also put the report's summary in a Report tab of google_sheet
     date_order: Literal["MDY", "DMY", "YMD"] = "MDY"  # how to read text dates like 12/01/2026
     backups: int = Field(10, ge=0, le=1000)  # dated backups of the .xlsx kept in backups/
     # settled rows older than this many months move to archive/<workbook>-YYYY.xlsx; 0 = never

@@ -20,6 +20,7 @@ inspect it through its Python methods (`create`, `values`, `cell`, `sort`, `fail
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import re
@@ -58,13 +59,17 @@ class Sheet:
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
     formats: list[tuple[dict[str, int], dict[str, Any]]] = field(default_factory=list)
     validations: list[tuple[dict[str, int], dict[str, Any]]] = field(default_factory=list)
+    hidden: bool = False
 
     def properties(self, index: int) -> dict[str, Any]:
         grid: dict[str, Any] = {"rowCount": self.rows, "columnCount": self.columns}
         if self.frozen_rows:
             grid["frozenRowCount"] = self.frozen_rows
-        return {"sheetId": self.sheet_id, "title": self.title, "index": index,
-                "sheetType": "GRID", "gridProperties": grid}
+        props = {"sheetId": self.sheet_id, "title": self.title, "index": index,
+                 "sheetType": "GRID", "gridProperties": grid}
+        if self.hidden:
+            props["hidden"] = True
+        return props
 
     def format_at(self, r: int, c: int) -> dict[str, str] | None:
         """The number format a blank cell has from the range formats set on it (the last)."""
@@ -276,6 +281,7 @@ class Fault:
     kind: str | None
     times: int
     message: str = ""
+    containing: str = ""  # only a request whose body holds this text
 
 
 class FakeSheets:
@@ -398,6 +404,16 @@ class FakeSheets:
         with self.lock:
             self._sheet(key, tab).title = new
 
+    def version(self, key: str) -> Spreadsheet:
+        """The spreadsheet as it is now, as its version history keeps it."""
+        with self.lock:
+            return copy.deepcopy(self.books[key])
+
+    def restore_version(self, key: str, version: Spreadsheet) -> None:
+        """File > Version history > Restore this version: every tab as it was then."""
+        with self.lock:
+            self.books[key] = replace(copy.deepcopy(version), key=key)
+
     def unshare(self, key: str) -> None:
         """The owner stops sharing the sheet with the service account: 403 from now on."""
         with self.lock:
@@ -409,11 +425,12 @@ class FakeSheets:
             del self.books[key]
 
     def fail(self, status: int, times: int = 1, kind: str | None = None,
-             message: str = "") -> None:
-        """The next `times` requests (of `kind`, e.g. "values:batchUpdate") answer `status`
-        (with Google's usual message for it, or `message`)."""
+             message: str = "", containing: str = "") -> None:
+        """The next `times` requests (of `kind`, e.g. "values:batchUpdate", and whose JSON body
+        holds `containing`, e.g. "'Activity'!") answer `status` (with Google's usual message
+        for it, or `message`)."""
         with self.lock:
-            self.faults.append(Fault(status, kind, times, message))
+            self.faults.append(Fault(status, kind, times, message, containing))
 
     def before(self, kind: str, action: Callable[[FakeSheets], None], nth: int = 1) -> None:
         """Run `action` just before the `nth` request of `kind` from now is answered."""
@@ -448,15 +465,17 @@ class FakeSheets:
                         action(self)
             began = time.perf_counter()
             try:
-                self._fault(kind)
+                self._fault(kind, body)
                 return 200, self._answer(kind, path, query, body or {})
             except ApiError as exc:
                 return exc.code, exc.body()
             finally:
                 self.seconds.append(time.perf_counter() - began)
 
-    def _fault(self, kind: str) -> None:
+    def _fault(self, kind: str, body: dict[str, Any] | None) -> None:
         for fault in self.faults:
+            if fault.containing and fault.containing not in json.dumps(body or {}):
+                continue
             if fault.kind in (None, kind) and fault.times > 0:
                 fault.times -= 1
                 if fault.times == 0:
@@ -653,7 +672,8 @@ class FakeSheets:
         sheet_id = properties.get("sheetId", book.next_id)
         book.next_id = max(book.next_id, sheet_id) + 1
         sheet = Sheet(sheet_id, title, grid.get("rowCount", DEFAULT_ROWS),
-                      grid.get("columnCount", DEFAULT_COLUMNS), grid.get("frozenRowCount", 0))
+                      grid.get("columnCount", DEFAULT_COLUMNS), grid.get("frozenRowCount", 0),
+                      hidden=bool(properties.get("hidden", False)))
         book.sheets.insert(properties.get("index", len(book.sheets)), sheet)
         return sheet
 

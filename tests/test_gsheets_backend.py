@@ -354,6 +354,40 @@ def test_a_deleted_sheet_exits_3(tmp_path, fake):
     assert "not found: the sheet was deleted or the key is wrong" in str(report.problems[0])
 
 
+@pytest.mark.slow
+def test_check_exits_3_as_run_does_when_the_sheet_is_out_of_reach(tmp_path, fake):
+    """Not shared, deleted, Google gone: `check` exits 3 (the contract's "could not be
+    written (locked, unreachable)"), as `run` does, with the same words; 0 once back."""
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    _with_robot(business)
+    key = business.sheet_key
+    fake.unshare(key)
+    result = _cli(tmp_path, "check")
+    assert result.returncode == 3, result.stderr
+    assert f"share the sheet with {ROBOT} as Editor" in result.stderr
+    fake.books[key].shared = True
+    assert _cli(tmp_path, "check").returncode == 0
+    saved = fake.books[key]
+    fake.delete(key)
+    result = _cli(tmp_path, "check")
+    assert result.returncode == 3 and "the sheet was deleted" in result.stderr
+    fake.books[key] = saved
+
+
+def test_check_exits_3_when_google_cannot_be_reached(tmp_path, fake, monkeypatch, capsys):
+    """The same through the command in this process (its retries shortened: the child
+    process of the test above would retry for its full 100 s)."""
+    from typer.testing import CliRunner
+
+    from ispsheets.cli import app
+
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    monkeypatch.setenv(gsheets_api.EMULATOR_ENV, "127.0.0.1:9")  # nothing listens there
+    result = CliRunner().invoke(app, ["check", "--config", str(business.folder / "config.yaml")])
+    assert result.exit_code == 3, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_without_emulator_or_credentials_check_says_how_to_set_one_up(tmp_path, fake,
                                                                       monkeypatch):
     business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
@@ -394,6 +428,27 @@ def test_activity_rows_go_after_the_last_row_of_a_long_tab(tmp_path, fake, fille
     actions = [r[1] for r in fake.values(key, "Activity")[1:]]
     assert actions == ["old"] * (filled - 1) + ["invoice_issued", "invoice_sent"]
     assert Counter(fake.kinds()[start:])["values:batchGet"] == (2 if filled > 1000 else 3)
+
+
+@pytest.mark.parametrize(("filled", "shortened", "gets"), [(2500, 2800, 2), (3990, 3991, 1)])
+def test_a_tab_shortened_during_the_run_still_gets_its_rows_after_the_last(
+        tmp_path, fake, filled, shortened, gets):
+    """The owner deletes empty rows at the end of Activity between the read and the write.
+    When the end of the tab the run meant to read is gone (Google answers 400), it lists the
+    tabs again and reads the end of the tab as it is now; otherwise the key read's answer
+    tells the tab's size now, and the run grows it for its new rows."""
+    business = Business.create(tmp_path, _rows("C01"), backend="gsheets")
+    key = business.sheet_key
+    fake.sheet(key, "Activity").rows = 5000
+    for number in range(1, filled):
+        fake.put(key, "Activity", number, 0, dt.datetime(2026, 1, 1, 8, 0))
+        fake.put(key, "Activity", number, 1, "old")
+    _pre_write_read(fake, lambda f: setattr(f.sheet(key, "Activity"), "rows", shortened))
+    start = len(fake.requests)
+    assert business.run(NOV_30).exit_code is ExitCode.OK
+    actions = [r[1] for r in fake.values(key, "Activity")[1:]]
+    assert actions == ["old"] * (filled - 1) + ["invoice_issued", "invoice_sent"]
+    assert fake.kinds()[start:].count("get") == gets  # the tabs listed again only if needed
 
 
 def test_a_tab_replaced_during_the_run_is_not_written_into(tmp_path, fake):
@@ -453,23 +508,33 @@ def test_a_write_above_googles_payload_limit_goes_in_several_requests_activity_l
     assert len(writes) > 3
     sizes = [up for (_, kind, _), (up, _) in zip(fake.requests[start:], fake.sizes[start:],
                                                  strict=True) if kind == "values:batchUpdate"]
-    assert max(sizes) < 1200
+    assert max(sizes[:-1]) < 1200  # the last: Activity rows whole, with the stamp
     assert [r["client_id"] for r in _tab(fake, business, "Invoices")] == list(CLIENTS)
     assert len(_tab(fake, business, "Activity")) == 2 * len(CLIENTS)
 
 
-def test_payloads_put_activity_last_and_cut_big_blocks_of_rows():
+def test_payloads_put_what_the_next_run_finds_first_and_keep_the_rest_whole(monkeypatch):
+    from ispsheets.book import gsheets_backend
     from ispsheets.book.gsheets_backend import payloads
 
     activity = {"range": "'Activity'!A2:B5", "majorDimension": "ROWS",
-                "values": [["x" * 50, "a"]] * 4}
+                "values": [[f"{n}" * 50, "a"] for n in range(4)]}
+    fees = {"range": "'Charges'!A9:B9", "majorDimension": "ROWS", "values": [["CHG-1", "C1"]]}
+    lines = {"range": "'InvoiceLines'!A2:B7", "majorDimension": "ROWS",
+             "values": [["I1", 1], ["I1", 2], ["I1", 3], ["I1", 4], ["I2", 1], ["I2", 2]]}
     invoices = {"range": "'Invoices'!A2:A3", "majorDimension": "ROWS", "values": [["I1"], ["I2"]]}
+    stamp = {"range": "'_ispsheets'!A1:B1", "majorDimension": "ROWS", "values": [["w", 7]]}
+    parts = payloads([stamp, activity, fees, lines, invoices], limit=60)
+    assert parts[-1] == [fees, activity, stamp]  # whole: the next run cannot find these rows,
+    # and the write's generation only with them (a run killed before: its rows are looked for)
+    flat = [r["range"] for part in parts[:-1] for r in part]
+    assert flat == ["'InvoiceLines'!A2:B5", "'InvoiceLines'!A6:B7", "'Invoices'!A2:A2",
+                    "'Invoices'!A3:A3"]  # cut, never inside an invoice's lines
+    assert payloads([activity, invoices]) == [[invoices, activity]]
+    monkeypatch.setattr(gsheets_backend, "HARD_LIMIT", 150)  # the last part alone too big
     parts = payloads([activity, invoices], limit=150)
-    flat = [r for part in parts for r in part]
-    assert flat[0] == invoices
-    assert [r["range"] for r in flat[1:]] == ["'Activity'!A2:B2", "'Activity'!A3:B3",
-                                              "'Activity'!A4:B4", "'Activity'!A5:B5"]
-    assert payloads([invoices]) == [[invoices]]
+    assert [r["range"] for part in parts[1:] for r in part] == [
+        "'Activity'!A2:B2", "'Activity'!A3:B3", "'Activity'!A4:B4", "'Activity'!A5:B5"]
 
 
 def test_google_out_of_reach_exits_3_and_the_next_run_does_the_day(tmp_path, fake,
@@ -522,12 +587,96 @@ def test_a_typed_payment_gets_its_id_and_applied_to_in_the_same_write(tmp_path, 
     assert seen["gsheets"][0][:2] == ("PAY-00001", "INV-00001:54.11")
 
 
-def test_a_billing_run_makes_six_requests_and_a_day_with_nothing_to_write_two(tmp_path, fake):
+def test_a_billing_run_makes_five_requests_and_a_day_with_nothing_to_write_two(tmp_path, fake):
     business = Business.create(tmp_path, _rows(*CLIENTS), backend="gsheets")
     start = len(fake.requests)
     business.run(NOV_30)
-    assert Counter(fake.kinds()[start:]) == {"get": 2, "values:batchGet": 2, "batchUpdate": 1,
-                                             "values:batchUpdate": 1}
+    assert fake.kinds()[start:] == ["get", "values:batchGet", "values:batchGet", "batchUpdate",
+                                    "values:batchUpdate"]
     start = len(fake.requests)
     business.run(NOV_30)  # the same day again: nothing new
     assert Counter(fake.kinds()[start:]) == {"get": 1, "values:batchGet": 1}
+
+
+@pytest.mark.slow
+def test_a_cut_write_whose_last_part_fails_leaves_nothing_the_next_run_writes_twice(
+        tmp_path, fake, monkeypatch):
+    """A write cut in several requests (here every few hundred bytes) whose last request is
+    refused, after the others were written: the next run writes what is missing and nothing
+    twice: no invoice line, late fee or Activity row appears two times."""
+    from ispsheets.book import gsheets_backend
+
+    monkeypatch.setattr(gsheets_backend, "PAYLOAD_LIMIT", 200)
+    days = (NOV_30, dt.date(2026, 12, 15), dt.date(2026, 12, 30))
+    parts: list[int] = []  # requests of each day's write, counted on a twin business
+    twin = Business.create(tmp_path / "twin", _rows("PAYS", "LATE"), backend="gsheets")
+    for day in days:
+        if day == days[1]:
+            twin.pay("PAYS", "54.11", dt.date(2026, 12, 5))
+        start = len(fake.requests)
+        assert twin.run(day).exit_code is ExitCode.OK
+        parts.append(fake.kinds()[start:].count("values:batchUpdate"))
+    assert parts[0] > 2 and parts[2] > 1  # cut
+
+    business = Business.create(tmp_path / "shop", _rows("PAYS", "LATE"), backend="gsheets")
+    for day, count in zip(days, parts, strict=True):
+        if day == days[1]:
+            business.pay("PAYS", "54.11", dt.date(2026, 12, 5))
+            assert business.run(day).exit_code is ExitCode.OK
+            continue
+        fake.before("values:batchUpdate", lambda f: f.fail(403, kind="values:batchUpdate"),
+                    nth=count)  # the last part refused
+        assert business.run(day).exit_code is ExitCode.WRITE_FAILED
+        assert business.run(day).exit_code is ExitCode.OK
+
+    lines = [(r["invoice_number"], r["line"]) for r in _tab(fake, business, "InvoiceLines")]
+    numbers = [r["invoice_number"] for r in _tab(fake, business, "Invoices")]
+    assert sorted(lines) == sorted(set(lines)) == [(n, 1) for n in sorted(numbers)]
+    fees = [r["client_id"] for r in _tab(fake, business, "Charges")
+            if str(r["description"]).startswith("Late fee")]
+    assert fees == ["LATE"]
+    activity = [(r["action"], r["client_id"], r["invoice_number"], r["detail"])
+                for r in _tab(fake, business, "Activity")]
+    assert len(activity) == len(set(activity)), Counter(activity).most_common(3)
+    assert [a[:3] for a in activity if a[0] == "late_fee_added"] == [
+        ("late_fee_added", "LATE", "INV-00001")]
+    assert len(numbers) == len(set(numbers))
+    assert len(business.mails()) == len({m.path.name for m in business.mails()})
+
+
+def _cut_run(folder: Path, kill_at: str = "") -> subprocess.CompletedProcess[str]:
+    """`ispsheets run` in its own process, its write cut every few hundred bytes."""
+    child = ("import sys; from ispsheets.book import gsheets_backend as g; g.PAYLOAD_LIMIT = 200; "
+             "from ispsheets.cli import run_command_line; "
+             "sys.exit(run_command_line(sys.argv[1:]))")
+    env = {**os.environ, "ISPSHEETS_KILL_AT": kill_at} if kill_at else dict(os.environ)
+    return subprocess.run([sys.executable, "-c", child, "run", "--date", "2026-11-30",
+                           "--config", str(folder / "config.yaml")], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_a_run_killed_between_two_parts_of_a_cut_write_is_completed_once(tmp_path, fake):
+    """kill -9 after the first part of a cut write, and before its last: the next run writes
+    the rest, and nothing twice."""
+    twin = Business.create(tmp_path / "twin", _rows(*CLIENTS), backend="gsheets")
+    start = len(fake.requests)
+    assert _cut_run(twin.folder).returncode == 0
+    parts = fake.kinds()[start:].count("values:batchUpdate")
+    assert parts > 2
+    for nth in (2, parts):  # killed before the second part, before the last
+        business = Business.create(tmp_path / f"killed-{nth}", _rows(*CLIENTS),
+                                   backend="gsheets")
+        start = len(fake.requests)
+        killed = _cut_run(business.folder, f"workbook-temp-written@{nth}")
+        assert killed.returncode == 137, killed.stderr
+        assert fake.kinds()[start:].count("values:batchUpdate") == nth - 1
+        assert business.run(NOV_30).exit_code is ExitCode.OK
+        invoices = _tab(fake, business, "Invoices")
+        assert sorted(r["client_id"] for r in invoices) == sorted(CLIENTS)
+        lines = [(r["invoice_number"], r["line"]) for r in _tab(fake, business, "InvoiceLines")]
+        assert sorted(lines) == sorted({(r["invoice_number"], 1) for r in invoices})
+        activity = [(r["action"], r["client_id"], r["invoice_number"], r["detail"])
+                    for r in _tab(fake, business, "Activity")]
+        assert len(activity) == len(set(activity)) == 2 * len(CLIENTS), nth
+        assert len(business.mails()) == len(CLIENTS)  # each invoice emailed once

@@ -90,19 +90,24 @@ def unwritable(backend: Backend) -> Problem | None:
 
 
 class _SheetBackend:
-    """The Google Sheet backend, with its read errors as WorkbookReadError.
-
-    A Google Sheet carries no write generation (`generation` stays None): its own version
-    history replaces the .xlsx backups, and putting an old version back is not detected yet.
-    """
+    """The Google Sheet backend, with its read errors as WorkbookReadError. Its write
+    generation is kept in a hidden tab, so a version put back from the sheet's version
+    history is noticed as an older .xlsx copy is."""
 
     def __init__(self, inner: GoogleSheetBackend) -> None:
         self.inner = inner
-        self.generation: int | None = None
 
     @property
     def name(self) -> str:
         return self.inner.name
+
+    @property
+    def generation(self) -> int | None:
+        return self.inner.generation
+
+    @generation.setter
+    def generation(self, value: int | None) -> None:  # the Backend protocol's attribute
+        self.inner.generation = value
 
     def read(self) -> RawBook:
         from ispsheets.book.gsheets_backend import SheetReadError
@@ -114,7 +119,14 @@ class _SheetBackend:
 
     def write(self, changes: ChangeSet, now: dt.datetime,
               generation: int | None = None) -> WriteResult:
-        return self.inner.write(changes, now)
+        return self.inner.write(changes, now, generation)
+
+    def queue_report(self, rows: list[list[object]]) -> None:
+        """The Report tab's rows, sent with the next write (or by `flush_report`)."""
+        self.inner.report_rows = rows
+
+    def flush_report(self) -> None:
+        self.inner.flush_report()
 
 
 def google_sheet_backend(config: Config) -> Backend:

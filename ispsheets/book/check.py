@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from dataclasses import dataclass
 
 from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.book.backend import WorkbookReadError, open_backend, unwritable
@@ -17,7 +18,19 @@ from ispsheets.book.load import load_book
 from ispsheets.book.records import Book
 from ispsheets.book.schema import column_letter
 from ispsheets.config import Config
-from ispsheets.problems import Problem, warning
+from ispsheets.problems import ExitCode, Problem, warning
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What `check` found: the book (None when it cannot be read, and then the exit code:
+    2 for a bad config or file, 3 for a Google Sheet out of reach for now) and the write
+    generation the workbook carries."""
+
+    book: Book | None
+    problems: list[Problem]
+    unreadable: ExitCode = ExitCode.BAD_CONFIG
+    generation: int | None = None
 
 
 def read_and_check(config: Config, today: dt.date | None = None
@@ -26,11 +39,17 @@ def read_and_check(config: Config, today: dt.date | None = None
 
     `today` (default: today in the configured timezone) decides which services have ended.
     """
+    checked = check_workbook(config, today)
+    return checked.book, checked.problems
+
+
+def check_workbook(config: Config, today: dt.date | None = None) -> Checked:
+    """`read_and_check`, with why the workbook could not be read and its write generation."""
     try:
         backend = open_backend(config)
         raw = backend.read()
     except WorkbookReadError as exc:
-        return None, [exc.problem]
+        return Checked(None, [exc.problem], exc.exit_code)
     known = _known(config)
     book = load_book(raw, config.workbook.date_order,
                      today=today or dt.datetime.now(config.tz).date(), known=known)
@@ -44,9 +63,14 @@ def read_and_check(config: Config, today: dt.date | None = None
                 for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
     full = row_limit_warnings(raw, config.workbook.archive_after_months)
-    return book, [*([never] if never else []), *check_settings(config), *book.problems,
-                  *check_autopay(config, book), *gone, *full, *_archive_edits(config),
-                  *_check_printable(config, book)]
+    if config.workbook.report_tab and not config.workbook.google_sheet:
+        full = [*full, warning("config.yaml: workbook.report_tab", "is for a Google Sheet: ignored "
+                            "for an .xlsx workbook (the report is in reports/)",
+                            "nothing to do, or remove the setting")]
+    return Checked(book, [*([never] if never else []), *check_settings(config), *book.problems,
+                          *check_autopay(config, book), *gone, *full, *_archive_edits(config),
+                          *_check_printable(config, book)],
+                   generation=backend.generation)
 
 
 def _check_printable(config: Config, book: Book) -> list[Problem]:

@@ -25,6 +25,7 @@ from typing import Any
 import gspread
 import requests
 from gspread.exceptions import APIError
+from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
 
 EMULATOR_ENV = "ISPSHEETS_SHEETS_EMULATOR_HOST"
 CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
@@ -178,8 +179,12 @@ class SheetsApi:
 
     def values_update(self, data: Sequence[Mapping[str, Any]],
                       option: str = "RAW") -> dict[str, Any]:
-        return self._call(lambda: self.http.values_batch_update(
-            self.key, body={"valueInputOption": option, "data": list(data)}))
+        """One values:batchUpdate, its body sent without spaces (a tenth smaller)."""
+        body = json.dumps({"valueInputOption": option, "data": list(data)},
+                          separators=(",", ":")).encode("ascii")
+        url = SPREADSHEET_VALUES_BATCH_UPDATE_URL % self.key
+        return self._call(lambda: self.http.request(
+            "post", url, data=body, headers={"Content-Type": "application/json"}).json())
 
     def batch_update(self, requests_: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         return self._call(lambda: self.http.batch_update(self.key,

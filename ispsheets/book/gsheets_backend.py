@@ -51,10 +51,25 @@ from ispsheets.faults import checkpoint
 from ispsheets.problems import ExitCode, Problem
 
 CELL_LIMIT = 10_000_000
-PAYLOAD_LIMIT = 8_000_000  # bytes of one values:batchUpdate; Google refuses above 10,485,760
+PAYLOAD_LIMIT = 10_000_000  # bytes of one values:batchUpdate (sent compact: bytes = length)
+HARD_LIMIT = 10_400_000  # Google refuses a request body above 10,485,760 bytes
 NEW_TAB_ROWS = 1000  # a tab the tool adds gets Google's usual 1,000 rows
 _GAP = 64  # cells of one column further apart than this are written as separate ranges
 _NEXT_RUN = "nothing is lost: the next run writes everything"
+
+
+REPORT_TAB = "Report"  # the report's summary, with workbook.report_tab
+REPORT_ROWS = 40  # rows of the Report tab written each time (those below the summary: cleared)
+STAMP_TAB = "_ispsheets"  # hidden: the generation of the tool's last write, in B1
+STAMP_LABEL = "ispsheets write (do not edit: tells a restored older version)"
+
+
+def _stamped(values: list[list[object]]) -> int | None:
+    """The generation in the stamp tab's A1:B1, if it holds one."""
+    cell = values[0][1] if values and len(values[0]) > 1 else None
+    if isinstance(cell, bool) or not isinstance(cell, int | float) or cell < 1:
+        return None
+    return int(cell)
 
 
 @dataclass(frozen=True)
@@ -115,6 +130,8 @@ class GoogleSheetBackend:
         self._api: SheetsApi | None = None
         self._read_tabs: dict[str, GridTab] = {}
         self._book: RawBook | None = None
+        self.generation: int | None = None  # the write generation the sheet was read with
+        self.report_rows: list[list[Any]] | None = None  # the Report tab, sent with a write
 
     # -- connection and messages ---------------------------------------------------------------
 
@@ -169,7 +186,8 @@ class GoogleSheetBackend:
             tabs = grid_tabs(metadata)
             self.title = str(metadata.get("properties", {}).get("title", ""))
             self.name = f"Google Sheet '{self.title}'" if self.title else self.name
-            ranges = [quote(t.title) + ("!1:1" if _header_only(t.title) else "") for t in tabs]
+            ranges = [quote(t.title) + ("!1:1" if _header_only(t.title) else
+                                        "!A1:B1" if t.title == STAMP_TAB else "") for t in tabs]
             found = api.batch_get(ranges) if ranges else []
         except SheetsSetupError as exc:
             raise SheetReadError(Problem(exc.where, exc.message, exc.fix),
@@ -179,9 +197,12 @@ class GoogleSheetBackend:
             raise SheetReadError(Problem(self.name, message, fix),
                                  ExitCode.WRITE_FAILED) from exc
         sheets: dict[str, RawSheet] = {}
+        self.generation = None
         for tab, value_range in zip(tabs, found, strict=True):
             values = value_range.get("values", [])
-            if _header_only(tab.title):
+            if tab.title == STAMP_TAB:
+                self.generation = _stamped(values)
+            elif _header_only(tab.title):
                 header = read_rows(tab.title, values[:1])
                 sheets[tab.title] = RawSheet(tab.title, load=partial(self._load, tab.title),
                                              header=header[0] if header else [])
@@ -197,7 +218,10 @@ class GoogleSheetBackend:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def write(self, changes: ChangeSet, now: dt.datetime) -> WriteResult:
+    def write(self, changes: ChangeSet, now: dt.datetime,
+              generation: int | None = None) -> WriteResult:
+        """Write `changes`, and stamp the sheet with the write's `generation` (the hidden
+        `_ispsheets` tab, added the first time) in the request that carries its Activity rows."""
         if not changes:
             return WriteResult()
         try:
@@ -206,7 +230,13 @@ class GoogleSheetBackend:
             except SheetsFailure as exc:
                 if exc.kind != "invalid":
                     raise
-                plan = self._plan(changes)  # a tab renamed between the two reads: say which
+                plan = self._plan(changes, fresh=True)  # a tab renamed meanwhile: say which
+            if generation is not None:
+                plan.stamp(generation, self._read_tabs.get(normalise_header(STAMP_TAB)))
+            reported = self.report_rows is not None
+            if self.report_rows is not None:
+                plan.replace_tab(REPORT_TAB, self.report_rows,
+                                 self._read_tabs.get(normalise_header(REPORT_TAB)))
             backup = None
             if plan.requests or plan.data:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
@@ -214,23 +244,51 @@ class GoogleSheetBackend:
                                       now, self.name)
             try:
                 if plan.requests:
-                    self.api.batch_update(plan.requests)
+                    self._added(self.api.batch_update(plan.requests))
                 checkpoint("workbook-temp-written")  # grown, not written: the next run writes
-                for part in payloads(plan.data):
+                for number, part in enumerate(payloads(plan.data)):
+                    if number:
+                        checkpoint("workbook-temp-written")  # a part written, not the last
                     self.api.values_update(part, "RAW")
             except SheetsFailure as exc:
                 if exc.kind == "invalid":
-                    self._plan(changes)  # a tab renamed or deleted a moment ago: say which
+                    self._plan(changes, fresh=True)  # a tab renamed or deleted: say which
                 raise
         except SheetsSetupError as exc:
             raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
         except SheetsFailure as exc:
             message, fix = self.failure(exc, writing=True)
             raise WorkbookWriteError(self.name, message, fix) from exc
+        if reported:
+            self.report_rows = None
         result = plan.result
         return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                            tuple(result.missing_keys), tuple(result.unmatched_fills),
                            str(backup) if backup else "")
+
+    def _added(self, answer: dict[str, Any]) -> None:
+        """Tabs a batchUpdate added, known from its answer (a later write needs no re-read)."""
+        added = [r["addSheet"] for r in answer.get("replies", []) if "addSheet" in (r or {})]
+        for tab in grid_tabs({"sheets": added}):
+            self._read_tabs[normalise_header(tab.title)] = tab
+
+    def flush_report(self) -> None:
+        """The Report tab alone, when no write carried it (a day with nothing else to write)."""
+        if self.report_rows is None:
+            return
+        plan = _Plan(next_id=0)
+        plan.replace_tab(REPORT_TAB, self.report_rows,
+                         self._read_tabs.get(normalise_header(REPORT_TAB)))
+        try:
+            if plan.requests:
+                self._added(self.api.batch_update(plan.requests))
+            self.api.values_update(plan.data, "RAW")
+        except SheetsSetupError as exc:
+            raise WorkbookWriteError(exc.where, exc.message, exc.fix) from exc
+        except SheetsFailure as exc:
+            message, fix = self.failure(exc, writing=True)
+            raise WorkbookWriteError(f"{self.name}: {REPORT_TAB}", message, fix) from exc
+        self.report_rows = None
 
     def _backed_up(self, changes: ChangeSet) -> list[RawSheet]:
         """The tabs whose cells the write changes, as read (a tab only appended to loses
@@ -241,11 +299,16 @@ class GoogleSheetBackend:
         return [s for name, s in self._book.sheets.items()
                 if normalise_header(name) in wanted and s.loaded]
 
-    def _plan(self, changes: ChangeSet) -> _Plan:
-        tabs = grid_tabs(self.api.metadata())
+    def _plan(self, changes: ChangeSet, fresh: bool = False) -> _Plan:
+        """Where every change goes, from the key columns read now. The tabs' list comes from
+        the morning read (their sizes now from the key read's answer) unless a tab must be added
+        or `fresh`: then from a `spreadsheets.get` now (which also tells a tab renamed or
+        replaced since the morning)."""
+        groups = _group(changes)
+        fresh = fresh or not self._read_tabs or any(n not in self._read_tabs for n in groups)
+        tabs = grid_tabs(self.api.metadata()) if fresh else list(self._read_tabs.values())
         by_name = {normalise_header(t.title): t for t in tabs}
         by_id = {t.sheet_id: t for t in tabs}
-        groups = _group(changes)
         plan = _Plan(next_id=max([t.sheet_id for t in tabs] + [0]) + 1)
         existing: dict[str, tuple[GridTab, _TabChanges]] = {}
         for norm, group in groups.items():
@@ -263,9 +326,14 @@ class GoogleSheetBackend:
             else:
                 existing[norm] = (now_tab, group)
         columns = self._current_columns(existing)
+        sizes = {t.sheet_id: t for t in tabs}
         for norm, (tab, group) in existing.items():
-            plan.edit_tab(tab, group, columns[norm])
-        total = sum(t.rows * t.columns for t in tabs) + plan.cells_added
+            read = columns[norm]
+            tab = sizes[tab.sheet_id] = GridTab(tab.sheet_id, tab.title,
+                                                read.grid_rows or tab.rows,
+                                                read.grid_columns or tab.columns)
+            plan.edit_tab(tab, group, read)
+        total = sum(t.rows * t.columns for t in sizes.values()) + plan.cells_added
         if plan.cells_added and total > CELL_LIMIT:
             raise WorkbookWriteError(
                 self.name, f"this write would take the sheet to {total:,} cells, past Google's "
@@ -305,7 +373,7 @@ class GoogleSheetBackend:
                 for col in group.needed(header):
                     if col < tab.columns:
                         letter = column_letter(col)
-                        ranges.append(f"{name}!{letter}{tail}:{letter}{tab.rows}" if tail
+                        ranges.append(f"{name}!{letter}{tail}:{letter}" if tail
                                       else f"{name}!{letter}:{letter}")
                         asked.append((norm, "tail" if tail else "column", col))
             found = self.api.batch_get(ranges) if ranges else []
@@ -314,6 +382,7 @@ class GoogleSheetBackend:
                 tab, group = todo[norm]
                 values = value_range.get("values", [])
                 read = reads.setdefault(norm, _Read(width=widths.get(norm, 0)))
+                read.grid(kind, str(value_range.get("range", "")))
                 if kind == "whole":
                     rows = read_rows(tab.title, values)
                     read.header = list(rows[0]) if rows else []
@@ -347,6 +416,17 @@ class GoogleSheetBackend:
         return result
 
 
+_RANGE_END = re.compile(r":([A-Z]*)(\d*)$")
+
+
+def column_number(letters: str) -> int:
+    """1 for A, 27 for AA: the number of columns up to and including `letters`."""
+    number = 0
+    for char in letters:
+        number = number * 26 + ord(char) - 64
+    return number
+
+
 TAIL_ROWS = 2000  # rows read from the end of a long tab the run only appends to
 
 
@@ -358,17 +438,29 @@ def _tail_start(tab: GridTab, group: _TabChanges) -> int:
     return tab.rows - TAIL_ROWS + 1
 
 
+def compact(body: Any) -> str:
+    """JSON as the write is sent: no spaces, non-ASCII escaped (so its length is its bytes)."""
+    return json.dumps(body, separators=(",", ":"))
+
+
 def payloads(data: list[dict[str, Any]], limit: int | None = None
              ) -> list[list[dict[str, Any]]]:
     """The value ranges in as few values:batchUpdate requests as Google's payload limit allows
-    (one below ~8 MB: ~2,000 invoices a day fit in 1 MB). Keyed rows and cells go first, then
-    rows appended to your own tabs (Charges, Payments), then Activity: a write whose Activity
-    rows are all in the sheet is complete (that is how the next run tells, after a failure
-    half-way, what to write again), and keyed rows already written are found by their key."""
+    (one up to 10 MB: a billing day of 20,000 clients, 9.7 MB, fits).
+
+    When a write must be cut, a part that fails after the earlier ones were written must leave
+    nothing the next run writes twice. So the earlier parts hold only what the next run finds
+    by its key (cells, Invoices rows by number, InvoiceLines rows by invoice, never an invoice's
+    lines cut in two), and the last part holds, whole, the rows it cannot find: those added to
+    your own tabs (fees, payments) and Activity. A write whose Activity rows are all in the
+    sheet is complete (that is how the next run tells what to write again), so that part is
+    cut only when it alone passes Google's limit of 10 MB a request."""
     limit = limit or PAYLOAD_LIMIT
 
     def order(value_range: dict[str, Any]) -> int:
         title = split_title(value_range["range"])
+        if title == STAMP_TAB:
+            return 3  # with the Activity rows, after them: the write is whole
         if _header_only(title):
             return 2
         tab = schema_tab(title)
@@ -376,11 +468,27 @@ def payloads(data: list[dict[str, Any]], limit: int | None = None
                    and not tab.tool_tab)
 
     ordered = sorted(data, key=order)
+    if sum(len(compact(v)) + 1 for v in ordered) <= limit:
+        return [ordered] if ordered else []
+    found = [v for v in ordered if order(v) == 0]
+    last = [v for v in ordered if order(v) != 0]
+    parts = _pack(found, limit)
+    size = sum(len(compact(v)) + 1 for v in last)
+    if size > HARD_LIMIT:
+        return parts + _pack(last, limit)
+    if last and parts and sum(len(compact(v)) + 1 for v in parts[-1]) + size <= limit:
+        parts[-1].extend(last)
+    elif last:
+        parts.append(last)
+    return parts
+
+
+def _pack(ranges: list[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
     parts: list[list[dict[str, Any]]] = [[]]
     size = 0
-    for value_range in ordered:
+    for value_range in ranges:
         for piece in _pieces(value_range, limit):
-            bytes_ = len(json.dumps(piece))
+            bytes_ = len(compact(piece)) + 1
             if parts[-1] and size + bytes_ > limit:
                 parts.append([])
                 size = 0
@@ -398,19 +506,33 @@ def _pieces(value_range: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     """A block of appended rows cut into blocks of rows that each fit in `limit`."""
     rows = value_range["values"]
     if value_range["majorDimension"] != "ROWS" or len(rows) < 2 or \
-            len(json.dumps(value_range)) <= limit:
+            len(compact(value_range)) <= limit:
         return [value_range]
     title, cells = value_range["range"].rsplit("!", 1)
     first, last = cells.split(":")
     start = int(re.sub(r"^[A-Z]+", "", first))
     first_col, last_col = re.sub(r"\d+$", "", first), re.sub(r"\d+$", "", last)
-    half = len(rows) // 2
+    half = _cut(rows)
+    if half == 0:
+        return [value_range]
     pieces = []
     for offset, block in ((0, rows[:half]), (half, rows[half:])):
         top = start + offset
         pieces += _pieces({"range": f"{title}!{first_col}{top}:{last_col}{top + len(block) - 1}",
                            "majorDimension": "ROWS", "values": block}, limit)
     return pieces
+
+
+def _cut(rows: list[list[Any]]) -> int:
+    """Where to cut a block of rows in two: near the middle, never between rows that start
+    with the same value (an invoice's lines stay together); 0 if there is no such place."""
+    def first(row: list[Any]) -> Any:
+        return row[0] if row else None
+
+    for half in sorted(range(1, len(rows)), key=lambda h: abs(h - len(rows) // 2)):
+        if first(rows[half]) != first(rows[half - 1]) or first(rows[half]) is None:
+            return half
+    return 0
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -496,6 +618,19 @@ class _Read:
     width: int = 0  # columns in use, as far as the run has seen
     last_row: int = 1  # the last row holding a value among those read (1 = header only)
     tail_last: int = 0  # the last row holding a value in a window read at the end of the tab
+    grid_rows: int = 0  # the tab's size now, from the answer's ranges (0: not known)
+    grid_columns: int = 0
+
+    def grid(self, kind: str, answered: str) -> None:
+        """The tab's size, from the range Google answers for an open-ended one (`'T'!C:C` is
+        answered `'T'!C1:C1000`: the whole requested range, bounded by the grid)."""
+        m = _RANGE_END.search(answered)
+        if m is None:
+            return
+        if kind in ("whole", "header") and m[1]:
+            self.grid_columns = max(self.grid_columns, column_number(m[1]))
+        if kind in ("whole", "column", "tail") and m[2]:
+            self.grid_rows = max(self.grid_rows, int(m[2]))
 
     def finish(self, title: str) -> None:
         """Columns as the book reads them (dates as dates), and where the data ends."""
@@ -530,6 +665,39 @@ class _Plan:
     def requests(self) -> list[dict[str, Any]]:
         """One batchUpdate: the tabs added, then growth, then the formats of the new rows."""
         return [*self._adds, *self._grows, *self._formats]
+
+    def stamp(self, generation: int, tab: GridTab | None) -> None:
+        """The write's generation into the hidden stamp tab (added, hidden, if missing)."""
+        if tab is None:
+            self._adds.append({"addSheet": {"properties": {
+                "title": STAMP_TAB, "hidden": True,
+                "gridProperties": {"rowCount": 1, "columnCount": 2}}}})
+            self.cells_added += 2
+        self.data.append({"range": f"{quote(STAMP_TAB)}!A1:B1", "majorDimension": "ROWS",
+                          "values": [[STAMP_LABEL, generation]]})
+
+    def replace_tab(self, title: str, rows: list[list[Any]], tab: GridTab | None) -> None:
+        """A tab the tool owns whole (the Report): its values replaced, the rows below the
+        new ones cleared; the tab added (or grown) if needed."""
+        width = max(len(r) for r in rows)
+        height = max(len(rows), REPORT_ROWS)
+        if tab is None:
+            self._adds.append({"addSheet": {"properties": {
+                "title": title, "gridProperties": {"rowCount": height, "columnCount": width}}}})
+            self.cells_added += height * width
+        else:
+            if tab.rows < height:
+                self._grows.append({"appendDimension": {"sheetId": tab.sheet_id,
+                                                        "dimension": "ROWS",
+                                                        "length": height - tab.rows}})
+            if tab.columns < width:
+                self._grows.append({"appendDimension": {"sheetId": tab.sheet_id,
+                                                        "dimension": "COLUMNS",
+                                                        "length": width - tab.columns}})
+        values = [[to_json(v) for v in r] + [""] * (width - len(r)) for r in rows]
+        values += [[""] * width for _ in range(height - len(rows))]
+        self.data.append({"range": f"{quote(title)}!A1:{column_letter(width - 1)}{height}",
+                          "majorDimension": "ROWS", "values": values})
 
     # -- a tab that is not there: created with the schema's columns ------------------------------
 

@@ -104,10 +104,36 @@ def start_report(cycle: Cycle) -> Callable[[], None]:
 
     Forks only where the platform can and the business is big enough to gain from it.
     """
-    return functools.partial(_finish_or_report, cycle, _start_report(cycle))
+    upload = _queue_report_tab(cycle)
+    return functools.partial(_finish_or_report, cycle, _start_report(cycle), upload)
 
 
-def _finish_or_report(cycle: Cycle, finish: Callable[[], None]) -> None:
+def _queue_report_tab(cycle: Cycle) -> bool:
+    """With `workbook.report_tab` on a Google Sheet, the summary goes to its Report tab in the
+    write-back's own request (or, on a day with nothing else to write, in one of its own)."""
+    queue = getattr(cycle.backend, "queue_report", None)
+    if cycle.dry_run or not cycle.config.workbook.report_tab or queue is None:
+        return False
+    from ispsheets.reporting.sheet_tab import report_tab_rows
+
+    queue(report_tab_rows(report_input(cycle)))
+    return True
+
+
+def _flush_report_tab(cycle: Cycle) -> None:
+    from ispsheets.book.changes import WorkbookWriteError
+
+    if cycle.report.exit_code is ExitCode.WRITE_FAILED:
+        return  # the sheet could not be written: said once already
+    try:
+        cycle.backend.flush_report()  # type: ignore[attr-defined]
+    except WorkbookWriteError as exc:
+        cycle.report.fail(ExitCode.WRITE_FAILED, Problem(exc.where, exc.message, exc.fix))
+
+
+def _finish_or_report(cycle: Cycle, finish: Callable[[], None], upload: bool = False) -> None:
+    if upload:
+        _flush_report_tab(cycle)
     try:
         finish()
     except Exception as exc:
