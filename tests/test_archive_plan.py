@@ -72,6 +72,27 @@ def test_a_payment_moves_only_when_all_of_it_went_to_moving_invoices() -> None:
     assert {k for t, k in _moved() if t == "Payments"} == {"PAY-ALL"}
 
 
+def test_a_payment_spread_over_archived_and_moving_invoices_moves() -> None:
+    """Archived a quarter at a time, a payment of five invoices moved in different steps
+    must still go once the last of them does."""
+    plan = plan_archive(_rows(), INVOICES, {**PAYMENTS, "PAY-SPLIT": PaymentState(
+        (("INV-0", D("5")), ("INV-1", D("5"))))}, {}, BEFORE, archived={"INV-0"})
+    assert {m.key for m in plan.moves if m.tab == "Payments"} == {"PAY-ALL", "PAY-SPLIT"}
+
+
+def test_a_credit_note_moves_once_its_credit_is_used_on_invoices_that_move() -> None:
+    note = Invoice("CN-1", "C1", dt.date(2025, 10, 1), None, None, dt.date(2025, 10, 1),
+                   D("-4"), D("0"), D("-4"), status="paid")
+    used = {"credit-note:CN-1": {"INV-1": D("4")}}
+    half = {"credit-note:CN-1": {"INV-1": D("2")}}
+    on_open = {"credit-note:CN-1": {"INV-3": D("4")}}
+    rows = {**_rows(), "Invoices": [*_rows()["Invoices"],
+                                    SheetRow("Invoices", 9, {"invoice_number": "CN-1"})]}
+    for notes, moves in ((used, True), (half, False), (on_open, False)):
+        plan = plan_archive(rows, [*INVOICES, note], PAYMENTS, {}, BEFORE, notes=notes)
+        assert (("Invoices", "CN-1") in {(m.tab, m.key) for m in plan.moves}) is moves, notes
+
+
 def test_activity_before_the_cutoff_moves() -> None:
     assert [k for t, k in _moved() if t == "Activity"] == ["2025-12-31T23:00:00|run|||"]
 

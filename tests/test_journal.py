@@ -212,3 +212,56 @@ def test_only_a_voided_invoice_can_be_released_for_rebilling():
     journal.void("INV-00001", NOW)
     assert journal.release_billed("INV-00001") == 1
     assert journal.billed() == []
+
+
+def _archived_business(tmp_path):
+    """Three invoices of C1 and one of C2; INV-00001 and INV-00002 keyed for the archive,
+    INV-00002 brought back; INV-00001's invoice email sent, reminded and paid by P1."""
+    from ispsheets.journal import ArchivedRow
+
+    journal = Journal.open(tmp_path / "j.db")
+    journal.record_invoices([(_invoice(f"INV-0000{n}", "C2" if n == 4 else "C1"), n, [])
+                             for n in range(1, 5)], NOW)
+    for number in ("INV-00001", "INV-00003"):
+        journal.begin_message(f"invoice/{number}", "invoice", "C1", number, NOW)
+        journal.finish_message(f"invoice/{number}", "sent", "", NOW)
+        journal.record_action(f"reminder/{number}/due", "reminder", "C1", number, NOW)
+    journal.record_action("payment/P1", "payment", "C1", "INV-00001", NOW, "x")
+    journal.record_action("payment/P2", "payment", "C1", "INV-00003", NOW, "y")
+    journal.begin_archive([ArchivedRow("Invoices", "INV-00001", 2026, {}),
+                           ArchivedRow("Invoices", "INV-00002", 2026, {}),
+                           ArchivedRow("Payments", "P1", 2026, {})], NOW)
+    journal.set_archive_state([("Invoices", "INV-00002")], "restored", NOW)
+    return journal
+
+
+def test_runs_read_only_what_the_archive_did_not_take(tmp_path):
+    """Schema 5's triggers mark what the archive took; the run's reads leave it out."""
+    journal = _archived_business(tmp_path)
+    assert [r.invoice.invoice_number for r in journal.invoices()] == [
+        "INV-00002", "INV-00003", "INV-00004"]
+    assert len(journal.invoices(include_archived=True)) == 4
+    assert [n for n, _ in journal.sent_invoice_times()] == ["INV-00003"]
+    assert [a.invoice_number for a in journal.actions("reminder", "done", live=True)] == [
+        "INV-00003"]
+    assert len(journal.actions("reminder", "done")) == 2
+    assert set(journal.action_details("payment", live=True)) == {"payment/P2"}
+    assert journal.invoice_numbers(live=True) == {"INV-00002", "INV-00003", "INV-00004"}
+    assert journal.unknown_invoices(["INV-00001", "INV-00004", "INV-00009"]) == {"INV-00009"}
+    assert journal.archived_invoice_clients(["INV-00001", "INV-00003", "INV-00009"]) == {
+        "INV-00001": "C1"}
+    assert journal.unfrozen_archived() == ["INV-00001"]
+    journal.set_archive_state([("Invoices", "INV-00001")], "restored", NOW)  # back again
+    assert [a.invoice_number for a in journal.actions("reminder", "done", live=True)] == [
+        "INV-00001", "INV-00003"]
+
+
+def test_each_clients_first_invoice_is_found_since_a_day(tmp_path):
+    journal = _archived_business(tmp_path)
+    assert journal.first_invoices("") == {"C1": ("INV-00001", NOW.isoformat()),
+                                          "C2": ("INV-00004", NOW.isoformat())}
+    later = (NOW + dt.timedelta(days=1)).isoformat()
+    assert journal.first_invoices(later) == {}
+    journal.record_invoices([(_invoice("INV-00005", "C3"), 5, []),
+                             (_invoice("INV-00006", "C1"), 6, [])], NOW + dt.timedelta(days=2))
+    assert set(journal.first_invoices(later)) == {"C3"}  # C1's first came before

@@ -4,7 +4,9 @@ and where each payment went.
 An invoice moves when its story is over: `paid` or `void`, due before the cutoff. Its
 InvoiceLines and the Charges rows it billed go with it, and so does a payment whose whole
 amount went to invoices that move (a payment split over a moving and a still-open invoice
-stays, and so does one with credit left). Activity rows older than the cutoff move. Open,
+stays, and so does one with credit left; one spread over invoices archived before and
+invoices moving now goes). A credit note moves once its credit is used up on invoices that
+move (or moved). Activity rows older than the cutoff move. Open,
 partial and held invoices never move, whatever their age; Packages, Clients and Services never
 move. A row keyed for the archive before (moving, moved, or brought back by the owner) is
 not planned again.
@@ -16,6 +18,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 
 from ispsheets.archive.rows import SheetRow
@@ -23,7 +26,7 @@ from ispsheets.billing.periods import add_months
 from ispsheets.book import parse
 from ispsheets.book.parse import DateOrder
 from ispsheets.book.records import Invoice
-from ispsheets.payments.allocate import PaymentState
+from ispsheets.payments.allocate import CREDIT_NOTE, PaymentState
 
 SETTLED = ("paid", "void")
 
@@ -115,16 +118,27 @@ def keyed(rows: Iterable[SheetRow], order: DateOrder = "MDY") -> list[tuple[str,
 def plan_archive(rows: Mapping[str, Sequence[SheetRow]], invoices: Sequence[Invoice],
                  payments: Mapping[str, PaymentState], charge_invoices: Mapping[str, str],
                  before: dt.date, known: Collection[tuple[str, str]] = (),
-                 order: DateOrder = "MDY") -> ArchivePlan:
+                 order: DateOrder = "MDY",
+                 notes: Mapping[str, Mapping[str, Decimal]] | None = None,
+                 archived: Collection[str] = ()) -> ArchivePlan:
     """The rows to move for a cutoff `before` (rows dated before it may move).
 
     `invoices` are the journal's (status as the allocation has it), `payments` where each
     payment went, `charge_invoices` the invoice that billed each charge, `known` the
-    (tab, key) pairs the journal keyed for the archive before."""
+    (tab, key) pairs the journal keyed for the archive before, `notes` what each credit
+    note's credit paid (`Allocation.notes_applied`), `archived` the invoices in the archive
+    already (a payment spread over them and the ones moving now moves too)."""
     moving: dict[str, Invoice] = {
         i.invoice_number: i for i in invoices
         if i.status in SETTLED and i.due_date < before
         and ("Invoices", i.invoice_number) not in known}
+    gone = set(archived)
+    for invoice in [i for i in moving.values() if i.total < 0 and i.status != "void"]:
+        # a credit note moves once its credit is used up, on invoices that move too
+        paid = (notes or {}).get(CREDIT_NOTE + invoice.invoice_number, {})
+        if sum(paid.values(), Decimal(0)) != -invoice.total or \
+                not all(n in moving or n in gone for n in paid):
+            del moving[invoice.invoice_number]
     moves: list[Move] = []
 
     def add(tab: str, key: str, row: SheetRow, year: int) -> None:
@@ -147,7 +161,7 @@ def plan_archive(rows: Mapping[str, Sequence[SheetRow]], invoices: Sequence[Invo
         day = parse.parse_date(row.values.get("date"), order)
         state = payments.get(key)
         if (state is not None and state.applied and not state.unapplied
-                and all(number in moving for number, _ in state.applied)
+                and all(number in moving or number in gone for number, _ in state.applied)
                 and isinstance(day, dt.date)):
             add("Payments", key, row, day.year)
     for key, row in keyed(rows.get("Activity", ()), order):

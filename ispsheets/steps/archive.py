@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+from ispsheets.archive.book import LIVE_STATES as ARCHIVED
 from ispsheets.archive.checkpoint import Frozen, freeze, source_days
 from ispsheets.archive.limits import row_limit_warnings
 from ispsheets.archive.move import move
@@ -70,9 +71,12 @@ def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
     before = _before(cycle)
     if before is None or cycle.ledger is None or cycle.allocation is None:
         return None
+    states = cycle.journal.archive_states()
     return plan_archive(all_rows(raw), cycle.ledger.invoices, cycle.allocation.payments,
-                        cycle.ledger.charge_invoices, before, cycle.journal.archive_states(),
-                        cycle.config.workbook.date_order)
+                        cycle.ledger.charge_invoices, before, states,
+                        cycle.config.workbook.date_order, cycle.allocation.notes_applied,
+                        {key for (tab, key), state in states.items()
+                         if tab == "Invoices" and state in ARCHIVED})
 
 
 def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
