@@ -1,0 +1,111 @@
+"""The archive benchmark's windowed scenarios (`bench/history.py`, `windowed`): a generated
+business whose closed history went to the archive through the real `ispsheets archive`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from python_calamine import CalamineWorkbook
+
+import ispsheets.steps.deliver as deliver
+from ispsheets.journal import Journal
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_history():
+    spec = importlib.util.spec_from_file_location("bench_history", ROOT / "bench" / "history.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_history"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+history = _load_history()
+QUIET_EVE = dt.date(2026, 11, 21)  # the archive runs the day before the benchmarked day
+
+
+def _rows(workbook: Path, tab: str) -> list[list[object]]:
+    return CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name(tab).to_python()[1:]
+
+
+def _typed(workbook: Path) -> list[list[object]]:
+    """Payments rows dated the evening before the benchmarked quiet day (not seen by a run)."""
+    return [r for r in _rows(workbook, "Payments") if r[1] == QUIET_EVE]
+
+
+@pytest.mark.slow
+def test_window_moves_closed_history_to_the_archive_and_keeps_the_days_payments(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(history, "OUT", tmp_path / "cache")
+    # generating silences emails and logging for its process: undone after this test
+    monkeypatch.setattr(deliver, "compose", deliver.compose)
+    logger = logging.getLogger("ispsheets")
+    monkeypatch.setattr(logger, "level", logger.level)
+    base = history.ensure(100, 3, log=lambda text: None)["quiet"]
+    folders = history.windowed(100, 3, 1, log=lambda text: None)
+    quiet = folders["quiet"]
+    assert quiet.parent == history.windowed_folder(100, 3, 1, 2026)
+
+    # the closed history left the workbook for archive/<workbook>-YYYY.xlsx
+    assert sorted(p.name for p in (quiet / "archive").glob("*.xlsx")) == ["isp-2026.xlsx"]
+    assert (quiet / "isp.xlsx").stat().st_size < (base / "isp.xlsx").stat().st_size
+    before = {r[0] for r in _rows(base / "isp.xlsx", "Invoices")}
+    after = {r[0] for r in _rows(quiet / "isp.xlsx", "Invoices")}
+    archived = {r[0] for r in _rows(quiet / "archive" / "isp-2026.xlsx", "Invoices")}
+    assert archived and after and after | archived == before and not after & archived
+    assert len(_rows(quiet / "isp.xlsx", "Activity")) < len(_rows(base / "isp.xlsx", "Activity"))
+    assert "archive_after_months: 1 " in (quiet / "config.yaml").read_text(encoding="utf-8")
+
+    # the journal knows what moved
+    journal = Journal.open(quiet / "ispsheets.db")
+    try:
+        removed = {r.key for r in journal.archived("removed", "Invoices")}
+        assert removed == archived
+        # the payments typed in for the benchmarked morning are in the workbook, unseen
+        typed = _typed(base / "isp.xlsx")
+        assert typed, "the generated quiet day has payments typed in the evening before"
+        assert [r[:7] for r in _typed(quiet / "isp.xlsx")] == [r[:7] for r in typed]
+        assert all(journal.action(f"payment/{r[0]}") is None for r in typed)
+    finally:
+        journal.close()
+
+    # made once: asked again, the same folders come back untouched
+    made = (quiet / "windowed.json").stat().st_mtime_ns
+    assert history.windowed(100, 3, 1, log=lambda text: None) == folders
+    assert (quiet / "windowed.json").stat().st_mtime_ns == made
+
+    # a run's copy carries the archive; window 0 is the base, never archiving
+    copy = history.copy_scenario(quiet, tmp_path / "run")
+    assert (copy / "archive" / "isp-2026.xlsx").is_file()
+    assert history.windowed(100, 3, 0, log=lambda text: None)["quiet"] == base
+    plain = history.copy_scenario(base, tmp_path / "run0", window=0)
+    assert "archive_after_months: 0 " in (plain / "config.yaml").read_text(encoding="utf-8")
+
+
+def test_windowed_cache_is_keyed_by_the_code_that_made_it(tmp_path):
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "ispsheets", code / "ispsheets",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert history.code_hash(code) == history.code_hash(ROOT)
+    (code / "ispsheets" / "archive" / "move.py").write_text("# changed\n", encoding="utf-8")
+    assert history.code_hash(code) != history.code_hash(ROOT)
+    assert (history.windowed_folder(20, 3, 1, 2026, code)
+            != history.windowed_folder(20, 3, 1, 2026, ROOT))
+
+
+def test_set_window_adds_the_setting_to_an_older_config(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("business:\n  name: X\nworkbook:\n  path: isp.xlsx\n", encoding="utf-8")
+    history.set_window(config, 3)
+    assert config.read_text(encoding="utf-8") == (
+        "business:\n  name: X\nworkbook:\n  archive_after_months: 3\n  path: isp.xlsx\n")
+    history.set_window(config, 12)
+    assert "archive_after_months: 12\n" in config.read_text(encoding="utf-8")
