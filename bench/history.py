@@ -185,6 +185,11 @@ def month_end(day: dt.date) -> dt.date:
 
 # ------------------------------------------------------------------------------ simulation
 
+def first_day(months: int) -> dt.date:
+    """The first run of a history of `months`: the day before its first period starts."""
+    return demo.add_months(BILLING_DAY + ONE_DAY, -months) - ONE_DAY
+
+
 class _Postman:
     """Stands in for the run's transport while generating: every message is `sent`."""
 
@@ -235,7 +240,7 @@ class History:
         self.rules = BillingRules.from_config(config)
         # The first run is the day before the first period of the history starts.
         start = demo.add_months(BILLING_DAY + ONE_DAY, -months)
-        self.first_day = start - ONE_DAY
+        self.first_day = first_day(months)
         self.data = owner_rows(n, start, seed)
         self.book = load_rows(self.data, self.first_day)
         self.clients = {c.client_id: c for c in self.book.clients}
@@ -663,6 +668,9 @@ def set_window(config: Path, months: int) -> None:
     config.write_text(text, encoding="utf-8")
 
 
+ARCHIVE_STEP_MONTHS = 3  # a windowed folder is archived a quarter at a time (`archive_once`)
+
+
 def code_hash(code: Path = ROOT) -> str:
     """A hash of every file of the `ispsheets` package in `code` (a checkout or a --code
     tree): what the archive writes into the journal changes with the code, so a windowed
@@ -679,7 +687,8 @@ def code_hash(code: Path = ROOT) -> str:
 
 
 def windowed_folder(n: int, months: int, window: int, seed: int, code: Path = ROOT) -> Path:
-    return folder_for(n, months, seed) / f"w{window}-{code_hash(code)}"
+    return (folder_for(n, months, seed)
+            / f"w{window}-by{ARCHIVE_STEP_MONTHS}-{code_hash(code)}")
 
 
 def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path = ROOT,
@@ -702,7 +711,7 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
     for name, day in SCENARIOS.items():
         folder = copy_scenario(base[name], work / name, window=window)
         shutil.copy(base[name] / "history.json", folder / "history.json")
-        facts = archive_once(folder, day - ONE_DAY, code)
+        facts = archive_once(folder, day - ONE_DAY, window, first_day(months), code)
         (folder / "windowed.json").write_text(json.dumps(
             {"window": window, "code": str(code), "code_hash": code_hash(code), **facts},
             indent=1), encoding="utf-8")
@@ -712,34 +721,69 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
     return folders
 
 
-def archive_once(folder: Path, day: dt.date, code: Path) -> dict[str, Any]:
-    """`ispsheets archive --date day` in `folder`, as the owner would, with the payments
-    typed in for the next morning's run held back (else this command would see them first
-    and the benchmarked run would find nothing new), then typed in again."""
+def archive_once(folder: Path, day: dt.date, window: int, since: dt.date,
+                 code: Path) -> dict[str, Any]:
+    """`ispsheets archive --date day` in `folder` with `archive_after_months = window`, as the
+    owner would, after the same command with `--before` every `ARCHIVE_STEP_MONTHS` months
+    since the history began (as a business that archived all along did, a quarter at a time:
+    one move of years of rows at once takes GBs). The payments typed in for the next morning's
+    run are held back meanwhile (else these commands would see them first and the benchmarked
+    run would find nothing new), then typed in again."""
+    *earlier, final = archive_cutoffs(day, window, since)
     typed = _take_out_typed_payments(folder / "isp.xlsx", day)
+    steps = [_archive_command(folder, day, before, code) for before in earlier]
+    steps.append(_archive_command(folder, day, None, code))
+    _type_in_again(folder / "isp.xlsx", typed)
+    return {"archive_date": day.isoformat(), "cutoff": final.isoformat(),
+            "archive_seconds": round(sum(s["seconds"] for s in steps), 1),
+            "archive_cpu": round(sum(s["cpu"] for s in steps), 1),
+            "archive_rss_mb": max(s["rss_mb"] for s in steps),
+            "archive_exit": max(s["exit"] for s in steps),
+            "archive_summary": steps[-1]["summary"], "archive_steps": steps,
+            "rows_archived": sum(s["rows"] for s in steps),
+            "payments_held_back": len(typed),
+            "workbook_mb": round((folder / "isp.xlsx").stat().st_size / 1e6, 1),
+            "archive_files": sorted(p.name for p in (folder / "archive").glob("*.xlsx"))
+            if (folder / "archive").is_dir() else []}
+
+
+def archive_cutoffs(day: dt.date, window: int, since: dt.date) -> list[dt.date]:
+    """The `--before` days of the archive steps, oldest first: every `ARCHIVE_STEP_MONTHS`
+    months after `since`, up to the cutoff of `window` on `day` (the last one, which the
+    command finds from config.yaml)."""
+    cutoffs = [demo.add_months(day.replace(day=1), -window)]
+    while (earlier := demo.add_months(cutoffs[-1], -ARCHIVE_STEP_MONTHS)) > since:
+        cutoffs.append(earlier)
+    return cutoffs[::-1]
+
+
+def _archive_command(folder: Path, day: dt.date, before: dt.date | None,
+                     code: Path) -> dict[str, Any]:
+    """One `ispsheets archive` in a child process: what it took and said."""
     command = [sys.executable, "-m", "ispsheets", "archive", "--date", day.isoformat()]
+    if before is not None:
+        command += ["--before", before.isoformat()]
     env = {**os.environ, "PYTHONPATH": str(code)}
     started = time.perf_counter()
-    with open(folder / "archive-stdout.txt", "wb") as out, \
-            open(folder / "archive-stderr.txt", "wb") as err:
+    with open(folder / "archive-stdout.txt", "ab") as out, \
+            open(folder / "archive-stderr.txt", "ab") as err:
+        out.write(f"$ {' '.join(command[1:])}\n".encode())
+        out.flush()
         child = subprocess.Popen(command, cwd=folder, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     exit_code = os.waitstatus_to_exitcode(status)
     output = (folder / "archive-stdout.txt").read_text(encoding="utf-8", errors="replace")
     if exit_code not in (0, 1):
-        raise SystemExit(f"ispsheets archive failed (exit {exit_code}) in {folder}; see "
-                         "archive-stderr.txt there")
-    _type_in_again(folder / "isp.xlsx", typed)
-    return {"archive_date": day.isoformat(), "archive_seconds": round(seconds, 1),
-            "archive_cpu": round(usage.ru_utime + usage.ru_stime, 1),
-            "archive_rss_mb": round(usage.ru_maxrss / 1024), "archive_exit": exit_code,
-            "archive_summary": next((line for line in output.splitlines()
-                                     if line.startswith(day.isoformat() + ":")), ""),
-            "payments_held_back": len(typed),
-            "workbook_mb": round((folder / "isp.xlsx").stat().st_size / 1e6, 1),
-            "archive_files": sorted(p.name for p in (folder / "archive").glob("*.xlsx"))
-            if (folder / "archive").is_dir() else []}
+        raise SystemExit(f"`{' '.join(command[1:])}` failed (exit {exit_code}) in {folder}; "
+                         "see archive-stderr.txt there")
+    summary = next((line for line in reversed(output.splitlines())
+                    if line.startswith(day.isoformat() + ":")), "")
+    rows = re.search(r"(\d+) rows? archived", summary)
+    return {"before": before.isoformat() if before else "", "seconds": round(seconds, 1),
+            "cpu": round(usage.ru_utime + usage.ru_stime, 1),
+            "rss_mb": round(usage.ru_maxrss / 1024), "exit": exit_code, "summary": summary,
+            "rows": int(rows.group(1)) if rows else 0}
 
 
 def _take_out_typed_payments(workbook: Path, day: dt.date) -> list[dict[str, Any]]:
@@ -802,9 +846,11 @@ def _write(workbook: Path, changes: Any, apply_changes: Any) -> None:
 
 def describe_windowed(folder: Path) -> str:
     facts = json.loads((folder / "windowed.json").read_text(encoding="utf-8"))
-    return (f"window {facts['window']}: archive took {facts['archive_seconds']} s "
-            f"(CPU {facts['archive_cpu']} s, peak {facts['archive_rss_mb']} MB, exit "
-            f"{facts['archive_exit']}), workbook {facts['workbook_mb']} MB, archive "
+    return (f"window {facts['window']}: {facts['rows_archived']} rows archived in "
+            f"{len(facts['archive_steps'])} step(s) of {ARCHIVE_STEP_MONTHS} months, "
+            f"{facts['archive_seconds']} s (CPU {facts['archive_cpu']} s, peak "
+            f"{facts['archive_rss_mb']} MB, exit {facts['archive_exit']}), workbook "
+            f"{facts['workbook_mb']} MB, archive "
             f"{', '.join(facts['archive_files']) or 'none'}; "
             f"{facts['payments_held_back']} typed payment(s) held back; "
             f"{facts['archive_summary'] or '(no summary line)'}")

@@ -109,3 +109,12 @@ def test_set_window_adds_the_setting_to_an_older_config(tmp_path):
         "business:\n  name: X\nworkbook:\n  archive_after_months: 3\n  path: isp.xlsx\n")
     history.set_window(config, 12)
     assert "archive_after_months: 12\n" in config.read_text(encoding="utf-8")
+
+
+def test_archive_steps_a_quarter_at_a_time_up_to_the_windows_cutoff():
+    eve = dt.date(2026, 11, 21)
+    assert history.archive_cutoffs(eve, 3, history.first_day(12)) == [
+        dt.date(2026, 2, 1), dt.date(2026, 5, 1), dt.date(2026, 8, 1)]
+    assert history.archive_cutoffs(eve, 12, history.first_day(36))[0] == dt.date(2024, 2, 1)
+    assert history.archive_cutoffs(eve, 12, history.first_day(36))[-1] == dt.date(2025, 11, 1)
+    assert history.archive_cutoffs(eve, 1, history.first_day(3)) == [dt.date(2026, 10, 1)]
