@@ -118,3 +118,32 @@ def test_archive_steps_a_quarter_at_a_time_up_to_the_windows_cutoff():
     assert history.archive_cutoffs(eve, 12, history.first_day(36))[0] == dt.date(2024, 2, 1)
     assert history.archive_cutoffs(eve, 12, history.first_day(36))[-1] == dt.date(2025, 11, 1)
     assert history.archive_cutoffs(eve, 1, history.first_day(3)) == [dt.date(2026, 10, 1)]
+
+
+def _case(n: int, months: int, window: int, scenario: str, wall: float,
+          rss: float = 500.0) -> dict[str, object]:
+    return {"clients": n, "months": months, "window": window, "scenario": scenario,
+            "result": {"wall": wall, "rss_mb": rss, "load": 2.0, "file_ms": 0.05}}
+
+
+def test_archive_targets_are_judged_within_one_benchmark():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run_bench.py")
+    assert spec is not None and spec.loader is not None
+    run_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_bench)
+    cases = [_case(2000, 1, 12, "quiet", 2.0), _case(2000, 12, 12, "quiet", 2.7),
+             _case(2000, 36, 12, "quiet", 2.9), _case(2000, 36, 0, "quiet", 9.0),
+             _case(20000, 36, 3, "quiet", 7.9, 1100), _case(20000, 36, 3, "billing", 26.0, 1300),
+             _case(20000, 36, 12, "quiet", 14.0)]
+    lines = run_bench.archive_verdicts(cases)
+    assert lines == [
+        "  MISS 2,000 clients, window 12, quiet: 12 mo / 1 mo = 2.70 / 2.00 s = 1.35 <= 1.3"
+        " (load 2.0/2.0, file 0.05/0.05 ms)",
+        "  ok   2,000 clients, window 12, quiet: 36 mo / 12 mo = 2.90 / 2.70 s = 1.07 <= 1.1"
+        " (load 2.0/2.0, file 0.05/0.05 ms)",
+        "  MISS 20,000 clients, window 3, billing, 36 mo: 26.00 s < 25 s (load 2.0, file 0.05 ms)",
+        "  MISS 20,000 clients, window 3, billing, 36 mo: peak RSS 1300 MB < 1,200 MB",
+        "  ok   20,000 clients, window 3, quiet, 36 mo: 7.90 s < 8 s (load 2.0, file 0.05 ms)",
+        "  ok   20,000 clients, window 3, quiet, 36 mo: peak RSS 1100 MB < 1,200 MB",
+        "  ok   20,000 clients, window 12, quiet, 36 mo: 14.00 s < 15 s (load 2.0, file 0.05 ms)",
+    ]
