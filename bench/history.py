@@ -668,7 +668,8 @@ def set_window(config: Path, months: int) -> None:
     config.write_text(text, encoding="utf-8")
 
 
-ARCHIVE_STEP_MONTHS = 3  # a windowed folder is archived a quarter at a time (`archive_once`)
+# A windowed folder is archived a quarter at a time (`archive_once`); 0: in one move.
+ARCHIVE_STEP_MONTHS = 3
 
 
 def code_hash(code: Path = ROOT) -> str:
@@ -686,13 +687,13 @@ def code_hash(code: Path = ROOT) -> str:
     return digest.hexdigest()[:12]
 
 
-def windowed_folder(n: int, months: int, window: int, seed: int, code: Path = ROOT) -> Path:
-    return (folder_for(n, months, seed)
-            / f"w{window}-by{ARCHIVE_STEP_MONTHS}-{code_hash(code)}")
+def windowed_folder(n: int, months: int, window: int, seed: int, code: Path = ROOT,
+                    step: int = ARCHIVE_STEP_MONTHS) -> Path:
+    return folder_for(n, months, seed) / f"w{window}-by{step}-{code_hash(code)}"
 
 
 def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path = ROOT,
-             log: Any = print) -> dict[str, Path]:
+             step: int = ARCHIVE_STEP_MONTHS, log: Any = print) -> dict[str, Path]:
     """The scenario folders of the business after its closed history went to the archive
     with `workbook.archive_after_months = window`, made (once, cached per code) by the real
     `ispsheets archive --date <day - 1>` of `code`, in a child process, on a copy of the base
@@ -701,7 +702,7 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
     base = ensure(n, months, seed, log=log)
     if window == 0:
         return base
-    target = windowed_folder(n, months, window, seed, code)
+    target = windowed_folder(n, months, window, seed, code, step)
     folders = {name: target / name for name in SCENARIOS}
     if all((f / "windowed.json").is_file() for f in folders.values()):
         return folders
@@ -711,7 +712,7 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
     for name, day in SCENARIOS.items():
         folder = copy_scenario(base[name], work / name, window=window)
         shutil.copy(base[name] / "history.json", folder / "history.json")
-        facts = archive_once(folder, day - ONE_DAY, window, first_day(months), code)
+        facts = archive_once(folder, day - ONE_DAY, window, first_day(months), code, step)
         (folder / "windowed.json").write_text(json.dumps(
             {"window": window, "code": str(code), "code_hash": code_hash(code), **facts},
             indent=1), encoding="utf-8")
@@ -721,20 +722,20 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
     return folders
 
 
-def archive_once(folder: Path, day: dt.date, window: int, since: dt.date,
-                 code: Path) -> dict[str, Any]:
+def archive_once(folder: Path, day: dt.date, window: int, since: dt.date, code: Path,
+                 step: int = ARCHIVE_STEP_MONTHS) -> dict[str, Any]:
     """`ispsheets archive --date day` in `folder` with `archive_after_months = window`, as the
-    owner would, after the same command with `--before` every `ARCHIVE_STEP_MONTHS` months
+    owner would, after the same command with `--before` every `step` months
     since the history began (as a business that archived all along did, a quarter at a time:
     one move of years of rows at once takes GBs). The payments typed in for the next morning's
     run are held back meanwhile (else these commands would see them first and the benchmarked
     run would find nothing new), then typed in again."""
-    *earlier, final = archive_cutoffs(day, window, since)
+    *earlier, final = archive_cutoffs(day, window, since, step)
     typed = _take_out_typed_payments(folder / "isp.xlsx", day)
     steps = [_archive_command(folder, day, before, code) for before in earlier]
     steps.append(_archive_command(folder, day, None, code))
     _type_in_again(folder / "isp.xlsx", typed)
-    return {"archive_date": day.isoformat(), "cutoff": final.isoformat(),
+    return {"archive_date": day.isoformat(), "cutoff": final.isoformat(), "step_months": step,
             "archive_seconds": round(sum(s["seconds"] for s in steps), 1),
             "archive_cpu": round(sum(s["cpu"] for s in steps), 1),
             "archive_rss_mb": max(s["rss_mb"] for s in steps),
@@ -747,12 +748,13 @@ def archive_once(folder: Path, day: dt.date, window: int, since: dt.date,
             if (folder / "archive").is_dir() else []}
 
 
-def archive_cutoffs(day: dt.date, window: int, since: dt.date) -> list[dt.date]:
-    """The `--before` days of the archive steps, oldest first: every `ARCHIVE_STEP_MONTHS`
-    months after `since`, up to the cutoff of `window` on `day` (the last one, which the
-    command finds from config.yaml)."""
+def archive_cutoffs(day: dt.date, window: int, since: dt.date,
+                    step: int = ARCHIVE_STEP_MONTHS) -> list[dt.date]:
+    """The `--before` days of the archive steps, oldest first: every `step` months after
+    `since`, up to the cutoff of `window` on `day` (the last one, which the command finds
+    from config.yaml). Step 0: that one alone."""
     cutoffs = [demo.add_months(day.replace(day=1), -window)]
-    while (earlier := demo.add_months(cutoffs[-1], -ARCHIVE_STEP_MONTHS)) > since:
+    while step and (earlier := demo.add_months(cutoffs[-1], -step)) > since:
         cutoffs.append(earlier)
     return cutoffs[::-1]
 
@@ -847,7 +849,8 @@ def _write(workbook: Path, changes: Any, apply_changes: Any) -> None:
 def describe_windowed(folder: Path) -> str:
     facts = json.loads((folder / "windowed.json").read_text(encoding="utf-8"))
     return (f"window {facts['window']}: {facts['rows_archived']} rows archived in "
-            f"{len(facts['archive_steps'])} step(s) of {ARCHIVE_STEP_MONTHS} months, "
+            f"{len(facts['archive_steps'])} step(s) of {facts['step_months'] or 'all'} "
+            "months, "
             f"{facts['archive_seconds']} s (CPU {facts['archive_cpu']} s, peak "
             f"{facts['archive_rss_mb']} MB, exit {facts['archive_exit']}), workbook "
             f"{facts['workbook_mb']} MB, archive "
@@ -865,12 +868,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="also archive with workbook.archive_after_months = this (cached)")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="the source tree whose `ispsheets archive` makes the window")
+    parser.add_argument("--archive-step", type=int, default=ARCHIVE_STEP_MONTHS,
+                        help="archive this many months at a time (0: all in one move)")
     args = parser.parse_args(argv)
     for name, folder in ensure(args.clients, args.months, args.seed).items():
         print(f"{name}: {folder}\n  {describe(folder)}")
     if args.window:
         for name, folder in windowed(args.clients, args.months, args.window, args.seed,
-                                     code=args.code.resolve()).items():
+                                     code=args.code.resolve(), step=args.archive_step).items():
             print(f"{name}, window {args.window}: {folder}\n  {describe_windowed(folder)}")
 
 

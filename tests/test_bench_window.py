@@ -118,6 +118,8 @@ def test_archive_steps_a_quarter_at_a_time_up_to_the_windows_cutoff():
     assert history.archive_cutoffs(eve, 12, history.first_day(36))[0] == dt.date(2024, 2, 1)
     assert history.archive_cutoffs(eve, 12, history.first_day(36))[-1] == dt.date(2025, 11, 1)
     assert history.archive_cutoffs(eve, 1, history.first_day(3)) == [dt.date(2026, 10, 1)]
+    assert history.archive_cutoffs(eve, 3, history.first_day(36), 0) == [dt.date(2026, 8, 1)]
+    assert len(history.archive_cutoffs(eve, 3, history.first_day(36), 12)) == 3
 
 
 def _case(n: int, months: int, window: int, scenario: str, wall: float,
