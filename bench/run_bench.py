@@ -231,10 +231,12 @@ def archive_verdicts(cases: list[dict[str, Any]]) -> list[str]:
 
 
 def _context(*results: dict[str, Any]) -> str:
-    """The machine's state when these runs started: load average and ms per new file."""
+    """The machine's state when these runs started (load average, ms per new file), and the
+    runs' CPU seconds (which other work on the machine changes less than wall time)."""
     loads = "/".join(f"{r['load']:.1f}" for r in results)
     files = "/".join(f"{r.get('file_ms', 0.0):.2f}" for r in results)
-    return f"(load {loads}, file {files} ms)"
+    cpu = "/".join(f"{r.get('cpu', 0.0):.1f}" for r in results)
+    return f"(load {loads}, file {files} ms, CPU {cpu} s)"
 
 
 def _verdict(text: str, ok: bool) -> str:

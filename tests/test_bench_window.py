@@ -125,7 +125,8 @@ def test_archive_steps_a_quarter_at_a_time_up_to_the_windows_cutoff():
 def _case(n: int, months: int, window: int, scenario: str, wall: float,
           rss: float = 500.0) -> dict[str, object]:
     return {"clients": n, "months": months, "window": window, "scenario": scenario,
-            "result": {"wall": wall, "rss_mb": rss, "load": 2.0, "file_ms": 0.05}}
+            "result": {"wall": wall, "rss_mb": rss, "load": 2.0, "file_ms": 0.05,
+                       "cpu": wall / 2}}
 
 
 def test_archive_targets_are_judged_within_one_benchmark():
@@ -140,12 +141,15 @@ def test_archive_targets_are_judged_within_one_benchmark():
     lines = run_bench.archive_verdicts(cases)
     assert lines == [
         "  MISS 2,000 clients, window 12, quiet: 12 mo / 1 mo = 2.70 / 2.00 s = 1.35 <= 1.3"
-        " (load 2.0/2.0, file 0.05/0.05 ms)",
+        " (load 2.0/2.0, file 0.05/0.05 ms, CPU 1.4/1.0 s)",
         "  ok   2,000 clients, window 12, quiet: 36 mo / 12 mo = 2.90 / 2.70 s = 1.07 <= 1.1"
-        " (load 2.0/2.0, file 0.05/0.05 ms)",
-        "  MISS 20,000 clients, window 3, billing, 36 mo: 26.00 s < 25 s (load 2.0, file 0.05 ms)",
+        " (load 2.0/2.0, file 0.05/0.05 ms, CPU 1.4/1.4 s)",
+        "  MISS 20,000 clients, window 3, billing, 36 mo: 26.00 s < 25 s (load 2.0, file 0.05 ms,"
+        " CPU 13.0 s)",
         "  MISS 20,000 clients, window 3, billing, 36 mo: peak RSS 1300 MB < 1,200 MB",
-        "  ok   20,000 clients, window 3, quiet, 36 mo: 7.90 s < 8 s (load 2.0, file 0.05 ms)",
+        "  ok   20,000 clients, window 3, quiet, 36 mo: 7.90 s < 8 s (load 2.0, file 0.05 ms,"
+        " CPU 4.0 s)",
         "  ok   20,000 clients, window 3, quiet, 36 mo: peak RSS 1100 MB < 1,200 MB",
-        "  ok   20,000 clients, window 12, quiet, 36 mo: 14.00 s < 15 s (load 2.0, file 0.05 ms)",
+        "  ok   20,000 clients, window 12, quiet, 36 mo: 14.00 s < 15 s (load 2.0, file 0.05 ms,"
+        " CPU 7.0 s)",
     ]
