@@ -713,6 +713,10 @@ def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path =
         folder = copy_scenario(base[name], work / name, window=window)
         shutil.copy(base[name] / "history.json", folder / "history.json")
         facts = archive_once(folder, day - ONE_DAY, window, first_day(months), code, step)
+        # the commands' backups of the workbook and journal (GBs at 36 months); a run's copy
+        # never takes them
+        for backups in (folder / "backups", folder / "archive" / "backups"):
+            shutil.rmtree(backups, ignore_errors=True)
         (folder / "windowed.json").write_text(json.dumps(
             {"window": window, "code": str(code), "code_hash": code_hash(code), **facts},
             indent=1), encoding="utf-8")

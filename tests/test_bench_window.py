@@ -63,6 +63,7 @@ def test_window_moves_closed_history_to_the_archive_and_keeps_the_days_payments(
     assert archived and after and after | archived == before and not after & archived
     assert len(_rows(quiet / "isp.xlsx", "Activity")) < len(_rows(base / "isp.xlsx", "Activity"))
     assert "archive_after_months: 1 " in (quiet / "config.yaml").read_text(encoding="utf-8")
+    assert not (quiet / "backups").exists() and not (quiet / "archive" / "backups").exists()
 
     # the journal knows what moved
     journal = Journal.open(quiet / "ispsheets.db")
