@@ -210,6 +210,10 @@ def archive_verdicts(cases: list[dict[str, Any]]) -> list[str]:
     lines = []
     for (n, months, window, scenario), result in sorted(done.items()):
         where = f"{n:,} clients, window {window}, {scenario}"
+        moved = re.search(r"(\d+) rows? archived", result.get("summary", ""))
+        if moved:  # the benchmarked day is then not the day it stands for
+            lines.append(f"  note {where}, {months} mo: the run itself archived "
+                         f"{moved.group(1)} row(s)")
         for low, limit in ((12, 1.1), (1, 1.3)):
             base = done.get((n, low, window, scenario))
             if window == 12 and base is not None and months == {12: 36, 1: 12}[low]:

@@ -139,8 +139,10 @@ def test_archive_targets_are_judged_within_one_benchmark():
              _case(2000, 36, 12, "quiet", 2.9), _case(2000, 36, 0, "quiet", 9.0),
              _case(20000, 36, 3, "quiet", 7.9, 1100), _case(20000, 36, 3, "billing", 26.0, 1300),
              _case(20000, 36, 12, "quiet", 14.0)]
+    cases[0]["result"]["summary"] = "2026-11-22: 12 emails sent; 3 rows archived"
     lines = run_bench.archive_verdicts(cases)
     assert lines == [
+        "  note 2,000 clients, window 12, quiet, 1 mo: the run itself archived 3 row(s)",
         "  MISS 2,000 clients, window 12, quiet: 12 mo / 1 mo = 2.70 / 2.00 s = 1.35 <= 1.3"
         " (load 2.0/2.0, file 0.05/0.05 ms, CPU 1.4/1.0 s)",
         "  ok   2,000 clients, window 12, quiet: 36 mo / 12 mo = 2.90 / 2.70 s = 1.07 <= 1.1"
