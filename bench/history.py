@@ -24,15 +24,20 @@ from __future__ import annotations
 import argparse
 import calendar
 import datetime as dt
+import hashlib
 import json
 import logging
+import os
 import random
+import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -79,7 +84,9 @@ from ispsheets.scaffold import example_config  # noqa: E402
 from ispsheets.writeback import activity_row, invoice_row, line_row  # noqa: E402
 
 VERSION = 2  # bump when the generated history changes: cached folders are keyed by it
-OUT = Path(__file__).resolve().parent / "out"
+# The cache of generated businesses (and the benchmark's results and run folders): every
+# worktree can share one with ISPSHEETS_BENCH_CACHE=/work/bench-cache.
+OUT = Path(os.environ.get("ISPSHEETS_BENCH_CACHE", "") or Path(__file__).resolve().parent / "out")
 QUIET_DAY = dt.date(2026, 11, 22)
 BILLING_DAY = dt.date(2026, 11, 30)
 SCENARIOS = {"quiet": QUIET_DAY, "billing": BILLING_DAY}
@@ -178,6 +185,11 @@ def month_end(day: dt.date) -> dt.date:
 
 # ------------------------------------------------------------------------------ simulation
 
+def first_day(months: int) -> dt.date:
+    """The first run of a history of `months`: the day before its first period starts."""
+    return demo.add_months(BILLING_DAY + ONE_DAY, -months) - ONE_DAY
+
+
 class _Postman:
     """Stands in for the run's transport while generating: every message is `sent`."""
 
@@ -228,7 +240,7 @@ class History:
         self.rules = BillingRules.from_config(config)
         # The first run is the day before the first period of the history starts.
         start = demo.add_months(BILLING_DAY + ONE_DAY, -months)
-        self.first_day = start - ONE_DAY
+        self.first_day = first_day(months)
         self.data = owner_rows(n, start, seed)
         self.book = load_rows(self.data, self.first_day)
         self.clients = {c.client_id: c for c in self.book.clients}
@@ -515,7 +527,8 @@ class History:
                             for p in (*seen, *typed)],
             ACTIVITY.name: (_dict_row(ACTIVITY, activity_row(r)) for r in activity),
         }
-        build_template(folder / "isp.xlsx", demo_rows=rows)
+        with _beyond_excel_rows():
+            build_template(folder / "isp.xlsx", demo_rows=rows)
         target = sqlite3.connect(folder / "ispsheets.db")
         self.journal._db.backup(target)  # the memory journal, as a file
         target.close()
@@ -528,8 +541,40 @@ class History:
                  "late_fees": self.stats.late_fees, "reminders": self.stats.reminders,
                  "suspensions": self.stats.suspensions,
                  "reconnections": self.stats.reconnections,
+                 "over_excel_limit": {
+                     tab: count for tab, count in (
+                         (INVOICES.name, len(ledger.invoices)),
+                         (INVOICE_LINES.name, sum(len(i.lines) for i in ledger.invoices)),
+                         (PAYMENTS.name, len(seen) + len(typed)),
+                         (ACTIVITY.name, len(activity)))
+                     if count + 1 > EXCEL_ROWS},
                  "seconds": {k: round(v, 1) for k, v in self.stats.seconds.items()}}
         (folder / "history.json").write_text(json.dumps(facts, indent=1), encoding="utf-8")
+
+
+EXCEL_ROWS = 1_048_576  # rows in a sheet of Excel (and of xlsxwriter), the header included
+
+
+@contextmanager
+def _beyond_excel_rows() -> Iterator[None]:
+    """Let xlsxwriter write more rows than Excel opens. A long history of a big business
+    (20,000 clients, 36 months: 3 million Activity rows) does not fit in a workbook: a real one
+    moved its closed rows to the archive all along. The base snapshot still holds every row
+    (calamine reads them), so that the real `ispsheets archive` makes the windowed workbooks
+    from it (`windowed`); xlsxwriter would otherwise drop the rows past the limit, silently."""
+    from xlsxwriter.worksheet import Worksheet
+
+    init = Worksheet.__init__
+
+    def roomy(self: Worksheet, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.xls_rowmax = 100 * EXCEL_ROWS
+
+    Worksheet.__init__ = roomy  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Worksheet.__init__ = init  # type: ignore[method-assign]
 
 
 def _dict_row(tab: Tab, values: dict[str, Any]) -> Row:
@@ -593,13 +638,229 @@ def describe(folder: Path) -> str:
             f"{facts['suspensions']} suspensions")
 
 
-def copy_scenario(source: Path, target: Path) -> Path:
-    """A fresh copy of a cached scenario folder to run on (the cache stays untouched)."""
+def copy_scenario(source: Path, target: Path, *, window: int | None = None) -> Path:
+    """A fresh copy of a cached scenario folder to run on (the cache stays untouched), its
+    yearly archive workbooks included; `window` sets `workbook.archive_after_months`."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for name in ("config.yaml", "isp.xlsx", "ispsheets.db"):
         shutil.copy(source / name, target / name)
+    if (source / "archive").is_dir():
+        shutil.copytree(source / "archive", target / "archive")
+    if window is not None:
+        set_window(target / "config.yaml", window)
     return target
+
+
+# ------------------------------------------------------------------------------ the archive
+
+def set_window(config: Path, months: int) -> None:
+    """Set `workbook.archive_after_months` in a config.yaml (0: never archive)."""
+    text = config.read_text(encoding="utf-8")
+    line = re.compile(r"^(\s+archive_after_months:\s*)\d+", re.MULTILINE)
+    if line.search(text):
+        text = line.sub(lambda m: f"{m.group(1)}{months}", text, count=1)
+    else:
+        text, found = re.subn(r"^workbook:.*$", lambda m: f"{m.group(0)}\n  "
+                              f"archive_after_months: {months}", text, count=1,
+                              flags=re.MULTILINE)
+        assert found, f"{config}: no workbook: section"
+    config.write_text(text, encoding="utf-8")
+
+
+# A windowed folder is archived a quarter at a time (`archive_once`); 0: in one move.
+ARCHIVE_STEP_MONTHS = 3
+
+
+def code_hash(code: Path = ROOT) -> str:
+    """A hash of every file of the `ispsheets` package in `code` (a checkout or a --code
+    tree): what the archive writes into the journal changes with the code, so a windowed
+    folder is only ever used with the code that made it."""
+    digest = hashlib.sha256()
+    package = code / "ispsheets"
+    if not package.is_dir():
+        raise SystemExit(f"{code}: no ispsheets/ package in it")
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(code).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def windowed_folder(n: int, months: int, window: int, seed: int, code: Path = ROOT,
+                    step: int = ARCHIVE_STEP_MONTHS) -> Path:
+    return folder_for(n, months, seed) / f"w{window}-by{step}-{code_hash(code)}"
+
+
+def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path = ROOT,
+             step: int = ARCHIVE_STEP_MONTHS, log: Any = print) -> dict[str, Path]:
+    """The scenario folders of the business after its closed history went to the archive
+    with `workbook.archive_after_months = window`, made (once, cached per code) by the real
+    `ispsheets archive --date <day - 1>` of `code`, in a child process, on a copy of the base
+    snapshot. Window 0: the base snapshot (every row in the workbook; the run's copy gets
+    `archive_after_months: 0`, see `copy_scenario`)."""
+    base = ensure(n, months, seed, log=log)
+    if window == 0:
+        return base
+    target = windowed_folder(n, months, window, seed, code, step)
+    folders = {name: target / name for name in SCENARIOS}
+    if all((f / "windowed.json").is_file() for f in folders.values()):
+        return folders
+    work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    log(f"archiving {n} clients, {months} month(s), window {window} into {target} ...")
+    for name, day in SCENARIOS.items():
+        folder = copy_scenario(base[name], work / name, window=window)
+        shutil.copy(base[name] / "history.json", folder / "history.json")
+        facts = archive_once(folder, day - ONE_DAY, window, first_day(months), code, step)
+        # the commands' backups of the workbook and journal (GBs at 36 months); a run's copy
+        # never takes them
+        for backups in (folder / "backups", folder / "archive" / "backups"):
+            shutil.rmtree(backups, ignore_errors=True)
+        (folder / "windowed.json").write_text(json.dumps(
+            {"window": window, "code": str(code), "code_hash": code_hash(code), **facts},
+            indent=1), encoding="utf-8")
+        log(f"  {name}: {describe_windowed(folder)}")
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    return folders
+
+
+def archive_once(folder: Path, day: dt.date, window: int, since: dt.date, code: Path,
+                 step: int = ARCHIVE_STEP_MONTHS) -> dict[str, Any]:
+    """`ispsheets archive --date day` in `folder` with `archive_after_months = window`, as the
+    owner would, after the same command with `--before` every `step` months
+    since the history began (as a business that archived all along did, a quarter at a time:
+    one move of years of rows at once takes GBs). The payments typed in for the next morning's
+    run are held back meanwhile (else these commands would see them first and the benchmarked
+    run would find nothing new), then typed in again."""
+    *earlier, final = archive_cutoffs(day, window, since, step)
+    typed = _take_out_typed_payments(folder / "isp.xlsx", day)
+    steps = [_archive_command(folder, day, before, code) for before in earlier]
+    steps.append(_archive_command(folder, day, None, code))
+    _type_in_again(folder / "isp.xlsx", typed)
+    return {"archive_date": day.isoformat(), "cutoff": final.isoformat(), "step_months": step,
+            "archive_seconds": round(sum(s["seconds"] for s in steps), 1),
+            "archive_cpu": round(sum(s["cpu"] for s in steps), 1),
+            "archive_rss_mb": max(s["rss_mb"] for s in steps),
+            "archive_exit": max(s["exit"] for s in steps),
+            "archive_summary": steps[-1]["summary"], "archive_steps": steps,
+            "rows_archived": sum(s["rows"] for s in steps),
+            "payments_held_back": len(typed),
+            "workbook_mb": round((folder / "isp.xlsx").stat().st_size / 1e6, 1),
+            "archive_files": sorted(p.name for p in (folder / "archive").glob("*.xlsx"))
+            if (folder / "archive").is_dir() else []}
+
+
+def archive_cutoffs(day: dt.date, window: int, since: dt.date,
+                    step: int = ARCHIVE_STEP_MONTHS) -> list[dt.date]:
+    """The `--before` days of the archive steps, oldest first: every `step` months after
+    `since`, up to the cutoff of `window` on `day` (the last one, which the command finds
+    from config.yaml). Step 0: that one alone."""
+    cutoffs = [demo.add_months(day.replace(day=1), -window)]
+    while step and (earlier := demo.add_months(cutoffs[-1], -step)) > since:
+        cutoffs.append(earlier)
+    return cutoffs[::-1]
+
+
+def _archive_command(folder: Path, day: dt.date, before: dt.date | None,
+                     code: Path) -> dict[str, Any]:
+    """One `ispsheets archive` in a child process: what it took and said."""
+    command = [sys.executable, "-m", "ispsheets", "archive", "--date", day.isoformat()]
+    if before is not None:
+        command += ["--before", before.isoformat()]
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    started = time.perf_counter()
+    with open(folder / "archive-stdout.txt", "ab") as out, \
+            open(folder / "archive-stderr.txt", "ab") as err:
+        out.write(f"$ {' '.join(command[1:])}\n".encode())
+        out.flush()
+        child = subprocess.Popen(command, cwd=folder, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    exit_code = os.waitstatus_to_exitcode(status)
+    output = (folder / "archive-stdout.txt").read_text(encoding="utf-8", errors="replace")
+    if exit_code not in (0, 1):
+        raise SystemExit(f"`{' '.join(command[1:])}` failed (exit {exit_code}) in {folder}; "
+                         "see archive-stderr.txt there")
+    summary = next((line for line in reversed(output.splitlines())
+                    if line.startswith(day.isoformat() + ":")), "")
+    rows = re.search(r"(\d+) rows? archived", summary)
+    return {"before": before.isoformat() if before else "", "seconds": round(seconds, 1),
+            "cpu": round(usage.ru_utime + usage.ru_stime, 1),
+            "rss_mb": round(usage.ru_maxrss / 1024), "exit": exit_code, "summary": summary,
+            "rows": int(rows.group(1)) if rows else 0}
+
+
+def _take_out_typed_payments(workbook: Path, day: dt.date) -> list[dict[str, Any]]:
+    """Remove the Payments rows dated `day` (typed in that evening, not yet seen by a run):
+    their cells by column name."""
+    from python_calamine import CalamineWorkbook
+
+    from ispsheets.book.changes import ChangeSet, DeleteRow
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    rows = CalamineWorkbook.from_path(str(workbook)).get_sheet_by_name(
+        PAYMENTS.name).to_python()
+    header = [str(h) for h in rows[0]]
+    typed = []
+    for number, cells in enumerate(rows[1:], start=2):
+        values = dict(zip(header, cells, strict=False))
+        date = values.get("date")
+        if isinstance(date, dt.datetime):
+            date = date.date()
+        if date == day:
+            typed.append((number, values))
+    if typed:
+        deletes = tuple(DeleteRow(PAYMENTS.name, number, {"payment_id": str(v["payment_id"])})
+                        for number, v in typed)
+        _write(workbook, ChangeSet(deletes=deletes), apply_changes)
+    return [values for _, values in typed]
+
+
+def _type_in_again(workbook: Path, typed: list[dict[str, Any]]) -> None:
+    from ispsheets.book.changes import AppendRow, ChangeSet
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    if not typed:
+        return
+    owner = ("payment_id", "date", "client_id", "amount", "method", "reference",
+             "invoice_number")
+    appends = tuple(AppendRow(PAYMENTS.name, {
+        column: _cell(v.get(column)) for column in owner if v.get(column) not in (None, "")})
+        for v in typed)
+    _write(workbook, ChangeSet(appends=appends), apply_changes)
+
+
+def _cell(value: object) -> Any:
+    if isinstance(value, float):
+        return float_decimal(value)
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date()
+    return value
+
+
+def _write(workbook: Path, changes: Any, apply_changes: Any) -> None:
+    """Write as the owner's spreadsheet program would: no backup, no write number."""
+    result = apply_changes(workbook, changes, backup_dir=workbook.parent / "backups",
+                           keep_backups=0, expected_fingerprint=None,
+                           now=dt.datetime.now().replace(microsecond=0))
+    wanted = len(changes.deletes) or len(changes.appends)
+    done = result.rows_deleted if changes.deletes else result.rows_appended
+    assert done == wanted, f"{workbook}: {done} of {wanted} Payments rows written"
+
+
+def describe_windowed(folder: Path) -> str:
+    facts = json.loads((folder / "windowed.json").read_text(encoding="utf-8"))
+    return (f"window {facts['window']}: {facts['rows_archived']} rows archived in "
+            f"{len(facts['archive_steps'])} step(s) of {facts['step_months'] or 'all'} "
+            "months, "
+            f"{facts['archive_seconds']} s (CPU {facts['archive_cpu']} s, peak "
+            f"{facts['archive_rss_mb']} MB, exit {facts['archive_exit']}), workbook "
+            f"{facts['workbook_mb']} MB, archive "
+            f"{', '.join(facts['archive_files']) or 'none'}; "
+            f"{facts['payments_held_back']} typed payment(s) held back; "
+            f"{facts['archive_summary'] or '(no summary line)'}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -607,9 +868,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("clients", type=int)
     parser.add_argument("months", type=int)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--window", type=int, default=0,
+                        help="also archive with workbook.archive_after_months = this (cached)")
+    parser.add_argument("--code", type=Path, default=ROOT,
+                        help="the source tree whose `ispsheets archive` makes the window")
+    parser.add_argument("--archive-step", type=int, default=ARCHIVE_STEP_MONTHS,
+                        help="archive this many months at a time (0: all in one move)")
     args = parser.parse_args(argv)
     for name, folder in ensure(args.clients, args.months, args.seed).items():
         print(f"{name}: {folder}\n  {describe(folder)}")
+    if args.window:
+        for name, folder in windowed(args.clients, args.months, args.window, args.seed,
+                                     code=args.code.resolve(), step=args.archive_step).items():
+            print(f"{name}, window {args.window}: {folder}\n  {describe_windowed(folder)}")
 
 
 if __name__ == "__main__":

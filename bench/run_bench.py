@@ -3,12 +3,15 @@
     .venv/bin/python bench/run_bench.py          # 200, 2,000, 20,000 clients; 1 and 12 months
     .venv/bin/python bench/run_bench.py --sizes 200,2000 --months 1
     .venv/bin/python bench/run_bench.py --quick  # 200 and 2,000 clients, one run each
+    .venv/bin/python bench/run_bench.py --sizes 2000 --months 1,12,36 --windows 0,3,12
 
 For each size and history it generates (once; cached in bench/out/) a workbook and journal
 with `bench/history.py`, then times `ispsheets run --date D` on a fresh copy, in a subprocess
 (`bench/stopwatch.py`: the real command line with a stopwatch on each step), on a quiet day and on
 a billing day. Each case runs `--repeats` times; the table shows medians, the peak RSS of the
-run (its process pool included) and what the run did. See bench/README.md.
+run (its process pool included) and what the run did. `--windows` also runs each case after
+the closed history went to the archive (`history.windowed`: the real `ispsheets archive`, with
+`workbook.archive_after_months` = the window). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -53,16 +56,19 @@ SHORT = {"startup": "start", "prepare": "prep", "allocate": "alloc", "invoice": 
          "xlsx_write": "xlsx_wr", "write": "wb_rest", "report": "report", "other": "other"}
 DID = (("invoices issued", "inv"), ("emails sent", "mail"), ("payments applied", "pay"),
        ("reminders sent", "rem"), ("late fees added", "fee"), ("clients suspended", "susp"),
-       ("cells written", "cells"), ("rows appended", "rows"))
+       ("cells written", "cells"), ("rows appended", "rows"), ("rows archived", "arch"))
 
 
-def run_once(source: Path, day: dt.date, *, code: Path = ROOT, what_if: str = "",
-             timeout: float | None = None, profile: Path | None = None) -> dict[str, Any]:
-    """One `ispsheets run` on a fresh copy of `source`, in a child process (the ispsheets
-    package of `code`); killed with its process pool after `timeout` seconds."""
+def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
+             what_if: str = "", timeout: float | None = None,
+             profile: Path | None = None) -> dict[str, Any]:
+    """One `ispsheets run` on a fresh copy of `source` (with `archive_after_months: window`),
+    in a child process (the ispsheets package of `code`); killed with its process pool after
+    `timeout` seconds."""
     # A folder of its own, deleted only when the benchmark ends: see _RUNS.
     folder = history.copy_scenario(
-        source, WORK / source.parent.name / f"{source.name}-{os.getpid()}-{next(_RUNS)}")
+        source, WORK / source.parent.name / f"{source.name}-w{window}-{os.getpid()}-"
+        f"{next(_RUNS)}", window=window)
     os.sync()  # the copy on disk before the clock starts, not written back during the run
     times = folder / "times.json"
     command = [sys.executable, str(HERE / "stopwatch.py"), str(times), "run",
@@ -143,19 +149,20 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def header() -> str:
-    cells = ["clients", "months", "day"] + [SHORT.get(s, s) for s in STEPS] + [
+    cells = ["clients", "months", "window", "day"] + [SHORT.get(s, s) for s in STEPS] + [
         "total", "RSS MB", "load", "file", "did"]
     return _line(cells)
 
 
 def _line(cells: list[str]) -> str:
-    widths = [7, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 5, 0]
+    widths = [7, 6, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 5, 0]
     return " ".join(c.rjust(w) if w else c for c, w in zip(cells, widths, strict=True))
 
 
 def row(case: dict[str, Any]) -> str:
     result = case["result"]
-    cells = [f"{case['clients']:,}", str(case["months"]), case["scenario"]]
+    cells = [f"{case['clients']:,}", str(case["months"]), str(case.get("window", 0)),
+             case["scenario"]]
     if result.get("timed_out"):
         cells += ["-"] * len(STEPS) + [f">{result['wall']:.0f}"]
     else:
@@ -168,12 +175,14 @@ def row(case: dict[str, Any]) -> str:
 
 def verdicts(cases: list[dict[str, Any]]) -> list[str]:
     """The targets: 200 clients under 2 s; 20,000 with a year under 30 s; 12 months no more
-    than 1.3 times 1 month."""
+    than 1.3 times 1 month (all without archive: window 0); then issue #18's, with archived
+    history (`archive_verdicts`)."""
     lines = []
     wall = {(c["clients"], c["months"], c["scenario"]): c["result"]["wall"] for c in cases
-            if not c["result"].get("timed_out")}
-    lines += [_verdict(f"{c['clients']:,} clients, {c['months']} mo, {c['scenario']}: "
-                       f"killed after {c['result']['wall']:.0f} s", False)
+            if not c["result"].get("timed_out") and not c.get("window", 0)}
+    lines += [_verdict(f"{c['clients']:,} clients, {c['months']} mo, window "
+                       f"{c.get('window', 0)}, {c['scenario']}: killed after "
+                       f"{c['result']['wall']:.0f} s", False)
               for c in cases if c["result"].get("timed_out")]
     for (n, months, scenario), seconds in sorted(wall.items()):
         if n == 200:
@@ -186,7 +195,52 @@ def verdicts(cases: list[dict[str, Any]]) -> list[str]:
             ratio = seconds / wall[n, 1, scenario]
             lines.append(_verdict(f"{n:,} clients, {scenario}: 12 mo / 1 mo = {ratio:.2f} "
                                   "<= 1.3", ratio <= 1.3))
+    return lines + archive_verdicts(cases)
+
+
+def archive_verdicts(cases: list[dict[str, Any]]) -> list[str]:
+    """Issue #18's targets, from the cases of this benchmark run: with window 12, 36 months at
+    most 1.1 times 12 months and 12 months at most 1.3 times 1 month (every size and day
+    measured); 20,000 clients with 36 months, window 3: quiet < 8 s, billing < 25 s, peak
+    RSS < 1.2 GB; window 12: quiet < 15 s, billing < 30 s. Each line says the load average
+    and the cost of a new file when its runs started (`load`, `file`): this machine is
+    shared."""
+    done = {(c["clients"], c["months"], c.get("window", 0), c["scenario"]): c["result"]
+            for c in cases if not c["result"].get("timed_out")}
+    lines = []
+    for (n, months, window, scenario), result in sorted(done.items()):
+        where = f"{n:,} clients, window {window}, {scenario}"
+        moved = re.search(r"(\d+) rows? archived", result.get("summary", ""))
+        if moved:  # the benchmarked day is then not the day it stands for
+            lines.append(f"  note {where}, {months} mo: the run itself archived "
+                         f"{moved.group(1)} row(s)")
+        for low, limit in ((12, 1.1), (1, 1.3)):
+            base = done.get((n, low, window, scenario))
+            if window == 12 and base is not None and months == {12: 36, 1: 12}[low]:
+                ratio = result["wall"] / base["wall"]
+                lines.append(_verdict(
+                    f"{where}: {months} mo / {low} mo = {result['wall']:.2f} / "
+                    f"{base['wall']:.2f} s = {ratio:.2f} <= {limit} {_context(result, base)}",
+                    ratio <= limit))
+        if n == 20000 and months == 36:
+            limit = {(3, "quiet"): 8, (3, "billing"): 25, (12, "quiet"): 15,
+                     (12, "billing"): 30}.get((window, scenario))
+            if limit is not None:
+                lines.append(_verdict(f"{where}, 36 mo: {result['wall']:.2f} s < {limit} s "
+                                      f"{_context(result)}", result["wall"] < limit))
+            if window == 3:
+                lines.append(_verdict(f"{where}, 36 mo: peak RSS {result['rss_mb']:.0f} MB "
+                                      "< 1,200 MB", result["rss_mb"] < 1200))
     return lines
+
+
+def _context(*results: dict[str, Any]) -> str:
+    """The machine's state when these runs started (load average, ms per new file), and the
+    runs' CPU seconds (which other work on the machine changes less than wall time)."""
+    loads = "/".join(f"{r['load']:.1f}" for r in results)
+    files = "/".join(f"{r.get('file_ms', 0.0):.2f}" for r in results)
+    cpu = "/".join(f"{r.get('cpu', 0.0):.1f}" for r in results)
+    return f"(load {loads}, file {files} ms, CPU {cpu} s)"
 
 
 def _verdict(text: str, ok: bool) -> str:
@@ -198,6 +252,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="200,2000,20000", help="client counts, e.g. 200,2000")
     parser.add_argument("--months", default="1,12", help="months of history, e.g. 1,12")
     parser.add_argument("--scenarios", default="quiet,billing", help="quiet, billing or both")
+    parser.add_argument("--windows", default="0",
+                        help="workbook.archive_after_months to run with, e.g. 0,3,12 (0: no "
+                        "archive; else the history archived first, cached per code)")
+    parser.add_argument("--archive-step", type=int, default=history.ARCHIVE_STEP_MONTHS,
+                        help="make a window's folders archiving this many months at a time "
+                        "(0: all in one move: faster, far more memory)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case (median shown)")
     parser.add_argument("--quick", action="store_true",
                         help="200 and 2,000 clients, one run each")
@@ -220,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     months_list = [int(m) for m in args.months.split(",")]
     scenarios = [s.strip() for s in args.scenarios.split(",")]
+    windows = [int(w) for w in args.windows.split(",")]
     cases: list[dict[str, Any]] = []
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; times in seconds "
           f"(medians of {args.repeats}); each step without the steps timed inside it"
@@ -230,28 +291,31 @@ def main(argv: list[str] | None = None) -> None:
         print(f"note: the last benchmark deleted its run folders {since:.0f} s ago; new files "
               "cost more for up to 5 minutes after (the `file` column shows it)", flush=True)
     print(header(), flush=True)
-    for months in months_list:
-        for n in sizes:
-            folders = history.ensure(n, months, args.seed,
-                                     log=lambda text: print(text, file=sys.stderr, flush=True))
-            for scenario in scenarios:
-                day = history.SCENARIOS[scenario]
-                options = {"code": args.code.resolve(), "what_if": args.what_if,
-                           "timeout": args.timeout}
-                runs = []
-                for _ in range(args.repeats):
-                    runs.append(run_once(folders[scenario], day, **options))
-                    if runs[-1].get("timed_out"):
-                        break
-                if args.profile:
-                    target = history.OUT / "profiles" / f"n{n}-m{months}-{scenario}.prof"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    run_once(folders[scenario], day, profile=target, **options)
-                case = {"clients": n, "months": months, "scenario": scenario,
-                        "result": median_run(runs)}
-                cases.append(case)
-                print(row(case), flush=True)
-    print("\nTargets (2 cores, PDFs and outbox emails included):")
+    code = args.code.resolve()
+    for months, n, window in itertools.product(months_list, sizes, windows):
+        folders = history.windowed(n, months, window, args.seed, code=code,
+                                   step=args.archive_step,
+                                   log=lambda text: print(text, file=sys.stderr, flush=True))
+        for scenario in scenarios:
+            day = history.SCENARIOS[scenario]
+            options = {"window": window, "code": code, "what_if": args.what_if,
+                       "timeout": args.timeout}
+            runs = []
+            for _ in range(args.repeats):
+                runs.append(run_once(folders[scenario], day, **options))
+                if runs[-1].get("timed_out"):
+                    break
+            if args.profile:
+                target = (history.OUT / "profiles"
+                          / f"n{n}-m{months}-w{window}-{scenario}.prof")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                run_once(folders[scenario], day, profile=target, **options)
+            case = {"clients": n, "months": months, "window": window, "scenario": scenario,
+                    "result": median_run(runs)}
+            cases.append(case)
+            print(row(case), flush=True)
+    print("\nTargets (2 cores, PDFs and outbox emails included; window = "
+          "workbook.archive_after_months, 0 = no archive):")
     print("\n".join(verdicts(cases)))
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.label or dt.datetime.now().strftime("%Y%m%d-%H%M%S")

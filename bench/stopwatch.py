@@ -45,9 +45,10 @@ TIMED = (
     ("ispsheets.steps.report", "write_report_step", "report"),
     ("ispsheets.runner", "start_report", "report"),  # big books: fork, write beside
     ("ispsheets.steps.report", "wait_for_report", "report"),  # the workbook, then wait
+    ("ispsheets.runner", "archive_history", "archive"),  # closed history to archive/
 )
 STEPS = ("startup", "read", "load", "prepare", "allocate", "invoice", "reconcile", "pdf", "send",
-         "remind", "ledger", "plan_write", "xlsx_write", "write", "report", "other")
+         "remind", "ledger", "plan_write", "xlsx_write", "write", "report", "archive", "other")
 
 
 class Stopwatch:
