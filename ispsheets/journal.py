@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ispsheets.book.parse import paused_gc
+from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
 SCHEMA_VERSION = 5
@@ -291,27 +291,10 @@ def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
             "charge_id": line.charge_id}
 
 
-class _Decoder:
+class _Decoder(TextValues):
     """Stored text back to values, each distinct text parsed once: amounts, rates and days
     repeat across thousands of invoices (Decimal and date values are immutable, so shared)."""
 
-    def __init__(self) -> None:
-        self.decimals: dict[str, Decimal] = {}
-        self.dates: dict[str, dt.date] = {}
-
-    def decimal(self, text: str) -> Decimal:
-        value = self.decimals.get(text)
-        if value is None:
-            value = self.decimals[text] = Decimal(text)
-        return value
-
-    def date(self, text: str | None) -> dt.date | None:
-        if not text:
-            return None
-        value = self.dates.get(text)
-        if value is None:
-            value = self.dates[text] = dt.date.fromisoformat(text)
-        return value
 
     def line(self, number: str, data: dict[str, Any]) -> InvoiceLine:
         decimal, date = self.decimal, self.date
@@ -690,12 +673,9 @@ class Journal:
 
     def frozen_among(self, numbers: Iterable[str]) -> set[str]:
         """Which of these invoices are marked frozen already."""
-        found: set[str] = set()
-        for chunk in _chunks(list(set(numbers))):
-            found.update(row[0] for row in self._rows(
-                f"SELECT number FROM invoices WHERE number IN ({','.join('?' * len(chunk))}) "
-                "AND frozen = 1", chunk))
-        return found
+        return {row[0] for row in self._with_wanted(numbers, (
+            "SELECT i.number FROM temp.wanted w JOIN invoices i ON i.number = w.key "
+            "WHERE i.frozen = 1"))}
 
     def has_archived_billed(self) -> bool:
         return bool(self._rows("SELECT 1 FROM archived_billed LIMIT 1"))
@@ -708,12 +688,9 @@ class Journal:
 
     def voided_among(self, numbers: Iterable[str]) -> set[str]:
         """Which of these invoices are voided."""
-        found: set[str] = set()
-        for chunk in _chunks(list(set(numbers))):
-            found.update(row[0] for row in self._rows(
-                f"SELECT number FROM invoices WHERE number IN ({','.join('?' * len(chunk))}) "
-                "AND voided_at IS NOT NULL", chunk))
-        return found
+        return {row[0] for row in self._with_wanted(numbers, (
+            "SELECT i.number FROM temp.wanted w JOIN invoices i ON i.number = w.key "
+            "WHERE i.voided_at IS NOT NULL"))}
 
     def reopened_numbers(self) -> list[str]:
         """Invoices frozen for the archive that are not archived (restored, or keyed and then

@@ -409,3 +409,26 @@ def parse_choice(raw: object, choices: tuple[str, ...]) -> str | Invalid | None:
             return choice
     return Invalid(f"{_shown(raw)!r} is not one of {', '.join(choices)}",
                    f"type one of: {', '.join(choices)}")
+
+
+class TextValues:
+    """Decimals and dates parsed from stored text, each distinct text once (amounts and days
+    repeat across thousands of rows; Decimal and date values are immutable, so shared)."""
+
+    def __init__(self) -> None:
+        self.decimals: dict[str, Decimal] = {}
+        self.dates: dict[str, dt.date] = {}
+
+    def decimal(self, text: str) -> Decimal:
+        value = self.decimals.get(text)
+        if value is None:
+            value = self.decimals[text] = Decimal(text)
+        return value
+
+    def date(self, text: str | None) -> dt.date | None:
+        if not text:
+            return None
+        value = self.dates.get(text)
+        if value is None:
+            value = self.dates[text] = dt.date.fromisoformat(text)
+        return value

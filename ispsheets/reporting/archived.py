@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ispsheets.book.parse import paused_gc
+from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import Invoice, InvoiceLine, Payment
 
 if TYPE_CHECKING:
@@ -182,26 +182,9 @@ def record_figures(journal: Journal, frozen: Frozen) -> None:
 # -- reading: what `ispsheets.steps.report.report_input` gives the report -----------------------
 
 
-class _Decoder:
+class _Decoder(TextValues):
     """Figures back to records, each distinct text parsed once (amounts and days repeat)."""
 
-    def __init__(self) -> None:
-        self.decimals: dict[str, Decimal] = {}
-        self.dates: dict[str, dt.date] = {}
-
-    def decimal(self, text: str) -> Decimal:
-        value = self.decimals.get(text)
-        if value is None:
-            value = self.decimals[text] = Decimal(text)
-        return value
-
-    def date(self, text: str | None) -> dt.date | None:
-        if not text:
-            return None
-        value = self.dates.get(text)
-        if value is None:
-            value = self.dates[text] = dt.date.fromisoformat(text)
-        return value
 
     def day(self, text: str) -> dt.date:
         value = self.date(text)
