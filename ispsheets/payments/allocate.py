@@ -243,7 +243,7 @@ class _Allocator:
         self._record(payment_id, inv.number, used)
         return amount - used
 
-    def _take_back(self, inv: _Inv, payment_id: str, amount: Decimal) -> Decimal:
+    def _take_back(self, inv: _Inv, payment_id: str | None, amount: Decimal) -> Decimal:
         taken = min(amount, inv.paid)
         if taken <= 0:
             return amount
@@ -295,6 +295,13 @@ class _Allocator:
         never lost."""
         state = self.client(payment.client_id)
         inv = state.invoices.get(payment.invoice_number)
+        if payment.amount < 0:  # an archived refund's take-back from it
+            left = -payment.amount
+            if inv is not None:
+                left = self._take_back(inv, None, left)
+                state.sync(inv)
+            state.debt += left
+            return
         left = payment.amount
         if inv is not None:
             left = self._pay(inv, None, left, payment.date)
