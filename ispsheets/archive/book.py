@@ -1,18 +1,18 @@
-"""Archived rows still count: the payments and charges moved out of the workbook come back
-from the journal into the book every run reads, so balances, allocation, aging and reports
-are the same with or without the archive."""
+"""Which rows the archive holds, by tab, and the archived payments as records (for the
+from-scratch replay and the checkpoint's backfill; a normal run reads neither, see
+`ispsheets.archive.replay`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ispsheets.archive.values import decode_row
 from ispsheets.book.load import load_tab
 from ispsheets.book.parse import DateOrder
 from ispsheets.book.reader import RawSheet
-from ispsheets.book.records import Book, Payment
+from ispsheets.book.records import Payment
 from ispsheets.book.schema import TABS_BY_NAME
 from ispsheets.journal import ArchivedRow, Journal
 
@@ -69,19 +69,3 @@ def archived_payments(journal: Journal, order: DateOrder) -> list[Payment]:
     the checkpoint need them; a normal run never reads them)."""
     rows = [r for r in journal.archived(tab="Payments") if r.state in LIVE_STATES]
     return _records(rows, "Payments", order)  # type: ignore[return-value]
-
-
-def with_archived(book: Book, journal: Journal, order: DateOrder) -> Book:
-    """The book with the archived Payments and Charges rows the workbook no longer shows."""
-    rows = [r for tab in ("Payments", "Charges") for r in journal.archived(tab=tab)
-            if r.state in LIVE_STATES]
-    if not rows:
-        return book
-    shown_payments = {p.payment_id for p in book.payments}
-    shown_charges = {c.charge_id for c in book.charges}
-    payments = _records([r for r in rows if r.tab == "Payments"
-                         and r.key not in shown_payments], "Payments", order)
-    charges = _records([r for r in rows if r.tab == "Charges"
-                        and r.key not in shown_charges], "Charges", order)
-    return replace(book, payments=book.payments + tuple(payments),  # type: ignore[arg-type]
-                   charges=book.charges + tuple(charges))  # type: ignore[arg-type]
