@@ -90,10 +90,11 @@ def settle_ledger(cycle: Cycle) -> None:
     stage_order = [s.name for s in cycle.config.collections.reminders]
     assert cycle.allocation is not None
     cycle.ledger = build_ledger(cycle.journal, cycle.invoices, cycle.allocation, stage_order)
-    shown = {i.invoice_number for i in cycle.ledger.invoices}
+    moved = cycle.archived.invoice_numbers() if cycle.archived else frozenset()
+    replayed = {i.invoice_number for i in cycle.ledger.invoices} & moved  # (refunded ones)
     cycle.report.snapshot = Snapshot(cycle.ledger.invoices, cycle.book.clients,
                                      cycle.ledger.client_balances,
-                                     cycle.journal.count_archived_invoices(shown))
+                                     cycle.journal.count_archived_invoices(replayed))
     reasons = held_reasons(cycle.journal)
     cycle.report.held = [(i, reasons.get(i.invoice_number, "")) for i in cycle.ledger.invoices
                          if i.status == "held"]
