@@ -693,19 +693,26 @@ def windowed_folder(n: int, months: int, window: int, seed: int, code: Path = RO
 
 
 def windowed(n: int, months: int, window: int, seed: int = 2026, *, code: Path = ROOT,
-             step: int = ARCHIVE_STEP_MONTHS, log: Any = print) -> dict[str, Path]:
+             step: int = ARCHIVE_STEP_MONTHS, log: Any = print,
+             made_by: str | None = None) -> dict[str, Path]:
     """The scenario folders of the business after its closed history went to the archive
     with `workbook.archive_after_months = window`, made (once, cached per code) by the real
     `ispsheets archive --date <day - 1>` of `code`, in a child process, on a copy of the base
     snapshot. Window 0: the base snapshot (every row in the workbook; the run's copy gets
-    `archive_after_months: 0`, see `copy_scenario`)."""
+    `archive_after_months: 0`, see `copy_scenario`). `made_by`: use the folders another
+    code (this code hash) made, never making them (profiling code that changes between runs,
+    when the journal's schema is the same)."""
     base = ensure(n, months, seed, log=log)
     if window == 0:
         return base
     target = windowed_folder(n, months, window, seed, code, step)
+    if made_by:
+        target = target.with_name(f"w{window}-by{step}-{made_by}")
     folders = {name: target / name for name in SCENARIOS}
     if all((f / "windowed.json").is_file() for f in folders.values()):
         return folders
+    if made_by:
+        raise SystemExit(f"{target}: no archived folders made by code {made_by}")
     work = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(work, ignore_errors=True)
     log(f"archiving {n} clients, {months} month(s), window {window} into {target} ...")

@@ -258,6 +258,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--archive-step", type=int, default=history.ARCHIVE_STEP_MONTHS,
                         help="make a window's folders archiving this many months at a time "
                         "(0: all in one move: faster, far more memory)")
+    parser.add_argument("--archived-by", default=None, metavar="HASH",
+                        help="use the window folders another code made (its hash: the folder "
+                        "name's end) instead of archiving with this code; only while the "
+                        "journal's schema is the same (profiling changing code)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case (median shown)")
     parser.add_argument("--quick", action="store_true",
                         help="200 and 2,000 clients, one run each")
@@ -285,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; times in seconds "
           f"(medians of {args.repeats}); each step without the steps timed inside it"
           + (f"; code {args.code}" if args.code != ROOT else "")
+          + (f"; archived by code {args.archived_by}" if args.archived_by else "")
           + (f"; WHAT-IF {args.what_if}" if args.what_if else ""), flush=True)
     since = time.time() - float(DELETED.read_text()) if DELETED.is_file() else None
     if since is not None and since < 300:
@@ -294,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     code = args.code.resolve()
     for months, n, window in itertools.product(months_list, sizes, windows):
         folders = history.windowed(n, months, window, args.seed, code=code,
-                                   step=args.archive_step,
+                                   step=args.archive_step, made_by=args.archived_by,
                                    log=lambda text: print(text, file=sys.stderr, flush=True))
         for scenario in scenarios:
             day = history.SCENARIOS[scenario]
