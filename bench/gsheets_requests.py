@@ -41,7 +41,7 @@ from ispsheets.book.gsheets_api import EMULATOR_ENV  # noqa: E402
 from tests.fake_sheets import FakeSheets  # noqa: E402
 from tests.gsheets_harness import sheet_from_xlsx  # noqa: E402
 
-WORK = history.OUT / "gsheets"
+WORK = history.OWN / "gsheets"
 
 
 def run_case(fake: FakeSheets, source: Path, day: dt.date, latency: float) -> dict[str, object]:

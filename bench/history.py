@@ -87,6 +87,9 @@ VERSION = 2  # bump when the generated history changes: cached folders are keyed
 # The cache of generated businesses (and the benchmark's results and run folders): every
 # worktree can share one with ISPSHEETS_BENCH_CACHE=/work/bench-cache.
 OUT = Path(os.environ.get("ISPSHEETS_BENCH_CACHE", "") or Path(__file__).resolve().parent / "out")
+# where this checkout's runs, results and profiles go (several checkouts sharing one cache each
+# set their own): ISPSHEETS_BENCH_OWN, else the cache
+OWN = Path(os.environ.get("ISPSHEETS_BENCH_OWN", "") or OUT)
 QUIET_DAY = dt.date(2026, 11, 22)
 BILLING_DAY = dt.date(2026, 11, 30)
 SCENARIOS = {"quiet": QUIET_DAY, "billing": BILLING_DAY}

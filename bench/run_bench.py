@@ -42,15 +42,15 @@ from stopwatch import STEPS  # noqa: E402
 from ispsheets.delivery.files import replace_file  # noqa: E402
 from ispsheets.steps.cycle import counted  # noqa: E402
 
-RESULTS = history.OUT / "results"
-WORK = history.OUT / "run"
+RESULTS = history.OWN / "results"
+WORK = history.OWN / "run"
 # Each run works in a new folder and none is deleted until the end. This machine's disk is ext4
 # without a journal, which, choosing an inode for a new file, checks and skips each inode freed
 # in the last 5 s (5 min while its inode table block is unwritten): right after the previous
 # run's 39,000 invoice and email files were deleted, a new file cost up to 1 ms of kernel CPU
 # instead of 0.05 ms (perf: recently_deleted() under __ext4_new_inode), seconds of a run.
 _RUNS = itertools.count(1)
-DELETED = history.OUT / "run-deleted-at"  # when the last benchmark deleted its run folders
+DELETED = history.OWN / "run-deleted-at"  # when the last benchmark deleted its run folders
 SHORT = {"startup": "start", "prepare": "prep", "allocate": "alloc", "invoice": "invoice",
          "reconcile": "recon", "remind": "remind", "plan_write": "plan_wb",
          "xlsx_write": "xlsx_wr", "write": "wb_rest", "report": "report", "other": "other"}
@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
                 if runs[-1].get("timed_out"):
                     break
             if args.profile:
-                target = (history.OUT / "profiles"
+                target = (history.OWN / "profiles"
                           / f"n{n}-m{months}-w{window}-{scenario}.prof")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 run_once(folders[scenario], day, profile=target, **options)
