@@ -73,7 +73,7 @@ def open_trusted(config: Config, shown: Iterable[str], generation: int | None) -
                                   f"{what}: a run now would number, bill and email them again",
                                   fix))
     try:
-        journal = Journal.open(path)
+        journal = Journal.open(path, sealed=True)  # every page checked, unless as last left
     except JournalUnreadable as exc:
         raise JournalStop(Problem(where, f"the journal {exc}", fix)) from exc
     except JournalError as exc:
