@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -456,11 +457,12 @@ class Journal:
         return Journal(target, Path(":memory:"))
 
     def close(self) -> None:
-        """Close it; a journal opened `sealed` (and not distrusted) is sealed as it is now."""
+        """Close it; a journal opened `sealed` is sealed as it is now, unless it was distrusted
+        or is closed while an error is on its way out (the next open checks every page)."""
         self._db.close()
-        if self._checked_at is not None:
+        if self._checked_at is not None and sys.exc_info()[0] is None:
             write_seal(self.path, self._checked_at)
-            self._checked_at = None
+        self._checked_at = None
 
     def distrust(self) -> None:
         """SQLite found it damaged while in use: no seal, so the next open checks every page."""

@@ -4,6 +4,8 @@ The journal decides what was numbered, billed and sent. A journal that was delet
 damaged or replaced by an older copy would have the next run number, bill and email everything
 again, so every command stops first (exit 2, nothing done) and names the way back:
 `ispsheets recover-journal`, which rebuilds it from the workbook (`ispsheets/recovery.py`).
+Its pages are checked unless the file is exactly as the last command that closed it left it
+(`journal_seal`).
 """
 
 from __future__ import annotations

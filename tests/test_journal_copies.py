@@ -301,3 +301,23 @@ def test_a_run_leaves_the_journal_sealed_and_the_next_skips_the_check(shop, tmp_
     assert twin.run(DAYS[-1] + dt.timedelta(days=32)).exit_code == 0
     assert checks == ["sealed"]
     assert still_sealed(path, os.stat(seal_path(path)).st_mtime) == sealed  # not re-checked
+
+
+def test_damage_found_in_the_middle_of_a_run_unseals_so_the_next_run_stops(shop, tmp_path):
+    """Damage no file time shows (simulated by sealing the damaged file): the run meets it
+    when it reads the page, stops (exit 3), and leaves no seal; the next run is stopped before
+    anything is sent."""
+    twin = _copy(shop, tmp_path / "twin")
+    path = twin.config.journal_path
+    _damage_a_page(path)
+    write_seal(path, time.time())
+    day = DAYS[-1] + dt.timedelta(days=31)
+
+    first = twin.run(day)
+
+    assert first.exit_code == 3, first.problems
+    assert not seal_path(path).exists()
+    outbox = _outbox(twin)
+    result = ispsheets("run", "--date", day.isoformat(), cwd=twin.folder)
+    assert result.returncode == 2 and "damaged" in result.stderr
+    assert _outbox(twin) == outbox
