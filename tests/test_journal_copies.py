@@ -321,3 +321,40 @@ def test_damage_found_in_the_middle_of_a_run_unseals_so_the_next_run_stops(shop,
     result = ispsheets("run", "--date", day.isoformat(), cwd=twin.folder)
     assert result.returncode == 2 and "damaged" in result.stderr
     assert _outbox(twin) == outbox
+
+
+def test_a_file_another_reader_keeps_behind_is_copied_with_the_backup_api(tmp_path):
+    """A reader on an older snapshot keeps the last writes out of the file: a copy of the
+    file's bytes would miss them, so the backup API copies what the journal holds."""
+    path = tmp_path / "ispsheets.db"
+    journal = Journal.open(path)
+    for n in range(20):
+        journal.set_sequence(f"before-{n}", n)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sequences").fetchone()  # an older snapshot, held
+    for n in range(30):
+        journal.set_sequence(f"after-{n}", n)
+    journal._db.execute("PRAGMA busy_timeout = 50")  # not 30 s of waiting for the reader
+    backup = tmp_path / "backups" / "isp-20261201-060000.xlsx"
+    backup.parent.mkdir()
+    backup.write_bytes(b"x")
+
+    assert start_journal_copy(journal, backup, keep=2)() is None
+
+    reader.close()
+    journal.close()
+    assert _count(backup.with_name("isp-20261201-060000.ispsheets.db")) == 50
+
+
+def test_a_journal_closed_while_an_error_is_on_its_way_out_is_not_sealed(tmp_path):
+    path = _journal_with_rows(tmp_path)
+    journal = Journal.open(path, sealed=True)
+
+    with pytest.raises(RuntimeError):
+        try:
+            raise RuntimeError("the command failed")
+        finally:
+            journal.close()
+
+    assert not seal_path(path).exists()
