@@ -129,7 +129,8 @@ def _copy_bytes(reader: int, writer: int, size: int) -> None:
 
 def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = None) -> list[Path]:
     """Delete the journal copies whose workbook backup (same name, another suffix) is gone,
-    and all but the newest `keep` (None: no limit)."""
+    and all but the newest `keep` (None: no limit); and the half-made copy of a run killed
+    while it copied (as large as the journal)."""
     pattern = re.compile(r"(.+-(\d{8}-\d{6})(?:-(\d+))?)\." + re.escape(journal_name) + "$")
     backups = {p.stem for p in folder.iterdir() if p.suffix.lower().startswith(".xls")}
     copies = []
@@ -137,6 +138,9 @@ def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = Non
         found = pattern.match(item.name)
         if found:
             copies.append(((found.group(2), int(found.group(3) or 1)), found.group(1), item))
+        elif item.name.startswith(".") and pattern.match(item.name[1:].removesuffix(".tmp")) \
+                and item.name.endswith(".tmp"):
+            copies.append((("", 0), "", item))  # no backup has the stem "": deleted
     copies.sort()
     kept = {item for *_, item in copies[max(len(copies) - keep, 0):]} if keep is not None \
         else {item for *_, item in copies}

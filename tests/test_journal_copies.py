@@ -118,10 +118,12 @@ def test_prune_keeps_the_newest_by_the_time_in_the_name(tmp_path):
         (tmp_path / f"{name}.xlsx").write_bytes(b"x")
         (tmp_path / f"{name}.ispsheets.db").write_bytes(b"j")
     (tmp_path / "isp-20261129-060000.ispsheets.db").write_bytes(b"j")  # its backup is gone
+    (tmp_path / ".isp-20261128-060000.ispsheets.db.tmp").write_bytes(b"j")  # a killed run's
 
     removed = prune_journal_copies(tmp_path, "ispsheets.db", keep=2)
 
-    assert sorted(p.name for p in removed) == ["isp-20261129-060000.ispsheets.db",
+    assert sorted(p.name for p in removed) == [".isp-20261128-060000.ispsheets.db.tmp",
+                                               "isp-20261129-060000.ispsheets.db",
                                                "isp-20261130-235959.ispsheets.db",
                                                "isp-20261201-060000.ispsheets.db"]
     assert sorted(p.name for p in tmp_path.glob("*.db")) == [
