@@ -1058,10 +1058,10 @@ class Journal:
         Close the connection to let checkpoints run again."""
         if not self.path.is_file() or self._db.in_transaction:
             return None
-        self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()  # readers done: waits
         pin = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                               check_same_thread=False)
         try:
+            self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()  # waits for readers
             pin.execute("BEGIN")
             pin.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
             busy, frames, folded = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()

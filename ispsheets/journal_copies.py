@@ -89,7 +89,8 @@ def start_journal_copy(journal: Journal, workbook_backup: Path, keep: int) -> Fi
 
 
 def _pruned(folder: Path, journal_name: str, keep: int) -> None:
-    prune_journal_copies(folder, journal_name, keep)
+    with contextlib.suppress(OSError):  # the next run prunes again
+        prune_journal_copies(folder, journal_name, keep)
     return None
 
 
