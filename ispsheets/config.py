@@ -48,6 +48,8 @@ class WorkbookSource(_Section):
     report_tab: bool = False  # also put the report's summary in a Report tab of google_sheet
     date_order: Literal["MDY", "DMY", "YMD"] = "MDY"  # how to read text dates like 12/01/2026
     backups: int = Field(10, ge=0, le=1000)  # dated backups of the .xlsx kept in backups/
+    # copies of the journal kept beside the newest backups (each as large as the journal)
+    journal_copies: int = Field(2, ge=0, le=1000)
     # settled rows older than this many months move to archive/<workbook>-YYYY.xlsx; 0 = never
     archive_after_months: int = Field(12, ge=0, le=1200)
 

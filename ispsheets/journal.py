@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import sys
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Any
 
 from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
+from ispsheets.journal_seal import still_sealed, unseal, write_seal
 
 SCHEMA_VERSION = 5
 
@@ -385,27 +388,40 @@ class Journal:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # When its pages were last fully checked, for a journal sealed when it closes
+        # (`journal_seal`); None: not sealed.
+        self._checked_at: float | None = None
         # Invoices decoded before: number → (the row's columns but `lines`, the invoice).
         self._decoded: dict[str, tuple[tuple[Any, ...], JournalInvoice]] = {}
 
     # -- opening and migrating -----------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path) -> Journal:
+    def open(cls, path: Path, *, sealed: bool = False) -> Journal:
         """The journal at `path` (a new one if there is no file); JournalUnreadable when the
-        file is garbage, truncated or damaged, JournalError when SQLite cannot use it."""
+        file is garbage, truncated or damaged, JournalError when SQLite cannot use it.
+
+        Every page is checked (`PRAGMA quick_check`) unless `sealed` and the file is exactly
+        as the last sealed close left it (`journal_seal`); a `sealed` journal is sealed again
+        when it closes."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        checked_at = still_sealed(path, time.time()) if sealed else None
+        if sealed:
+            unseal(path)  # a command killed or stopped half-way leaves none
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
-            damage = [row[0] for row in db.execute("PRAGMA quick_check")]
-            if damage != ["ok"]:
-                raise JournalUnreadable(f"is damaged ({'; '.join(damage[:3])})")
+            if checked_at is None:
+                checked_at = time.time()
+                damage = [row[0] for row in db.execute("PRAGMA quick_check")]
+                if damage != ["ok"]:
+                    raise JournalUnreadable(f"is damaged ({'; '.join(damage[:3])})")
             journal = cls(db, path)
             journal._migrate()
+            journal._checked_at = checked_at if sealed else None
         except sqlite3.DatabaseError as exc:
             db.close()
             if getattr(exc, "sqlite_errorname", "") in _CORRUPT:
@@ -441,7 +457,17 @@ class Journal:
         return Journal(target, Path(":memory:"))
 
     def close(self) -> None:
+        """Close it; a journal opened `sealed` is sealed as it is now, unless it was distrusted
+        or is closed while an error is on its way out (the next open checks every page)."""
         self._db.close()
+        if self._checked_at is not None and sys.exc_info()[0] is None:
+            write_seal(self.path, self._checked_at)
+        self._checked_at = None
+
+    def distrust(self) -> None:
+        """SQLite found it damaged while in use: no seal, so the next open checks every page."""
+        self._checked_at = None
+        unseal(self.path)
 
     @property
     def version(self) -> int:
@@ -1021,6 +1047,33 @@ class Journal:
             for table in ("tool_rows", "cell_writes"):
                 db.execute(f"UPDATE {table} SET written_gen = ? WHERE written_gen IS NULL",
                            (gen,))
+
+    def pinned_file(self) -> sqlite3.Connection | None:
+        """A read transaction (on a connection of its own, usable from another thread) under
+        which the journal's file holds all of the journal and stays as it is: every write is
+        folded into the file first, and while the transaction is open no checkpoint may write
+        past it, so later writes wait in the write-ahead log. The file can then be copied as
+        plain bytes while the run goes on. None when that cannot be had now (not a WAL-mode
+        file, or another process keeps log frames unfolded): copy with `backup_to` then.
+        Close the connection to let checkpoints run again."""
+        if not self.path.is_file() or self._db.in_transaction:
+            return None
+        pin = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                              check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()  # waits for readers
+            pin.execute("BEGIN")
+            pin.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
+            busy, frames, folded = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:
+            pin.close()
+            return None
+        # every frame of the log is in the file, and none may be past the snapshot (a
+        # checkpoint never folds what a reader cannot see): the file is the snapshot
+        if busy == 0 and 0 <= frames == folded:
+            return pin
+        pin.close()
+        return None
 
     def backup_to(self, target: Path) -> None:
         """A consistent copy of the journal in one file at `target` (SQLite's backup API),

@@ -1,49 +1,153 @@
-"""A copy of the journal beside every workbook backup, so both can be put back together.
+"""A copy of the journal beside the newest workbook backups, so both can be put back together.
 
-The copy is taken (with SQLite's backup API, consistent even while the journal is open) right
-after the write that made the workbook backup, so it knows everything the workbook then holds:
-`backups/isp-20261203-060000.xlsx` (the workbook before that write) sits beside
-`backups/isp-20261203-060000.ispsheets.db` (the journal after it). A copy whose workbook backup
-was pruned (`workbook.backups`) is deleted with it.
+The copy is taken right after the write that made the workbook backup, so it knows everything
+the workbook then holds: `backups/isp-20261203-060000.xlsx` (the workbook before that write)
+sits beside `backups/isp-20261203-060000.ispsheets.db` (the journal after it).
+
+How: every write is folded into the journal's file, a read transaction pins that file
+(`Journal.pinned_file`: the run's later writes wait in the write-ahead log meanwhile), and a
+thread copies its bytes while the run goes on (waits for its report, archives); the run waits
+for the copy before it closes the journal. The copy is moved off the run's path, not removed:
+it still reads and writes the whole file (about 1.2 s per 400 MB here). When the file cannot be
+pinned the copy is made at once with SQLite's backup API.
+
+Only the newest `workbook.journal_copies` copies are kept (each is as large as the journal:
+ten of them were ten times the journal on disk); a copy whose workbook backup was pruned
+(`workbook.backups`) is deleted with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ispsheets.journal import Journal
 from ispsheets.problems import Problem, warning
+
+Finish = Callable[[], Problem | None]
 
 
 def copy_name(workbook_backup: Path, journal_name: str) -> Path:
     return workbook_backup.with_name(f"{workbook_backup.stem}.{journal_name}")
 
 
-def keep_journal_copy(journal: Journal, workbook_backup: Path) -> Problem | None:
-    """Copy the journal beside `workbook_backup` and drop copies whose backup is gone."""
+def _temp(target: Path) -> Path:
+    return target.with_name(f".{target.name}.tmp")
+
+
+def _failed(target: Path, exc: BaseException) -> Problem:
+    _temp(target).unlink(missing_ok=True)
+    return warning(str(target.parent), f"the journal could not be copied beside the "
+                   f"workbook backup ({exc})", "check free disk space; the journal itself "
+                   "is fine and the next run copies it again")
+
+
+def keep_journal_copy(journal: Journal, workbook_backup: Path, keep: int) -> Problem | None:
+    """Copy the journal beside `workbook_backup` now and prune the copies (see
+    `start_journal_copy`)."""
+    return start_journal_copy(journal, workbook_backup, keep)()
+
+
+def start_journal_copy(journal: Journal, workbook_backup: Path, keep: int) -> Finish:
+    """Start copying the journal beside `workbook_backup`; call what is returned (before the
+    journal is closed) to wait for the copy, prune the copies to the newest `keep` and learn
+    whether it failed. `keep` 0: no copy is made (those there are left alone)."""
+    if keep <= 0:
+        return lambda: None
     target = copy_name(workbook_backup, journal.path.name)
     try:
-        journal.backup_to(target)
-    except (OSError, sqlite3.Error) as exc:
-        target.with_name(f".{target.name}.tmp").unlink(missing_ok=True)
-        return warning(str(target.parent), f"the journal could not be copied beside the "
-                       f"workbook backup ({exc})", "check free disk space; the journal itself "
-                       "is fine and the next run copies it again")
-    prune_journal_copies(workbook_backup.parent, journal.path.name)
+        pin = journal.pinned_file()
+    except sqlite3.Error as exc:
+        problem = _failed(target, exc)
+        return lambda: problem
+    if pin is None:
+        try:
+            journal.backup_to(target)
+        except (OSError, sqlite3.Error) as exc:
+            problem = _failed(target, exc)
+            return lambda: problem
+        return lambda: _pruned(workbook_backup.parent, journal.path.name, keep)
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=_copy_file, args=(journal.path, target, failure),
+                              name="journal-copy", daemon=True)
+    thread.start()
+
+    def finish() -> Problem | None:
+        thread.join()
+        pin.close()
+        if failure:
+            return _failed(target, failure[0])
+        return _pruned(workbook_backup.parent, journal.path.name, keep)
+
+    return finish
+
+
+def _pruned(folder: Path, journal_name: str, keep: int) -> None:
+    with contextlib.suppress(OSError):  # the next run prunes again
+        prune_journal_copies(folder, journal_name, keep)
     return None
 
 
-def prune_journal_copies(folder: Path, journal_name: str) -> list[Path]:
-    """Delete the journal copies whose workbook backup (same name, another suffix) is gone."""
-    pattern = re.compile(r"(.+-\d{8}-\d{6}(?:-\d+)?)\." + re.escape(journal_name) + "$")
+def _copy_file(source: Path, target: Path, failure: list[BaseException]) -> None:
+    """The file's bytes into `target` (through a temporary file, synced, then renamed)."""
+    temp = _temp(target)
+    try:
+        temp.unlink(missing_ok=True)
+        with source.open("rb") as reader, temp.open("wb") as writer:
+            _copy_bytes(reader.fileno(), writer.fileno(), os.fstat(reader.fileno()).st_size)
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        failure.append(exc)
+
+
+def _copy_bytes(reader: int, writer: int, size: int) -> None:
+    """In the kernel where it can (`copy_file_range`), else through a buffer."""
+    copy_range = getattr(os, "copy_file_range", None)
+    done = 0
+    if copy_range is not None:
+        with contextlib.suppress(OSError):  # not on this file system: the plain way
+            while done < size:
+                step = copy_range(reader, writer, size - done)
+                if step == 0:
+                    break
+                done += step
+            if done == size:
+                return
+    os.lseek(reader, done, os.SEEK_SET)
+    os.lseek(writer, done, os.SEEK_SET)
+    with os.fdopen(os.dup(reader), "rb") as source, os.fdopen(os.dup(writer), "wb") as dest:
+        shutil.copyfileobj(source, dest, 1 << 20)
+        dest.flush()
+
+
+def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = None) -> list[Path]:
+    """Delete the journal copies whose workbook backup (same name, another suffix) is gone,
+    and all but the newest `keep` (None: no limit); and the half-made copy of a run killed
+    while it copied (as large as the journal)."""
+    pattern = re.compile(r"(.+-(\d{8}-\d{6})(?:-(\d+))?)\." + re.escape(journal_name) + "$")
     backups = {p.stem for p in folder.iterdir() if p.suffix.lower().startswith(".xls")}
-    removed = []
+    copies = []
     for item in folder.iterdir():
         found = pattern.match(item.name)
-        if found and found.group(1) not in backups:
+        if found:
+            copies.append(((found.group(2), int(found.group(3) or 1)), found.group(1), item))
+        elif item.name.startswith(".") and pattern.match(item.name[1:].removesuffix(".tmp")) \
+                and item.name.endswith(".tmp"):
+            copies.append((("", 0), "", item))  # no backup has the stem "": deleted
+    copies.sort()
+    kept = {item for *_, item in copies[max(len(copies) - keep, 0):]} if keep is not None \
+        else {item for *_, item in copies}
+    removed = []
+    for _, stem, item in copies:
+        if stem not in backups or item not in kept:
             with contextlib.suppress(OSError):
                 item.unlink()
                 removed.append(item)

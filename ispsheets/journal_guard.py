@@ -4,6 +4,8 @@ The journal decides what was numbered, billed and sent. A journal that was delet
 damaged or replaced by an older copy would have the next run number, bill and email everything
 again, so every command stops first (exit 2, nothing done) and names the way back:
 `ispsheets recover-journal`, which rebuilds it from the workbook (`ispsheets/recovery.py`).
+Its pages are checked unless the file is exactly as the last command that closed it left it
+(`journal_seal`).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def open_trusted(config: Config, shown: Iterable[str], generation: int | None) -
                                   f"{what}: a run now would number, bill and email them again",
                                   fix))
     try:
-        journal = Journal.open(path)
+        journal = Journal.open(path, sealed=True)  # every page checked, unless as last left
     except JournalUnreadable as exc:
         raise JournalStop(Problem(where, f"the journal {exc}", fix)) from exc
     except JournalError as exc:

@@ -25,7 +25,7 @@ from ispsheets.config import Config
 from ispsheets.failures import reason, remedy, stopped_by
 from ispsheets.faults import checkpoint
 from ispsheets.journal import Journal
-from ispsheets.journal_copies import keep_journal_copy
+from ispsheets.journal_copies import Finish, start_journal_copy
 from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
 from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
@@ -100,9 +100,10 @@ def settle_ledger(cycle: Cycle) -> None:
                          if i.status == "held"]
 
 
-def write_back(cycle: Cycle) -> None:
+def write_back(cycle: Cycle) -> Finish | None:
     """One write of everything (of what `settle_ledger` found), journaled so a failure or a
-    kill loses nothing."""
+    kill loses nothing. When it made a workbook backup, the journal's copy beside it is under
+    way: call what is returned (before the journal closes) to wait for it."""
     assert cycle.ledger is not None
     pending = cycle.journal.unwritten_activity()
     # invoices issued by this run or by one whose write never happened: their rows are new
@@ -121,7 +122,7 @@ def write_back(cycle: Cycle) -> None:
     if cycle.dry_run or not cycle.options.write or not changes:
         cycle.report.counts["cells written"] = cells
         cycle.report.counts["rows appended"] = rows
-        return
+        return None
     gen = cycle.journal.begin_write([i for i, _ in pending], cycle.now)
     checkpoint("before-workbook-write")
     try:
@@ -131,7 +132,7 @@ def write_back(cycle: Cycle) -> None:
         cycle.journal.abandon_write(gen)
         cycle.report.deferred = (cells, rows, f"{exc.where} {exc.message}")
         cycle.report.fail(ExitCode.WRITE_FAILED, Problem(exc.where, exc.message, exc.fix))
-        return
+        return None
     except BaseException:
         cycle.journal.abandon_write(gen)
         raise
@@ -139,14 +140,21 @@ def write_back(cycle: Cycle) -> None:
     cycle.report.counts["cells written"] = cells
     cycle.report.counts["rows appended"] = rows
     written = cycle.report.written
-    if written.backup:
-        problem = keep_journal_copy(cycle.journal, Path(written.backup))
-        if problem is not None:
-            cycle.problem(problem)
+    copying = (start_journal_copy(cycle.journal, Path(written.backup),
+                                  cycle.config.workbook.journal_copies)
+               if written.backup else None)
     for missing in written.missing_keys:
         cycle.problem(warning(missing.tab, f"no row with {missing.key!r} to write "
                               f"{missing.column} into (removed, or its key changed, since "
                               "this run read the workbook?)", "nothing to do if you removed it"))
+    return copying
+
+
+def _copied(cycle: Cycle, copying: Finish | None) -> None:
+    """Wait for the journal's copy (`write_back`); a failed copy is a warning."""
+    problem = copying() if copying is not None else None
+    if problem is not None:
+        cycle.problem(problem)
 
 
 def _step_functions() -> dict[str, Callable[[Cycle], None]]:
@@ -253,6 +261,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                   archived=archived_keys(journal, _shown_keys(raw)))
     steps = _step_functions()
     mails = bool({"send", "remind"} & set(options.steps))
+    copying: Finish | None = None  # the journal's copy, made while the run goes on
     try:
         if not prepare(cycle, known):
             return report
@@ -278,7 +287,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         publish_portal_view(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
         try:
-            write_back(cycle)  # while a child process may be writing the report
+            copying = write_back(cycle)  # while a child process may be writing the report
         finally:
             if finish_report is not None:
                 finish_report()
@@ -291,8 +300,11 @@ def _run(config: Config, options: RunOptions) -> RunReport:
                                   options.now, ",".join(options.steps))
     except (OSError, sqlite3.Error) as exc:  # the disk, not the data: nothing is lost
         logging.getLogger("ispsheets").error("the run stopped", exc_info=exc)  # log file
+        if getattr(exc, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            journal.distrust()  # the next command checks every page again
         report.fail(ExitCode.WRITE_FAILED, stopped_by(exc, config.journal_path))
     finally:
+        _copied(cycle, copying)
         if cycle.postman is not None:
             cycle.postman.close()
         journal.close()

@@ -80,8 +80,8 @@ def install(fault: str) -> None:
         error = "attempt to write a readonly database" if "readonly" in fault else \
             "database or disk is full"
 
-        def open_full(cls: type[Journal], path: Path) -> Journal:
-            journal = opened(cls, path)
+        def open_full(cls: type[Journal], path: Path, **options: Any) -> Journal:
+            journal = opened(cls, path, **options)
             journal._db = _FullAfter(journal._db, room, error)  # type: ignore[assignment]
             return journal
 
