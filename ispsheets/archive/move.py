@@ -91,13 +91,16 @@ def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
 
 
 def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
-                         now: dt.datetime, moved: Moved) -> None:
+                         now: dt.datetime, moved: Moved, raw: RawBook | None = None) -> None:
     """Remove every `copied` row from the workbook, found by its key as the workbook is now,
     and every `removed` one it shows again (an older copy of the workbook put back). The
-    workbook's rows are read by their key cells, and the journal asked about their keys."""
+    workbook's rows are read by their key cells, and the journal asked about their keys.
+    `raw`: the workbook as `backend` last read it, if nothing wrote it since (a save in
+    between makes the write refuse; the next run removes them)."""
     copied = journal.archive_keys("copied")
     order = config.workbook.date_order
-    raw = backend.read()
+    if raw is None:
+        raw = backend.read()
     deletes = []
     for tab in ARCHIVED_TABS:
         rows = TabRows(raw, tab)
@@ -118,10 +121,12 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
 
 
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
-         now: dt.datetime, on_keyed: Callable[[], None] | None = None) -> Moved:
+         now: dt.datetime, on_keyed: Callable[[], None] | None = None,
+         raw: RawBook | None = None) -> Moved:
     """Key, copy, remove: the new `moves` and whatever an earlier, killed move left;
     `on_keyed` runs once they are keyed (the archive's checkpoint: a kill before it ends
-    leaves them unfrozen, and the next run freezes them from the whole history).
+    leaves them unfrozen, and the next run freezes them from the whole history). `raw`: the
+    workbook as `backend` last read it (the rows are removed from it: not read again).
     Raises WorkbookWriteError when a file cannot be written (the next run goes on)."""
     moved = Moved()
     key_first(journal, moves, now)
@@ -129,5 +134,5 @@ def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Mov
         on_keyed()
     checkpoint("archive-keyed")
     copy_to_archive(config, journal, now, moved)
-    remove_from_workbook(config, journal, backend, now, moved)
+    remove_from_workbook(config, journal, backend, now, moved, raw)
     return moved

@@ -148,12 +148,13 @@ def archive_history(cycle: Cycle) -> None:
         return
     # the plan is made on the workbook as the write-back left it (today's payments may have
     # settled rows)
-    plan = _plan(cycle, cycle.backend.read())
+    raw = cycle.backend.read()
+    plan = _plan(cycle, raw)
     try:
         moved = move(cycle.config, cycle.journal, cycle.backend,
                      plan.moves if plan else (), cycle.now,
                      on_keyed=(lambda: freeze_moving(cycle, plan)) if plan and plan.moves
-                     else None)
+                     else None, raw=raw)
     except WorkbookWriteError as exc:
         cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
                               "archive this time", f"{exc.fix}; the next run finishes the move"))
