@@ -50,7 +50,7 @@ def key_first(journal: Journal, moves: Sequence[Move], now: dt.datetime) -> None
 
 def shown_keys(raw: RawBook, order: DateOrder) -> dict[str, set[str]]:
     """The keys of the rows a workbook (or an archive file) shows, by tab."""
-    return {tab: {key for key, _ in keyed(TabRows(raw, tab).keys(), order)}
+    return {tab: {key for key, _ in keyed(TabRows(raw, tab).key_cells(), order)}
             for tab in ARCHIVED_TABS}
 
 
@@ -104,7 +104,7 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
     deletes = []
     for tab in ARCHIVED_TABS:
         rows = TabRows(raw, tab)
-        found = {key: row.row for key, row in keyed(rows.keys(), order)}
+        found = {key: row.row for key, row in keyed(rows.key_cells(), order)}
         gone = {key for key, state in journal.archive_states_of(tab, found).items()
                 if state in ("copied", "removed")}
         for row in sorted(found[key] for key in gone):

@@ -147,7 +147,7 @@ def plan_archive(rows: Mapping[str, Iterable[SheetRow]], invoices: Sequence[Invo
     already (a payment spread over them and the ones moving now moves too). `states`, when
     given, answers for `known` and `archived`, asked only about the rows that could move and
     the invoices their money went to. `rows` may hold a row's key cells alone
-    (`TabRows.keys`): `whole` then gives the whole row of each that moves."""
+    (`TabRows.key_cells`): `whole` then gives the whole row of each that moves."""
     states_of = states if states is not None else states_from(known, archived)
     notes = notes or {}
     due = {i.invoice_number: i for i in invoices

@@ -38,7 +38,7 @@ class SheetRow:
 
 class TabRows:
     """One tab's non-blank rows below the header, made one at a time as they are used (none
-    kept): whole (`rows`), or with their key cells alone (`keys`, the cheap pass over a long
+    kept): whole (`rows`), or with their key cells alone (`key_cells`, the cheap pass over a long
     tab that finds the few rows a move needs whole, `at`)."""
 
     def __init__(self, raw: RawBook, tab_name: str) -> None:
@@ -73,7 +73,7 @@ class TabRows:
             if values:
                 yield SheetRow(self.tab, index + 1, values)
 
-    def keys(self) -> Iterator[SheetRow]:
+    def key_cells(self) -> Iterator[SheetRow]:
         """Every non-blank row (the same rows as `rows`) with its `KEY_COLUMNS` cells alone."""
         rows = self._cells()
         for index in range(1, len(rows)):
@@ -86,7 +86,7 @@ class TabRows:
                 yield SheetRow(self.tab, index + 1, values)
 
     def at(self, row: int) -> SheetRow:
-        """Sheet row `row` (a number `rows` or `keys` gave), whole."""
+        """Sheet row `row` (a number `rows` or `key_cells` gave), whole."""
         return SheetRow(self.tab, row, self._values(self._cells()[row - 1]))
 
 

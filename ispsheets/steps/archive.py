@@ -74,7 +74,7 @@ def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
     if before is None or cycle.ledger is None or cycle.allocation is None:
         return None
     tabs = {tab: TabRows(raw, tab) for tab in ARCHIVED_TABS}
-    return plan_archive({tab: rows.keys() for tab, rows in tabs.items()},
+    return plan_archive({tab: rows.key_cells() for tab, rows in tabs.items()},
                         cycle.ledger.invoices, cycle.allocation.payments,
                         cycle.ledger.charge_invoices, before,
                         order=cycle.config.workbook.date_order,
