@@ -1038,11 +1038,12 @@ class Journal:
     # -- the archive -------------------------------------------------------------------------
 
     def begin_archive(self, rows: Iterable[ArchivedRow], now: dt.datetime) -> None:
-        """Key the rows about to move (state `copying`); a row keyed before keeps its state."""
+        """Key the rows about to move (state `copying`); a row keyed before keeps its state.
+        `rows` are written as they come (a generator is never held whole)."""
+        at = now.isoformat()
         with self.transaction() as db:
             db.executemany("INSERT OR IGNORE INTO archived VALUES (?,?,?,?,'copying',?)",
-                           [(r.tab, r.key, r.year, json.dumps(r.values), now.isoformat())
-                            for r in rows])
+                           ((r.tab, r.key, r.year, json.dumps(r.values), at) for r in rows))
 
     def set_archive_state(self, keys: Iterable[tuple[str, str]], state: str,
                           now: dt.datetime) -> None:

@@ -44,8 +44,8 @@ class Moved:
 
 
 def key_first(journal: Journal, moves: Sequence[Move], now: dt.datetime) -> None:
-    journal.begin_archive([ArchivedRow(m.tab, m.key, m.year, encode_row(m.values))
-                           for m in moves], now)
+    journal.begin_archive((ArchivedRow(m.tab, m.key, m.year, encode_row(m.values))
+                           for m in moves), now)
 
 
 def shown_keys(raw: RawBook, order: DateOrder) -> dict[str, set[str]]:

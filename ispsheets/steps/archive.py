@@ -8,7 +8,7 @@ from collections import Counter
 
 from ispsheets.archive.checkpoint import Frozen, freeze, source_days
 from ispsheets.archive.limits import row_limit_warnings
-from ispsheets.archive.move import move
+from ispsheets.archive.move import key_first, move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.restore import restore_invoice
 from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
@@ -94,6 +94,15 @@ def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
         source_days(cycle.book.payments, cycle.ledger.invoices)))
 
 
+def _key_planned(cycle: Cycle, raw: RawBook) -> None:
+    """Plan the move over `raw` and key its rows, with the archive's checkpoint (`move`'s
+    first step): the plan is let go before a row is copied, the journal holds the rows."""
+    plan = _plan(cycle, raw)
+    if plan is not None and plan.moves:
+        key_first(cycle.journal, plan.moves, cycle.now)
+        freeze_moving(cycle, plan)
+
+
 def _summary(counts: Counter[str]) -> str:
     names = {"Invoices": "invoices", "InvoiceLines": "invoice lines", "Charges": "charges",
              "Payments": "payments", "Activity": "activity rows"}
@@ -149,12 +158,9 @@ def archive_history(cycle: Cycle) -> None:
     # the plan is made on the workbook as the write-back left it (today's payments may have
     # settled rows)
     raw = cycle.backend.read()
-    plan = _plan(cycle, raw)
+    _key_planned(cycle, raw)
     try:
-        moved = move(cycle.config, cycle.journal, cycle.backend,
-                     plan.moves if plan else (), cycle.now,
-                     on_keyed=(lambda: freeze_moving(cycle, plan)) if plan and plan.moves
-                     else None, raw=raw)
+        moved = move(cycle.config, cycle.journal, cycle.backend, (), cycle.now, raw=raw)
     except WorkbookWriteError as exc:
         cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
                               "archive this time", f"{exc.fix}; the next run finishes the move"))
