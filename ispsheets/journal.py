@@ -1091,17 +1091,42 @@ class Journal:
     # -- the archive -------------------------------------------------------------------------
 
     def begin_archive(self, rows: Iterable[ArchivedRow], now: dt.datetime) -> None:
-        """Key the rows about to move (state `copying`); a row keyed before keeps its state."""
+        """Key the rows about to move (state `copying`); a row keyed before keeps its state.
+        `rows` are written as they come (a generator is never held whole)."""
+        at = now.isoformat()
         with self.transaction() as db:
             db.executemany("INSERT OR IGNORE INTO archived VALUES (?,?,?,?,'copying',?)",
-                           [(r.tab, r.key, r.year, json.dumps(r.values), now.isoformat())
-                            for r in rows])
+                           ((r.tab, r.key, r.year, json.dumps(r.values), at) for r in rows))
 
     def set_archive_state(self, keys: Iterable[tuple[str, str]], state: str,
                           now: dt.datetime) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE archived SET state = ?, updated_at = ? WHERE tab = ? AND "
                            "key = ?", [(state, now.isoformat(), tab, key) for tab, key in keys])
+
+    def archive_keys(self, state: str) -> list[tuple[str, str]]:
+        """(tab, key) of the archived rows in one state, in the order they were keyed (their
+        cells not read)."""
+        return [(t, k) for t, k in self._rows(
+            "SELECT tab, key FROM archived WHERE state = ? ORDER BY rowid", (state,))]
+
+    def copied_to(self, keys: Iterable[tuple[str, str]], file: str, digest: str,
+                  now: dt.datetime) -> None:
+        """These rows are `copied` to the archive file `file`, which now reads `digest`
+        (`archive_file_digest`), in one transaction: a file that reads so holds no row the
+        journal does not know as copied."""
+        with self.transaction() as db:
+            self.set_archive_state(keys, "copied", now)
+            db.execute("INSERT INTO actions (key, kind, state, detail, created_at, updated_at) "
+                       "VALUES (?, 'archive_file', 'done', ?, ?, ?) ON CONFLICT(key) DO UPDATE "
+                       "SET detail = excluded.detail, updated_at = excluded.updated_at",
+                       (f"archive-file/{file}", digest, now.isoformat(), now.isoformat()))
+
+    def archive_file_digest(self, file: str) -> str | None:
+        """What the archive file `file` read when the archive last copied rows to it."""
+        row = self._db.execute("SELECT detail FROM actions WHERE key = ?",
+                               (f"archive-file/{file}",)).fetchone()
+        return row[0] if row else None
 
     def archived(self, state: str | None = None, tab: str | None = None) -> list[ArchivedRow]:
         """Archived rows (in one state, of one tab), in the order they were keyed."""

@@ -459,3 +459,74 @@ def test_a_restore_killed_half_way_is_finished_by_running_it_again(tmp_path, nev
         _rows_by_key(business, tab, key, archive=True)  # each row once (asserted inside)
     archived = read_xlsx(folder / "archive" / "isp-2025.xlsx").sheets["Invoices"].rows
     assert "INV-00002" not in [r[0] for r in archived]
+
+
+# -- what a move reads ---------------------------------------------------------------------------
+
+
+def _archive_in_process(business: Business, before: str, day: dt.date):
+    """`ispsheets archive --before … --date …`, in this process (so what it reads is seen)."""
+    from ispsheets.runner import RunOptions, run
+
+    return run(business.config, RunOptions(
+        today=day, now=dt.datetime.combine(day, dt.time(7)), steps=("archive",),
+        archive_before=dt.date.fromisoformat(before)))
+
+
+def test_an_archive_file_the_move_wrote_last_is_appended_to_unread(tmp_path, never_archived,
+                                                                     monkeypatch) -> None:
+    """A month's move costs the rows moved, not the year's file: the file is read (to skip
+    rows it shows already) only when it changed since the archive last wrote it."""
+    import ispsheets.archive.move as move
+    from ispsheets.book.changes import ChangeSet, SetCell
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    business = _copy(never_archived, tmp_path / "copy")
+    read: list[str] = []
+
+    def reading(path: Path):
+        read.append(path.name)
+        return read_xlsx(path)
+
+    monkeypatch.setattr(move, "read_xlsx", reading)
+    day = dt.date(2026, 3, 25)
+    assert _archive_in_process(business, "2026-01-01", day).exit_code.value == 0
+    assert _archive_in_process(business, "2026-02-01", day).exit_code.value == 0
+    assert read == []  # the files were new, or as the move before left them
+    moved = {p.name for p in (business.folder / "archive").glob("*.xlsx")}
+    assert moved == {"isp-2025.xlsx", "isp-2026.xlsx"}
+    path = business.folder / "archive" / "isp-2026.xlsx"
+    payment = read_xlsx(path).sheets["Payments"].rows[1][0]
+    apply_changes(path, ChangeSet(sets=(SetCell("Payments", payment, "amount", D("1.00")),)),
+                  backup_dir=tmp_path / "b", keep_backups=0, expected_fingerprint=None,
+                  now=dt.datetime(2026, 3, 25))  # the owner edits the archive file
+    assert _archive_in_process(business, "2026-03-01", day).exit_code.value == 0
+    assert read == ["isp-2026.xlsx"]  # edited since: read, its keys checked
+    for tab, key in (("Invoices", "invoice_number"), ("InvoiceLines", "invoice_number+line"),
+                     ("Payments", "payment_id"), ("Charges", "charge_id")):
+        _rows_by_key(business, tab, key, archive=True)  # each row once (asserted inside)
+
+
+def test_a_workbook_and_journal_put_back_together_move_no_row_twice(tmp_path, never_archived
+                                                                    ) -> None:
+    """The owner puts back last week's workbook and journal (but not the archive files): the
+    rows they show that the archive holds already are removed again, never appended twice."""
+    business = _copy(never_archived, tmp_path / "copy")
+    folder = business.folder
+    older = {name: (folder / name).read_bytes() for name in ("isp.xlsx", "ispsheets.db")}
+    for before in ("2026-01-01", "2026-02-01"):
+        moved = _command(folder, "archive", "--before", before, "--date", "2026-03-25")
+        assert moved.returncode == 0, moved.stderr + moved.stdout
+    archived = {p.name: read_xlsx(p).sheets["Activity"].rows
+                for p in sorted((folder / "archive").glob("*.xlsx"))}
+    for name, data in older.items():
+        (folder / name).write_bytes(data)
+    again = _command(folder, "archive", "--before", "2026-02-01", "--date", "2026-03-25")
+    assert again.returncode == 0, again.stderr + again.stdout
+    for tab, key in (("Invoices", "invoice_number"), ("InvoiceLines", "invoice_number+line"),
+                     ("Payments", "payment_id"), ("Charges", "charge_id")):
+        _rows_by_key(business, tab, key, archive=True)  # each row once (asserted inside)
+    assert {p.name: read_xlsx(p).sheets["Activity"].rows
+            for p in sorted((folder / "archive").glob("*.xlsx"))} == archived
+    assert {c: x.balance for c, x in business.clients().items()} == \
+        {c: x.balance for c, x in never_archived.clients().items()}

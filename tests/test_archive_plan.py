@@ -114,3 +114,72 @@ def test_a_tab_past_80_percent_of_excel_rows_is_named_with_the_fix() -> None:
     problems = row_limit_warnings(RawBook({"Activity": full, "Payments": fine}), 12)
     assert [p.where for p in problems] == ["Activity"]
     assert "80%" in problems[0].message and "archive_after_months" in problems[0].fix
+
+
+def test_a_restored_invoice_takes_nothing_out_with_it() -> None:
+    """Brought back by the owner (keyed before, `restored`), an invoice never moves again by
+    itself: nor do its lines, the charges it billed or the payments that paid it."""
+    moved = _moved(known={("Invoices", "INV-1")})
+    assert not {("InvoiceLines", "INV-1#1"), ("Charges", "CHG-1"), ("Payments", "PAY-ALL")} \
+        & moved
+
+
+def _states(states: dict[tuple[str, str], str]):
+    asked: list[tuple[str, frozenset[str]]] = []
+
+    def states_of(tab: str, keys) -> dict[str, str]:
+        asked.append((tab, frozenset(keys)))
+        return {k: states[tab, k] for k in keys if (tab, k) in states}
+    return states_of, asked
+
+
+def test_the_journal_is_asked_only_about_the_rows_in_play() -> None:
+    """A payment spread over an archived invoice and a moving one moves; over a restored one
+    (back in the workbook) it stays. The journal's states are asked for the invoices that
+    could move, those their payments went to, and the rows that could move: never all."""
+    split = {**PAYMENTS, "PAY-SPLIT": PaymentState((("INV-0", D("5")), ("INV-1", D("5"))))}
+    for state, moves in (("removed", True), ("restored", False)):
+        states_of, asked = _states({("Invoices", "INV-0"): state})
+        plan = plan_archive(_rows(), INVOICES, split, {}, BEFORE, states=states_of)
+        assert ("PAY-SPLIT" in {m.key for m in plan.moves if m.tab == "Payments"}) is moves
+        keys = set().union(*(k for _, k in asked))
+        assert "INV-0" in keys and "INV-3" not in keys and "PAY-OPEN" not in keys
+
+
+def test_rows_read_by_their_key_cells_move_whole() -> None:
+    """The plan reads a long tab by its key cells (`TabRows.key_cells`); what moves is the whole
+    row, as the workbook shows it."""
+    from ispsheets.archive.rows import TabRows
+
+    raw = RawBook({"Invoices": RawSheet("Invoices", [
+        ["invoice_number", "client_id", "total", "notes"],
+        ["INV-1", "C1", 10, "paid by check"], ["", None, " ", ""], ["", "C9", "", ""],
+        ["INV-3", "C1", 10, ""]])})
+    tab = TabRows(raw, "Invoices")
+    assert [(r.row, dict(r.values)) for r in tab.key_cells()] == [
+        (2, {"invoice_number": "INV-1"}), (4, {}), (5, {"invoice_number": "INV-3"})]
+    assert [r.row for r in tab.rows()] == [2, 4, 5]  # the same rows, the blank one skipped
+    plan = plan_archive({"Invoices": tab.key_cells()}, INVOICES, {}, {}, BEFORE,
+                        whole=lambda row: tab.at(row.row))
+    assert [(m.key, m.row, dict(m.values)) for m in plan.moves] == [
+        ("INV-1", 2, {"invoice_number": "INV-1", "client_id": "C1", "total": 10,
+                      "notes": "paid by check"})]
+
+
+def test_a_row_keyed_before_stays_keyed_whatever_its_tab() -> None:
+    """An Activity row the archive holds already (an older workbook put back shows it again)
+    is not planned again: the move removes it, never appends it twice."""
+    assert not [k for t, k in _moved(known={("Activity", "2025-12-31T23:00:00|run|||")})
+                if t == "Activity"]
+
+
+def test_a_credit_note_used_on_an_archived_invoice_moves() -> None:
+    note = Invoice("CN-1", "C1", dt.date(2025, 10, 1), None, None, dt.date(2025, 10, 1),
+                   D("-4"), D("0"), D("-4"), status="paid")
+    rows = {**_rows(), "Invoices": [*_rows()["Invoices"],
+                                    SheetRow("Invoices", 9, {"invoice_number": "CN-1"})]}
+    notes = {"credit-note:CN-1": {"INV-0": D("4")}}
+    for archived, moves in (({"INV-0"}, True), (set(), False)):
+        plan = plan_archive(rows, [*INVOICES, note], PAYMENTS, {}, BEFORE, notes=notes,
+                            archived=archived)
+        assert (("Invoices", "CN-1") in {(m.tab, m.key) for m in plan.moves}) is moves

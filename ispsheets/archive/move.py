@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ispsheets.archive.plan import Move, expect_of, keyed
-from ispsheets.archive.rows import ARCHIVED_TABS, all_rows
+from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
 from ispsheets.archive.values import decode_row, encode_row
 from ispsheets.book.backend import Backend
 from ispsheets.book.cell_types import typed_row
@@ -44,19 +44,21 @@ class Moved:
 
 
 def key_first(journal: Journal, moves: Sequence[Move], now: dt.datetime) -> None:
-    journal.begin_archive([ArchivedRow(m.tab, m.key, m.year, encode_row(m.values))
-                           for m in moves], now)
+    journal.begin_archive((ArchivedRow(m.tab, m.key, m.year, encode_row(m.values))
+                           for m in moves), now)
 
 
 def shown_keys(raw: RawBook, order: DateOrder) -> dict[str, set[str]]:
-    return {tab: {key for key, _ in keyed(rows, order)} for tab, rows in all_rows(raw).items()}
+    """The keys of the rows a workbook (or an archive file) shows, by tab."""
+    return {tab: {key for key, _ in keyed(TabRows(raw, tab).key_cells(), order)}
+            for tab in ARCHIVED_TABS}
 
 
 def copy_to_archive(config: Config, journal: Journal, now: dt.datetime,
                     moved: Moved) -> None:
     """Append every row still `copying` to its year's file (unless it shows it already)."""
     from ispsheets.book.template import build_template
-    from ispsheets.book.xlsx_backend import apply_changes
+    from ispsheets.book.xlsx_backend import apply_changes, fingerprint
 
     order = config.workbook.date_order
     by_year: dict[int, list[ArchivedRow]] = {}
@@ -66,17 +68,22 @@ def copy_to_archive(config: Config, journal: Journal, now: dt.datetime,
         path = archive_path(config, year)
         if not path.exists():
             build_template(path)
-        present = shown_keys(read_xlsx(path), order)
+        elif fingerprint(path) != journal.archive_file_digest(path.name):
+            # changed since the archive last wrote it (a kill before its rows were marked
+            # copied, the owner, a journal put back): it may show some of these rows already
+            present = shown_keys(read_xlsx(path), order)
+            rows = [r for r in rows if r.key not in present.get(r.tab, ())]
         appends = tuple(AppendRow(r.tab, typed_row(r.tab, decode_row(r.values)))
-                        for r in _in_tab_order(rows) if r.key not in present.get(r.tab, ()))
+                        for r in _in_tab_order(rows))
         if appends:
             apply_changes(path, ChangeSet(appends=appends), backup_dir=path.parent / "backups",
                           keep_backups=config.workbook.backups, expected_fingerprint=None,
                           now=now)
         checkpoint("archive-appended")
-        journal.set_archive_state([(r.tab, r.key) for r in rows], "copied", now)
-        moved.files.setdefault(path, Counter()).update(r.tab for r in rows)
-        moved.rows.update(r.tab for r in rows)
+        journal.copied_to([(r.tab, r.key) for r in by_year[year]], path.name,
+                          fingerprint(path), now)
+        moved.files.setdefault(path, Counter()).update(r.tab for r in by_year[year])
+        moved.rows.update(r.tab for r in by_year[year])
 
 
 def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
@@ -84,35 +91,42 @@ def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
 
 
 def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
-                         now: dt.datetime, moved: Moved) -> None:
+                         now: dt.datetime, moved: Moved, raw: RawBook | None = None) -> None:
     """Remove every `copied` row from the workbook, found by its key as the workbook is now,
-    and every `removed` one it shows again (an older copy of the workbook put back)."""
-    copied = journal.archived("copied")
+    and every `removed` one it shows again (an older copy of the workbook put back). The
+    workbook's rows are read by their key cells, and the journal asked about their keys.
+    `raw`: the workbook as `backend` last read it, if nothing wrote it since (a save in
+    between makes the write refuse; the next run removes them)."""
+    copied = journal.archive_keys("copied")
     order = config.workbook.date_order
-    raw = backend.read()
-    found = {tab: dict(keyed(rows, order)) for tab, rows in all_rows(raw).items()}
-    again = [r for r in journal.archived("removed") if r.key in found.get(r.tab, {})]
-    if not copied and not again:
-        return
+    if raw is None:
+        raw = backend.read()
     deletes = []
-    for row in [*copied, *again]:
-        shown = found.get(row.tab, {}).get(row.key)
-        if shown is not None:
-            deletes.append(DeleteRow(row.tab, shown.row, expect_of(shown, order)))
+    for tab in ARCHIVED_TABS:
+        rows = TabRows(raw, tab)
+        found = {key: row.row for key, row in keyed(rows.key_cells(), order)}
+        gone = {key for key, state in journal.archive_states_of(tab, found).items()
+                if state in ("copied", "removed")}
+        for row in sorted(found[key] for key in gone):
+            deletes.append(DeleteRow(tab, row, expect_of(rows.at(row), order)))
+    if not copied and not deletes:
+        return
     if deletes:
         written = backend.write(ChangeSet(deletes=tuple(deletes)), now)
         moved.removed += written.rows_deleted
         if written.rows_deleted != len(deletes):
             return  # some rows changed under the tool: the next run finds them again
     checkpoint("archive-removed")
-    journal.set_archive_state([(r.tab, r.key) for r in copied], "removed", now)
+    journal.set_archive_state(copied, "removed", now)
 
 
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
-         now: dt.datetime, on_keyed: Callable[[], None] | None = None) -> Moved:
+         now: dt.datetime, on_keyed: Callable[[], None] | None = None,
+         raw: RawBook | None = None) -> Moved:
     """Key, copy, remove: the new `moves` and whatever an earlier, killed move left;
     `on_keyed` runs once they are keyed (the archive's checkpoint: a kill before it ends
-    leaves them unfrozen, and the next run freezes them from the whole history).
+    leaves them unfrozen, and the next run freezes them from the whole history). `raw`: the
+    workbook as `backend` last read it (the rows are removed from it: not read again).
     Raises WorkbookWriteError when a file cannot be written (the next run goes on)."""
     moved = Moved()
     key_first(journal, moves, now)
@@ -120,5 +134,5 @@ def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Mov
         on_keyed()
     checkpoint("archive-keyed")
     copy_to_archive(config, journal, now, moved)
-    remove_from_workbook(config, journal, backend, now, moved)
+    remove_from_workbook(config, journal, backend, now, moved, raw)
     return moved

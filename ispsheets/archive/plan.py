@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
+from ispsheets.archive.book import LIVE_STATES
 from ispsheets.archive.rows import SheetRow
 from ispsheets.billing.periods import add_months
 from ispsheets.book import parse
@@ -103,47 +104,73 @@ def expect_of(row: SheetRow, order: DateOrder = "MDY") -> dict[str, str]:
             return expect
 
 
-def keyed(rows: Iterable[SheetRow], order: DateOrder = "MDY") -> list[tuple[str, SheetRow]]:
+def keyed(rows: Iterable[SheetRow], order: DateOrder = "MDY") -> Iterator[tuple[str, SheetRow]]:
     """Each row with its key; a key seen again on the same tab gets `#2`, `#3`… (identical
     Activity rows)."""
     seen: Counter[str] = Counter()
-    result = []
     for row in rows:
         key = row_key(row, order)
         seen[key] += 1
-        result.append((key if seen[key] == 1 else f"{key}#{seen[key]}", row))
-    return result
+        yield (key if seen[key] == 1 else f"{key}#{seen[key]}", row)
 
 
-def plan_archive(rows: Mapping[str, Sequence[SheetRow]], invoices: Sequence[Invoice],
+# (tab, keys) → key → archive state, for those of the keys the journal keyed on that tab
+# (`Journal.archive_states_of`): the plan asks only about the rows in play.
+StatesOf = Callable[[str, Collection[str]], Mapping[str, str]]
+
+
+def states_from(known: Collection[tuple[str, str]], archived: Collection[str] = ()
+                ) -> StatesOf:
+    """A `StatesOf` over sets: `known` (tab, key) pairs keyed before, `archived` invoices in
+    the archive."""
+    def states_of(tab: str, keys: Collection[str]) -> dict[str, str]:
+        found = {k: "keyed" for k in keys if (tab, k) in known}
+        if tab == "Invoices":
+            found.update((k, "removed") for k in keys if k in archived)
+        return found
+    return states_of
+
+
+def plan_archive(rows: Mapping[str, Iterable[SheetRow]], invoices: Sequence[Invoice],
                  payments: Mapping[str, PaymentState], charge_invoices: Mapping[str, str],
                  before: dt.date, known: Collection[tuple[str, str]] = (),
                  order: DateOrder = "MDY",
                  notes: Mapping[str, Mapping[str, Decimal]] | None = None,
-                 archived: Collection[str] = ()) -> ArchivePlan:
+                 archived: Collection[str] = (), *, states: StatesOf | None = None,
+                 whole: Callable[[SheetRow], SheetRow] | None = None) -> ArchivePlan:
     """The rows to move for a cutoff `before` (rows dated before it may move).
 
     `invoices` are the journal's (status as the allocation has it), `payments` where each
     payment went, `charge_invoices` the invoice that billed each charge, `known` the
     (tab, key) pairs the journal keyed for the archive before, `notes` what each credit
     note's credit paid (`Allocation.notes_applied`), `archived` the invoices in the archive
-    already (a payment spread over them and the ones moving now moves too)."""
-    moving: dict[str, Invoice] = {
-        i.invoice_number: i for i in invoices
-        if i.status in SETTLED and i.due_date < before
-        and ("Invoices", i.invoice_number) not in known}
-    gone = set(archived)
-    for invoice in [i for i in moving.values() if i.total < 0 and i.status != "void"]:
+    already (a payment spread over them and the ones moving now moves too). `states`, when
+    given, answers for `known` and `archived`, asked only about the rows that could move and
+    the invoices their money went to. `rows` may hold a row's key cells alone
+    (`TabRows.key_cells`): `whole` then gives the whole row of each that moves."""
+    states_of = states if states is not None else states_from(known, archived)
+    notes = notes or {}
+    due = {i.invoice_number: i for i in invoices
+           if i.status in SETTLED and i.due_date < before}
+    keyed_before = states_of("Invoices", list(due))
+    moving: dict[str, Invoice] = {n: i for n, i in due.items() if n not in keyed_before}
+    credit = [i for i in moving.values() if i.total < 0 and i.status != "void"]
+    # the invoices in the archive already, of those the money of these rows went to
+    paid_into = {n for i in credit for n in notes.get(CREDIT_NOTE + i.invoice_number, {})}
+    paid_into.update(n for state in payments.values() if state.applied and not state.unapplied
+                     for n, _ in state.applied)
+    gone = {n for n, state in states_of("Invoices", paid_into - moving.keys()).items()
+            if state in LIVE_STATES}
+    for invoice in credit:
         # a credit note moves once its credit is used up, on invoices that move too
-        paid = (notes or {}).get(CREDIT_NOTE + invoice.invoice_number, {})
+        paid = notes.get(CREDIT_NOTE + invoice.invoice_number, {})
         if sum(paid.values(), Decimal(0)) != -invoice.total or \
                 not all(n in moving or n in gone for n in paid):
             del moving[invoice.invoice_number]
-    moves: list[Move] = []
+    candidates: list[tuple[str, str, SheetRow, int]] = []
 
     def add(tab: str, key: str, row: SheetRow, year: int) -> None:
-        if (tab, key) not in known:
-            moves.append(Move(tab, key, row.row, year, row.values, expect_of(row, order)))
+        candidates.append((tab, key, row, year))
 
     for key, row in keyed(rows.get("Invoices", ()), order):
         invoice = moving.get(key)
@@ -168,4 +195,11 @@ def plan_archive(rows: Mapping[str, Sequence[SheetRow]], invoices: Sequence[Invo
         stamp = parse.parse_datetime(row.values.get("timestamp"), order)
         if isinstance(stamp, dt.datetime) and stamp.date() < before:
             add("Activity", key, row, stamp.year)
-    return ArchivePlan(before, tuple(moves))
+    by_tab: dict[str, list[str]] = {}
+    for tab, key, _, _ in candidates:
+        by_tab.setdefault(tab, []).append(key)
+    seen = {tab: states_of(tab, keys) for tab, keys in by_tab.items()}
+    return ArchivePlan(before, tuple(
+        Move(tab, key, row.row, year, (whole(row) if whole else row).values,
+             expect_of(row, order))
+        for tab, key, row, year in candidates if key not in seen[tab]))

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from ispsheets.archive.book import LIVE_STATES as ARCHIVED
 from ispsheets.archive.checkpoint import Frozen, freeze, source_days
 from ispsheets.archive.limits import row_limit_warnings
-from ispsheets.archive.move import move
+from ispsheets.archive.move import key_first, move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.restore import restore_invoice
-from ispsheets.archive.rows import all_rows
+from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import ACTIVITY, find_tab
@@ -68,15 +67,20 @@ def _activity_may_move(cycle: Cycle, before: dt.date) -> bool:
 
 
 def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
+    """The plan over the workbook `raw`: its rows read by their key cells alone, and the
+    journal asked only about the rows that could move (its cost follows the workbook's rows
+    and the rows moved, not the archive's years)."""
     before = _before(cycle)
     if before is None or cycle.ledger is None or cycle.allocation is None:
         return None
-    states = cycle.journal.archive_states()
-    return plan_archive(all_rows(raw), cycle.ledger.invoices, cycle.allocation.payments,
-                        cycle.ledger.charge_invoices, before, states,
-                        cycle.config.workbook.date_order, cycle.allocation.notes_applied,
-                        {key for (tab, key), state in states.items()
-                         if tab == "Invoices" and state in ARCHIVED})
+    tabs = {tab: TabRows(raw, tab) for tab in ARCHIVED_TABS}
+    return plan_archive({tab: rows.key_cells() for tab, rows in tabs.items()},
+                        cycle.ledger.invoices, cycle.allocation.payments,
+                        cycle.ledger.charge_invoices, before,
+                        order=cycle.config.workbook.date_order,
+                        notes=cycle.allocation.notes_applied,
+                        states=cycle.journal.archive_states_of,
+                        whole=lambda row: tabs[row.tab].at(row.row))
 
 
 def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
@@ -88,6 +92,15 @@ def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
         [i for i in cycle.ledger.invoices if i.invoice_number in numbers],
         [p for p in cycle.book.payments if p.payment_id in ids], cycle.allocation,
         source_days(cycle.book.payments, cycle.ledger.invoices)))
+
+
+def _key_planned(cycle: Cycle, raw: RawBook) -> None:
+    """Plan the move over `raw` and key its rows, with the archive's checkpoint (`move`'s
+    first step): the plan is let go before a row is copied, the journal holds the rows."""
+    plan = _plan(cycle, raw)
+    if plan is not None and plan.moves:
+        key_first(cycle.journal, plan.moves, cycle.now)
+        freeze_moving(cycle, plan)
 
 
 def _summary(counts: Counter[str]) -> str:
@@ -144,12 +157,10 @@ def archive_history(cycle: Cycle) -> None:
         return
     # the plan is made on the workbook as the write-back left it (today's payments may have
     # settled rows)
-    plan = _plan(cycle, cycle.backend.read())
+    raw = cycle.backend.read()
+    _key_planned(cycle, raw)
     try:
-        moved = move(cycle.config, cycle.journal, cycle.backend,
-                     plan.moves if plan else (), cycle.now,
-                     on_keyed=(lambda: freeze_moving(cycle, plan)) if plan and plan.moves
-                     else None)
+        moved = move(cycle.config, cycle.journal, cycle.backend, (), cycle.now, raw=raw)
     except WorkbookWriteError as exc:
         cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
                               "archive this time", f"{exc.fix}; the next run finishes the move"))
