@@ -332,3 +332,29 @@ def test_a_report_written_by_the_child_reads_the_figures_itself(tmp_path, monkey
     assert reports["child"] == reports["here"]
     history = [r[4] for r in reports["child"]["Client history"]]
     assert "INV-ARCH" in history and "PAY-ARCH (cash)" in history
+
+
+def test_an_archived_invoice_reads_back_as_the_paid_record_the_report_counts():
+    """Decoded from its figures (made without the record's __init__): the very record the
+    report would be given live once paid in full, its lines with service, period, amount and
+    tax."""
+    import json
+
+    from ispsheets.reporting.archived import _Decoder, invoice_row
+
+    lines = (InvoiceLine("INV-9", 1, "S1", "Home 100", dt.date(2026, 3, 1),
+                         dt.date(2026, 3, 31), D(1), D("49.99"), D("49.99"), D(0), D("4.12")),
+             InvoiceLine("INV-9", 2, "", "late fee", None, None, D(1), D("10.00"), D("10.00"),
+                         D(0), D(0), charge_id="CH-1"))
+    live = Invoice("INV-9", "C1", dt.date(2026, 2, 28), None, None, dt.date(2026, 3, 15),
+                   D("59.99"), D("4.12"), D("64.11"), D("64.11"), D(0), "paid", lines=lines)
+    _, key, client, _, data = invoice_row(live, dt.date(2026, 3, 10))
+    read = _Decoder().invoice(key, client, json.loads(data))
+    assert read == Invoice(
+        "INV-9", "C1", dt.date(2026, 2, 28), None, None, dt.date(2026, 3, 15), D("59.99"),
+        D("4.12"), D("64.11"), paid=D("64.11"), balance=D(0), status="paid",
+        lines=(InvoiceLine("INV-9", 1, "S1", "", dt.date(2026, 3, 1), None, D(1), D("49.99"),
+                           D("49.99"), D(0), D("4.12")),
+               InvoiceLine("INV-9", 2, "", "", None, None, D(1), D("10.00"), D("10.00"), D(0),
+                           D(0))))
+    assert repr(read) == repr(replace(read))  # every field set, as its __init__ sets them

@@ -85,6 +85,26 @@ def test_the_run_pauses_the_cycle_collector_and_gives_it_back(tmp_path, monkeypa
     assert seen == [False] and gc.isenabled()
 
 
+def test_the_child_writes_the_report_with_the_cycle_collector_off(tmp_path, monkeypatch):
+    import gc
+
+    business = _business(tmp_path)
+    real, seen = report_step.write_report, tmp_path / "collector.txt"
+
+    def watching(data, folder, mode=None):
+        seen.write_text(f"{os.getpid()} {gc.isenabled()}")
+        return real(data, folder, mode)
+
+    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
+    monkeypatch.setattr(report_step, "write_report", watching)
+    gc.enable()  # even were it on in the run
+    report = business.run(DAY)
+    assert report.exit_code == 0 and report.report_file
+    pid, enabled = seen.read_text().split()
+    assert int(pid) != os.getpid() and enabled == "False"
+    assert gc.isenabled()
+
+
 def test_a_child_that_cannot_answer_still_leaves_and_never_runs_the_rest_of_the_run(
         tmp_path, monkeypatch):
     """The parent gone, the pipe broken: the child must end there, not go on to write the

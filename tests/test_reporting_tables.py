@@ -194,3 +194,18 @@ def test_client_history_runs_a_balance_in_date_order():
     rows = [r for r in tables.client_history(_scenario()) if r.client_id == "C2"]
     assert [(r.reference, r.running_balance) for r in rows] == [
         ("INV-2", D("50.00")), ("INV-1", D("150.00")), ("P1 (cash)", D("130.00"))]
+
+
+def test_revenue_counts_each_amount_in_whole_cents_as_often_as_it_occurs():
+    """Amounts are summed in cents, each amount's own (two lines of 10.005 make 20.00, not
+    the 20.01 of their sum), and a method typed "Cash" or "cash" is one column."""
+    data = _scenario()
+    invoices = tuple(_inv(f"INV-{n}", "C1", dt.date(2026, 12, 2), dt.date(2026, 12, 17),
+                          "10.005") for n in (8, 9))
+    payments = (Payment("P8", dt.date(2026, 12, 3), "C1", D("20.00"), "Cash"),
+                Payment("P9", dt.date(2026, 12, 4), "C2", D("20.00"), "cash"))
+    data = replace(data, invoices=invoices, payments=payments)
+    assert tables.revenue_by_package(data).loc[dt.date(2026, 12, 1), "Home 100"] == D("20.00")
+    collected = tables.collected_by_method(data)
+    assert list(collected.columns) == ["cash", "Total"]
+    assert collected.loc[dt.date(2026, 12, 1), "cash"] == D("40.00")

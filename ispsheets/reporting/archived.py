@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -182,6 +182,26 @@ def record_figures(journal: Journal, frozen: Frozen) -> None:
 # -- reading: what `ispsheets.steps.report.report_input` gives the report -----------------------
 
 
+def _maker(prototype: Any) -> Callable[..., Any]:
+    """Records like `prototype` (a frozen dataclass, no `__post_init__`) with the fields given
+    by keyword changed, made without its `__init__`, which sets each field through
+    `object.__setattr__`: 5 µs an invoice line, and a year of 20,000 clients has 400,000."""
+    cls, fields, new = type(prototype), vars(prototype), object.__new__
+    assert "__post_init__" not in vars(cls)
+
+    def make(**changes: Any) -> Any:
+        record = new(cls)
+        vars(record).update(fields, **changes)
+        return record
+
+    return make
+
+
+_line = _maker(InvoiceLine("", 0, "", "", None, None, Decimal(1), ZERO, ZERO, ZERO, ZERO))
+_invoice = _maker(Invoice("", "", dt.date.min, None, None, dt.date.min, ZERO, ZERO, ZERO,
+                          balance=ZERO, status="paid"))
+
+
 class _Decoder(TextValues):
     """Figures back to records, each distinct text parsed once (amounts and days repeat)."""
 
@@ -195,13 +215,15 @@ class _Decoder(TextValues):
         """The archived invoice as the report reads it: paid in full, its lines with what the
         report uses (service, period start, amount, tax)."""
         decimal, date = self.decimal, self.date
-        lines = tuple(InvoiceLine(number, n, service, "", date(start), None, Decimal(1),
-                                  decimal(amount), decimal(amount), ZERO, decimal(tax))
+        lines = tuple(_line(invoice_number=number, line=n, service_id=service,
+                            period_start=date(start), unit_price=(price := decimal(amount)),
+                            amount=price, tax=decimal(tax))
                       for n, (service, start, amount, tax) in enumerate(data["lines"], start=1))
         total, tax = decimal(data["total"]), decimal(data["tax"])
         issued, due = self.day(data["issued"]), self.day(data["due"])
-        return Invoice(number, client, issued, None, None, due, total - tax, tax, total,
-                       paid=total, balance=ZERO, status="paid", lines=lines)
+        return _invoice(invoice_number=number, client_id=client, issue_date=issued,
+                        due_date=due, subtotal=total - tax, tax=tax, total=total, paid=total,
+                        lines=lines)
 
     def payment(self, key: str, client: str, day: str, data: Mapping[str, Any]) -> Payment:
         return Payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])

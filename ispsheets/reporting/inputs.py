@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,7 +92,9 @@ def first_shown(as_of: dt.date) -> dt.date:
     return months_back(as_of, HISTORY_MONTHS)[0]
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def month_start(day: dt.date) -> dt.date:
+    """The first of `day`'s month (asked millions of times a report, of few days)."""
     return day.replace(day=1)
 
 

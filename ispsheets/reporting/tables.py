@@ -7,7 +7,8 @@ as `Decimal`.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
@@ -107,6 +108,23 @@ def _to_minor(amount: Decimal, places: int) -> int:
     return int(amount.scaleb(places))
 
 
+def _summed(counts: Mapping[tuple[dt.date, str, Decimal], int], places: int,
+            key_of: Callable[[str], str] = str) -> list[tuple[dt.date, str, int]]:
+    """(month, key, minor units) per month and key of the (month, what, amount) counts: each
+    amount's minor units once (`_to_minor`) times how often it occurs. A year of 20,000
+    clients has a million amounts, and few distinct ones."""
+    sums: dict[tuple[dt.date, str], int] = defaultdict(int)
+    minor: dict[Decimal, int] = {}
+    keys: dict[str, str] = {}
+    for (month, what, amount), count in counts.items():
+        if (cents := minor.get(amount)) is None:
+            cents = minor[amount] = _to_minor(amount, places)
+        if (key := keys.get(what)) is None:
+            key = keys[what] = key_of(what)
+        sums[month, key] += cents * count
+    return [(month, key, total) for (month, key), total in sums.items()]
+
+
 def _pivot(records: list[tuple[dt.date, str, int]], months: list[dt.date], places: int,
            columns_order: list[str]) -> pd.DataFrame:
     """Rows months, columns the given keys, totals both ways; cells Decimal."""
@@ -141,24 +159,24 @@ def report_months(data: ReportInput, months: int = 12, first: dt.date | None = N
     return [m for m in periods if first is None or m >= first] or periods[-1:]
 
 
-def _by_package(data: ReportInput, lines: list[tuple[dt.date, str, Decimal]],
-                periods: list[dt.date]) -> pd.DataFrame:
-    """Pivot (month, service id or "" for a charge, amount) or (month, TAX, amount) records:
-    packages by name first, then charges and tax; lines outside `periods` are left out."""
-    places = minor_units(data.currency)
-    package_of = {s.service_id: s.package_id for s in data.services}
+def _package_columns(data: ReportInput) -> dict[str, str]:
+    """Service id → its revenue column: its package's name (its package id if no such
+    package), CHARGES for one without a package; TAX for the tax. Any other id (a charge's
+    "") is CHARGES."""
     names = {p.package_id: p.name for p in data.packages}
+    columns = {s.service_id: names.get(s.package_id, s.package_id) if s.package_id else CHARGES
+               for s in data.services}
+    columns[TAX] = TAX
+    return columns
+
+
+def _by_package(data: ReportInput, lines: Counter[tuple[dt.date, str, Decimal]],
+                periods: list[dt.date]) -> pd.DataFrame:
+    """Pivot (month, column, amount) counts (`_package_columns`): packages by name first, then
+    charges and tax; lines outside `periods` are left out."""
     shown = set(periods)
-    records: list[tuple[dt.date, str, int]] = []
-    for month, service_id, amount in lines:
-        if month not in shown:
-            continue
-        if service_id == TAX:
-            key = TAX
-        else:
-            package = package_of.get(service_id)
-            key = names.get(package, package) if package else CHARGES
-        records.append((month, key, _to_minor(amount, places)))
+    places = minor_units(data.currency)
+    records = _summed({k: n for k, n in lines.items() if k[0] in shown}, places)
     keys = sorted({r[1] for r in records} - {CHARGES, TAX})
     order = keys + [k for k in (CHARGES, TAX) if any(r[1] == k for r in records)]
     return _pivot(records, periods, places, order)
@@ -167,14 +185,18 @@ def _by_package(data: ReportInput, lines: list[tuple[dt.date, str, Decimal]],
 def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
     """Invoiced amounts (before tax) by the month the invoice was ISSUED × package; tax and
     one-off charges in their own columns, so each row adds up to what was invoiced that month."""
-    lines: list[tuple[dt.date, str, Decimal]] = []
-    for invoice in data.live_invoices:
-        if invoice.issue_date > data.as_of:
-            continue
-        month = month_start(invoice.issue_date)
-        lines += [(month, line.service_id, line.amount) for line in invoice.lines]
-        lines.append((month, TAX, invoice.tax))
-    return _by_package(data, lines, report_months(data, months))
+    column = _package_columns(data).get
+
+    def lines() -> Iterator[tuple[dt.date, str, Decimal]]:
+        for invoice in data.live_invoices:
+            if invoice.issue_date > data.as_of:
+                continue
+            month = month_start(invoice.issue_date)
+            for line in invoice.lines:
+                yield month, column(line.service_id, CHARGES), line.amount
+            yield month, TAX, invoice.tax
+
+    return _by_package(data, Counter(lines()), report_months(data, months))
 
 
 def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFrame:
@@ -182,26 +204,31 @@ def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFram
     invoices issued up to as_of: each line in the month its service period starts, whatever day
     the invoice was issued (December's invoices issued on November 30 count in December); tax
     with its line, in the Tax column. A month billed in advance shows as a row after as_of."""
-    lines: list[tuple[dt.date, str, Decimal]] = []
-    for invoice in data.live_invoices:
-        if invoice.issue_date > data.as_of:
-            continue
-        for line in invoice.lines:
-            month = service_month(invoice, line)
-            lines.append((month, line.service_id, line.amount))
-            lines.append((month, TAX, line.tax))
-    booked = [m for m, _, _ in lines]
+    column = _package_columns(data).get
+
+    def lines() -> Iterator[tuple[dt.date, str, Decimal]]:
+        for invoice in data.live_invoices:
+            if invoice.issue_date > data.as_of:
+                continue
+            for line in invoice.lines:
+                month = service_month(invoice, line)
+                yield month, column(line.service_id, CHARGES), line.amount
+                yield month, TAX, line.tax
+
+    counts = Counter(lines())
+    booked = {m for m, _, _ in counts}
     first = min([*booked, *filter(None, [first_month(data)])], default=None)
-    return _by_package(data, lines, report_months(data, months, first, max(booked, default=None)))
+    return _by_package(data, counts, report_months(data, months, first,
+                                                   max(booked, default=None)))
 
 
 def collected_by_method(data: ReportInput, months: int = 12) -> pd.DataFrame:
     """Payments by month × method over the last months (blank method = "unspecified")."""
     places = minor_units(data.currency)
     periods = report_months(data, months, first_month(data, payments=True))
-    records = [(month_start(p.date), (p.method or "unspecified").lower(),
-                _to_minor(p.amount, places))
-               for p in data.counted_payments if p.date >= periods[0]]
+    counts = Counter((month_start(p.date), p.method, p.amount)
+                     for p in data.counted_payments if p.date >= periods[0])
+    records = _summed(counts, places, lambda method: (method or "unspecified").lower())
     return _pivot(records, periods, places, sorted({r[1] for r in records}))
 
 

@@ -174,8 +174,10 @@ def _report_child(data: ReportInput, journal: Path, folder: Path, mode: int | No
     try:
         os.close(read_end)
         die_with_parent()
-        gc.freeze()  # collect only its own garbage, never walk (and so copy) the parent's heap
-        gc.enable()
+        # The cycle collector stays off, as in the run (`runner.run`): the report makes few
+        # cycles, and the child leaves when it is written. Collections over the records it
+        # reads and writes cost 20,000 clients x a year 3 s of 13 (peak memory the same).
+        gc.disable()
         try:
             reader = Journal.read_only(journal)
             try:
