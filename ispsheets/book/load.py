@@ -201,15 +201,13 @@ class _ColumnReader:
     whose value calls for a problem is left as `_ASK`, for `_Cells.get` to read and report in
     the row's turn, so problems come out exactly as a cell-by-cell read gives them."""
 
-    __slots__ = ("asked", "column", "index", "memo", "name", "order", "parse", "plain",
-                 "window")
+    __slots__ = ("asked", "column", "index", "name", "order", "parse", "plain", "window")
 
     def __init__(self, column: Column, index: int | None, date_order: DateOrder,
                  window: DateWindow | None = None) -> None:
         self.column, self.index, self.name, self.order = column, index, column.name, date_order
         self.parse = _PARSERS[column.kind]
         self.window = window if column.kind is Kind.DATE and column.who is not Who.TOOL else None
-        self.memo: dict[tuple[type, object], Any] = {}
         # When a parsed value alone never calls for a problem (beyond Invalid).
         self.plain = not column.required or column.kind is Kind.EMAILS
         self.asked: list[int] = []  # positions of the cells read as `_ASK`
@@ -229,26 +227,34 @@ class _ColumnReader:
         return values
 
     def _read(self, rows: Sequence[tuple[int, Sequence[object]]], index: int) -> list[Any]:
-        memo, first, same = self.memo, self._first, _SAME_WHEN_EQUAL
+        first, same = self._first, _SAME_WHEN_EQUAL
+        # One memo per raw type: 1 == 1.0 == True, but they may read differently.
+        memos: dict[type, dict[object, Any]] = {}
         # Text in an id or text column reads as itself, trimmed (parse_key, parse_text): ids
         # are all different, so looking them up first would cost more than it saves.
         as_text = self.column.kind in (Kind.KEY, Kind.TEXT)
         blank = "" if self.plain else _ASK
+        if all(index < len(row) for _, row in rows):
+            raws = [row[index] for _, row in rows]
+        else:
+            raws = [row[index] if index < len(row) else None for _, row in rows]
         values = []
         append = values.append
-        for _, row in rows:
-            raw = row[index] if index < len(row) else None
+        for raw in raws:
             kind = raw.__class__
             if kind is str and as_text:
                 append(raw.strip() or blank)  # type: ignore[union-attr]
                 continue
-            if kind in same or (kind is dt.datetime and raw.tzinfo is None):  # type: ignore[union-attr]
-                key = (kind, raw)
-                value = memo.get(key, _UNREAD)
-                if value is _UNREAD:
-                    value = memo[key] = first(raw)
-            else:  # e.g. Decimal("1.0") == Decimal("1"), but they read differently
-                value = first(raw)
+            memo = memos.get(kind)
+            if memo is None or (kind is dt.datetime and raw.tzinfo is not None):  # type: ignore[union-attr]
+                if kind in same or (kind is dt.datetime and raw.tzinfo is None):  # type: ignore[union-attr]
+                    memo = memos[kind] = {}
+                else:  # e.g. Decimal("1.0") == Decimal("1"), but they read differently
+                    append(first(raw))
+                    continue
+            value = memo.get(raw, _UNREAD)
+            if value is _UNREAD:
+                value = memo[raw] = first(raw)
             append(value)
         return values
 
