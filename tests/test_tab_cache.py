@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
 import pickle
 import shutil
 from decimal import Decimal
@@ -227,3 +228,15 @@ def test_a_run_reports_an_edit_after_quiet_days_as_a_run_without_cache_does(tmp_
     assert any(p.startswith("Clients!F4: ") for p in shown)
     assert with_cache.exit_code is without.exit_code is ExitCode.ROWS_SKIPPED
     assert _cells(business.raw()) == _cells(twin.raw())
+
+
+def test_a_write_cut_short_by_a_kill_leaves_no_lasting_file(book, tmp_path):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    stale, fresh = folder / ".tmp-killed", folder / ".tmp-writing-now"
+    stale.write_bytes(b"half an entry")
+    fresh.write_bytes(b"another run's entry, being written")
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+    _warm(book, TabCache(folder))
+    assert not stale.exists() and fresh.exists()
+    assert_reads_as_fresh(book, TabCache(folder))

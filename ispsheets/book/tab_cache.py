@@ -20,6 +20,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +30,7 @@ Rows = list[list[object]]
 FORMAT = b"ispsheets-tab-cache 1"
 _MAGIC = b"ISPTAB1\n"
 _DIGEST = 32  # bytes of a BLAKE2b digest here
+_STALE_SECONDS = 3600  # a temporary file this old belongs to no running write
 
 
 def _calamine_version() -> bytes:
@@ -104,6 +106,9 @@ class TabCache:
         """Write atomically (a reader sees the old file or the new one), or not at all."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            for stale in self.folder.glob(".tmp-*"):  # left by a run killed while writing
+                if stale.stat().st_mtime < time.time() - _STALE_SECONDS:
+                    stale.unlink()
             fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
         except OSError:
             return
