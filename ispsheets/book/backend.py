@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from ispsheets.book.gsheets_backend import GoogleSheetBackend
 
 
+TAB_CACHE = ".ispsheets-cache"  # beside the journal: tabs read before, safe to delete
+
+
 class Backend(Protocol):
     """Reads every tab at once and applies a change set; `name` is what messages call it.
     `generation` is the write generation the workbook read was stamped with (None: never)."""
@@ -41,8 +44,10 @@ class WorkbookReadError(Exception):
 class XlsxBackend:
     """An `.xlsx` file: read with calamine, written by patching only what changed."""
 
-    def __init__(self, path: Path, backup_dir: Path, keep_backups: int) -> None:
+    def __init__(self, path: Path, backup_dir: Path, keep_backups: int,
+                 cache_dir: Path | None = None) -> None:
         self.path = path
+        self.cache_dir = cache_dir  # tabs read before (`tab_cache`); None: none kept
         self.name = path.name
         self.backup_dir = backup_dir
         self.keep_backups = keep_backups
@@ -50,6 +55,7 @@ class XlsxBackend:
         self.generation: int | None = None
 
     def read(self) -> RawBook:
+        from ispsheets.book.tab_cache import TabCache
         from ispsheets.book.xlsx_backend import fingerprint
         from ispsheets.book.xlsx_generation import read_generation
 
@@ -59,7 +65,8 @@ class XlsxBackend:
         try:
             self._fingerprint = fingerprint(self.path)
             self.generation = read_generation(self.path)
-            return read_xlsx(self.path)
+            cache = TabCache(self.cache_dir) if self.cache_dir is not None else None
+            return read_xlsx(self.path, cache)
         except Exception as exc:  # calamine raises its own types for every kind of bad file
             raise WorkbookReadError(Problem(
                 self.name, f"cannot be read ({type(exc).__name__}: {exc})",
@@ -154,7 +161,8 @@ def open_backend(config: Config) -> Backend:
     if config.workbook.google_sheet:
         return google_sheet_backend(config)
     path = config.workbook_path
-    return XlsxBackend(path, path.parent / "backups", config.workbook.backups)
+    return XlsxBackend(path, path.parent / "backups", config.workbook.backups,
+                       cache_dir=config.journal_path.parent / TAB_CACHE)
 
 
 __all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend",

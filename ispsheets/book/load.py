@@ -201,16 +201,16 @@ class _ColumnReader:
     whose value calls for a problem is left as `_ASK`, for `_Cells.get` to read and report in
     the row's turn, so problems come out exactly as a cell-by-cell read gives them."""
 
-    __slots__ = ("column", "index", "memo", "name", "order", "parse", "plain", "window")
+    __slots__ = ("asked", "column", "index", "name", "order", "parse", "plain", "window")
 
     def __init__(self, column: Column, index: int | None, date_order: DateOrder,
                  window: DateWindow | None = None) -> None:
         self.column, self.index, self.name, self.order = column, index, column.name, date_order
         self.parse = _PARSERS[column.kind]
         self.window = window if column.kind is Kind.DATE and column.who is not Who.TOOL else None
-        self.memo: dict[tuple[type, object], Any] = {}
         # When a parsed value alone never calls for a problem (beyond Invalid).
         self.plain = not column.required or column.kind is Kind.EMAILS
+        self.asked: list[int] = []  # positions of the cells read as `_ASK`
 
     def _first(self, raw: object) -> Any:
         value = (self.parse(raw, self.column, self.order) if self.window is None
@@ -222,21 +222,39 @@ class _ColumnReader:
 
     def read(self, rows: Sequence[tuple[int, Sequence[object]]]) -> list[Any]:
         index = self.index
-        if index is None:
-            return [self._first(None)] * len(rows)
-        memo, first, same = self.memo, self._first, _SAME_WHEN_EQUAL
+        values = [self._first(None)] * len(rows) if index is None else self._read(rows, index)
+        self.asked = [i for i, value in enumerate(values) if value is _ASK]
+        return values
+
+    def _read(self, rows: Sequence[tuple[int, Sequence[object]]], index: int) -> list[Any]:
+        first, same = self._first, _SAME_WHEN_EQUAL
+        # One memo per raw type: 1 == 1.0 == True, but they may read differently.
+        memos: dict[type, dict[object, Any]] = {}
+        # Text in an id or text column reads as itself, trimmed (parse_key, parse_text): ids
+        # are all different, so looking them up first would cost more than it saves.
+        as_text = self.column.kind in (Kind.KEY, Kind.TEXT)
+        blank = "" if self.plain else _ASK
+        if all(index < len(row) for _, row in rows):
+            raws = [row[index] for _, row in rows]
+        else:
+            raws = [row[index] if index < len(row) else None for _, row in rows]
         values = []
         append = values.append
-        for _, row in rows:
-            raw = row[index] if index < len(row) else None
+        for raw in raws:
             kind = raw.__class__
-            if kind in same or (kind is dt.datetime and raw.tzinfo is None):  # type: ignore[union-attr]
-                key = (kind, raw)
-                value = memo.get(key, _UNREAD)
-                if value is _UNREAD:
-                    value = memo[key] = first(raw)
-            else:  # e.g. Decimal("1.0") == Decimal("1"), but they read differently
-                value = first(raw)
+            if kind is str and as_text:
+                append(raw.strip() or blank)  # type: ignore[union-attr]
+                continue
+            memo = memos.get(kind)
+            if memo is None or (kind is dt.datetime and raw.tzinfo is not None):  # type: ignore[union-attr]
+                if kind in same or (kind is dt.datetime and raw.tzinfo is None):  # type: ignore[union-attr]
+                    memo = memos[kind] = {}
+                else:  # e.g. Decimal("1.0") == Decimal("1"), but they read differently
+                    append(first(raw))
+                    continue
+            value = memo.get(raw, _UNREAD)
+            if value is _UNREAD:
+                value = memo[raw] = first(raw)
             append(value)
         return values
 
@@ -385,10 +403,12 @@ def load_tab(sheet: RawSheet, tab: Tab, date_order: DateOrder,
     rows = list(_rows(sheet, layout))
     names = [reader.name for reader in readers]
     columns = [reader.read(rows) for reader in readers]
-    for (number, row), read in zip(rows, zip(*columns, strict=True), strict=True):
+    asked = {i for reader in readers for i in reader.asked}
+    for at, ((number, row), read) in enumerate(zip(rows, zip(*columns, strict=True),
+                                                   strict=True)):
         cells = _Cells(layout, row, number, date_order, problems, window)
         before = len(problems)
-        if _ASK in read:
+        if at in asked:
             read = tuple(_cell_value(cells, reader, value)
                          for reader, value in zip(readers, read, strict=True))
         record = build(cells, dict(zip(names, read, strict=True)))

@@ -17,6 +17,8 @@ from python_calamine import CalamineWorkbook, SheetTypeEnum
 
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.schema import ACTIVITY, normalise_header
+from ispsheets.book.tab_cache import TabCache, tab_key
+from ispsheets.book.xlsx_package import Package, PackageError
 
 Rows = list[list[object]]
 
@@ -94,39 +96,71 @@ def raw_sheet(name: str, rows: Rows) -> RawSheet:
     return RawSheet(name, tidy(rows))
 
 
-def read_xlsx(path: Path) -> RawBook:
+def read_xlsx(path: Path, cache: TabCache | None = None) -> RawBook:
     """Every worksheet through calamine, as typed cells with no guessing: text stays text
     (`00123` stays `00123`), dates are `date`/`datetime`, formulas give their cached value,
     blank and error cells give "".
 
     The Activity tab (a million rows after a year of a big ISP) is only read when its rows
     are used; a normal run needs its header alone, taken from the file's first row. A big
-    workbook's largest sheets are parsed in a second thread (calamine lets go of the GIL)."""
+    workbook's largest sheets are parsed in a second thread (calamine lets go of the GIL).
+    With a `cache`, a tab whose bytes are the ones read before comes from it, exactly as
+    calamine gave it (`tab_cache`)."""
     with paused_gc():
-        return _read_xlsx(path)
+        return _read_xlsx(path, cache)
 
 
-def _read_xlsx(path: Path) -> RawBook:
-    book = CalamineWorkbook.from_path(str(path))
-    names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+_SHEET_NAMES = "\0worksheets"  # the cache entry of the workbook's worksheet names
+_STRINGS = "\0strings"  # the cache entry of the shared strings header rows were read from
+
+
+def _read_xlsx(path: Path, cache: TabCache | None = None) -> RawBook:
+    opened: list[CalamineWorkbook] = []
+
+    def workbook() -> CalamineWorkbook:  # opened when a tab has to be parsed
+        if not opened:
+            opened.append(CalamineWorkbook.from_path(str(path)))
+        return opened[0]
 
     def load(name: str) -> Rows:
-        return tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+        return tidy(workbook().get_sheet_by_name(name).to_python(skip_empty_area=False))
 
-    parts = _Headers(path)
+    keys = _tab_keys(path) if cache is not None else {}
+    names = cache.rows(_SHEET_NAMES, keys[_SHEET_NAMES]) \
+        if cache is not None and _SHEET_NAMES in keys else None
+    if names is None:
+        names = [m.name for m in workbook().sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
+        if cache is not None and _SHEET_NAMES in keys:
+            cache.keep(_SHEET_NAMES, keys[_SHEET_NAMES], names)  # type: ignore[arg-type]
+
+    known = cache.rows(_STRINGS, keys[_STRINGS]) if cache is not None and _STRINGS in keys \
+        else None
+    parts = _Headers(path, dict(known) if known is not None else None)  # type: ignore[arg-type]
     headers = {name: parts.first_row(name) for name in names
                if any(normalise_header(name) == normalise_header(t.name)
                       for t in HEADER_ONLY_TABS)}
+    if cache is not None and _STRINGS in keys and parts.learned:
+        cache.keep(_STRINGS, keys[_STRINGS], [list(item) for item in parts.strings.items()])
     eager = [name for name in names if headers.get(name) is None]
-    aside = _to_read_aside(eager, parts.sizes())
     read: dict[str, Rows] = {}
+    if cache is not None:
+        for name in eager:
+            rows = cache.rows(name, keys[name]) if name in keys else None
+            if rows is not None:
+                read[name] = rows
+    missing = [name for name in eager if name not in read]
+    aside = _to_read_aside(missing, parts.sizes()) if missing else []
     with ThreadPoolExecutor(max_workers=1) as pool:
         beside = pool.submit(_read_sheets, path, aside) if aside else None
-        for name in eager:
+        for name in missing:
             if name not in aside:
                 read[name] = load(name)
         if beside is not None:
             read.update(beside.result())
+    if cache is not None:
+        for name in missing:
+            if name in keys and cache.worth_keeping(name, keys[name]):
+                cache.keep(name, keys[name], read[name])
     sheets = {}
     for name in names:
         header = headers.get(name)
@@ -135,6 +169,30 @@ def _read_xlsx(path: Path) -> RawBook:
         else:
             sheets[name] = RawSheet(name, load=partial(load, name), header=header)
     return RawBook(sheets)
+
+
+def _tab_keys(path: Path) -> dict[str, bytes]:
+    """Sheet name → its cache key (`tab_cache.tab_key`), and the key of the worksheet names;
+    {} for a package read in an unusual way (nothing is cached then)."""
+    try:
+        package = Package(path.read_bytes())
+        parts, strings = _Headers._parts(package)
+        shared = ["xl/workbook.xml", "xl/_rels/workbook.xml.rels"]
+        shared += [p for p in (strings, _Headers._styles(package)) if p and package.has(p)]
+
+        def member(name: str) -> tuple[str, int, int, int, memoryview]:
+            info = package.infos[name]
+            return name, info.compress_type, info.file_size, info.CRC, package.raw(name)
+
+        common = [member(name) for name in shared]
+        keys = {name: tab_key(name, [member(part), *common]) for name, part in parts.items()
+                if package.has(part)}
+        keys[_SHEET_NAMES] = tab_key(_SHEET_NAMES, common[:2])
+        if strings and package.has(strings):
+            keys[_STRINGS] = tab_key(_STRINGS, [member(strings)])
+        return keys
+    except (KeyError, ValueError, PackageError, ElementTree.ParseError, OSError):
+        return {}
 
 
 ASIDE_MIN_BYTES = 8 << 20  # a sheet part smaller than this is not worth a second thread
@@ -176,6 +234,7 @@ _FIRST_ROW = re.compile(rb"<row\b[^>]*?(?:/>|>.*?</row>)", re.DOTALL)
 _ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 _CELL_REF = re.compile(r"^([A-Z]{1,3})1$")
 _ITEM = re.compile(rb"<si\b")
+_ITEM_START = re.compile(rb"<si[\s/>]")  # four bytes: never counted twice across chunks
 _MAX_HEAD = 4 << 20  # bytes of a sheet part read looking for its first row
 
 
@@ -187,10 +246,15 @@ class _Headers:
     """Row 1 of a sheet, read from the .xlsx parts directly (the sheet's first few kilobytes
     and the shared strings it names). Only text cells in the usual layout are read this way;
     anything else (numbers, dates, prefixed XML, escapes) returns None and calamine reads the
-    whole sheet, so the values are always the ones calamine gives."""
+    whole sheet, so the values are always the ones calamine gives.
 
-    def __init__(self, path: Path) -> None:
+    `strings` are shared string items read before from this very table (index → text); the
+    items found here are added to it."""
+
+    def __init__(self, path: Path, strings: dict[int, str] | None = None) -> None:
         self.path = path
+        self.strings = dict(strings or {})
+        self.learned = False  # items were added to `strings`
 
     def sizes(self) -> dict[str, int]:
         """Sheet name → the size of its XML (what parsing it costs); {} if unreadable."""
@@ -212,7 +276,17 @@ class _Headers:
             return None
 
     @staticmethod
-    def _parts(zf: zipfile.ZipFile) -> tuple[dict[str, str], str | None]:
+    def _styles(zf: zipfile.ZipFile | Package) -> str | None:
+        """The styles part (which number formats are dates), if any."""
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        for rel in rels:
+            if rel.get("Type", "").endswith("/styles"):
+                target = rel.get("Target", "")
+                return target[1:] if target.startswith("/") else normpath(join("xl", target))
+        return None
+
+    @staticmethod
+    def _parts(zf: zipfile.ZipFile | Package) -> tuple[dict[str, str], str | None]:
         """Sheet name → its part, and the shared strings part."""
         workbook = ElementTree.fromstring(zf.read("xl/workbook.xml"))
         rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
@@ -283,16 +357,15 @@ class _Headers:
                 raise _Unusual  # a number, date, boolean or error: calamine knows best
         return cells
 
-    @staticmethod
-    def _resolve(zf: zipfile.ZipFile, strings: str | None,
+    def _resolve(self, zf: zipfile.ZipFile, strings: str | None,
                  cells: list[tuple[int, str, str]]) -> list[object]:
         wanted = {int(text) for _, kind, text in cells if kind == "s"}
-        found: dict[int, str] = {}
-        if wanted:
+        found = {index: self.strings[index] for index in wanted if index in self.strings}
+        if len(found) < len(wanted):
             if strings is None:
                 raise _Unusual
-            data = zf.read(strings)
             last = max(wanted)
+            data = _leading_items(zf, strings, last)
             for index, match in enumerate(_ITEM.finditer(data)):
                 if index in wanted:
                     end = data.find(b"</si>", match.start())
@@ -306,6 +379,8 @@ class _Headers:
                     break
             if len(found) < len(wanted):
                 raise _Unusual
+            self.strings.update(found)
+            self.learned = True
         header: list[object] = []
         for column, kind, text in cells:
             header.extend([""] * (column - len(header)))
@@ -316,6 +391,21 @@ class _Headers:
                 raise _Unusual  # an _xHHHH_ escape
             header.append(value)
         return header
+
+
+def _leading_items(zf: zipfile.ZipFile, part: str, last: int) -> bytes:
+    """The shared strings part up to and including item `last` (the whole part if shorter):
+    a header's strings are usually among the first, and the table can be tens of megabytes."""
+    data = bytearray()
+    found = 0
+    with zf.open(part) as stream:
+        while chunk := stream.read(65536):
+            start = max(0, len(data) - 3)  # a `<si` split across two chunks
+            data += chunk
+            found += sum(1 for _ in _ITEM_START.finditer(data, start))
+            if found > last + 1:  # item `last + 1` has begun, so item `last` is complete
+                break
+    return bytes(data)
 
 
 def _text(element: ElementTree.Element | None) -> str:
