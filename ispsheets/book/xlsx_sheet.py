@@ -250,13 +250,13 @@ class Sheet:
         plain = {k.encode(): k for k in wanted}
         items_wanted = {b"<t>" + k.encode() + b"</t></si>": k for k in wanted}
         simple = _SIMPLE_ITEM.fullmatch
-        items = self.strings.items
+        item_of = self.strings.item
         found: dict[str, list[int]] = {}
         for number, attrs, value, inline, other in pattern.findall(self.xml, self.start,
                                                                     self.end):
             if value and b't="s"' in attrs:
                 index = int(value)
-                item = items[index] if index < len(items) else b""
+                item = item_of(index)
                 key = items_wanted.get(item)
                 if key is None:
                     if simple(item):
