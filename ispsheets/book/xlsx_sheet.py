@@ -594,8 +594,10 @@ class Sheet:
                     s = decided.get("number")
                     if s is None:
                         s = style_of(col, value, decided)
-                    append(f'<c r="{letter}{number}"{s}><v>'
-                           f'{number_text(value)}</v></c>')  # type: ignore[arg-type]
+                    text = str(value)
+                    if text[-1] > "9":  # NaN or Infinity: a finite number ends in a digit
+                        text = number_text(value)  # type: ignore[arg-type]  # raises
+                    append(f'<c r="{letter}{number}"{s}><v>{text}</v></c>')
                 elif value is None or kind is str:
                     s = decided.get("blank")
                     if s is None:

@@ -96,8 +96,12 @@ class SharedStrings:
             self._index()
         if not 0 <= index < self._count:
             return b""
-        number = bisect_right(self._firsts, index) - 1
-        return self._stretch(number)[index - self._firsts[number]]
+        firsts = self._firsts
+        number = bisect_right(firsts, index) - 1
+        found = self._stretches.get(number)
+        if found is None:
+            found = self._stretch(number)
+        return found[index - firsts[number]]
 
     @property
     def items(self) -> list[bytes]:
