@@ -595,12 +595,15 @@ def _set(sheet: Sheet, columns: _Columns, tab: Tab | None, sets: list[SetCell],
     for number, value in filled.items():
         if isinstance(value, str) and value.strip() in wanted:
             rows.setdefault(value.strip(), []).append(number)
+    named: dict[str, int] = {}  # column name → index, normalised once per name
     for cell in sets:
         found = rows.get(cell.key.strip())
         if not found:
             result.missing_keys.append(cell)
             continue
-        col = columns[cell.column]
+        col = named.get(cell.column)
+        if col is None:
+            col = named[cell.column] = columns[cell.column]
         for number in found:
             sheet.set(number, col, cell.value)
             result.cells_set += 1
