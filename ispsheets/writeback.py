@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 
 from ispsheets.book.changes import AppendRow, ChangeSet, FillKey, SetCell, Value
 from ispsheets.book.parse import paused_gc
@@ -77,12 +78,23 @@ def _tool_values(invoice: Invoice) -> tuple[object, ...]:
             i.pay_link or None)
 
 
+_TOOL_FIELDS = attrgetter(*INVOICE_TOOL_CELLS)  # the fields as they are, in one C call
+
+
 def _surely_same(shown: Invoice, wanted: Invoice) -> bool:
     """True when every tool cell of the row already holds, value and type, what is wanted:
     then `_same` holds for each (the usual row, checked in one comparison). False means
     only: compare cell by cell."""
+    current, target = _TOOL_FIELDS(shown), _TOOL_FIELDS(wanted)
+    if current == target and list(map(type, current)) == list(map(type, target)):
+        return True  # the fields themselves agree, so their cells (`_tool_values`) do
     current, target = _tool_values(shown), _tool_values(wanted)
     return current == target and tuple(map(type, current)) == tuple(map(type, target))
+
+
+def _plainly_same(shown: object, wanted: Value) -> bool:
+    """Value and type equal: `_same` then holds (the usual cell, without its branches)."""
+    return type(shown) is type(wanted) and shown == wanted
 
 
 def plan_writeback(book: Book, ledger: Ledger, *, lines_present: Iterable[str],
@@ -139,7 +151,7 @@ def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
 
     for client in book.clients:
         balance = ledger.client_balances.get(client.client_id, Decimal("0.00"))
-        if not _same(client.balance, balance):
+        if not _plainly_same(client.balance, balance) and not _same(client.balance, balance):
             sets.append(SetCell("Clients", client.client_id, "balance", balance))
 
     for payment in book.payments:
@@ -147,9 +159,11 @@ def _plan_writeback(book: Book, ledger: Ledger, lines_present: Iterable[str],
         if not payment.payment_id or cells is None or payment.payment_id in gone["Payments"]:
             continue
         applied_to, unapplied = cells
-        if not _same(payment.applied_to, applied_to):
+        if not _plainly_same(payment.applied_to, applied_to) and \
+                not _same(payment.applied_to, applied_to):
             sets.append(SetCell("Payments", payment.payment_id, "applied_to", applied_to or None))
-        if not _same(payment.unapplied, unapplied):
+        if not _plainly_same(payment.unapplied, unapplied) and \
+                not _same(payment.unapplied, unapplied):
             sets.append(SetCell("Payments", payment.payment_id, "unapplied", unapplied))
 
     appends.extend(AppendRow("Activity", activity_row(row)) for row in activity)

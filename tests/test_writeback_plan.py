@@ -122,3 +122,24 @@ def test_invoice_row_matches_the_contract_columns():
 
     assert list(invoice_row(_invoice())) == [c.name for c in INVOICES.columns]
     assert isinstance(AppendRow("Invoices", invoice_row(_invoice())).values["due_date"], dt.date)
+
+
+def test_a_cell_holding_an_equal_value_of_another_type_is_written_again():
+    # 0 typed as a plain number, a datetime where a date belongs, a blank shown as "": only
+    # the cells whose value differs in type from the tool's are set (blank = "" = None)
+    shown = _invoice(paid=0, due_date=dt.datetime(2026, 12, 15), sent_at=None,
+                     reminder_stage="", pay_link="")
+    only_paid = _invoice("INV-00002", paid=0)  # the one cell of another type in its row
+    book = Book(invoices=(shown, only_paid), clients=(Client("C1", "Ann", balance=0),),
+                payments=(Payment("PAY-00001", dt.date(2026, 12, 3), "C1", D("54.99"),
+                                  applied_to="INV-00001:54.99", unapplied=0),))
+    ledger = Ledger(invoices=(_invoice(pay_link=None), _invoice("INV-00002")),
+                    client_balances={"C1": D("0")},
+                    payment_cells={"PAY-00001": ("INV-00001:54.99", D("0.00"))})
+    changes, _ = plan_writeback(book, ledger, lines_present=["INV-00001", "INV-00002"])
+    assert set(changes.sets) == {SetCell("Invoices", "INV-00001", "paid", D("0.00")),
+                                 SetCell("Invoices", "INV-00002", "paid", D("0.00")),
+                                 SetCell("Invoices", "INV-00001", "due_date",
+                                         dt.date(2026, 12, 15)),
+                                 SetCell("Clients", "C1", "balance", D("0")),
+                                 SetCell("Payments", "PAY-00001", "unapplied", D("0.00"))}

@@ -357,9 +357,13 @@ class _TabChanges:
 
 def _group(changes: ChangeSet) -> dict[str, _TabChanges]:
     groups: dict[str, _TabChanges] = {}
+    by_name: dict[str, _TabChanges] = {}  # a billing day names a tab 100,000 times
 
     def tab(name: str) -> _TabChanges:
-        return groups.setdefault(normalise_header(name), _TabChanges())
+        found = by_name.get(name)
+        if found is None:
+            found = by_name[name] = groups.setdefault(normalise_header(name), _TabChanges())
+        return found
 
     for fill in changes.fills:
         tab(fill.tab).fills.append(fill)
@@ -505,15 +509,14 @@ class _Edit:
         _fill(sheet, columns, tab, changes.fills, result)
         _set(sheet, columns, tab, changes.sets, result)
         _delete(sheet, columns, tab, changes.deletes, result)
-        named: dict[str, int] = {}
+        placed: dict[tuple[str, ...], tuple[int, ...]] = {}  # the appends' names → columns
         for append in changes.appends:
-            row = {}
-            for name, value in append.values.items():
-                col = named.get(name)
-                if col is None:
-                    col = named[name] = columns[name]
-                row[col] = value
-            sheet.new_rows.append(row)
+            values = append.values
+            names = tuple(values)
+            cols = placed.get(names)
+            if cols is None:
+                cols = placed[names] = tuple(columns[name] for name in names)
+            sheet.new_rows.append(dict(zip(cols, values.values(), strict=True)))
         return sheet, _Outcome(sheet.render(), result)
 
     def write(self, handle: BinaryIO) -> None:
@@ -586,17 +589,21 @@ def _set(sheet: Sheet, columns: _Columns, tab: Tab | None, sets: list[SetCell],
         return
     wanted = {cell.key.strip() for cell in sets}
     filled = {row: cols[key_col] for row, cols in sheet.changes.items() if key_col in cols}
-    rows = {key: [r for r in found if r not in filled]
-            for key, found in sheet.key_rows(key_col, wanted).items()}
+    rows = sheet.key_rows(key_col, wanted)
+    if filled:
+        rows = {key: [r for r in found if r not in filled] for key, found in rows.items()}
     for number, value in filled.items():
         if isinstance(value, str) and value.strip() in wanted:
             rows.setdefault(value.strip(), []).append(number)
+    named: dict[str, int] = {}  # column name → index, normalised once per name
     for cell in sets:
         found = rows.get(cell.key.strip())
         if not found:
             result.missing_keys.append(cell)
             continue
-        col = columns[cell.column]
+        col = named.get(cell.column)
+        if col is None:
+            col = named[cell.column] = columns[cell.column]
         for number in found:
             sheet.set(number, col, cell.value)
             result.cells_set += 1

@@ -250,13 +250,13 @@ class Sheet:
         plain = {k.encode(): k for k in wanted}
         items_wanted = {b"<t>" + k.encode() + b"</t></si>": k for k in wanted}
         simple = _SIMPLE_ITEM.fullmatch
-        items = self.strings.items
+        item_of = self.strings.item
         found: dict[str, list[int]] = {}
         for number, attrs, value, inline, other in pattern.findall(self.xml, self.start,
                                                                     self.end):
             if value and b't="s"' in attrs:
                 index = int(value)
-                item = items[index] if index < len(items) else b""
+                item = item_of(index)
                 key = items_wanted.get(item)
                 if key is None:
                     if simple(item):
@@ -554,71 +554,71 @@ class Sheet:
     def _new_rows(self, rows: list[tuple[int, Mapping[int, Value]]], base: BaseStyle) -> bytes:
         """Appended rows, built fast: one style decision per column and kind of value."""
         styles, p = self.styles, self.p.decode()
-        letters: dict[int, str] = {}
-        decided: dict[tuple[int, str], str] = {}
-        orders: dict[tuple[int, ...], list[int]] = {}
+        columns: dict[int, tuple[int, str, dict[str, str]]] = {}  # col → (col, letter, styles)
+        plans: dict[tuple[int, ...], list[tuple[int, str, dict[str, str]]]] = {}
         used = self.patch.appended_columns
 
-        def style_of(col: int, value: Value) -> str:
+        def style_of(col: int, value: Value, decided: dict[str, str]) -> str:
             kind = value_kind(value)
-            s = decided.get((col, kind))
+            s = decided.get(kind)
             if s is None:
                 style = styles.for_value(base(col, value), value)
-                s = decided[(col, kind)] = f' s="{style}"' if style else ""
+                s = decided[kind] = f' s="{style}"' if style else ""
             return s
 
         texts: dict[str, str] = {}
-        numbers: dict[object, str] = {}
+        dates: dict[object, str] = {}
         out: list[str] = []
         append = out.append
         for number, values in rows:
             append(f'<{p}row r="{number}">')
             keys = tuple(values)
-            order = orders.get(keys)
-            if order is None:
-                order = orders[keys] = sorted(keys)
-                for col in order:
-                    letters[col] = column_letter(col)
-            for col in order:
+            plan = plans.get(keys)
+            if plan is None:
+                for col in keys:
+                    if col not in columns:
+                        columns[col] = (col, column_letter(col), {})
+                plan = plans[keys] = [columns[col] for col in sorted(keys)]
+            for col, letter, decided in plan:
                 value = values[col]
                 kind = type(value)
-                if value is None or value == "":
-                    s = decided.get((col, "blank"))
+                if kind is str and value:
+                    s = decided.get("quoted" if value[0] in "=+-@" else "text")  # type: ignore[index]
                     if s is None:
-                        s = style_of(col, None)
-                    if s:
-                        append(f'<c r="{letters[col]}{number}"{s}/>')
-                    continue
-                used.add(col)
-                if kind is str:
-                    s = decided.get((col, "quoted" if value[0] in "=+-@" else "text"))  # type: ignore[index]
-                    if s is None:
-                        s = style_of(col, value)
+                        s = style_of(col, value, decided)
                     text = texts.get(value)  # type: ignore[arg-type]
                     if text is None:
                         text = texts[value] = text_element(value)  # type: ignore[index,arg-type]
-                    append(f'<c r="{letters[col]}{number}"{s} t="inlineStr"><is>{text}</is></c>')
-                    continue
-                if kind is Decimal or kind is int:
-                    s = decided.get((col, "number"))
+                    append(f'<c r="{letter}{number}"{s} t="inlineStr"><is>{text}</is></c>')
+                elif kind is Decimal or kind is int:
+                    s = decided.get("number")
                     if s is None:
-                        s = style_of(col, value)
-                    text = numbers.get(value)
-                    if text is None:
-                        text = numbers[value] = number_text(value)  # type: ignore[arg-type]
+                        s = style_of(col, value, decided)
+                    text = str(value)
+                    if text[-1] > "9":  # NaN or Infinity: a finite number ends in a digit
+                        text = number_text(value)  # type: ignore[arg-type]  # raises
+                    append(f'<c r="{letter}{number}"{s}><v>{text}</v></c>')
+                elif value is None or kind is str:
+                    s = decided.get("blank")
+                    if s is None:
+                        s = style_of(col, None, decided)
+                    if s:
+                        append(f'<c r="{letter}{number}"{s}/>')
+                    continue
                 elif (kind is dt.date or kind is dt.datetime) and (
-                        value in numbers or is_date_value(value)):
-                    s = decided.get((col, "datetime" if kind is dt.datetime else "date"))
+                        value in dates or is_date_value(value)):
+                    s = decided.get("datetime" if kind is dt.datetime else "date")
                     if s is None:
-                        s = style_of(col, value)
-                    text = numbers.get(value)
+                        s = style_of(col, value, decided)
+                    text = dates.get(value)
                     if text is None:
-                        text = numbers[value] = serial(value)  # type: ignore[arg-type]
+                        text = dates[value] = serial(value)  # type: ignore[arg-type]
+                    append(f'<c r="{letter}{number}"{s}><v>{text}</v></c>')
                 else:
-                    append(cell_xml(f"{letters[col]}{number}", value,
+                    append(cell_xml(f"{letter}{number}", value,
                                     styles.for_value(base(col, value), value)))
-                    continue
-                append(f'<c r="{letters[col]}{number}"{s}><v>{text}</v></c>')
+                if col not in used:
+                    used.add(col)
             append(f"</{p}row>")
         return self._x("".join(out))
 
@@ -646,7 +646,7 @@ class Sheet:
             return None
         rows = max(self.patch.last_row_after, 1 if self.header_adds else 0,
                    max(self.changes, default=0))
-        cols = max([*self.header_adds, *(c for r in self.new_rows for c in r),
+        cols = max([*self.header_adds, *map(max, filter(None, self.new_rows)),
                     *(c for r in self.changes.values() for c in r)], default=-1)
         ref = m.group(1).decode()
         corners = [_REF.fullmatch(x.encode()) for x in ref.split(":")]
