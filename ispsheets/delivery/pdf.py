@@ -807,7 +807,21 @@ def _binary_streams() -> Iterator[None]:
         rl_config.useA85 = saved
 
 
+@functools.cache
+def _encodings_worked_out() -> None:
+    """For each document that uses a built-in font, reportlab works out how the font's
+    encoding differs from its base encoding (256 glyph names compared in Python, 0.03 ms a
+    font, twice an invoice). A frozen encoding never changes: its answer, a name such as
+    `/WinAnsiEncoding`, is worked out once a process. An answer that is an object (an
+    encoding with differences) is left to be made for each document, as before."""
+    for name in (HELVETICA.regular, HELVETICA.bold):
+        encoding = pdfmetrics.getFont(name).encoding
+        if encoding.frozen and isinstance(made := encoding.makePDFObject(), str):
+            encoding.makePDFObject = functools.partial(str, made)
+
+
 def _invoice_pdf(doc: InvoiceDocument, fonts: Fonts) -> bytes:
+    _encodings_worked_out()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=PAGE_SIZES.get(doc.paper.lower(), letter), invariant=1,
                     pageCompression=1)
