@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine
 from ispsheets.config import Config
-from ispsheets.money import ZERO
+from ispsheets.money import ZERO, format_money
 from ispsheets.payments.account import AccountSummary
 
 
@@ -109,6 +110,13 @@ def safe_filename(text: str) -> str:
     cleaned = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "_"
                       for ch in text)
     return cleaned.lstrip(".") or "_"
+
+
+@functools.lru_cache(maxsize=4096)
+def money_text(amount: Decimal, currency: str) -> str:
+    """`format_money`, remembered: the invoices and emails of a run show the same prices and
+    totals again and again (equal amounts print the same, so they share an entry)."""
+    return format_money(amount, currency)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -29,8 +29,8 @@ from jinja2 import pass_context
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine, Payment
 from ispsheets.config import Config
-from ispsheets.delivery.document import CompanyInfo, format_date, format_period
-from ispsheets.money import ZERO, format_money
+from ispsheets.delivery.document import CompanyInfo, format_date, format_period, money_text
+from ispsheets.money import ZERO
 from ispsheets.payments.account import AccountSummary
 from ispsheets.problems import Problem
 
@@ -340,11 +340,12 @@ def render(kind: str, variables: Mapping[str, Any],
         context = text_template.new_context(dict(variables))
         if "subject" not in text_template.blocks:
             raise MessageError(f"{kind}.txt: has no {{% block subject %}}")
-        try:
+        try:  # the subject block and the whole text from one context (what `render` does)
             subject = " ".join("".join(text_template.blocks["subject"](context)).split())
+            body = env.concat(text_template.root_render_func(context))  # type: ignore[attr-defined]
         except Exception:
             env.handle_exception()  # re-raises with the traceback pointing into the template
-        text = _BLANK_LINES.sub("\n\n", text_template.render(variables)).strip() + "\n"
+        text = _BLANK_LINES.sub("\n\n", body).strip() + "\n"
         try:
             html = env.get_template(f"{kind}.html").render(variables)
         except jinja2.TemplateNotFound:
@@ -395,7 +396,7 @@ def _money(context: jinja2.runtime.Context, amount: Decimal | None,
            currency: str | None = None) -> str:
     if amount is None:
         return ""
-    return format_money(Decimal(amount), currency or context.get("currency") or "USD")
+    return money_text(Decimal(amount), currency or context.get("currency") or "USD")
 
 
 @pass_context
