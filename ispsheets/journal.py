@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ispsheets.book.fast_records import maker
 from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 
@@ -288,18 +289,32 @@ def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
             "charge_id": line.charge_id}
 
 
+# a run decodes every live invoice and its lines (fast_records)
+_make_invoice, _make_line = maker(Invoice), maker(InvoiceLine)
+
+
 class _Decoder(TextValues):
     """Stored text back to values, each distinct text parsed once: amounts, rates and days
     repeat across thousands of invoices (Decimal and date values are immutable, so shared)."""
 
 
+    def __init__(self) -> None:
+        super().__init__()
+        # a line's days and amounts as stored → parsed: a month's lines share a few of them
+        self.figures: dict[tuple[str, ...], tuple[Any, ...]] = {}
+
     def line(self, number: str, data: dict[str, Any]) -> InvoiceLine:
-        decimal, date = self.decimal, self.date
-        return InvoiceLine(number, data["line"], data["service_id"], data["description"],
-                           date(data["period_start"]), date(data["period_end"]),
-                           decimal(data["quantity"]), decimal(data["unit_price"]),
-                           decimal(data["amount"]), decimal(data["tax_rate"]),
-                           decimal(data["tax"]), data.get("charge_id", ""))
+        stored = (data["period_start"], data["period_end"], data["quantity"],
+                  data["unit_price"], data["amount"], data["tax_rate"], data["tax"])
+        figures = self.figures.get(stored)
+        if figures is None:
+            date, decimal = self.date, self.decimal
+            start, end, quantity, unit_price, amount, tax_rate, tax = stored
+            figures = self.figures[stored] = (
+                date(start), date(end), decimal(quantity), decimal(unit_price), decimal(amount),
+                decimal(tax_rate), decimal(tax))
+        return _make_line(number, data["line"], data["service_id"], data["description"],
+                          *figures, data.get("charge_id", ""))
 
     def invoices(self, rows: list[tuple[Any, ...]]) -> list[JournalInvoice]:
         """Rows of `_INVOICE_COLUMNS`."""
@@ -311,12 +326,12 @@ class _Decoder(TextValues):
         (number, seq, client_id, issue_date, period_start, period_end, due_date, subtotal, tax,
          total, _, voided_at) = row
         decimal, date = self.decimal, self.date
-        invoice = Invoice(number, client_id, date(issue_date), date(period_start),  # type: ignore[arg-type]
-                          date(period_end), date(due_date), decimal(subtotal),  # type: ignore[arg-type]
-                          decimal(tax), decimal(total),
-                          status="void" if voided_at else "open",
-                          lines=tuple([self.line(number, x) for x in lines]))
-        return JournalInvoice(invoice, seq, bool(voided_at))
+        invoice = _make_invoice(number, client_id, date(issue_date), date(period_start),
+                                date(period_end), date(due_date), decimal(subtotal),
+                                decimal(tax), decimal(total),
+                                status="void" if voided_at else "open",
+                                lines=tuple([self.line(number, x) for x in lines]))
+        return _make_recorded(invoice, seq, bool(voided_at))
 
 
 def _loads_all(texts: Iterable[str]) -> list[Any]:
@@ -353,6 +368,9 @@ class JournalInvoice:
     invoice: Invoice
     seq: int
     voided: bool
+
+
+_make_recorded = maker(JournalInvoice)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""Records made and copied by `fast_records` are the records their constructor and
+`dataclasses.replace` make: equal field by field, same hash, same repr, same pickle."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import pickle
+from decimal import Decimal
+
+import pytest
+
+from ispsheets.book.fast_records import copier, maker, plain_record
+from ispsheets.book.records import Invoice, InvoiceLine, Layout, Origin
+from ispsheets.journal import JournalInvoice
+from ispsheets.payments.allocate import InvoiceState, PaymentState
+
+DAY = dt.date(2026, 3, 1)
+LINE = ("INV-00007", 2, "S-3", "Home 100 — Mar 2026", DAY, dt.date(2026, 3, 31),
+        Decimal("1"), Decimal("59.99"), Decimal("59.99"), Decimal("0.1"), Decimal("6.00"),
+        "")
+
+
+def same(made: object, built: object) -> None:
+    assert type(made) is type(built)
+    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
+    assert list(made.__dict__.items()) == list(built.__dict__.items())  # in field order
+    assert pickle.loads(pickle.dumps(made)) == built
+
+
+def test_a_line_made_from_all_its_fields_is_the_constructors():
+    same(maker(InvoiceLine)(*LINE), InvoiceLine(*LINE))
+
+
+def test_an_invoice_made_with_some_fields_named_takes_the_rest_defaults():
+    line = InvoiceLine(*LINE)
+    values = ("INV-00007", "C-1", DAY, DAY, dt.date(2026, 3, 31), dt.date(2026, 3, 15),
+              Decimal("59.99"), Decimal("6.00"), Decimal("65.99"))
+    same(maker(Invoice)(*values, status="void", lines=(line,)),
+         Invoice(*values, status="void", lines=(line,)))
+    same(maker(Invoice)(*values), Invoice(*values))
+
+
+@pytest.mark.parametrize("cls, values", [
+    (InvoiceState, (Decimal("10.00"), Decimal("0.00"), "paid", DAY)),
+    (InvoiceState, (Decimal("0.00"), Decimal("5.00"), "open", None)),
+    (PaymentState, ((("INV-1", Decimal("5.00")),), Decimal("1.50"))),
+    (JournalInvoice, (Invoice("INV-1", "C-1", DAY, None, None, DAY, Decimal("1"),
+                              Decimal("0"), Decimal("1")), 1, False)),
+])
+def test_allocation_states_made_are_the_constructors(cls, values):
+    same(maker(cls)(*values), cls(*values))
+
+
+def test_missing_unknown_or_extra_fields_raise_as_the_constructor_does():
+    make = maker(InvoiceLine)
+    with pytest.raises(TypeError):
+        make(*LINE[:-2])  # `tax` missing (charge_id has a default)
+    with pytest.raises(TypeError):
+        make(*LINE, colour="red")
+    with pytest.raises((TypeError, ValueError)):
+        make(*LINE, "one too many")
+
+
+def test_a_copy_is_replace():
+    invoice = Invoice("INV-1", "C-1", DAY, None, None, DAY, Decimal("9.00"), Decimal("0"),
+                      Decimal("9.00"), lines=(InvoiceLine(*LINE),))
+    copy = copier(Invoice)
+    for changes in ({}, {"paid": Decimal("4.00"), "balance": Decimal("5.00"),
+                         "status": "partial"}, {"sent_at": dt.datetime(2026, 3, 2, 7)}):
+        made = copy(invoice, **changes)
+        same(made, dataclasses.replace(invoice, **changes))
+        assert made is not invoice
+    assert invoice.paid == Decimal("0")  # the original is left as it was
+    with pytest.raises(TypeError):
+        copy(invoice, stauts="paid")
+
+
+def test_a_record_with_post_init_or_default_factory_keeps_its_constructor():
+    assert not plain_record(Layout)  # __post_init__ makes its mapping read-only
+    assert maker(Layout) is Layout and copier(Layout) is dataclasses.replace
+    assert plain_record(Origin)
+
+    @dataclasses.dataclass(frozen=True)
+    class Listed:
+        items: list[int] = dataclasses.field(default_factory=list)
+
+    assert maker(Listed) is Listed
