@@ -290,7 +290,9 @@ def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
 
 
 # a run decodes every live invoice and its lines (fast_records)
-_make_invoice, _make_line = maker(Invoice), maker(InvoiceLine)
+_make_invoice = maker(Invoice, "invoice_number", "client_id", "issue_date", "period_start",
+                      "period_end", "due_date", "subtotal", "tax", "total", "status", "lines")
+_make_line = maker(InvoiceLine)
 
 
 class _Decoder(TextValues):
@@ -328,9 +330,8 @@ class _Decoder(TextValues):
         decimal, date = self.decimal, self.date
         invoice = _make_invoice(number, client_id, date(issue_date), date(period_start),
                                 date(period_end), date(due_date), decimal(subtotal),
-                                decimal(tax), decimal(total),
-                                status="void" if voided_at else "open",
-                                lines=tuple([self.line(number, x) for x in lines]))
+                                decimal(tax), decimal(total), "void" if voided_at else "open",
+                                tuple([self.line(number, x) for x in lines]))
         return _make_recorded(invoice, seq, bool(voided_at))
 
 

@@ -3,9 +3,10 @@ by the hundred thousand (invoices, their lines, allocation states).
 
 A frozen dataclass's `__init__` sets each field through `object.__setattr__`; for a record
 that is only its fields (no `__post_init__`, no slots, every field an `__init__` argument),
-filling its `__dict__` at once gives the same object (equal, same hash, same pickle) three to
-five times faster: at 20,000 clients a run makes ~80,000 invoices three times over and
-~140,000 invoice lines. A class that is not such a record gets its ordinary constructor.
+filling its `__dict__` at once gives the same object (equal, same hash, same pickle, fields
+in the same order) two to four times faster: at 20,000 clients a run makes ~80,000 invoices
+three times over and ~140,000 invoice lines. A class that is not such a record gets its
+ordinary constructor.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-_REQUIRED = object()  # a field without a default, not given yet
 
 
 def plain_record(cls: type) -> bool:
@@ -25,32 +25,39 @@ def plain_record(cls: type) -> bool:
             and all(f.init for f in dataclasses.fields(cls)))
 
 
-def maker(cls: type[T]) -> Callable[..., T]:
-    """`cls(*values, **named)`: fields in order, then by name, the rest their defaults (a
-    missing or unknown field raises; one given both ways takes the named value)."""
-    fields = dataclasses.fields(cls) if plain_record(cls) else ()
-    if not fields or any(f.default_factory is not dataclasses.MISSING for f in fields):
-        return cls
+def maker(cls: type[T], *taken: str) -> Callable[..., T]:
+    """A function of the values of the fields `taken` (every field, in order, if none are
+    named) that makes `cls` with the other fields their defaults; a wrong count raises."""
+    fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields)
-    # every field in order (so the record's `__dict__` is in field order, as __init__ makes it)
-    template = {f.name: _REQUIRED if f.default is dataclasses.MISSING else f.default
-                for f in fields}
-    required = tuple(name for name, value in template.items() if value is _REQUIRED)
+    taken = taken or names
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    if len(set(taken)) != len(taken) or not set(taken) <= set(names):
+        raise TypeError(f"{cls.__name__} has not the fields {taken}")
+    required = {f.name for f in fields if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}
+    if not required <= set(taken):
+        raise TypeError(f"{cls.__name__} needs {sorted(required - set(taken))}")
     new = object.__new__
+    if not plain_record(cls) or any(f.default_factory is not dataclasses.MISSING
+                                    for f in fields):
+        def construct(*values: Any) -> T:
+            return cls(**dict(zip(taken, values, strict=True)))
+        return construct
+    if taken == names:
+        def make_all(*values: Any) -> T:
+            record = new(cls)
+            record.__dict__.update(zip(names, values, strict=True))
+            return record  # type: ignore[no-any-return]
+        return make_all
+    # every field in order (a record's `__dict__` is in field order, as __init__ makes it)
+    template = {name: defaults.get(name) for name in names}
 
-    def make(*values: Any, **named: Any) -> T:
+    def make(*values: Any) -> T:
         record = new(cls)
         given = record.__dict__
-        if not named and len(values) == len(names):
-            given.update(zip(names, values, strict=True))
-            return record  # type: ignore[no-any-return]
         given.update(template)
-        given.update(zip(names, values, strict=False))  # the rest named, or defaults
-        given.update(named)
-        if (len(given) != len(names) or len(values) > len(names)
-                or any(given[name] is _REQUIRED for name in required)):
-            raise TypeError(f"{cls.__name__}: a field missing or unknown in {sorted(named)} "
-                            f"and {len(values)} values")
+        given.update(zip(taken, values, strict=True))
         return record  # type: ignore[no-any-return]
 
     return make
