@@ -299,7 +299,6 @@ class _Decoder(TextValues):
     """Stored text back to values, each distinct text parsed once: amounts, rates and days
     repeat across thousands of invoices (Decimal and date values are immutable, so shared)."""
 
-
     def __init__(self) -> None:
         super().__init__()
         # a line's days and amounts as stored → parsed: a month's lines share a few of them

@@ -38,17 +38,17 @@ def maker(cls: type[T], *taken: str) -> Callable[..., T]:
                 and f.default_factory is dataclasses.MISSING}
     if not required <= set(taken):
         raise TypeError(f"{cls.__name__} needs {sorted(required - set(taken))}")
-    new = object.__new__
     if not plain_record(cls) or any(f.default_factory is not dataclasses.MISSING
                                     for f in fields):
         def construct(*values: Any) -> T:
             return cls(**dict(zip(taken, values, strict=True)))
         return construct
+    new = object.__new__
     if taken == names:
         def make_all(*values: Any) -> T:
             record = new(cls)
             record.__dict__.update(zip(names, values, strict=True))
-            return record  # type: ignore[no-any-return]
+            return record
         return make_all
     # every field in order (a record's `__dict__` is in field order, as __init__ makes it)
     template = {name: defaults.get(name) for name in names}
@@ -58,7 +58,7 @@ def maker(cls: type[T], *taken: str) -> Callable[..., T]:
         given = record.__dict__
         given.update(template)
         given.update(zip(taken, values, strict=True))
-        return record  # type: ignore[no-any-return]
+        return record
 
     return make
 
@@ -77,6 +77,6 @@ def copier(cls: type[T]) -> Callable[..., T]:
         fields = result.__dict__
         fields.update(record.__dict__)
         fields.update(changes)
-        return result  # type: ignore[no-any-return]
+        return result
 
     return copy
