@@ -289,10 +289,10 @@ def _line_to_json(line: InvoiceLine) -> dict[str, Any]:
             "charge_id": line.charge_id}
 
 
-# a run decodes every live invoice and its lines (fast_records)
+# a run decodes every live invoice (fast_records; its lines are made as usual: made so, each
+# would hold a dict of its own, 9 MB more at 20,000 clients)
 _make_invoice = maker(Invoice, "invoice_number", "client_id", "issue_date", "period_start",
                       "period_end", "due_date", "subtotal", "tax", "total", "status", "lines")
-_make_line = maker(InvoiceLine)
 
 
 class _Decoder(TextValues):
@@ -314,8 +314,8 @@ class _Decoder(TextValues):
             figures = self.figures[stored] = (
                 date(start), date(end), decimal(quantity), decimal(unit_price), decimal(amount),
                 decimal(tax_rate), decimal(tax))
-        return _make_line(number, data["line"], data["service_id"], data["description"],
-                          *figures, data.get("charge_id", ""))
+        return InvoiceLine(number, data["line"], data["service_id"], data["description"],
+                           *figures, data.get("charge_id", ""))
 
     def invoices(self, rows: list[tuple[Any, ...]]) -> list[JournalInvoice]:
         """Rows of `_INVOICE_COLUMNS`."""
@@ -331,7 +331,7 @@ class _Decoder(TextValues):
                                 date(period_end), date(due_date), decimal(subtotal),
                                 decimal(tax), decimal(total), "void" if voided_at else "open",
                                 tuple([self.line(number, x) for x in lines]))
-        return _make_recorded(invoice, seq, bool(voided_at))
+        return JournalInvoice(invoice, seq, bool(voided_at))
 
 
 def _loads_all(texts: Iterable[str]) -> list[Any]:
@@ -368,9 +368,6 @@ class JournalInvoice:
     invoice: Invoice
     seq: int
     voided: bool
-
-
-_make_recorded = maker(JournalInvoice)
 
 
 @dataclass(frozen=True)

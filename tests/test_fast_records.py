@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pickle
+import sys
 from decimal import Decimal
 
 import pytest
@@ -45,6 +46,16 @@ def test_an_invoice_made_from_some_fields_takes_the_rest_defaults():
     same(maker(Invoice, *FIRST)(*values), Invoice(*values))
     same(maker(Invoice, "lines", *reversed(FIRST))(line, *reversed(values)),
          Invoice(*values, lines=line))
+
+
+def test_a_record_made_from_some_fields_takes_no_more_memory_than_a_built_one_read():
+    """Its fields go in in field order, so its dict shares its keys with the class's others
+    (a dict in another order is twice the size: 60 MB more at 20,000 clients)."""
+    values = ("INV-00007", "C-1", DAY, DAY, DAY, DAY, Decimal("1"), Decimal("0"), Decimal("1"))
+    made, built = maker(Invoice, *FIRST, "status")(*values, "void"), Invoice(*values)
+    assert sys.getsizeof(made.__dict__) == sys.getsizeof(built.__dict__)
+    copied = copier(Invoice)(built, paid=Decimal("1"))
+    assert sys.getsizeof(copied.__dict__) == sys.getsizeof(built.__dict__)
 
 
 @pytest.mark.parametrize("cls, values", [

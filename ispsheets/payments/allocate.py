@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 
-from ispsheets.book.fast_records import maker
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 
@@ -76,9 +75,6 @@ class Allocation:
                      "notes_applied"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
-
-# a run's allocation states every live invoice and payment (fast_records)
-_make_invoice_state, _make_payment_state = maker(InvoiceState), maker(PaymentState)
 
 CREDIT_NOTE = "credit-note:"  # a credit note as a source of money, beside payment ids
 
@@ -341,11 +337,10 @@ class _Allocator:
         state.debt += left
 
     def result(self) -> Allocation:
-        invoice_state, payment_state = _make_invoice_state, _make_payment_state
-        invoices: dict[str, InvoiceState] = {n: invoice_state(ZERO, ZERO, status, None)
+        invoices: dict[str, InvoiceState] = {n: InvoiceState(ZERO, ZERO, status)
                                              for n, status in self.aside.items()}
         for number, inv in self.credit_notes.items():
-            invoices[number] = invoice_state(ZERO, ZERO, "paid", inv.paid_on)
+            invoices[number] = InvoiceState(ZERO, ZERO, "paid", inv.paid_on)
         credit, balances = {}, {}
         for cid, state in self.clients.items():
             owed = ZERO
@@ -354,7 +349,7 @@ class _Allocator:
                 balance = inv.total - paid
                 owed += balance
                 status = "paid" if balance == 0 else "partial" if paid > 0 else "open"
-                invoices[number] = invoice_state(paid, balance, status, inv.paid_on)
+                invoices[number] = InvoiceState(paid, balance, status, inv.paid_on)
             credit[cid] = state.credit_total
             balances[cid] = owed - credit[cid]
         payments = {}
@@ -363,11 +358,11 @@ class _Allocator:
             if len(per_invoice) == 1:  # most payments pay one invoice
                 [(number, amount)] = per_invoice.items()
                 applied = ((number, amount),) if amount != 0 else ()
-                payments[pid] = payment_state(applied, amounts[pid] - (ZERO + amount))
+                payments[pid] = PaymentState(applied, amounts[pid] - (ZERO + amount))
                 continue
             applied = tuple((n, a) for n, a in per_invoice.items() if a != 0)
-            payments[pid] = payment_state(applied, amounts[pid] - sum(per_invoice.values(),
-                                                                      ZERO))
+            payments[pid] = PaymentState(applied, amounts[pid] - sum(per_invoice.values(),
+                                                                     ZERO))
         return Allocation(invoices, payments, balances, credit, self.notes)
 
 
