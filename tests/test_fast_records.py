@@ -75,6 +75,12 @@ def test_a_wrong_count_of_values_or_an_unknown_or_missing_field_raises():
         make(*LINE[:-1])
     with pytest.raises(ValueError):
         make(*LINE, "one too many")
+    partly = maker(Invoice, *FIRST, "status")
+    values = ("INV-1", "C-1", DAY, None, None, DAY, Decimal("1"), Decimal("0"), Decimal("1"))
+    with pytest.raises(ValueError):
+        partly(*values)
+    with pytest.raises(ValueError):
+        partly(*values, "open", "one too many")
     with pytest.raises(TypeError):
         maker(InvoiceLine, "colour")
     with pytest.raises(TypeError):
