@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
+from ispsheets.book.fast_records import copier
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.records import Invoice, Payment
 from ispsheets.journal import Journal
@@ -85,18 +83,7 @@ def reminder_stages(journal: Journal, order: Sequence[str]) -> dict[str, str]:
     return stages
 
 
-def _init_fields_only(cls: type) -> bool:
-    """Is an instance's `__dict__` exactly the arguments that build it again?"""
-    return dataclasses.is_dataclass(cls) and all(f.init for f in dataclasses.fields(cls))
-
-
-if _init_fields_only(Invoice):
-    def copy_invoice(invoice: Invoice, **changes: Any) -> Invoice:
-        """`dataclasses.replace` for an Invoice, without looking up its fields each time
-        (every run copies a year of invoices twice)."""
-        return Invoice(**{**invoice.__dict__, **changes})
-else:  # pragma: no cover - records grew a field that __init__ does not take
-    copy_invoice = replace
+copy_invoice = copier(Invoice)  # every run copies its live invoices twice (fast_records)
 
 
 def with_allocation(invoices: Sequence[Invoice], allocation: Allocation) -> list[Invoice]:

@@ -230,3 +230,10 @@ def test_applied_text_shows_two_places_for_whole_amounts():
 
 def test_natural_key_orders_inv_9_before_inv_10():
     assert sorted(["INV-10", "INV-9"], key=natural_key) == ["INV-9", "INV-10"]
+
+
+def test_credit_note_and_zero_invoice_are_paid_on_their_issue_date():
+    a = allocate([inv("INV-00001", "-20.00", DEC10), inv("INV-00002", "0.00", DEC30)], [])
+    note, zero = a.invoices["INV-00001"], a.invoices["INV-00002"]
+    assert (note.status, note.paid_on) == ("paid", DEC10)
+    assert (zero.status, zero.paid_on) == ("paid", DEC30)
