@@ -208,13 +208,12 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
         credit_ends.setdefault(_service_of(key), {})[key] = end
     lasts = {s.last.key: s.last for s in summaries.values() if s.last is not None}
     shown: dict[str, set[str]] = {}  # period keys by service, as rows show them (and `spans`)
-    for key in [*lasts, *live.odd_keys, *(b.key for b, _ in extra if b.kind == "period")]:
+    for key in [*lasts, *(b.key for b, _ in [*live.odd, *extra] if b.kind == "period")]:
         shown.setdefault(_service_of(key), set()).add(key)
-    rows_read = live.odd | {sid for billed, _ in extra for sid in (
+    rows_read = {sid for billed, _ in extra for sid in (
         _service_of(billed.key), str(billed.data.get("service_id") or ""))}
-    if not live.plain or any(s.last.service_id != sid for sid, s in summaries.items()
-                             if s.last is not None):
-        rows_read |= services.keys()  # what a row says may be another service's: read all
+    rows_read |= {named for sid, s in summaries.items() if s.last is not None
+                  and s.last.service_id != sid for named in (sid, s.last.service_id)}
     detailed = set(reopened)
     days_only: set[str] = set()
     covered: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
@@ -239,10 +238,10 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
             covered[sid] = (*summary.ranges, *ranges)  # the very list the planner would sort
         elif ranges:
             covered[sid] = tuple(ranges)
-    lasts = {key: p for key, p in lasts.items() if p.service_id not in days_only}
-    rows = [*credit_rows, *journal.billed_periods(
-        [*live.odd_keys, *(key for sid in services.keys() - days_only
-                           for _, _, key in live.spans.get(sid, ()))])]
+    lasts = {s.last.key: s.last for sid, s in summaries.items()
+             if s.last is not None and sid not in days_only}
+    rows = [*credit_rows, *live.odd, *journal.billed_periods(
+        key for sid in services.keys() - days_only for _, _, key in live.spans.get(sid, ()))]
     rows += [(Billed("charge", key, {}), "") for key in journal.billed_keys(
         "charge", (c.charge_id for c in book.charges if c.charge_id))]
     rows += [(Billed("setup", key, {}), "") for key in journal.billed_keys("setup", services)]
@@ -280,44 +279,33 @@ def _days_only(service: Service, spans: Iterable[Span], credited: BilledState) -
 
 @dataclass(frozen=True)
 class _LiveRows:
-    """The billed periods and credits of the live invoices (or of all): a period as its days
-    (`Span`) where its row reads as its key says, else by its key only (`odd_keys`)."""
+    """The billed periods and credits of the live invoices (or of all). A period whose row
+    says what its key says (`SERVICE/DAY`) is read as its days (`Span`); one that says
+    otherwise (a journal edited by hand) is read whole: the planner sees it as it is."""
 
     spans: Mapping[str, list[Span]]  # service_id → its periods
+    odd: list[tuple[Billed, str]]  # the other periods, whole
     credits: list[tuple[Billed, str]]  # whole
-    odd: frozenset[str]  # services a period row of which reads otherwise than its key says
-    odd_keys: list[str]  # those rows' keys
-    plain: bool  # False: a value that is not text (a number where a day should be)
 
     @classmethod
     def read(cls, journal: Journal, *, live: bool) -> _LiveRows:
         spans: dict[str, list[Span]] = defaultdict(list)
-        credits: list[tuple[Billed, str]] = []
-        odd: set[str] = set()
         odd_keys: list[str] = []
-        plain = True
-        days: dict[str | None, dt.date | None] = {None: None}
+        credits: list[tuple[Billed, str]] = []
+        days: dict[Any, dt.date | None] = {None: None}
         for kind, key, sid, start, end, data, number in journal.billed_spans(live=live):
             if kind == "credit":
                 credits.append((Billed(kind, key, json.loads(data)), number))
                 continue
             service, _, day = key.rpartition("/")
-            if not (type(sid) in _TEXT and type(start) in _TEXT and type(end) in _TEXT):
-                plain = False
-                odd_keys.append(key)
-                continue
             first = days[day] if day in days else days.setdefault(day, _date(day))
             if first is None or (sid is not None and sid != service) \
                     or (start is not None and start != day):
-                odd |= {service, sid or service}
                 odd_keys.append(key)
                 continue
             last = days[end] if end in days else days.setdefault(end, _date(end))
             spans[service].append((first, last or first, key))
-        return cls(spans, credits, frozenset(odd), odd_keys, plain)
-
-
-_TEXT = (str, type(None))
+        return cls(spans, journal.billed_periods(odd_keys), credits)
 
 
 def _services_billed_by(journal: Journal, numbers: Iterable[str]) -> set[str]:
