@@ -914,6 +914,13 @@ class Journal:
         return [ActionRecord(*row) for row in self._rows(query + " ORDER BY key",
                                                          (kind, state) if state else (kind,))]
 
+    def reminded_stages(self) -> list[tuple[str, str]]:
+        """(invoice number, stage) of every reminder stage sent for an invoice still in the
+        workbook (`reminder/INV-…/STAGE`, done)."""
+        return [(number, key.rsplit("/", 1)[-1]) for key, number in self._rows(
+            "SELECT key, invoice_number FROM actions WHERE kind = 'reminder' AND state = 'done' "
+            "AND archived = 0")]
+
     def action_details(self, kind: str, state: str | None = None, live: bool = False
                        ) -> dict[str, str]:
         """key → detail of the actions of one kind (in one state; `live`: not of a payment
