@@ -219,6 +219,7 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
     covered: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
     for sid, group in services.items():
         summary, spans = summaries.get(sid), live.spans.get(sid, [])
+        ranges = [(start, end) for start, end, _ in spans]
         if summary is not None:
             ends = credit_ends.get(sid, {})
             materialized = chain(shown.get(sid, ()), (key for _, _, key in spans))
@@ -233,13 +234,12 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
                 covered[sid] = summary.ranges
             continue
         days_only.add(sid)
-        ranges = [(start, end) for start, end, _ in spans]
+        # with the summary's last period (kept whole, as `lasts`), the very list of days the
+        # planner would have sorted from the periods
         if summary is not None:
-            covered[sid] = (*summary.ranges, *ranges)  # the very list the planner would sort
+            covered[sid] = (*summary.ranges, *ranges)
         elif ranges:
             covered[sid] = tuple(ranges)
-    lasts = {s.last.key: s.last for sid, s in summaries.items()
-             if s.last is not None and sid not in days_only}
     rows = [*credit_rows, *live.odd, *journal.billed_periods(
         key for sid in services.keys() - days_only for _, _, key in live.spans.get(sid, ()))]
     rows += [(Billed("charge", key, {}), "") for key in journal.billed_keys(
