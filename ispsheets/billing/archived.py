@@ -212,8 +212,6 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
         shown.setdefault(_service_of(key), set()).add(key)
     rows_read = {sid for billed, _ in extra for sid in (
         _service_of(billed.key), str(billed.data.get("service_id") or ""))}
-    rows_read |= {named for sid, s in summaries.items() if s.last is not None
-                  and s.last.service_id != sid for named in (sid, s.last.service_id)}
     detailed = set(reopened)
     days_only: set[str] = set()
     covered: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
@@ -226,16 +224,14 @@ def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str
             if any(needs_rows(summary, s, ends, materialized) for s in group):
                 detailed.add(sid)
                 continue
-            if summary.last is not None:
-                spans = [*spans, (summary.last.start, summary.last.end, summary.last.key)]
         if sid in rows_read or sid in reopened or not all(
                 _days_only(s, spans, credited) for s in group):
             if summary is not None:
                 covered[sid] = summary.ranges
             continue
         days_only.add(sid)
-        # with the summary's last period (kept whole, as `lasts`), the very list of days the
-        # planner would have sorted from the periods
+        # with the summary's last period (kept whole, as `lasts`: the planner weighs it as
+        # before), the very list of days the planner would have sorted from the periods
         if summary is not None:
             covered[sid] = (*summary.ranges, *ranges)
         elif ranges:
