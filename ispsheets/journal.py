@@ -658,6 +658,31 @@ class Journal:
             "JOIN billed AS b ON b.invoice_number = i.number "
             "WHERE i.archived = 0")
 
+    def billed_spans(self, *, live: bool) -> list[tuple[Any, ...]]:
+        """The period and credit rows (of the invoices not in the archive, or of all), light:
+        `(kind, key, service_id, start, end, credit data, invoice number)`, a period's
+        service_id, start and end as its JSON holds them (not the rest of it), a credit's
+        JSON text whole (None for a period). One pass over the live invoices' rows through
+        their index: the invoices first, then the rows each billed."""
+        source = ("invoices AS i CROSS JOIN billed AS b ON b.invoice_number = i.number "
+                  "WHERE i.archived = 0 AND" if live else "billed AS b WHERE")
+        period = "CASE b.kind WHEN 'period' THEN json_extract(b.data, '$.{}') END"
+        return self._rows(
+            f"SELECT b.kind, b.key, {period.format('service_id')}, {period.format('start')}, "
+            f"{period.format('end')}, CASE b.kind WHEN 'credit' THEN b.data END, "
+            f"b.invoice_number FROM {source} b.kind IN ('period', 'credit')")
+
+    def billed_periods(self, keys: Iterable[str]) -> list[tuple[Billed, str]]:
+        """The billed periods of these keys, whole (those the journal has), with their invoice
+        numbers: a lookup each through the primary key, in one query."""
+        rows = self._with_wanted(keys, (
+            "SELECT b.kind, b.key, b.data, b.invoice_number FROM temp.wanted w "
+            "JOIN billed b ON b.kind = 'period' AND b.key = w.key"))
+        with paused_gc():
+            return [(Billed(k, key, data), number)
+                    for (k, key, _, number), data in zip(rows, _loads_all(r[2] for r in rows),
+                                                         strict=True)]
+
     def billed_by(self, numbers: Iterable[str]) -> list[tuple[Billed, str]]:
         """What these invoices billed."""
         result: list[tuple[Billed, str]] = []
@@ -694,14 +719,12 @@ class Journal:
 
     def archived_billed_of(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         """key → data of these keys of the summary (those it has)."""
-        result: dict[str, Any] = {}
-        for chunk in _chunks(list(set(keys))):
-            rows = self._rows("SELECT key, data FROM archived_billed WHERE kind = ? AND key IN "
-                              f"({','.join('?' * len(chunk))})", [kind, *chunk])
-            with paused_gc():
-                result.update(zip((r[0] for r in rows), _loads_all(r[1] for r in rows),
-                                  strict=True))
-        return result
+        assert kind.isidentifier(), kind  # a word of the code's, written into the query
+        rows = self._with_wanted(keys, (
+            "SELECT a.key, a.data FROM temp.wanted w "
+            f"JOIN archived_billed a ON a.kind = '{kind}' AND a.key = w.key"))
+        with paused_gc():
+            return dict(zip((r[0] for r in rows), _loads_all(r[1] for r in rows), strict=True))
 
     def drop_archived_billed(self, kind: str, keys: Iterable[str]) -> None:
         with self.transaction() as db:
@@ -931,6 +954,13 @@ class Journal:
                  + (" AND archived = 0" if live else ""))
         return [ActionRecord(*row) for row in self._rows(query + " ORDER BY key",
                                                          (kind, state) if state else (kind,))]
+
+    def reminded_stages(self) -> list[tuple[str, str]]:
+        """(invoice number, stage) of every reminder stage sent for an invoice still in the
+        workbook (`reminder/INV-…/STAGE`, done)."""
+        return [(number, key.rsplit("/", 1)[-1]) for key, number in self._rows(
+            "SELECT key, invoice_number FROM actions WHERE kind = 'reminder' AND state = 'done' "
+            "AND archived = 0")]
 
     def action_details(self, kind: str, state: str | None = None, live: bool = False
                        ) -> dict[str, str]:

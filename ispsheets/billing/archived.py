@@ -21,9 +21,11 @@ end date changed (the warning names the credited period), or that a restored inv
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from ispsheets.billing.invoicing import BilledPeriod, BilledState
@@ -165,60 +167,141 @@ def needs_rows(summary: ArchivedService, service: Service,
     if first is not None and first < first_billable_day(service.start_date,
                                                         service.billed_through):
         return True  # the warning for days billed before the service's (new) start
+    if not credit_ends:
+        return False
     shown = set(materialized)
     return any(credited != end and key not in shown for key, credited in credit_ends.items())
 
 
 def billed_state(journal: Journal, book: Book, extra: Iterable[tuple[Billed, str]] = (),
                  extra_voided: Iterable[str] = ()) -> BilledState:
-    """What was billed, as `BilledState.from_billed(journal.billed(), ...)` has it, reading the
-    live invoices' rows, the archive's summary and only the few rows the summary cannot stand
-    for. A journal with archived invoices not yet summarized, or with no summary at all
-    (nothing archived: one scan of its rows is faster than the join), is read whole.
+    """What was billed, as `BilledState.from_billed(journal.billed(), ...)` has it for the
+    planner, reading the live invoices' rows, the archive's summary and only the few rows the
+    summary cannot stand for. A journal with archived invoices not yet summarized, or with no
+    summary at all, is read whole (as below, with no summary standing for any of it).
+
+    Most services' billed periods can tell the planner nothing but which days they billed
+    (`_days_only`): those are read as days (`BilledState.covered`, as archived ones are), the
+    same days the planner would have from the periods, and nothing more of them is read. The
+    other services' periods are read whole.
 
     `extra`: rows that are not the journal's billed rows (waived periods), read after them.
     """
     next_seq = journal.peek_seq("invoice")
     extra = list(extra)
-    if journal.unfrozen_archived() or not journal.has_archived_billed():
-        return BilledState.from_billed([*journal.billed(), *extra], next_seq,
-                                       [*journal.voided_numbers(), *extra_voided])
-    service_ids = {s.service_id for s in book.services}
-    reopened = _services_billed_by(journal, journal.reopened_numbers())
-    summaries = {sid: ArchivedService.from_data(data) for sid, data in
-                 journal.archived_billed_of(SERVICE, service_ids - reopened).items()}
+    whole = bool(journal.unfrozen_archived()) or not journal.has_archived_billed()
+    services: dict[str, list[Service]] = defaultdict(list)
+    for service in book.services:
+        services[service.service_id].append(service)
+    reopened = set() if whole else _services_billed_by(journal, journal.reopened_numbers())
+    summaries = {} if whole else {
+        sid: ArchivedService.from_data(data) for sid, data in
+        journal.archived_billed_of(SERVICE, services.keys() - reopened).items()}
+    live = _LiveRows.read(journal, live=not whole)
+    credit_rows = [(Billed("credit", key, {"end_date": _iso(end)}), "")
+                   for summary in summaries.values()
+                   for key, end in (summary.credits or {}).items()]
+    credit_rows += live.credits
+    credited = BilledState().with_billed(credit_rows)  # the credits, as the state has them
+    credit_ends: dict[str, dict[str, dt.date]] = {}
+    for key, end in credited.credit_ends.items():
+        credit_ends.setdefault(_service_of(key), {})[key] = end
     lasts = {s.last.key: s.last for s in summaries.values() if s.last is not None}
-    rows: list[tuple[Billed, str]] = []
-    for summary in summaries.values():
-        rows += [(Billed("credit", key, {"end_date": _iso(end)}), "")
-                 for key, end in (summary.credits or {}).items()]
-    rows += journal.billed_live()
+    shown: dict[str, set[str]] = {}  # period keys by service, as rows show them (and `spans`)
+    for key in [*lasts, *(b.key for b, _ in [*live.odd, *extra] if b.kind == "period")]:
+        shown.setdefault(_service_of(key), set()).add(key)
+    rows_read = {sid for billed, _ in extra for sid in (
+        _service_of(billed.key), str(billed.data.get("service_id") or ""))}
+    detailed = set(reopened)
+    days_only: set[str] = set()
+    covered: dict[str, tuple[tuple[dt.date, dt.date], ...]] = {}
+    for sid, group in services.items():
+        summary, spans = summaries.get(sid), live.spans.get(sid, [])
+        ranges = [(start, end) for start, end, _ in spans]
+        if summary is not None:
+            ends = credit_ends.get(sid, {})
+            materialized = chain(shown.get(sid, ()), (key for _, _, key in spans))
+            if any(needs_rows(summary, s, ends, materialized) for s in group):
+                detailed.add(sid)
+                continue
+        if sid in rows_read or sid in reopened or not all(
+                _days_only(s, spans, credited) for s in group):
+            if summary is not None:
+                covered[sid] = summary.ranges
+            continue
+        days_only.add(sid)
+        # with the summary's last period (kept whole, as `lasts`: the planner weighs it as
+        # before), the very list of days the planner would have sorted from the periods
+        if summary is not None:
+            covered[sid] = (*summary.ranges, *ranges)
+        elif ranges:
+            covered[sid] = tuple(ranges)
+    rows = [*credit_rows, *live.odd, *journal.billed_periods(
+        key for sid in services.keys() - days_only for _, _, key in live.spans.get(sid, ()))]
     rows += [(Billed("charge", key, {}), "") for key in journal.billed_keys(
         "charge", (c.charge_id for c in book.charges if c.charge_id))]
-    rows += [(Billed("setup", key, {}), "") for key in journal.billed_keys("setup", service_ids)]
+    rows += [(Billed("setup", key, {}), "") for key in journal.billed_keys("setup", services)]
     rows += extra
-    shown: dict[str, set[str]] = defaultdict(set)
-    for key in lasts:
-        shown[_service_of(key)].add(key)
-    credit_ends: dict[str, dict[str, dt.date]] = defaultdict(dict)
-    for billed, _ in rows:
-        if billed.kind == "period":
-            shown[_service_of(billed.key)].add(billed.key)
-        elif billed.kind == "credit" and (end := _date(billed.data.get("end_date"))):
-            credit_ends[_service_of(billed.key)][billed.key] = end
-    detailed = reopened | {
-        s.service_id for s in book.services if s.service_id in summaries
-        and needs_rows(summaries[s.service_id], s, credit_ends[s.service_id],
-                       shown[s.service_id])}
     if detailed:
         rows += [*journal.billed_of_services(detailed), *extra]
     numbers = {number for billed, number in rows if billed.kind == "period"}
     numbers |= {p.invoice_number for p in lasts.values()}
     numbers |= {c.invoice_number for c in book.charges if c.invoice_number}
     voided = {*journal.voided_among(numbers), *extra_voided}  # all the planner asks about
-    covered = {sid: s.ranges for sid, s in summaries.items() if sid not in detailed}
     return BilledState(lasts, next_seq=next_seq, voided=frozenset(voided),
                        covered=covered).with_billed(rows)
+
+
+Span = tuple[dt.date, dt.date, str]  # a billed period's first and last day, and its key
+
+
+def _days_only(service: Service, spans: Iterable[Span], credited: BilledState) -> bool:
+    """Can these billed periods of `service` tell the planner nothing but their days? None
+    was billed before the service's first billable day (a warning), none can be credited days
+    after the service's end date (a credit line), and none was credited to another end (a
+    warning)."""
+    first = first_billable_day(service.start_date, service.billed_through)
+    end = service.end_date
+    for start, last, key in spans:
+        if start < first:
+            return False
+        if key in credited.credits:
+            if credited.credit_ends.get(key, end) != end:
+                return False
+        elif end is not None and last > end:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _LiveRows:
+    """The billed periods and credits of the live invoices (or of all). A period whose row
+    says what its key says (`SERVICE/DAY`) is read as its days (`Span`); one that says
+    otherwise (a journal edited by hand) is read whole: the planner sees it as it is."""
+
+    spans: Mapping[str, list[Span]]  # service_id → its periods
+    odd: list[tuple[Billed, str]]  # the other periods, whole
+    credits: list[tuple[Billed, str]]  # whole
+
+    @classmethod
+    def read(cls, journal: Journal, *, live: bool) -> _LiveRows:
+        spans: dict[str, list[Span]] = defaultdict(list)
+        odd_keys: list[str] = []
+        credits: list[tuple[Billed, str]] = []
+        days: dict[Any, dt.date | None] = {None: None}
+        for kind, key, sid, start, end, data, number in journal.billed_spans(live=live):
+            if kind == "credit":
+                credits.append((Billed(kind, key, json.loads(data)), number))
+                continue
+            service, _, day = key.rpartition("/")
+            first = days[day] if day in days else days.setdefault(day, _date(day))
+            if first is None or (sid is not None and sid != service) \
+                    or (start is not None and start != day):
+                odd_keys.append(key)
+                continue
+            last = days[end] if end in days else days.setdefault(end, _date(end))
+            spans[service].append((first, last or first, key))
+        return cls(spans, journal.billed_periods(odd_keys), credits)
 
 
 def _services_billed_by(journal: Journal, numbers: Iterable[str]) -> set[str]:

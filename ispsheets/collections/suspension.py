@@ -122,7 +122,9 @@ def plan_suspensions(invoices: Sequence[Invoice], clients: Sequence[Client], tod
         return (found, total) if owes else ([], total)
 
     suspend, reconnect, released = [], [], []
-    for client in sorted(clients, key=lambda c: natural_key(c.client_id)):
+    # only a client with invoices past the threshold or suspended by the tool has anything to do
+    concerned = (c for c in clients if c.client_id in late or c.client_id in tool_suspended)
+    for client in sorted(concerned, key=lambda c: natural_key(c.client_id)):
         cid = client.client_id
         found, total = overdue(cid)
         made = tool_suspended.get(cid)

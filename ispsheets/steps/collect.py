@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from ispsheets.book.records import Client
+from ispsheets.book.records import Client, Invoice
 from ispsheets.collections.holds import held_clients
 from ispsheets.collections.late_fees import plan_late_fees
+from ispsheets.collections.overdue import balance_of
 from ispsheets.collections.provisioning import render_command
 from ispsheets.collections.reminders import ReminderNotice, plan_reminders
 from ispsheets.collections.suspension import (
@@ -109,13 +111,20 @@ def untold_fees(cycle: Cycle) -> dict[str, list[UntoldFee]]:
     return fees
 
 
+def owing(cycle: Cycle) -> list[Invoice]:
+    """The invoices with anything left to pay: all that reminders, late fees and suspensions
+    look at (the client's overall balance comes from the allocation)."""
+    return [invoice for invoice in cycle.invoices if balance_of(invoice) > 0]
+
+
 def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]],
-              holds: Holds | None = None) -> None:
+              holds: Holds | None = None, invoices: Sequence[Invoice] | None = None) -> None:
     sent: dict[str, set[str]] = defaultdict(set)
-    for action in cycle.journal.actions("reminder", "done", live=True):
-        sent[action.invoice_number].add(action.key.rsplit("/", 1)[-1])
+    for number, stage in cycle.journal.reminded_stages():
+        sent[number].add(stage)
     assert cycle.allocation is not None
-    notices = plan_reminders(cycle.invoices, cycle.book.clients, cycle.today,
+    notices = plan_reminders(owing(cycle) if invoices is None else invoices,
+                             cycle.book.clients, cycle.today,
                              cycle.config.collections.reminders,
                              cycle.config.collections.reminder_min_balance,
                              {k: frozenset(v) for k, v in sent.items()},
@@ -153,10 +162,12 @@ def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[UntoldFee])
     cycle.report.counts["reminders sent"] += 1
 
 
-def late_fees(cycle: Cycle, holds: Holds | None = None) -> None:
+def late_fees(cycle: Cycle, holds: Holds | None = None,
+              invoices: Sequence[Invoice] | None = None) -> None:
     """Add the late fees due as Charges rows, each with its email queued."""
     assert cycle.allocation is not None
-    fees = plan_late_fees(cycle.invoices, cycle.book.clients, cycle.today,
+    fees = plan_late_fees(owing(cycle) if invoices is None else invoices,
+                          cycle.book.clients, cycle.today,
                           cycle.config.collections, _done(cycle, "late_fee"),
                           balances=cycle.allocation.client_balances,
                           currency=cycle.config.currency)
@@ -243,13 +254,15 @@ def reconnect(cycle: Cycle, plan: Reconnect, client: Client) -> None:
     cycle.report.counts["clients reconnected"] += 1
 
 
-def suspensions(cycle: Cycle, holds: Holds | None = None) -> None:
+def suspensions(cycle: Cycle, holds: Holds | None = None,
+                invoices: Sequence[Invoice] | None = None) -> None:
     assert cycle.allocation is not None
     tool_suspended = {cid: ToolSuspension(cid, key, day)
                       for cid, (key, day) in cycle.journal.suspensions().items()}
     done = (_done(cycle, "suspend") | _done(cycle, "suspend_covered")
             | _done(cycle, "reconnect"))
-    plan = plan_suspensions(cycle.invoices, cycle.book.clients, cycle.today,
+    plan = plan_suspensions(owing(cycle) if invoices is None else invoices,
+                            cycle.book.clients, cycle.today,
                             cycle.config.collections, tool_suspended, done,
                             balances=cycle.allocation.client_balances)
     clients = cycle.book.client_map()
@@ -323,8 +336,9 @@ def run_effects(cycle: Cycle) -> None:
 
 def collect(cycle: Cycle) -> None:
     holds = Holds(held_clients(cycle.book.skipped, cycle.book.clients))
-    late_fees(cycle, holds)
-    reminders(cycle, untold_fees(cycle), holds)
-    suspensions(cycle, holds)
+    invoices = owing(cycle)  # (collections change no invoice)
+    late_fees(cycle, holds, invoices)
+    reminders(cycle, untold_fees(cycle), holds, invoices)
+    suspensions(cycle, holds, invoices)
     holds.tell(cycle)
     run_effects(cycle)
