@@ -16,6 +16,7 @@ import datetime as dt
 import email
 import email.policy
 import os
+import shutil
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -198,3 +199,16 @@ class Business:
     def mails_to(self, client_id: str) -> list[Mail]:
         address = self.clients()[client_id].emails[0]
         return [m for m in self.mails() if address in m.to]
+
+
+def twin(business: Business, folder: Path) -> Business:
+    """A copy of `business` (workbook, journal, outbox, everything) in `folder`."""
+    shutil.copytree(business.folder, folder)
+    copy = Business(folder)
+    copy.reload_config()
+    return copy
+
+
+def outbox_bytes(business: Business) -> dict[str, bytes]:
+    """Every email of the outbox, by file name."""
+    return {p.name: p.read_bytes() for p in (business.folder / "outbox").glob("*.eml")}

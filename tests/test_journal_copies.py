@@ -22,6 +22,8 @@ from ispsheets.journal import Journal, JournalUnreadable
 from ispsheets.journal_copies import prune_journal_copies, start_journal_copy
 from ispsheets.journal_seal import FULL_CHECK_EVERY_S, seal_path, still_sealed, write_seal
 from tests.scenario import Business, row
+from tests.scenario import outbox_bytes as _outbox
+from tests.scenario import twin as _copy
 from tests.test_cli_commands import ispsheets
 
 D = Decimal
@@ -51,17 +53,6 @@ def shop(tmp_path_factory) -> Business:
         business.pay("C1", "1.00", day, payment_id=f"P{n}")
         assert business.run(day).exit_code == 0
     return business
-
-
-def _copy(business: Business, folder: Path) -> Business:
-    shutil.copytree(business.folder, folder)
-    twin = Business(folder)
-    twin.reload_config()
-    return twin
-
-
-def _outbox(business: Business) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (business.folder / "outbox").glob("*.eml")}
 
 
 # -- copies ------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from ispsheets.book.xlsx_generation import read_generation
 from ispsheets.journal import Journal
 from ispsheets.runner import RunOptions, run
 from tests.scenario import Business, row
+from tests.scenario import outbox_bytes as _outbox
+from tests.scenario import twin as _copy
 from tests.test_cli_commands import ispsheets
 
 D = Decimal
@@ -72,17 +74,6 @@ def played(tmp_path_factory) -> Business:
     assert business.activity("client_reconnected")
     assert business.clients()["NEVER"].status == "suspended"
     return business
-
-
-def _copy(business: Business, folder: Path) -> Business:
-    shutil.copytree(business.folder, folder)
-    twin = Business(folder)
-    twin.reload_config()
-    return twin
-
-
-def _outbox(business: Business) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in (business.folder / "outbox").glob("*.eml")}
 
 
 def _journal(business: Business) -> Path:
