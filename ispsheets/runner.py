@@ -215,7 +215,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
     """The cycle; returns what it did. Never raises for bad rows: they become problems."""
     report = RunReport(currency=config.currency)
     try:
-        backend: Backend = open_backend(config)
+        backend: Backend = open_backend(config, keep_cache=not options.dry_run)
         never = unwritable(backend) if options.write else None
         if never is not None:  # stop before anything the workbook could never show
             return report.fail(ExitCode.BAD_CONFIG, never)

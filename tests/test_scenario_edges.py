@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from ispsheets.book.backend import TAB_CACHE
 from ispsheets.book.changes import ChangeSet, SetCell
 from tests.scenario import Business, row
 
@@ -76,11 +77,15 @@ def test_dry_run_touches_neither_the_workbook_nor_the_journal_nor_the_outbox(tmp
     business.run(NOV_30)
     business.pay("A", "10.00", dt.date(2026, 12, 20))
     journal = tmp_path / "ispsheets.db"
+    cache = tmp_path / TAB_CACHE
+    kept = {p.relative_to(cache): _digest(p) for p in cache.rglob("*") if p.is_file()}
+    assert kept  # the real run kept what it read
     before = (_digest(business.workbook), _digest(journal), len(business.mails()))
     report = business.run(dt.date(2026, 12, 31), dry_run=True)
     assert report.issued and report.counts["payments applied"] == 1
     assert ("email", "A", "invoice INV-00002 to a@x.example") in report.plan
     assert (_digest(business.workbook), _digest(journal), len(business.mails())) == before
+    assert {p.relative_to(cache): _digest(p) for p in cache.rglob("*") if p.is_file()} == kept
     assert not (tmp_path / "reports" / "ispsheets-report-2026-12-31.xlsx").exists()
 
 

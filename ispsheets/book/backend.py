@@ -156,13 +156,14 @@ def google_sheet_backend(config: Config) -> Backend:
                                             config.workbook.backups, account))
 
 
-def open_backend(config: Config) -> Backend:
-    """The backend config.yaml names."""
+def open_backend(config: Config, *, keep_cache: bool = True) -> Backend:
+    """The backend config.yaml names; `keep_cache=False` (a dry run, which touches no file)
+    reads every tab from the workbook and keeps none in the tab cache."""
     if config.workbook.google_sheet:
         return google_sheet_backend(config)
     path = config.workbook_path
     return XlsxBackend(path, path.parent / "backups", config.workbook.backups,
-                       cache_dir=config.journal_path.parent / TAB_CACHE)
+                       cache_dir=config.journal_path.parent / TAB_CACHE if keep_cache else None)
 
 
 __all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend",
