@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from ispsheets.book import parse, xlsx_generation
+from ispsheets.book import parse, xlsx_compact, xlsx_generation
 from ispsheets.book.changes import (
     AppendRow,
     ChangeSet,
@@ -389,6 +389,7 @@ class _Edit:
         self.now = now
         self.book = Workbook(package)
         strings_part = self.book.related("sharedStrings")
+        self.strings_part = strings_part if strings_part and package.has(strings_part) else None
         self.strings = SharedStrings(package.read(strings_part)
                                      if strings_part and package.has(strings_part) else None)
         self.styles_part = self.book.related("styles")
@@ -400,15 +401,22 @@ class _Edit:
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
+        # A write that deletes rows holds its rewritten sheets back until the shared strings
+        # their texts leave unused are dropped (`xlsx_compact`): part → new content.
+        self.held: dict[str, list[bytes | memoryview]] | None = None
 
     def apply(self, changes: ChangeSet, generation: int | None = None) -> WriteTally:
         try:
             formulas_removed = False
             groups = list(_group(changes).values())
+            if changes.deletes and self.strings_part is not None:
+                self.held = {}
             for number, changes_of_tab in enumerate(groups):
                 if number + 1 < len(groups):
                     self._read_ahead(groups[number + 1])
                 formulas_removed |= self._apply_tab(changes_of_tab)
+            if self.held is not None:
+                self._compact_strings(self.held)
             if formulas_removed:
                 self.book.drop_calc_chain()
             self.book.recalculate_on_load()
@@ -484,6 +492,9 @@ class _Edit:
             raise
         if not (sheet.changes or sheet.new_rows or sheet.header_adds or sheet.deleted):
             self.members.pop(found.part, None)
+        elif self.held is not None:
+            self.writes = True
+            self.held[found.part] = outcome.pieces
         else:
             self.writes = True
             self._store(found.part, outcome.pieces)
@@ -499,6 +510,31 @@ class _Edit:
                                        patch.last_row_after, patch.appended_columns).items():
             self._store(part, [table])
         return bool(patch.formulas_removed)
+
+    def _compact_strings(self, held: dict[str, list[bytes | memoryview]]) -> None:
+        """Drop the shared strings no cell of any sheet uses once rows are deleted (when
+        most of the table is unused: `xlsx_compact`), then store the held sheets."""
+        package, part = self.package, self.strings_part
+        folders = xlsx_compact.SHEET_FOLDERS
+        sheets = dict.fromkeys([*(s.part for s in self.book.sheets),
+                                *(n for n in package.names if folders.search(n))])
+        new = {name: b"".join(pieces) for name, pieces in held.items()}
+        held.clear()
+        compaction, found = None, {}
+        if part is not None and not any(xlsx_compact.REVISIONS.search(n) for n in package.names):
+            found = {name: xlsx_compact.references(new[name] if name in new
+                                                   else package.read(name))
+                     for name in sheets if name in new or package.has(name)}
+            compaction = xlsx_compact.plan(package.read(part), found.values())
+        if compaction is not None:
+            for name, refs in found.items():
+                if refs and max(refs) >= compaction.first_moved:
+                    new[name] = xlsx_compact.renumbered(
+                        new[name] if name in new else package.read(name), compaction)
+            self._store(part, [compaction.table])
+            self.writes = True
+        for name, xml in new.items():
+            self._store(name, [xml])
 
     def _patch(self, xml: bytes, tab: Tab | None, wanted: list[str], changes: _TabChanges,
                normalise: bool) -> tuple[Sheet, _Outcome]:

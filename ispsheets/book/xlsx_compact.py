@@ -1,0 +1,106 @@
+"""Drop the shared strings no cell uses any more, when a write has deleted rows.
+
+The archive moves rows out of the workbook, but their texts stay in `xl/sharedStrings.xml`, so
+the table grows with years of history and every run reads all of it. A write that deletes rows
+keeps only the items some cell of some sheet still references, in their old order and byte for
+byte (rich text too), renumbers the references in every sheet and sets `count`/`uniqueCount`.
+
+Planned only, never guessed: anything this module cannot account for (a cell typed `s` whose
+value it cannot read, a reference past the table, revision logs that also point into the table,
+a table it cannot split) leaves the table and every sheet exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+# Compact when more than this share of the table's items are used by no cell: a compaction
+# rewrites the sheets whose references move, which is worth it only once the table is mostly
+# history (at most twice the size it needs, and a compaction at most every few archive runs).
+UNUSED_SHARE = 0.5
+
+_SI = re.compile(rb"<(?:\w+:)?si\b(?:[^>]*?/>|[^>]*>.*?</(?:\w+:)?si\s*>)", re.DOTALL)
+_SI_OPEN = re.compile(rb"<(?:\w+:)?si[\s>/]")
+_SST = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
+_COUNT = re.compile(rb'(\s(count|uniqueCount)\s*=\s*)(?:"[^"]*"|\'[^\']*\')')
+# A shared-string cell: its start tag (any attribute order) and its value.
+_S_CELL = re.compile(rb"(<(?:\w+:)?c\s[^>]*?\bt\s*=\s*[\"']s[\"'][^>]*?(?<!/)>\s*"
+                     rb"<(?:\w+:)?v>)\s*(\d+)\s*(</(?:\w+:)?v>)")
+_S_TAG = re.compile(rb"<(?:\w+:)?c\s[^>]*?\bt\s*=\s*[\"']s[\"'][^>]*(?<!/)>")
+SHEET_FOLDERS = re.compile(r"(?:^|/)(?:worksheets|macrosheets|dialogsheets)/[^/]+\.xml$")
+REVISIONS = re.compile(r"(?:^|/)revisions/")  # shared-workbook logs index the table too
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """The new table, and each referenced index's new number."""
+
+    table: bytes
+    renumber: Mapping[int, int]
+    first_moved: int  # the lowest index whose number changes: sheets below it stay as they are
+
+
+def references(xml: bytes) -> list[int] | None:
+    """Every shared-string index the sheet's cells reference; None if some `t="s"` cell's
+    value cannot be read (then nothing may be renumbered)."""
+    found = [int(m.group(2)) for m in _S_CELL.finditer(xml)]
+    if len(found) != len(_S_TAG.findall(xml)):
+        return None
+    return found
+
+
+def plan(table: bytes, sheets: Iterable[list[int] | None]) -> Compaction | None:
+    """The compacted table for the sheets' references (`references` of each), or None when
+    it is not worth doing (few unused items) or not safe (see the module's docstring)."""
+    items = list(_SI.finditer(table))
+    if not items or len(items) != len(_SI_OPEN.findall(table)):
+        return None
+    used: set[int] = set()
+    count = 0
+    for found in sheets:
+        if found is None:
+            return None
+        used.update(found)
+        count += len(found)
+    if used and max(used) >= len(items):
+        return None
+    if len(items) - len(used) <= UNUSED_SHARE * len(items):
+        return None
+    kept = sorted(used)
+    renumber = {old: new for new, old in enumerate(kept)}
+    first_moved = next((old for old, new in renumber.items() if old != new), len(items))
+    head = table[:items[0].start()]
+    tail = table[items[-1].end():]
+    body = b"".join(items[old].group(0) for old in kept)
+    return Compaction(_counted(head, count, len(kept)) + body + tail, renumber, first_moved)
+
+
+def _counted(head: bytes, count: int, unique: int) -> bytes:
+    """The table's head with its `<sst>` tag's count and uniqueCount set."""
+    tag = _SST.search(head)
+    if tag is None:
+        return head
+    values = {b"count": count, b"uniqueCount": unique}
+    text = tag.group(0)
+    seen: set[bytes] = set()
+
+    def replace(m: re.Match[bytes]) -> bytes:
+        seen.add(m.group(2))
+        return m.group(1) + b'"' + str(values[m.group(2)]).encode() + b'"'
+
+    text = _COUNT.sub(replace, text)
+    missing = b"".join(b" " + name + b'="' + str(value).encode() + b'"'
+                       for name, value in values.items() if name not in seen)
+    if missing:
+        end = len(text) - (2 if text.endswith(b"/>") else 1)
+        text = text[:end] + missing + text[end:]
+    return head[:tag.start()] + text + head[tag.end():]
+
+
+def renumbered(xml: bytes, compaction: Compaction) -> bytes:
+    """The sheet with its shared-string references renumbered."""
+    renumber = compaction.renumber
+    return _S_CELL.sub(lambda m: m.group(1) + str(renumber[int(m.group(2))]).encode()
+                       + m.group(3), xml)

@@ -1,0 +1,158 @@
+"""A write that deletes rows drops the shared strings no cell uses any more (`xlsx_compact`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow
+from ispsheets.book.reader import read_xlsx
+from ispsheets.book.xlsx_backend import apply_changes
+
+NOW = dt.datetime(2026, 1, 1)
+STRINGS = "xl/sharedStrings.xml"
+_SI = re.compile(rb"<si>.*?</si>|<si/>", re.DOTALL)
+_REF = re.compile(rb'<c [^>]*?t="s"[^>]*>\s*<v>(\d+)</v>')
+
+
+def _write(path: Path, changes: ChangeSet):
+    return apply_changes(path, changes, backup_dir=path.parent / "b", keep_backups=1,
+                         expected_fingerprint=None, now=NOW)
+
+
+def _member(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as package:
+        return package.read(name)
+
+
+def _sheets(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as package:
+        return {n: package.read(n) for n in package.namelist() if n.startswith("xl/worksheets/")
+                and n.endswith(".xml")}
+
+
+def _cells(path: Path) -> dict[str, list[list[object]]]:
+    """Every cell of every sheet, as openpyxl reads it (rich text as its runs)."""
+    book = openpyxl.load_workbook(path, rich_text=True)
+    return {ws.title: [[repr(c.value) for c in row] for row in ws.iter_rows()]
+            for ws in book.worksheets}
+
+
+RICH_PARTS = ("plain ", {"bold": True, "font_color": "red"}, "bold red", " tail")
+OLD_RICH_PARTS = ({"italic": True}, "old", " italic note")
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    """A workbook xlsxwriter writes (every text a shared string; openpyxl here writes inline
+    strings): 20 payments, each with texts of its own and the first and last with rich text,
+    and a Notes tab sharing texts with the kept rows."""
+    path = tmp_path / "isp.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    formats: dict[str, object] = {}
+
+    def rich(ws, row: int, col: int, parts: tuple) -> None:
+        out = [wb.add_format(p) if isinstance(p, dict) else p for p in parts]
+        ws.write_rich_string(row, col, *out)
+
+    pay = wb.add_worksheet("Payments")
+    pay.write_row(0, 0, ["payment_id", "date", "client_id", "amount", "method", "reference",
+                         "invoice_number", "applied_to"])
+    formats["date"] = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for i in range(1, 21):
+        pay.write_row(i, 0, [f"P{i}"])
+        pay.write_datetime(i, 1, dt.datetime(2025, 1, i), formats["date"])
+        pay.write_row(i, 2, ["C1", i, "cash", f"ref-{i}", f"INV-{i}"])
+        if i in (1, 20):
+            rich(pay, i, 7, OLD_RICH_PARTS if i == 1 else RICH_PARTS)
+        else:
+            pay.write_string(i, 7, f"memo {i}")
+    notes = wb.add_worksheet("Notes")
+    notes.write_row(0, 0, ["C1"])
+    rich(notes, 0, 1, RICH_PARTS)
+    notes.write_row(0, 2, ["P20", "only in notes"])
+    notes.write_row(1, 0, ["ref-19", "cash", "memo 18"])
+    wb.close()
+    return path
+
+
+def _delete_first(path: Path, count: int) -> ChangeSet:
+    return ChangeSet(deletes=tuple(DeleteRow("Payments", i + 1, {"payment_id": f"P{i}"})
+                                   for i in range(1, count + 1)))
+
+
+def _expected(before: dict, count: int) -> dict:
+    after = dict(before)
+    after["Payments"] = before["Payments"][:1] + before["Payments"][1 + count:]
+    return after
+
+
+def test_deleting_rows_drops_the_texts_no_cell_uses(book) -> None:
+    before, raw_before = _cells(book), read_xlsx(book).sheets
+    old_table = _member(book, STRINGS)
+    rich_items = [i for i in _SI.findall(old_table) if b"<r>" in i]
+    assert len(rich_items) == 2  # openpyxl wrote both rich texts into the table
+
+    written = _write(book, _delete_first(book, 17))
+
+    assert written.rows_deleted == 17
+    assert _cells(book) == _expected(before, 17)
+    raw_after = read_xlsx(book).sheets
+    assert raw_after["Payments"].rows == raw_before["Payments"].rows[:1] + \
+        raw_before["Payments"].rows[18:]
+    for name in raw_before:
+        if name != "Payments":
+            assert raw_after[name].rows == raw_before[name].rows, name
+    table = _member(book, STRINGS)
+    items = _SI.findall(table)
+    refs = [int(v) for xml in _sheets(book).values() for v in _REF.findall(xml)]
+    assert set(refs) == set(range(len(items)))  # only used items, and every one in the table
+    assert len(items) < len(_SI.findall(old_table)) / 2
+    assert f'count="{len(refs)}"'.encode() in table
+    assert f'uniqueCount="{len(items)}"'.encode() in table
+    assert rich_items[1] in items and rich_items[0] not in items  # byte for byte; old one gone
+    assert [i for i in _SI.findall(old_table) if i in items] == items  # old order kept
+
+
+def test_a_write_that_deletes_nothing_leaves_the_table_alone(book) -> None:
+    _write(book, _delete_first(book, 17))
+    table = _member(book, STRINGS)
+    _write(book, ChangeSet(appends=(AppendRow("Payments", {
+        "payment_id": "P99", "date": dt.date(2026, 1, 1), "client_id": "C9",
+        "amount": Decimal(5)}),)))
+    assert _member(book, STRINGS) == table
+    assert read_xlsx(book).sheets["Payments"].rows[-1][0] == "P99"
+
+
+def test_a_few_unused_texts_are_left_where_they_are(book) -> None:
+    table = _member(book, STRINGS)
+    before = _cells(book)
+    _write(book, _delete_first(book, 2))
+    assert _member(book, STRINGS) == table
+    assert _cells(book) == _expected(before, 2)
+
+
+def test_a_shared_string_cell_it_cannot_read_leaves_the_table_alone(book) -> None:
+    """A `t="s"` cell with a formula before its value: not the form renumbering knows."""
+    table = _member(book, STRINGS)
+    path, patched = book, book.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(patched, "w") as out:
+        notes = max(n for n in src.namelist() if n.startswith("xl/worksheets/sheet"))
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == notes:  # the Notes tab, made last
+                data = re.sub(rb'(<c r="A1"[^>]*t="s"[^>]*>)', rb'\1<f>"C1"</f>', data)
+                assert b"<f>" in data
+            out.writestr(info, data)
+    patched.replace(path)
+    before = _cells(path)
+    _write(path, _delete_first(path, 17))
+    assert _member(path, STRINGS) == table
+    assert _cells(path) == _expected(before, 17)
