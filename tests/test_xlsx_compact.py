@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from ispsheets.book import xlsx_compact
 from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.xlsx_backend import apply_changes
@@ -156,3 +157,39 @@ def test_a_shared_string_cell_it_cannot_read_leaves_the_table_alone(book) -> Non
     _write(path, _delete_first(path, 17))
     assert _member(path, STRINGS) == table
     assert _cells(path) == _expected(before, 17)
+
+
+def _table(*texts: str, attrs: str = ' count="9" uniqueCount="6"') -> bytes:
+    return (f'<?xml version="1.0"?>\n<sst xmlns="main"{attrs}>'
+            + "".join(f"<si><t>{t}</t></si>" for t in texts) + "</sst>").encode()
+
+
+def test_references_are_found_in_any_attribute_order_and_prefix() -> None:
+    sheet = (b'<x:row r="1"><x:c t="s" r="A1"><x:v>5</x:v></x:c><x:c r="B1" s="2" t="s">'
+             b'<x:v>2</x:v></x:c><x:c r="C1" t="str"><x:v>7</x:v></x:c>'
+             b'<x:c r="D1" s="1"><x:v>3</x:v></x:c></x:row>')
+    assert xlsx_compact.references(sheet) == [5, 2]
+    compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f"), [[5, 2]])
+    assert compaction is not None
+    assert compaction.table.endswith(b' count="2" uniqueCount="2"><si><t>c</t></si>'
+                                     b"<si><t>f</t></si></sst>")
+    assert xlsx_compact.renumbered(sheet, compaction) == sheet.replace(
+        b"<x:v>5</x:v>", b"<x:v>1</x:v>").replace(b"<x:v>2</x:v>", b"<x:v>0</x:v>")
+
+
+def test_only_sheets_referencing_a_moved_item_are_renumbered() -> None:
+    compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f"), [[0, 2], [0]])
+    assert compaction is not None and dict(compaction.renumber) == {0: 0, 2: 1}
+    assert compaction.moves([2]) and compaction.moves([0, 2])
+    assert not compaction.moves([0]) and not compaction.moves([])
+
+
+def test_a_table_mostly_in_use_or_a_reference_past_it_is_left_alone() -> None:
+    table = _table("a", "b", "c", "d", "e", "f")
+    assert xlsx_compact.plan(table, [[0, 1, 2]]) is None  # half unused: not worth it
+    assert xlsx_compact.plan(table, [[0], [6]]) is None  # index 6: the table has 6 items
+    assert xlsx_compact.plan(table, [[0], None]) is None  # a sheet it could not read
+    assert xlsx_compact.references(b'<c r="A1" t="s"><f>x</f><v>1</v></c>') is None
+    counted = xlsx_compact.plan(_table("a", "b", "c", attrs=""), [[2]])
+    assert counted is not None and b'<sst xmlns="main" count="1" uniqueCount="1">' in \
+        counted.table

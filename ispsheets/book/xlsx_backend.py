@@ -528,7 +528,7 @@ class _Edit:
             compaction = xlsx_compact.plan(package.read(part), found.values())
         if compaction is not None:
             for name, refs in found.items():
-                if refs and max(refs) >= compaction.first_moved:
+                if compaction.moves(refs):
                     new[name] = xlsx_compact.renumbered(
                         new[name] if name in new else package.read(name), compaction)
             self._store(part, [compaction.table])

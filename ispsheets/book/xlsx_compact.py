@@ -41,6 +41,10 @@ class Compaction:
     renumber: Mapping[int, int]
     first_moved: int  # the lowest index whose number changes: sheets below it stay as they are
 
+    def moves(self, references: list[int] | None) -> bool:
+        """Does a sheet with these references need renumbering?"""
+        return bool(references) and max(references) >= self.first_moved
+
 
 def references(xml: bytes) -> list[int] | None:
     """Every shared-string index the sheet's cells reference; None if some `t="s"` cell's
