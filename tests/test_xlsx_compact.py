@@ -13,7 +13,7 @@ import pytest
 import xlsxwriter
 
 from ispsheets.book import xlsx_compact
-from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow
+from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, SetCell
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.xlsx_backend import apply_changes
 
@@ -140,23 +140,54 @@ def test_a_few_unused_texts_are_left_where_they_are(book) -> None:
     assert _cells(book) == _expected(before, 2)
 
 
+def _repack(path: Path, edit) -> None:
+    """Rewrite the package with `edit(name, data) -> data`, plus any members it adds."""
+    patched = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(patched, "w") as out:
+        names = src.namelist()
+        for info in src.infolist():
+            out.writestr(info, edit(info.filename, src.read(info), names))
+        for name, data in edit(None, b"", names) or ():
+            out.writestr(name, data)
+    patched.replace(path)
+
+
 def test_a_shared_string_cell_it_cannot_read_leaves_the_table_alone(book) -> None:
     """A `t="s"` cell with a formula before its value: not the form renumbering knows."""
     table = _member(book, STRINGS)
-    path, patched = book, book.with_suffix(".tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(patched, "w") as out:
-        notes = max(n for n in src.namelist() if n.startswith("xl/worksheets/sheet"))
-        for info in src.infolist():
-            data = src.read(info)
-            if info.filename == notes:  # the Notes tab, made last
-                data = re.sub(rb'(<c r="A1"[^>]*t="s"[^>]*>)', rb'\1<f>"C1"</f>', data)
-                assert b"<f>" in data
-            out.writestr(info, data)
-    patched.replace(path)
-    before = _cells(path)
-    _write(path, _delete_first(path, 17))
-    assert _member(path, STRINGS) == table
-    assert _cells(path) == _expected(before, 17)
+
+    def edit(name, data, names):
+        if name is None:
+            return ()
+        if name == max(n for n in names if n.startswith("xl/worksheets/sheet")):  # Notes
+            data = re.sub(rb'(<c r="A1"[^>]*t="s"[^>]*>)', rb'\1<f>"C1"</f>', data)
+            assert b"<f>" in data
+        return data
+
+    _repack(book, edit)
+    before = _cells(book)
+    _write(book, _delete_first(book, 17))
+    assert _member(book, STRINGS) == table
+    assert _cells(book) == _expected(before, 17)
+
+
+def test_a_shared_workbook_revision_log_leaves_the_table_alone(book) -> None:
+    """Revision logs index the table too: the table is not this writer's to renumber."""
+    log = b'<revisions><rcc rId="1"><nc r="A1" t="s"><v>3</v></nc></rcc></revisions>'
+    _repack(book, lambda name, data, names: data if name else [("xl/revisions/r1.xml", log)])
+    table = _member(book, STRINGS)
+    _write(book, _delete_first(book, 17))
+    assert _member(book, STRINGS) == table
+    assert [r[0] for r in read_xlsx(book).sheets["Payments"].rows[1:]] == ["P18", "P19", "P20"]
+
+
+def test_texts_left_unused_by_a_write_that_deletes_nothing_stay(book) -> None:
+    table = _member(book, STRINGS)
+    _write(book, ChangeSet(sets=tuple(SetCell("Payments", f"P{i}", column, "new")
+                                      for i in range(1, 21)
+                                      for column in ("reference", "invoice_number", "applied_to"))))
+    assert _member(book, STRINGS) == table
+    assert read_xlsx(book).sheets["Payments"].rows[5][5:7] == ["new", "new"]
 
 
 def _table(*texts: str, attrs: str = ' count="9" uniqueCount="6"') -> bytes:
