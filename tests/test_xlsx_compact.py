@@ -200,6 +200,14 @@ def test_references_are_found_in_any_attribute_order_and_prefix() -> None:
              b'<x:v>2</x:v></x:c><x:c r="C1" t="str"><x:v>7</x:v></x:c>'
              b'<x:c r="D1" s="1"><x:v>3</x:v></x:c></x:row>')
     assert xlsx_compact.references(sheet) == [5, 2]
+    odd = (b"<c r='A1' t='s'><v>4</v></c><c r=\"B1\"\tt=\"s\"><v>1</v></c>"
+           b'<c r="C1" t="s"/><c r="D1" t="inlineStr"><is><t>t="s"</t></is></c>'
+           b'<c r="E1" t="s"><v>3</v></c>')
+    assert xlsx_compact.references(odd) == [4, 1, 3]
+    compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f", "g", "h"), [[4, 1, 3]])
+    assert compaction is not None
+    assert xlsx_compact.renumbered(odd, compaction) == odd.replace(b"<v>4", b"<v>2").replace(
+        b"<v>1", b"<v>0").replace(b"<v>3", b"<v>1")
     compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f"), [[5, 2]])
     assert compaction is not None
     assert compaction.table.endswith(b' count="2" uniqueCount="2"><si><t>c</t></si>'
@@ -224,3 +232,38 @@ def test_a_table_mostly_in_use_or_a_reference_past_it_is_left_alone() -> None:
     counted = xlsx_compact.plan(_table("a", "b", "c", attrs=""), [[2]])
     assert counted is not None and b'<sst xmlns="main" count="1" uniqueCount="1">' in \
         counted.table
+
+
+_INLINE = re.compile(rb'<c ([^>]*?)t="inlineStr"([^>]*)><is>(<t(?: [^>]*)?>[^<]*</t>)</is></c>')
+
+
+def as_saved_by_excel(path: Path) -> int:
+    """Move every plain inline text of the workbook into its shared string table, as Excel
+    does when the owner saves it; the number of items."""
+    old = _member(path, STRINGS)
+    table = {item[4:-5]: n for n, item in enumerate(_SI.findall(old))}  # `<t>…</t>` → index
+
+    def shared(m: re.Match[bytes]) -> bytes:
+        number = table.setdefault(m.group(3), len(table))
+        return b"<c " + m.group(1) + b't="s"' + m.group(2) + b"><v>%d</v></c>" % number
+
+    sheets = {name: _INLINE.sub(shared, xml) for name, xml in _sheets(path).items()}
+    head = old[:old.index(b"<si>")]
+    items = b"".join(b"<si>" + t + b"</si>" for t in table)
+
+    def edit(name, data, names):
+        if name is None:
+            return ()
+        if name == STRINGS:
+            return head + items + b"</sst>"
+        return sheets.get(name, data)
+
+    _repack(path, edit)
+    return len(table)
+
+
+def used_items(path: Path) -> tuple[int, set[int]]:
+    """The table's items, and the ones the cells of all sheets reference."""
+    items = _SI.findall(_member(path, STRINGS))
+    refs = {int(v) for xml in _sheets(path).values() for v in _REF.findall(xml)}
+    return len(items), refs
