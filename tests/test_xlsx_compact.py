@@ -225,7 +225,9 @@ def test_only_sheets_referencing_a_moved_item_are_renumbered() -> None:
 
 def test_a_table_mostly_in_use_or_a_reference_past_it_is_left_alone() -> None:
     table = _table("a", "b", "c", "d", "e", "f")
-    assert xlsx_compact.plan(table, [[0, 1, 2]]) is None  # half unused: not worth it
+    eight = _table("a", "b", "c", "d", "e", "f", "g", "h")
+    assert xlsx_compact.plan(eight, [[0, 1, 2, 3, 4, 7]]) is None  # a quarter unused: left
+    assert xlsx_compact.plan(eight, [[0, 1, 2, 3, 7]]) is not None
     assert xlsx_compact.plan(table, [[0], [6]]) is None  # index 6: the table has 6 items
     assert xlsx_compact.plan(table, [[0], None]) is None  # a sheet it could not read
     assert xlsx_compact.references(b'<c r="A1" t="s"><f>x</f><v>1</v></c>') is None
