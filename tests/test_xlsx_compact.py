@@ -204,6 +204,7 @@ def test_references_are_found_in_any_attribute_order_and_prefix() -> None:
            b'<c r="C1" t="s"/><c r="D1" t="inlineStr"><is><t>t="s"</t></is></c>'
            b'<c r="E1" t="s"><v>3</v></c>')
     assert xlsx_compact.references(odd) == [4, 1, 3]
+    assert xlsx_compact.references(odd.replace(b'<c r="C1" t="s"/>', b"")) == [4, 1, 3]
     compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f", "g", "h"), [[4, 1, 3]])
     assert compaction is not None
     assert xlsx_compact.renumbered(odd, compaction) == odd.replace(b"<v>4", b"<v>2").replace(
