@@ -220,8 +220,8 @@ def test_references_are_found_in_any_attribute_order_and_prefix() -> None:
 def test_only_sheets_referencing_a_moved_item_are_renumbered() -> None:
     compaction = xlsx_compact.plan(_table("a", "b", "c", "d", "e", "f"), [[0, 2], [0]])
     assert compaction is not None and dict(compaction.renumber) == {0: 0, 2: 1}
-    assert compaction.moves([2]) and compaction.moves([0, 2])
-    assert not compaction.moves([0]) and not compaction.moves([])
+    assert compaction.moves(2) and compaction.moves(3)
+    assert not compaction.moves(0) and not compaction.moves(-1)
 
 
 def test_a_table_mostly_in_use_or_a_reference_past_it_is_left_alone() -> None:

@@ -19,7 +19,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -520,20 +520,30 @@ class _Edit:
                                 *(n for n in package.names if folders.search(n))])
         new = {name: b"".join(pieces) for name, pieces in held.items()}
         held.clear()
-        compaction, found = None, {}
-        if part is not None and not any(xlsx_compact.REVISIONS.search(n) for n in package.names):
-            found = {name: xlsx_compact.references(new[name] if name in new
+        highest: dict[str, int] = {}  # each sheet's highest reference (-1: none)
+
+        def scanned() -> Iterator[list[int] | None]:
+            for name in sheets:
+                if name in new or package.has(name):
+                    refs = xlsx_compact.references(new[name] if name in new
                                                    else package.read(name))
-                     for name in sheets if name in new or package.has(name)}
-            compaction = xlsx_compact.plan(package.read(part), found.values())
+                    highest[name] = max(refs) if refs else -1
+                    yield refs
+
+        compaction = None
+        if part is not None and not any(xlsx_compact.REVISIONS.search(n) for n in package.names):
+            compaction = xlsx_compact.plan(package.read(part), scanned())
         if compaction is not None:
-            for name, refs in found.items():
-                if compaction.moves(refs):
-                    new[name] = xlsx_compact.renumbered(
-                        new[name] if name in new else package.read(name), compaction)
             self._store(part, [compaction.table])
             self.writes = True
-        for name, xml in new.items():
+        for name in dict.fromkeys([*new, *highest]):  # one sheet held at a time
+            if compaction is not None and compaction.moves(highest.get(name, -1)):
+                xml = xlsx_compact.renumbered(new.pop(name) if name in new
+                                              else package.read(name), compaction)
+            elif name in new:
+                xml = new.pop(name)
+            else:
+                continue
             self._store(name, [xml])
 
     def _patch(self, xml: bytes, tab: Tab | None, wanted: list[str], changes: _TabChanges,

@@ -45,9 +45,9 @@ class Compaction:
     renumber: Mapping[int, int]
     first_moved: int  # the lowest index whose number changes: sheets below it stay as they are
 
-    def moves(self, references: list[int] | None) -> bool:
-        """Does a sheet with these references need renumbering?"""
-        return bool(references) and max(references) >= self.first_moved
+    def moves(self, highest: int) -> bool:
+        """Does a sheet whose highest reference is `highest` (-1: none) need renumbering?"""
+        return highest >= self.first_moved
 
 
 def references(xml: bytes) -> list[int] | None:
