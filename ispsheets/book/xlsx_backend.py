@@ -536,7 +536,8 @@ class _Edit:
         if compaction is not None:
             self._store(part, [compaction.table])
             self.writes = True
-        for name in dict.fromkeys([*new, *highest]):  # one sheet held at a time
+        previous = None
+        for name in dict.fromkeys([*new, *highest]):  # a sheet or two held at a time
             if compaction is not None and compaction.moves(highest.get(name, -1)):
                 xml = xlsx_compact.renumbered(new.pop(name) if name in new
                                               else package.read(name), compaction)
@@ -545,6 +546,9 @@ class _Edit:
             else:
                 continue
             self._store(name, [xml])
+            if previous is not None:  # its blocks compressed before the next sheet is made
+                self.members[previous].data()
+            previous = name
 
     def _patch(self, xml: bytes, tab: Tab | None, wanted: list[str], changes: _TabChanges,
                normalise: bool) -> tuple[Sheet, _Outcome]:
