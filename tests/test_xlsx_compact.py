@@ -16,6 +16,7 @@ from ispsheets.book import xlsx_compact
 from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, SetCell
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.xlsx_backend import apply_changes
+from ispsheets.book.xlsx_strings import SharedStrings
 
 NOW = dt.datetime(2026, 1, 1)
 STRINGS = "xl/sharedStrings.xml"
@@ -270,3 +271,15 @@ def used_items(path: Path) -> tuple[int, set[int]]:
     items = _SI.findall(_member(path, STRINGS))
     refs = {int(v) for xml in _sheets(path).values() for v in _REF.findall(xml)}
     return len(items), refs
+
+
+def test_a_write_deleting_few_rows_of_a_big_table_does_not_look(book, monkeypatch) -> None:
+    table = _member(book, STRINGS)
+    items = len(_SI.findall(table))
+    assert len(SharedStrings(table)) == items
+    assert xlsx_compact.worth_scanning(17, items) and not xlsx_compact.worth_scanning(0, items)
+    monkeypatch.setattr(xlsx_compact, "SCAN_SHARE", 18 / items)  # 17 rows: under the share
+    before = _cells(book)
+    _write(book, _delete_first(book, 17))
+    assert _member(book, STRINGS) == table  # the same 17 rows compact the table above
+    assert _cells(book) == _expected(before, 17)

@@ -45,6 +45,14 @@ class SharedStrings:
         self._count = -1  # items in the table; -1: not counted yet
         self._stretches: dict[int, list[bytes]] = {}
 
+    def __len__(self) -> int:
+        """Items in the table (counted, not split, when it is written the usual way)."""
+        if not self._plain:
+            return len(self._split())
+        if self._count < 0:
+            self._index()
+        return self._count
+
     def _split(self) -> list[bytes]:
         if self._items is None:
             xml = self._xml
