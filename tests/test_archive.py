@@ -530,3 +530,23 @@ def test_a_workbook_and_journal_put_back_together_move_no_row_twice(tmp_path, ne
             for p in sorted((folder / "archive").glob("*.xlsx"))} == archived
     assert {c: x.balance for c, x in business.clients().items()} == \
         {c: x.balance for c, x in never_archived.clients().items()}
+
+
+def test_the_move_drops_the_texts_only_the_moved_rows_used(tmp_path, never_archived) -> None:
+    """A workbook the owner saved in Excel holds its texts in the shared string table: the
+    archive's write drops the ones only the moved rows used, and every cell reads as the
+    same move into a workbook without that table leaves it."""
+    from tests.test_xlsx_compact import as_saved_by_excel, used_items
+
+    plain = _copy(never_archived, tmp_path / "plain")
+    saved = _copy(never_archived, tmp_path / "saved")
+    items = as_saved_by_excel(saved.workbook)
+    day = dt.date(2026, 3, 25)
+    for business in (plain, saved):
+        assert _archive_in_process(business, "2026-03-01", day).exit_code.value == 0
+    count, used = used_items(saved.workbook)
+    assert used == set(range(count)) and count < items * 3 / 4  # only used items
+    left, right = read_xlsx(plain.workbook).sheets, read_xlsx(saved.workbook).sheets
+    assert left.keys() == right.keys()
+    for tab in left:
+        assert right[tab].rows == left[tab].rows, tab

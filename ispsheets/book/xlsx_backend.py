@@ -19,7 +19,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from ispsheets.book import parse, xlsx_generation
+from ispsheets.book import parse, xlsx_compact, xlsx_generation
 from ispsheets.book.changes import (
     AppendRow,
     ChangeSet,
@@ -389,6 +389,7 @@ class _Edit:
         self.now = now
         self.book = Workbook(package)
         strings_part = self.book.related("sharedStrings")
+        self.strings_part = strings_part if strings_part and package.has(strings_part) else None
         self.strings = SharedStrings(package.read(strings_part)
                                      if strings_part and package.has(strings_part) else None)
         self.styles_part = self.book.related("styles")
@@ -400,15 +401,23 @@ class _Edit:
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
+        # A write that deletes rows holds its rewritten sheets back until the shared strings
+        # their texts leave unused are dropped (`xlsx_compact`): part → new content.
+        self.held: dict[str, list[bytes | memoryview]] | None = None
 
     def apply(self, changes: ChangeSet, generation: int | None = None) -> WriteTally:
         try:
             formulas_removed = False
             groups = list(_group(changes).values())
+            if (changes.deletes and self.strings_part is not None
+                    and xlsx_compact.worth_scanning(len(changes.deletes), len(self.strings))):
+                self.held = {}
             for number, changes_of_tab in enumerate(groups):
                 if number + 1 < len(groups):
                     self._read_ahead(groups[number + 1])
                 formulas_removed |= self._apply_tab(changes_of_tab)
+            if self.held is not None:
+                self._compact_strings(self.held)
             if formulas_removed:
                 self.book.drop_calc_chain()
             self.book.recalculate_on_load()
@@ -484,6 +493,9 @@ class _Edit:
             raise
         if not (sheet.changes or sheet.new_rows or sheet.header_adds or sheet.deleted):
             self.members.pop(found.part, None)
+        elif self.held is not None:
+            self.writes = True
+            self.held[found.part] = outcome.pieces
         else:
             self.writes = True
             self._store(found.part, outcome.pieces)
@@ -499,6 +511,45 @@ class _Edit:
                                        patch.last_row_after, patch.appended_columns).items():
             self._store(part, [table])
         return bool(patch.formulas_removed)
+
+    def _compact_strings(self, held: dict[str, list[bytes | memoryview]]) -> None:
+        """Drop the shared strings no cell of any sheet uses once rows are deleted (when
+        most of the table is unused: `xlsx_compact`), then store the held sheets."""
+        package, part = self.package, self.strings_part
+        folders = xlsx_compact.SHEET_FOLDERS
+        sheets = dict.fromkeys([*(s.part for s in self.book.sheets),
+                                *(n for n in package.names if folders.search(n))])
+        new = {name: b"".join(pieces) for name, pieces in held.items()}
+        held.clear()
+        highest: dict[str, int] = {}  # each sheet's highest reference (-1: none)
+
+        def scanned() -> Iterator[list[int] | None]:
+            for name in sheets:
+                if name in new or package.has(name):
+                    refs = xlsx_compact.references(new[name] if name in new
+                                                   else package.read(name))
+                    highest[name] = max(refs) if refs else -1
+                    yield refs
+
+        compaction = None
+        if part is not None and not any(xlsx_compact.REVISIONS.search(n) for n in package.names):
+            compaction = xlsx_compact.plan(package.read(part), scanned())
+        if compaction is not None:
+            self._store(part, [compaction.table])
+            self.writes = True
+        previous = None
+        for name in dict.fromkeys([*new, *highest]):  # a sheet or two held at a time
+            if compaction is not None and compaction.moves(highest.get(name, -1)):
+                xml = xlsx_compact.renumbered(new.pop(name) if name in new
+                                              else package.read(name), compaction)
+            elif name in new:
+                xml = new.pop(name)
+            else:
+                continue
+            self._store(name, [xml])
+            if previous is not None:  # its blocks compressed before the next sheet is made
+                self.members[previous].data()
+            previous = name
 
     def _patch(self, xml: bytes, tab: Tab | None, wanted: list[str], changes: _TabChanges,
                normalise: bool) -> tuple[Sheet, _Outcome]:

@@ -4,8 +4,8 @@ for are split, and an item is decoded when asked for.
 A workbook Excel has saved keeps every text in this table (1.5 million items, 50 MB at 20,000
 clients); a write looks up its header cells and the keys of the rows it changes, so the table is
 indexed by counting items in fixed stretches (`_CHUNK`), and a stretch is split only when one of
-its items is wanted. The table is never written: new text goes into inline strings, so this part
-stays byte for byte.
+its items is wanted. New text goes into inline strings, so a write leaves this part byte for
+byte, except a write that deletes rows when most of the table is then unused (`xlsx_compact`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,14 @@ class SharedStrings:
         self._firsts: list[int] = []  # the index of each stretch's first item
         self._count = -1  # items in the table; -1: not counted yet
         self._stretches: dict[int, list[bytes]] = {}
+
+    def __len__(self) -> int:
+        """Items in the table (counted, not split, when it is written the usual way)."""
+        if not self._plain:
+            return len(self._split())
+        if self._count < 0:
+            self._index()
+        return self._count
 
     def _split(self) -> list[bytes]:
         if self._items is None:
