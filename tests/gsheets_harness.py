@@ -26,6 +26,14 @@ def shared_fake() -> FakeSheets:
     return _FAKE
 
 
+def clean_fake() -> FakeSheets:
+    """The process's fake service with no fault or hook another test left on it."""
+    service = shared_fake()
+    service.faults.clear()
+    service.hooks.clear()
+    return service
+
+
 def new_key() -> str:
     return "1Test" + uuid.uuid4().hex
 

@@ -23,7 +23,7 @@ from ispsheets.book.reader import read_xlsx
 from ispsheets.book.template import build_template
 from ispsheets.problems import ExitCode
 from tests.fake_sheets import FakeSheets
-from tests.gsheets_harness import read_sheet, shared_fake, sheet_from_xlsx
+from tests.gsheets_harness import clean_fake, read_sheet, sheet_from_xlsx
 from tests.scenario import Business, row
 
 D = Decimal
@@ -39,10 +39,7 @@ def quick_retries(monkeypatch):
 
 @pytest.fixture
 def fake() -> FakeSheets:
-    service = shared_fake()
-    service.faults.clear()
-    service.hooks.clear()
-    return service
+    return clean_fake()
 
 
 def _rows(*clients: str, package: str = "Home 100") -> dict[str, list[tuple[object, ...]]]:

@@ -15,15 +15,12 @@ from ispsheets.book.schema import CLIENTS, INVOICES, SERVICES, TABS
 from ispsheets.book.template import INSTRUCTIONS
 from ispsheets.scaffold import InitError, init_google_sheet
 from tests.fake_sheets import FakeSheets
-from tests.gsheets_harness import new_key, shared_fake
+from tests.gsheets_harness import clean_fake, new_key
 
 
 @pytest.fixture
 def fake() -> FakeSheets:
-    service = shared_fake()
-    service.faults.clear()
-    service.hooks.clear()
-    return service
+    return clean_fake()
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

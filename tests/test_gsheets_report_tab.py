@@ -14,17 +14,14 @@ import yaml
 
 from ispsheets.problems import ExitCode
 from tests.fake_sheets import FakeSheets
-from tests.gsheets_harness import shared_fake
+from tests.gsheets_harness import clean_fake
 from tests.scenario import Business
 from tests.test_gsheets_backend import CLIENTS, NOV_30, _rows
 
 
 @pytest.fixture
 def fake() -> FakeSheets:
-    service = shared_fake()
-    service.faults.clear()
-    service.hooks.clear()
-    return service
+    return clean_fake()
 
 
 def _report_tab_on(business: Business) -> None:

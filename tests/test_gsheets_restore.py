@@ -14,7 +14,7 @@ import pytest
 from ispsheets.book.gsheets_backend import STAMP_TAB
 from ispsheets.journal import Journal
 from tests.fake_sheets import FakeSheets
-from tests.gsheets_harness import new_key, read_sheet, shared_fake
+from tests.gsheets_harness import clean_fake, new_key, read_sheet
 from tests.scenario import Business
 from tests.test_journal_trust import LATE_PAYMENT, NEXT_DAYS, RUN_DAYS, _owed, _rows
 
@@ -23,10 +23,7 @@ DEC_30 = dt.date(2026, 12, 30)
 
 @pytest.fixture
 def fake() -> FakeSheets:
-    service = shared_fake()
-    service.faults.clear()
-    service.hooks.clear()
-    return service
+    return clean_fake()
 
 
 def _copy(business: Business, folder, fake: FakeSheets) -> Business:
