@@ -47,10 +47,11 @@ def _rows() -> dict[str, list[tuple[object, ...]]]:
     return {"Packages": packages, "Clients": clients, "Services": services}
 
 
-def _days() -> list[dt.date]:
+def _days(run_days: tuple[int, ...] = RUN_DAYS) -> list[dt.date]:
+    """The days from FIRST to LAST whose day of the month is one of `run_days`."""
     days, day = [], FIRST
     while day <= LAST:
-        if day.day in RUN_DAYS:
+        if day.day in run_days:
             days.append(day)
         day += dt.timedelta(days=1)
     return days

@@ -23,25 +23,15 @@ from ispsheets.reporting.inputs import ReportInput, first_shown
 from ispsheets.steps import archive as archive_step
 from ispsheets.steps import report as report_step
 from tests.scenario import Business
-from tests.test_archive import _rows, _set_months, _typed_before
+from tests.test_archive import _days, _rows, _set_months, _typed_before
 
 pytestmark = pytest.mark.slow  # fourteen months, twice: ~30 s
 
-FIRST, LAST = dt.date(2025, 11, 30), dt.date(2027, 1, 24)
-RUN_DAYS = (10, 24, 30)
-
-
-def _days() -> list[dt.date]:
-    days, day = [], FIRST
-    while day <= LAST:
-        if day.day in RUN_DAYS:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
+RUN_DAYS = (10, 24, 30)  # over test_archive's FIRST to LAST
 
 
 def _story(business: Business) -> Business:
-    for day in _days():
+    for day in _days(RUN_DAYS):
         for client, amount, when in _typed_before(day):
             business.pay(client, amount, when)
         report = business.run(day)
