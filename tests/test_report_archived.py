@@ -34,6 +34,14 @@ def _month(year: int, month: int) -> dt.date:
     return dt.date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
 
 
+def _paid(number: str, client: str, issued: dt.date, due: dt.date, amount: D,
+          description: str) -> Invoice:
+    """A paid invoice of one untaxed line."""
+    line = InvoiceLine(number, 1, "", description, None, None, D(1), amount, amount, D(0), D(0))
+    return Invoice(number, client, issued, None, None, due, amount, D(0), amount, amount, D(0),
+                   "paid", lines=(line,))
+
+
 def _history(seed: int) -> ReportInput:
     """Monthly invoices from March 2025 (issued the day before their month, or on its first),
     a charge now and then, tax; each paid in full some days later, or never (C4 from
@@ -83,19 +91,15 @@ def _history(seed: int) -> ReportInput:
     payments.append(Payment("P-DEP", dt.date(2025, 2, 20), "C2", D("100.00"), "cash"))
     # the first day of the months shown, and the day before it
     edge = D("10.00")
-    invoices.append(Invoice("INV-EDGE", "C1", dt.date(2026, 1, 1), None, None,
-                            dt.date(2026, 1, 16), edge, D(0), edge, edge, D(0), "paid",
-                            lines=(InvoiceLine("INV-EDGE", 1, "", "edge", None, None, D(1),
-                                               edge, edge, D(0), D(0)),)))
+    invoices.append(_paid("INV-EDGE", "C1", dt.date(2026, 1, 1), dt.date(2026, 1, 16), edge,
+                          "edge"))
     paid_on["INV-EDGE"] = dt.date(2026, 1, 1)
     payments.append(Payment("P-EDGE1", dt.date(2025, 12, 31), "C1", D("4.00"), "cash"))
     payments.append(Payment("P-EDGE2", dt.date(2026, 1, 1), "C1", D("6.00"), "cash"))
     # a payment plan: issued before the months shown, due (and paid on time) in the last 90 days
     plan = D("500.00")
-    invoices.append(Invoice("INV-PLAN", "C2", dt.date(2025, 11, 20), None, None,
-                            dt.date(2026, 11, 15), plan, D(0), plan, plan, D(0), "paid",
-                            lines=(InvoiceLine("INV-PLAN", 1, "", "plan", None, None, D(1),
-                                               plan, plan, D(0), D(0)),)))
+    invoices.append(_paid("INV-PLAN", "C2", dt.date(2025, 11, 20), dt.date(2026, 11, 15), plan,
+                          "plan"))
     paid_on["INV-PLAN"] = dt.date(2026, 11, 10)
     payments.append(Payment("P-PLAN", dt.date(2026, 11, 10), "C2", plan, "check"))
     clients = tuple(Client(c, f"Client {c}") for c in CLIENTS)
