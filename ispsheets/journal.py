@@ -1156,22 +1156,36 @@ class Journal:
             "SELECT tab, key FROM archived WHERE state = ? ORDER BY rowid", (state,))]
 
     def copied_to(self, keys: Iterable[tuple[str, str]], file: str, digest: str,
-                  now: dt.datetime) -> None:
+                  now: dt.datetime, rows: Mapping[str, int] | None = None) -> None:
         """These rows are `copied` to the archive file `file`, which now reads `digest`
         (`archive_file_digest`), in one transaction: a file that reads so holds no row the
-        journal does not know as copied."""
+        journal does not know as copied. `rows`: the sheet rows each of its tabs then reaches
+        (`archive_file_rows`: whether the next move fits in it, without reading it)."""
         with self.transaction() as db:
             self.set_archive_state(keys, "copied", now)
-            db.execute("INSERT INTO actions (key, kind, state, detail, created_at, updated_at) "
-                       "VALUES (?, 'archive_file', 'done', ?, ?, ?) ON CONFLICT(key) DO UPDATE "
-                       "SET detail = excluded.detail, updated_at = excluded.updated_at",
-                       (f"archive-file/{file}", digest, now.isoformat(), now.isoformat()))
+            for key, kind, detail in ((f"archive-file/{file}", "archive_file", digest),
+                                      (f"archive-rows/{file}", "archive_rows",
+                                       json.dumps(dict(rows or {}), sort_keys=True))):
+                if kind == "archive_rows" and rows is None:
+                    continue
+                db.execute("INSERT INTO actions (key, kind, state, detail, created_at, "
+                           "updated_at) VALUES (?, ?, 'done', ?, ?, ?) ON CONFLICT(key) DO "
+                           "UPDATE SET detail = excluded.detail, updated_at = "
+                           "excluded.updated_at",
+                           (key, kind, detail, now.isoformat(), now.isoformat()))
 
     def archive_file_digest(self, file: str) -> str | None:
         """What the archive file `file` read when the archive last copied rows to it."""
         row = self._db.execute("SELECT detail FROM actions WHERE key = ?",
                                (f"archive-file/{file}",)).fetchone()
         return row[0] if row else None
+
+    def archive_file_rows(self, file: str) -> dict[str, int] | None:
+        """tab → the sheet rows it reached when the archive last copied rows to `file` (true
+        while the file reads `archive_file_digest`); None if never said."""
+        row = self._db.execute("SELECT detail FROM actions WHERE key = ?",
+                               (f"archive-rows/{file}",)).fetchone()
+        return {str(k): int(v) for k, v in json.loads(row[0]).items()} if row else None
 
     def archived(self, state: str | None = None, tab: str | None = None) -> list[ArchivedRow]:
         """Archived rows (in one state, of one tab), in the order they were keyed."""

@@ -7,11 +7,9 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from ispsheets.archive.book import LIVE_STATES
-from ispsheets.archive.move import archive_path
-from ispsheets.archive.plan import keyed
-from ispsheets.archive.rows import SheetRow, all_rows
+from ispsheets.archive.parts import found_in_parts, year_parts
+from ispsheets.archive.rows import SheetRow
 from ispsheets.archive.values import decode, encode
-from ispsheets.book.reader import read_xlsx
 from ispsheets.config import Config
 from ispsheets.journal import ArchivedRow, Journal
 from ispsheets.problems import Problem, warning
@@ -45,23 +43,25 @@ def archive_edits(config: Config, journal: Journal) -> list[Problem]:
     problems: list[Problem] = []
     order = config.workbook.date_order
     for year, rows in sorted(by_year.items()):
-        path = archive_path(config, year)
-        if not path.is_file():
+        paths = year_parts(config, year)
+        if not paths:
             continue
-        found = {tab: dict(keyed(shown, order)) for tab, shown in all_rows(read_xlsx(path)).items()}
-        where = f"archive/{path.name}"
+        found = found_in_parts(paths, order)
+        where = f"archive/{paths[0].name}" + (
+            f" … {paths[-1].name}" if len(paths) > 1 else "")
         for row in rows:
-            shown = found.get(row.tab, {}).get(row.key)
-            if shown is None:
+            at = found[row.tab].get(row.key)
+            if at is None:
                 message = f"{row.tab} row {row.key} is no longer there"
                 cell = f"{where}: {row.tab}"
             else:
+                path, shown = at
                 changed = _changed(row, shown)
                 if not changed:
                     continue
                 message = (f"{row.tab} row {shown.row} ({row.key}) was changed after it moved "
                            f"to the archive ({', '.join(changed)})")
-                cell = f"{where}: {row.tab}!{shown.row}:{shown.row}"
+                cell = f"archive/{path.name}: {row.tab}!{shown.row}:{shown.row}"
             problems.append(warning(cell, message + "; the change is ignored: the journal "
                                     "keeps the row as it moved, and every figure comes from it",
                                     "to change an invoice or its payments, bring it back with "

@@ -4,10 +4,9 @@ workbook *and* its archives (else it would not know what was billed and paid in 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
-from ispsheets.archive.plan import keyed
+from ispsheets.archive.parts import all_parts, year_rows
 from ispsheets.archive.rows import ARCHIVED_TABS, sheet_rows
 from ispsheets.archive.values import encode_row
 from ispsheets.book import parse
@@ -16,19 +15,11 @@ from ispsheets.book.schema import TABS_BY_NAME, find_tab, normalise_header
 from ispsheets.config import Config
 from ispsheets.journal import ArchivedRow, Journal
 
-_YEAR = re.compile(r"-(\d{4})$")
-
 
 def archive_files(config: Config) -> list[tuple[int, Path]]:
-    """(year, path) of each `archive/<workbook>-YYYY.xlsx`, oldest first."""
-    folder = config.workbook_path.parent / "archive"
-    stem = config.workbook_path.stem
-    found = []
-    for path in sorted(folder.glob(f"{stem}-*.xlsx")) if folder.is_dir() else []:
-        m = _YEAR.search(path.stem)
-        if m and path.stem == f"{stem}-{m.group(1)}":
-            found.append((int(m.group(1)), path))
-    return found
+    """(year, path) of each `archive/<workbook>-YYYY.xlsx` and its parts
+    (`<workbook>-YYYY-partN.xlsx`), oldest year first, a year's parts in order."""
+    return [(year, path) for year, _, path in all_parts(config)]
 
 
 def with_archive_files(raw: RawBook, config: Config) -> RawBook:
@@ -54,12 +45,17 @@ def with_archive_files(raw: RawBook, config: Config) -> RawBook:
 
 
 def record_archive_files(config: Config, journal: Journal, now: dt.datetime) -> int:
-    """Key every row of the archive files as archived (`removed`); returns how many."""
+    """Key every row of the archive files as archived (`removed`); returns how many. A year's
+    parts are keyed as one (as the move keyed them)."""
     order = config.workbook.date_order
-    rows = [ArchivedRow(tab, key, year, encode_row(row.values), "removed")
-            for year, path in archive_files(config)
-            for tab in ARCHIVED_TABS
-            for key, row in keyed(sheet_rows(read_xlsx(path), tab), order)]
+    by_year: dict[int, list[Path]] = {}
+    for year, path in archive_files(config):
+        by_year.setdefault(year, []).append(path)
+    rows = []
+    for year, paths in sorted(by_year.items()):
+        books = [(path, read_xlsx(path)) for path in paths]
+        rows += [ArchivedRow(tab, key, year, encode_row(row.values), "removed")
+                 for tab in ARCHIVED_TABS for key, _, row in year_rows(books, tab, order)]
     journal.begin_archive(rows, now)
     journal.set_archive_state([(r.tab, r.key) for r in rows], "removed", now)
     return len(rows)

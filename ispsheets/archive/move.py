@@ -1,8 +1,9 @@
 """The move itself, key first: the journal keys every row (`copying`), the rows are appended
-to the year's archive workbook (`copied`), then removed from the workbook (`removed`).
+to the year's archive workbook, part by part (`parts`; `copied` with each part's digest and
+row counts), then removed from the workbook (`removed`).
 
 A kill anywhere leaves rows in one of those states, and the next run finishes them: a row
-still `copying` is appended only if the archive file does not show its key yet, a row
+still `copying` is appended only if no part of its year shows its key yet, a row
 `copied` is removed from the workbook only where it is still found by its key. So a row is
 never lost and never shown twice once the move is done.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ispsheets.archive import parts
 from ispsheets.archive.plan import Move, expect_of, keyed
 from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
 from ispsheets.archive.values import decode_row, encode_row
@@ -26,12 +28,6 @@ from ispsheets.book.reader import RawBook, read_xlsx
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
 from ispsheets.journal import ArchivedRow, Journal
-
-
-def archive_path(config: Config, year: int) -> Path:
-    """`archive/<workbook name>-YYYY.xlsx` beside the workbook."""
-    workbook = config.workbook_path
-    return workbook.parent / "archive" / f"{workbook.stem}-{year}.xlsx"
 
 
 @dataclass
@@ -56,34 +52,60 @@ def shown_keys(raw: RawBook, order: DateOrder) -> dict[str, set[str]]:
 
 def copy_to_archive(config: Config, journal: Journal, now: dt.datetime,
                     moved: Moved) -> None:
-    """Append every row still `copying` to its year's file (unless it shows it already)."""
-    from ispsheets.book.template import build_template
-    from ispsheets.book.xlsx_backend import apply_changes, fingerprint
+    """Append every row still `copying` to its year's last part (unless a part shows it
+    already), going on in a new part when a tab would pass `parts.PART_ROWS` (`parts`)."""
+    from ispsheets.book.xlsx_backend import fingerprint
 
     order = config.workbook.date_order
     by_year: dict[int, list[ArchivedRow]] = {}
     for row in journal.archived("copying"):
         by_year.setdefault(row.year, []).append(row)
     for year, rows in sorted(by_year.items()):
-        path = archive_path(config, year)
-        if not path.exists():
-            build_template(path)
-        elif fingerprint(path) != journal.archive_file_digest(path.name):
-            # changed since the archive last wrote it (a kill before its rows were marked
-            # copied, the owner, a journal put back): it may show some of these rows already
-            present = shown_keys(read_xlsx(path), order)
-            rows = [r for r in rows if r.key not in present.get(r.tab, ())]
-        appends = tuple(AppendRow(r.tab, typed_row(r.tab, decode_row(r.values)))
-                        for r in _in_tab_order(rows))
-        if appends:
-            apply_changes(path, ChangeSet(appends=appends), backup_dir=path.parent / "backups",
-                          keep_backups=config.workbook.backups, expected_fingerprint=None,
-                          now=now)
-        checkpoint("archive-appended")
-        journal.copied_to([(r.tab, r.key) for r in by_year[year]], path.name,
-                          fingerprint(path), now)
-        moved.files.setdefault(path, Counter()).update(r.tab for r in by_year[year])
-        moved.rows.update(r.tab for r in by_year[year])
+        paths = parts.year_parts(config, year)
+        changed = [p for p in paths if fingerprint(p) != journal.archive_file_digest(p.name)]
+        used: dict[str, int] | None = None
+        if changed:
+            # changed since the archive last wrote them (a kill before their rows were marked
+            # copied, the owner, a journal put back): they may show some of these rows already
+            books = [(path, read_xlsx(path)) for path in paths]
+            present = {tab: {key for key, _, _ in parts.year_rows(books, tab, order)}
+                       for tab in ARCHIVED_TABS}
+            rows = [r for r in rows if r.key not in present[r.tab]]
+            used = parts.rows_used(books[-1][1])
+        elif paths:
+            used = journal.archive_file_rows(paths[-1].name)
+            if used is None:  # written before the archive counted them
+                used = parts.rows_used(read_xlsx(paths[-1]))
+        chunks = parts.split_into_parts(_in_tab_order(rows), used or {}, parts.PART_ROWS)
+        kept = {(r.tab, r.key) for r in rows}
+        shown = [(r.tab, r.key) for r in by_year[year] if (r.tab, r.key) not in kept]
+        for index, chunk in enumerate(chunks):
+            copied = [(r.tab, r.key) for r in chunk] + (shown if index == 0 else [])
+            if not copied:
+                continue  # the last part is full: the rows start the next one
+            path = paths[-1] if index == 0 and paths else parts.next_part(config, year)
+            reach = parts.reach_after((used or {}) if index == 0 else {}, chunk)
+            _append(config, path, chunk, now)
+            checkpoint("archive-appended")
+            journal.copied_to(copied, path.name, fingerprint(path), now, reach)
+            moved.files.setdefault(path, Counter()).update(t for t, _ in copied)
+            moved.rows.update(t for t, _ in copied)
+
+
+def _append(config: Config, path: Path, rows: Sequence[ArchivedRow], now: dt.datetime) -> None:
+    """Append `rows` (in tab order) to the archive part at `path` (made if new)."""
+    from ispsheets.book.template import build_template
+    from ispsheets.book.xlsx_backend import apply_changes
+
+    if not path.exists():  # made whole beside it, then put in place: a kill leaves none
+        temp = path.with_name(f".{path.stem}.new.xlsx")
+        build_template(temp)
+        temp.replace(path)
+    appends = tuple(AppendRow(r.tab, typed_row(r.tab, decode_row(r.values))) for r in rows)
+    if appends:
+        apply_changes(path, ChangeSet(appends=appends), backup_dir=path.parent / "backups",
+                      keep_backups=config.workbook.backups, expected_fingerprint=None,
+                      now=now)
 
 
 def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:

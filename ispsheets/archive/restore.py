@@ -9,16 +9,16 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ispsheets.archive.book import LIVE_STATES
-from ispsheets.archive.move import archive_path, shown_keys
-from ispsheets.archive.plan import expect_of, keyed
-from ispsheets.archive.rows import all_rows
+from ispsheets.archive.move import shown_keys
+from ispsheets.archive.parts import found_in_parts, year_parts
+from ispsheets.archive.plan import expect_of
 from ispsheets.archive.values import decode, decode_row
 from ispsheets.book.backend import open_backend
 from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, Value
-from ispsheets.book.reader import read_xlsx
 from ispsheets.book.records import ActivityRow
 from ispsheets.config import Config
 from ispsheets.faults import checkpoint
@@ -76,14 +76,16 @@ def restore_invoice(config: Config, journal: Journal, number: str, now: dt.datet
         backend.write(ChangeSet(appends=appends), now)
     checkpoint("restore-appended")
     for year in sorted({r.year for r in rows}):
-        path = archive_path(config, year)
-        if not path.is_file():
-            continue
-        found = {tab: dict(keyed(shown, order)) for tab, shown in all_rows(read_xlsx(path)).items()}
-        deletes = tuple(DeleteRow(r.tab, shown.row, expect_of(shown, order)) for r in rows
-                        if r.year == year and (shown := found.get(r.tab, {}).get(r.key)))
-        if deletes:
-            apply_changes(path, ChangeSet(deletes=deletes), backup_dir=path.parent / "backups",
+        found = found_in_parts(year_parts(config, year), order)
+        by_part: dict[Path, list[DeleteRow]] = {}
+        for r in rows:
+            at = found[r.tab].get(r.key) if r.year == year else None
+            if at is not None:
+                by_part.setdefault(at[0], []).append(
+                    DeleteRow(r.tab, at[1].row, expect_of(at[1], order)))
+        for path, deletes in by_part.items():
+            apply_changes(path, ChangeSet(deletes=tuple(deletes)),
+                          backup_dir=path.parent / "backups",
                           keep_backups=config.workbook.backups, expected_fingerprint=None,
                           now=now)
     journal.set_archive_state(keys, "restored", now)
