@@ -93,8 +93,8 @@ def test_a_run_spills_a_full_year_into_parts_and_nothing_changes(tmp_path, short
     _short_story(business, FIRST, SHORT_LAST)
     assert _everything(business) == undisturbed
     names = _names(tmp_path)
-    assert names[:2] == ["isp-2025.xlsx", "isp-2025-part2.xlsx"]
-    assert "isp-2026-part3.xlsx" in names
+    assert names == ["isp-2025.xlsx", "isp-2025-part2.xlsx", "isp-2025-part3.xlsx",
+                     "isp-2026.xlsx", "isp-2026-part2.xlsx"]
     _within_limit(tmp_path)
     _lines_with_their_invoice(tmp_path)
     logged = " ".join(r["detail"] for r in business.activity() if r["action"] == "archived")
@@ -115,11 +115,13 @@ def spilled(tmp_path_factory, never_archived) -> Business:  # noqa: F811
     return business
 
 
-def _part2_invoice(folder: Path) -> str:
+def _part2_invoice(folder: Path) -> tuple[str, int]:
+    """ONTIME's invoice in isp-2026-part2.xlsx (paid by one payment, archived with it), and
+    its sheet row there."""
     tabs = _tabs(folder / "archive" / "isp-2026-part2.xlsx")
-    numbers = [str(r[0]) for r in tabs["Invoices"][1:]]
-    assert numbers, "no invoice moved to part 2"
-    return numbers[0]
+    found = [(str(r[0]), n) for n, r in enumerate(tabs["Invoices"], start=1) if r[1] == "ONTIME"]
+    assert found, "ONTIME's February invoice did not move to part 2"
+    return found[0]
 
 
 def test_a_move_spills_into_parts_two_and_three(spilled, never_archived) -> None:  # noqa: F811
@@ -142,12 +144,13 @@ def test_a_move_spills_into_parts_two_and_three(spilled, never_archived) -> None
 def test_an_invoice_in_part_2_is_restored(tmp_path, spilled, never_archived) -> None:  # noqa: F811
     business = _copy(spilled, tmp_path / "copy")
     folder = business.folder
-    number = _part2_invoice(folder)
+    number, _ = _part2_invoice(folder)
     restored = _cli(folder, "archive", "--restore", number)
     assert restored.returncode == 0, restored.stderr + restored.stdout
-    assert "InvoiceLines" in restored.stdout and "Payments" in restored.stdout
+    assert "1 InvoiceLines row, 1 Payments row" in restored.stdout, restored.stdout
     assert number in {r["invoice_number"] for r in business.sheet("Invoices")}
     assert [r for r in business.sheet("InvoiceLines") if r["invoice_number"] == number]
+    assert [r for r in business.sheet("Payments") if r["applied_to"] == f"{number}:49.99"]
     for name, tabs in _files(folder).items():
         assert number not in [str(r[0]) for r in tabs["Invoices"][1:]], name
         assert number not in [str(r[0]) for r in tabs["InvoiceLines"][1:]], name
@@ -164,7 +167,7 @@ def test_a_lost_journal_is_rebuilt_from_every_part(tmp_path, spilled) -> None:
     business = _copy(spilled, tmp_path / "copy")
     folder = business.folder
     balances = {c: x.balance for c, x in business.clients().items()}
-    number = _part2_invoice(folder)
+    number, _ = _part2_invoice(folder)
     in_parts = sum(len(rows) - 1 for tabs in _files(folder).values() for rows in tabs.values())
     business.config.journal_path.unlink()
     rebuilt = _cli(folder, "recover-journal")
@@ -187,13 +190,13 @@ def test_check_names_an_edit_in_part_2(tmp_path, spilled) -> None:
     clean = _cli(folder, "check")
     assert "archive/" not in clean.stdout + clean.stderr
     path = folder / "archive" / "isp-2026-part2.xlsx"
-    number = _part2_invoice(folder)
+    number, row = _part2_invoice(folder)
     apply_changes(path, ChangeSet(sets=(SetCell("Invoices", number, "total", D("1.00")),)),
                   backup_dir=tmp_path / "b", keep_backups=0, expected_fingerprint=None,
                   now=dt.datetime(2026, 3, 25))
     checked = _cli(folder, "check")
     said = " ".join((checked.stdout + checked.stderr).split())
-    assert "archive/isp-2026-part2.xlsx: Invoices!2:2" in said, said
+    assert f"archive/isp-2026-part2.xlsx: Invoices!{row}:{row}" in said, said
     assert f"({number}) was changed after it moved to the archive (total)" in said
     assert "the change is ignored" in said
 
