@@ -81,6 +81,7 @@ def _lines_with_their_invoice(folder: Path) -> None:
 
 # -- through `ispsheets run` -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_run_spills_a_full_year_into_parts_and_nothing_changes(tmp_path, short_story,  # noqa: F811
                                                                  monkeypatch) -> None:
     """The month-by-month moves of the daily run, with parts of 9 rows: every row is in the
@@ -124,6 +125,7 @@ def _part2_invoice(folder: Path) -> tuple[str, int]:
     return found[0]
 
 
+@pytest.mark.slow
 def test_a_move_spills_into_parts_two_and_three(spilled, never_archived) -> None:  # noqa: F811
     folder = spilled.folder
     assert _names(folder) == ["isp-2025.xlsx", "isp-2025-part2.xlsx", "isp-2025-part3.xlsx",
@@ -141,6 +143,7 @@ def test_a_move_spills_into_parts_two_and_three(spilled, never_archived) -> None
         {c: x.balance for c, x in never_archived.clients().items()}
 
 
+@pytest.mark.slow
 def test_an_invoice_in_part_2_is_restored(tmp_path, spilled, never_archived) -> None:  # noqa: F811
     business = _copy(spilled, tmp_path / "copy")
     folder = business.folder
@@ -163,6 +166,7 @@ def test_an_invoice_in_part_2_is_restored(tmp_path, spilled, never_archived) -> 
         {c: x.balance for c, x in never_archived.clients().items()}
 
 
+@pytest.mark.slow
 def test_a_lost_journal_is_rebuilt_from_every_part(tmp_path, spilled) -> None:
     business = _copy(spilled, tmp_path / "copy")
     folder = business.folder
@@ -182,6 +186,7 @@ def test_a_lost_journal_is_rebuilt_from_every_part(tmp_path, spilled) -> None:
     assert "archive/" not in checked.stdout + checked.stderr  # no edit seen in any part
 
 
+@pytest.mark.slow
 def test_check_names_an_edit_in_part_2(tmp_path, spilled) -> None:
     from ispsheets.book.changes import ChangeSet, SetCell
     from ispsheets.book.xlsx_backend import apply_changes
@@ -201,6 +206,7 @@ def test_check_names_an_edit_in_part_2(tmp_path, spilled) -> None:
     assert "the change is ignored" in said
 
 
+@pytest.mark.slow
 def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_archived,  # noqa: F811
                                                            monkeypatch) -> None:
     """The journal keeps each part's digest and how far its tabs reach: the next move knows
@@ -233,6 +239,7 @@ def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_arch
                        "archive-appended@3", "archive-removed")),
     (1, "archive-appended@3"),  # 2025's last part, before 2026's first
     (1, "archive-appended@5")])
+@pytest.mark.slow
 def test_a_spilling_move_killed_anywhere_is_finished_by_the_next(tmp_path, spilled, move, point,
                                                                   never_archived  # noqa: F811
                                                                   ) -> None:
@@ -311,3 +318,23 @@ def test_part_names() -> None:
                   "my-isp-2026.xlsx", ".isp-2026-part2.new.xlsx"):
         assert parts.part_of("isp", Path(other)) is None, other
     assert parts.part_of("my-isp", Path("my-isp-2026-part3.xlsx")) == (2026, 3)
+
+
+def test_a_years_parts_are_keyed_as_one() -> None:
+    """Two identical Activity rows a part boundary separates keep the keys the workbook gave
+    them (the second `#2`), so no reader takes the second for the first."""
+    from ispsheets.book.reader import RawBook, RawSheet
+
+    header = ["timestamp", "action", "client_id", "invoice_number", "detail"]
+    same = [dt.datetime(2026, 1, 10, 6, 15), "receipt_sent", "ONTIME", "", "mailed"]
+    other = [dt.datetime(2026, 1, 11, 6, 15), "receipt_sent", "LATE", "", "mailed"]
+
+    def book(*rows: list[object]) -> RawBook:
+        return RawBook({"Activity": RawSheet("Activity", [header, *map(list, rows)])})
+
+    books = [(Path("isp-2026.xlsx"), book(other, same)), (Path("isp-2026-part2.xlsx"),
+                                                          book(same))]
+    found = [(key, path.name) for key, path, _ in parts.year_rows(books, "Activity", "MDY")]
+    (other_key, _), (first, _), (second, where) = found
+    assert second == first + "#2" and other_key != first
+    assert where == "isp-2026-part2.xlsx"
