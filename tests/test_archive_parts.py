@@ -98,8 +98,9 @@ def test_a_run_spills_a_full_year_into_parts_and_nothing_changes(tmp_path, short
                      "isp-2026.xlsx", "isp-2026-part2.xlsx"]
     _within_limit(tmp_path)
     _lines_with_their_invoice(tmp_path)
-    logged = " ".join(r["detail"] for r in business.activity() if r["action"] == "archived")
-    assert "in archive/isp-2026-part2.xlsx" in logged
+    logged = [r["detail"] for r in business.activity() if r["action"] == "archived"]
+    assert any(d.endswith(" in archive/isp-2026-part2.xlsx") for d in logged), logged
+    assert all(d[0].isdigit() for d in logged), logged  # what moved to each file, counted
 
 
 # -- through `ispsheets archive` ----------------------------------------------------------------
@@ -230,6 +231,17 @@ def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_arch
     assert read == []
     assert "isp-2026-part3.xlsx" in _names(business.folder)
     _within_limit(business.folder)
+    from ispsheets.book.xlsx_backend import fingerprint
+    from ispsheets.journal import Journal
+
+    journal = Journal.open(business.config.journal_path)
+    try:  # what the journal says of each part is what the part holds
+        for name in _names(business.folder):
+            path = business.folder / "archive" / name
+            assert journal.archive_file_digest(name) == fingerprint(path), name
+            assert journal.archive_file_rows(name) == parts.rows_used(read_xlsx(path)), name
+    finally:
+        journal.close()
 
 
 # -- a kill in the middle of a move that spills --------------------------------------------------
