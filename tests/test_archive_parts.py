@@ -244,6 +244,49 @@ def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_arch
         journal.close()
 
 
+@pytest.mark.slow
+def test_a_part_the_owner_filled_past_the_limit_is_left_as_it_is(tmp_path, never_archived,  # noqa: F811
+                                                                 monkeypatch) -> None:
+    """The owner types Activity rows into the year's last part until it passes the limit:
+    the next move reads it (it changed), sees that tab full, and its Activity goes on in a new
+    part; no warning, no failure (no tab of an archive part can stop a move)."""
+    from ispsheets.book.changes import AppendRow, ChangeSet
+    from ispsheets.book.xlsx_backend import apply_changes
+    from tests.test_archive import _archive_in_process
+
+    monkeypatch.setattr(parts, "PART_ROWS", LIMIT)
+    business = _copy(never_archived, tmp_path / "copy")
+    day = dt.date(2026, 3, 25)
+    assert _archive_in_process(business, "2026-02-01", day).exit_code.value == 0
+    last = business.folder / "archive" / "isp-2026-part2.xlsx"
+    assert "isp-2026-part3.xlsx" not in _names(business.folder)
+    typed = tuple(AppendRow("Activity", {"timestamp": dt.datetime(2026, 1, 31, 9, n),
+                                         "action": "note", "detail": f"typed by the owner {n}"})
+                  for n in range(LIMIT))
+    apply_changes(last, ChangeSet(appends=typed), backup_dir=tmp_path / "b", keep_backups=0,
+                  expected_fingerprint=None, now=dt.datetime(2026, 3, 25))
+    filled = _tabs(last)["Activity"]
+    assert len(filled) > LIMIT
+    report = _archive_in_process(business, "2026-03-01", day)
+    assert report.exit_code.value == 0, report.problems
+    assert not report.problems
+    assert _tabs(last)["Activity"] == filled  # no row added to the full tab
+    assert "isp-2026-part3.xlsx" in _names(business.folder)
+    for tab, key in (("Invoices", "invoice_number"), ("InvoiceLines", "invoice_number+line"),
+                     ("Payments", "payment_id")):
+        assert _rows_by_key(business, tab, key, archive=True) == \
+            _rows_by_key(never_archived, tab, key, archive=False), tab
+
+
+def test_a_part_never_reaches_the_row_warning_of_check() -> None:
+    """A full part stays under the 80 % line `check` warns at for a workbook tab (whose fix,
+    archiving more, would not help an archive part)."""
+    from ispsheets.archive.limits import FULL_SHARE
+    from ispsheets.book.xlsx_sheet import MAX_ROWS
+
+    assert 1 < parts.PART_ROWS <= FULL_SHARE * MAX_ROWS
+
+
 # -- a kill in the middle of a move that spills --------------------------------------------------
 
 @pytest.mark.parametrize(("move", "point"), [
