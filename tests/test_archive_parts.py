@@ -245,6 +245,35 @@ def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_arch
 
 
 @pytest.mark.slow
+def test_an_archive_from_before_parts_is_counted_once_and_goes_on(tmp_path, spilled,
+                                                                  never_archived,  # noqa: F811
+                                                                  monkeypatch) -> None:
+    """A journal from before parts knows each file's digest but not its rows: the next move
+    counts the year's last file once (reading it), then goes on as if it had always known."""
+    import sqlite3
+
+    import ispsheets.archive.move as move
+    from tests.test_archive import _archive_in_process
+
+    monkeypatch.setattr(parts, "PART_ROWS", LIMIT)
+    business = _copy(never_archived, tmp_path / "copy")
+    day = dt.date(2026, 3, 25)
+    assert _archive_in_process(business, "2026-02-01", day).exit_code.value == 0
+    with sqlite3.connect(business.config.journal_path) as db:
+        assert db.execute("DELETE FROM actions WHERE kind = 'archive_rows'").rowcount == 5
+    read: list[str] = []
+
+    def reading(path: Path):
+        read.append(path.name)
+        return read_xlsx(path)
+
+    monkeypatch.setattr(move, "read_xlsx", reading)
+    assert _archive_in_process(business, "2026-03-01", day).exit_code.value == 0
+    assert read == ["isp-2026-part2.xlsx"]
+    assert _files(business.folder) == _files(spilled.folder)
+
+
+@pytest.mark.slow
 def test_a_part_the_owner_filled_past_the_limit_is_left_as_it_is(tmp_path, never_archived,  # noqa: F811
                                                                  monkeypatch) -> None:
     """The owner types Activity rows into the year's last part until it passes the limit:
