@@ -490,7 +490,8 @@ def archive(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
                                   "its lines, charges and payments, e.g. INV-00042")] = None,
             ) -> None:
     """Move settled invoices (with their lines, charges and payments) and old Activity rows
-    to archive/<workbook>-YYYY.xlsx now; every run does it too. Figures never change."""
+    to archive/<workbook>-YYYY.xlsx (then -YYYY-part2.xlsx… when a year is large) now; every
+    run does it too. Figures never change."""
     from ispsheets.logs import setup_logging
     from ispsheets.runner import run
 

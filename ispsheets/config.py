@@ -50,7 +50,8 @@ class WorkbookSource(_Section):
     backups: int = Field(10, ge=0, le=1000)  # dated backups of the .xlsx kept in backups/
     # copies of the journal kept beside the newest backups (each as large as the journal)
     journal_copies: int = Field(2, ge=0, le=1000)
-    # settled rows older than this many months move to archive/<workbook>-YYYY.xlsx; 0 = never
+    # settled rows older than this many months move to archive/<workbook>-YYYY.xlsx
+    # (and -YYYY-part2.xlsx… past 800,000 rows); 0 = never
     archive_after_months: int = Field(12, ge=0, le=1200)
 
     @model_validator(mode="after")
