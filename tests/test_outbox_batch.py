@@ -131,3 +131,12 @@ def test_a_killed_run_s_held_messages_are_settled_by_the_journal(tmp_path):
     deliver.settle_held_back(cycle)
     assert _outbox(tmp_path) == [deliver.Outbox(tmp_path).path("reminder/C1/2026-12-15").name]
     assert list(held.folder.iterdir()) == []
+
+
+def test_a_dry_run_leaves_held_messages_alone(tmp_path):
+    cycle = _postman_cycle(tmp_path)
+    cycle.dry_run = True
+    held = deliver.Outbox(tmp_path / "outbox" / deliver.HELD)
+    held.send(_Message(key="reminder/C1/2026-12-15"))
+    deliver.settle_held_back(cycle)
+    assert len(list(held.folder.iterdir())) == 1 and _outbox(tmp_path) == []

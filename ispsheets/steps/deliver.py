@@ -119,9 +119,9 @@ def postman(cycle: Cycle) -> Postman:
 def settle_held_back(cycle: Cycle) -> None:
     """Messages a killed run held back (`Postman`): into the outbox if the journal says they
     were sent (the run died after committing them), else deleted (their records were rolled
-    back: the steps that make them make them again, once). One look at an absent folder on
-    every other run."""
-    if cycle.dry_run or cycle.config.email.smtp.host:
+    back: the steps that make them make them again, once), whichever transport the run
+    uses now. One look at an absent folder on every other run."""
+    if cycle.dry_run:
         return
     outbox = Outbox(cycle.config.path(cycle.config.email.outbox))
     held_outbox = Outbox(outbox.folder / HELD)
