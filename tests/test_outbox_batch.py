@@ -117,14 +117,15 @@ def test_held_back_messages_of_a_rolled_back_batch_are_deleted(tmp_path, monkeyp
 
 
 def test_a_killed_run_s_held_messages_are_settled_by_the_journal(tmp_path):
-    """Sent (committed) ones move into the outbox; the others, and a file that is not a
-    message the journal knows, are deleted."""
+    """Sent (committed) ones move into the outbox; the others, a file that is not a message
+    the journal knows, and a half-written one are deleted."""
     cycle = _postman_cycle(tmp_path)
     cycle.dry_run = False
     held = deliver.Outbox(tmp_path / "outbox" / deliver.HELD)
     for client in ("C1", "C2"):
         held.send(_Message(key=f"reminder/{client}/2026-12-15"))
     (held.folder / "stray.eml").write_bytes(b"Subject: no key\n\n")
+    (held.folder / ".reminder_C3.eml.tmp").write_bytes(b"X-Ispsheets-Key: rem")  # killed write
     cycle.journal.begin_message("reminder/C1/2026-12-15", "first_reminder", "C1", "", NOW,
                                 "outbox")
     cycle.journal.finish_message("reminder/C1/2026-12-15", "sent", "written", NOW)

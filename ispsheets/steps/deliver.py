@@ -126,11 +126,11 @@ def settle_held_back(cycle: Cycle) -> None:
     outbox = Outbox(cycle.config.path(cycle.config.email.outbox))
     held_outbox = Outbox(outbox.folder / HELD)
     try:
-        held = sorted(held_outbox.folder.glob("*.eml"))
-    except OSError:
+        held = sorted(held_outbox.folder.iterdir())
+    except OSError:  # none held (no folder)
         return
     for path in held:
-        key = _key_of(path)
+        key = _key_of(path) if path.suffix == ".eml" else ""  # else a killed write's temp file
         record = cycle.journal.message(key) if key else None
         if record is not None and record.state == "sent" and path == held_outbox.path(key):
             os.replace(path, outbox.path(key))
