@@ -269,6 +269,9 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         if mails:
             apply_requests(cycle)
             settle_uncertain(cycle)
+            from ispsheets.steps.deliver import settle_held_back
+
+            settle_held_back(cycle)
         for name in ("invoice", "reconcile", "send", "remind"):
             # payments are logged (once each) by every command, after invoicing so the log
             # shows where credit went

@@ -8,6 +8,7 @@ point neither loses nor repeats a fee, a suspension, an email or a command.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -32,7 +33,7 @@ from ispsheets.ids import CHARGE_ID
 from ispsheets.money import format_money
 from ispsheets.problems import Problem, warning
 from ispsheets.steps.cycle import Cycle
-from ispsheets.steps.deliver import send_queued_email, send_reminder
+from ispsheets.steps.deliver import OutboxBatch, send_queued_email, send_reminder
 from ispsheets.steps.uncertain import held_reminders, is_unknown
 
 EFFECT = "effect"
@@ -131,21 +132,27 @@ def reminders(cycle: Cycle, fees_by_client: dict[str, list[UntoldFee]],
                              balances=cycle.allocation.client_balances)
     clients = cycle.book.client_map()
     held = held_reminders(cycle.journal)
-    for notice in notices:
-        if notice.client_id in held:
-            continue  # reported by `settle_uncertain`; waits for the owner's word
-        client = clients[notice.client_id]
-        numbers = ", ".join(i.invoice_number for i in notice.items)
-        if holds is not None and holds.hold(cycle, client.client_id,
-                                            f"{notice.stage} reminder ({numbers})"):
-            continue
-        cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
-        if cycle.dry_run:
-            continue
-        fees = fees_by_client.get(client.client_id, [])
-        if send_reminder(cycle, notice, client, sum((f.amount for f in fees), Decimal("0")),
-                         [f.invoice_number for f in fees]):
-            record_reminder(cycle, notice, fees)
+    with contextlib.ExitStack() as stack:
+        batch: OutboxBatch | None = None  # opened with the first reminder sent
+        for notice in notices:
+            if notice.client_id in held:
+                continue  # reported by `settle_uncertain`; waits for the owner's word
+            client = clients[notice.client_id]
+            numbers = ", ".join(i.invoice_number for i in notice.items)
+            if holds is not None and holds.hold(cycle, client.client_id,
+                                                f"{notice.stage} reminder ({numbers})"):
+                continue
+            cycle.plan("reminder", client.client_id, f"{notice.stage}: {numbers}")
+            if cycle.dry_run:
+                continue
+            if batch is None:
+                batch = stack.enter_context(OutboxBatch(cycle, hold_back=True))
+            fees = fees_by_client.get(client.client_id, [])
+            batch.before()
+            if send_reminder(cycle, notice, client, sum((f.amount for f in fees), Decimal("0")),
+                             [f.invoice_number for f in fees]):
+                record_reminder(cycle, notice, fees)
+            batch.after()
 
 
 def record_reminder(cycle: Cycle, notice: ReminderNotice, fees: list[UntoldFee]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -48,28 +49,60 @@ from ispsheets.steps.uncertain import OUTBOX, UNKNOWN, is_unknown, stages_key
 
 RECEIPT_WINDOW_DAYS = 7  # receipts for payments of the last 7 calendar dates, today's included
 SENT_NOW, SENT_BEFORE, NOT_SENT = "sent now", "sent before", ""  # what send_message did
+HELD = ".held"  # the outbox's folder for messages held back until their journal commit
 T = TypeVar("T")
 
 
 class Postman:
-    """The run's one transport, opened on first use: the SMTP server, or the outbox folder."""
+    """The run's one transport, opened on first use: the SMTP server, or the outbox folder.
+
+    Into the outbox, messages can be held back (`hold_back`): written into the outbox's
+    `.held` folder, moved into the outbox by `release` once the journal transaction that
+    records them is committed, or deleted by `drop` when it is rolled back. A run killed in
+    between leaves them held; the next run's `settle_held_back` moves in those the journal
+    says were sent and deletes the others (their messages are made again, once).
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.transport = "smtp" if config.email.smtp.host else "outbox"
         self.outbox = Outbox(config.path(config.email.outbox))
+        self.held_outbox = Outbox(self.outbox.folder / HELD)
+        self.held: list[str] | None = None  # keys written into `.held` while holding back
         self._mailer: Outbox | SmtpMailer | None = None
         self.broken = ""  # why the outbox folder cannot be written: no more tries this run
 
     def send(self, message: Message) -> SendResult:
         if self.broken:
             return SendResult("failed", self.broken)
-        if self._mailer is None:
-            self._mailer = mailer_from_config(self.config)
-        result = self._mailer.send(message)
+        if self.held is not None and self.transport == OUTBOX:
+            result = self.held_outbox.send(message)
+            if result.state == "sent":  # said as it will be once released
+                self.held.append(message.key)
+                result = SendResult("sent", f"written to {self.outbox.path(message.key)}")
+        else:
+            if self._mailer is None:
+                self._mailer = mailer_from_config(self.config)
+            result = self._mailer.send(message)
         if self.transport == OUTBOX and result.state == "failed":
             self.broken = result.detail
         return result
+
+    def hold_back(self) -> None:
+        self.held = []
+
+    def release(self) -> None:
+        """Move the held messages into the outbox (their journal records are committed)."""
+        for key in self.held or ():
+            os.replace(self.held_outbox.path(key), self.outbox.path(key))
+        self.held = None
+
+    def drop(self) -> None:
+        """Delete the held messages (their journal records were rolled back)."""
+        for key in self.held or ():
+            with contextlib.suppress(OSError):  # what is left, the next run deletes
+                self.held_outbox.path(key).unlink()
+        self.held = None
 
     def close(self) -> None:
         if self._mailer is not None:
@@ -81,6 +114,36 @@ def postman(cycle: Cycle) -> Postman:
     if cycle.postman is None:
         cycle.postman = Postman(cycle.config)
     return cycle.postman
+
+
+def settle_held_back(cycle: Cycle) -> None:
+    """Messages a killed run held back (`Postman`): into the outbox if the journal says they
+    were sent (the run died after committing them), else deleted (their records were rolled
+    back: the steps that make them make them again, once), whichever transport the run
+    uses now. One look at an absent folder on every other run."""
+    if cycle.dry_run:
+        return
+    outbox = Outbox(cycle.config.path(cycle.config.email.outbox))
+    held_outbox = Outbox(outbox.folder / HELD)
+    try:
+        held = sorted(held_outbox.folder.iterdir())
+    except OSError:  # none held (no folder)
+        return
+    for path in held:
+        key = _key_of(path) if path.suffix == ".eml" else ""  # else a killed write's temp file
+        record = cycle.journal.message(key) if key else None
+        if record is not None and record.state == "sent" and path == held_outbox.path(key):
+            os.replace(path, outbox.path(key))
+        else:
+            path.unlink()
+
+
+def _key_of(path: Path) -> str:
+    """The journal key an outbox file carries (`X-Ispsheets-Key`), "" if none."""
+    from email.parser import BytesHeaderParser
+
+    with path.open("rb") as handle:
+        return str(BytesHeaderParser().parse(handle).get("X-Ispsheets-Key", ""))
 
 
 def _email_cell(client: Client) -> str:
@@ -308,8 +371,6 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice],
                 ) -> Iterator[dict[str, Path]]:
     """PDFs of these invoices as they are ready (number → path): first the ones kept from an
     earlier run, then a group at a time as the process pool renders the rest."""
-    from ispsheets.delivery.pdf import render_in_groups
-
     folder = cycle.config.path(cycle.config.invoicing.pdf_dir)
     clients = cycle.book.client_map()
     docs, kept = [], {}
@@ -327,7 +388,9 @@ def render_pdfs(cycle: Cycle, invoices: Sequence[Invoice],
             docs.append(doc)
     if kept:
         yield kept
-    if docs:
+    if docs:  # (the PDF module's imports, 0.15-0.3 s of CPU, only for a PDF to draw)
+        from ispsheets.delivery.pdf import render_in_groups
+
         font = cycle.config.invoicing.pdf_font
         for group, paths in render_in_groups(docs, folder, progress=cycle.options.progress,
                                              font=cycle.config.path(font) if font else None):
@@ -359,11 +422,17 @@ class OutboxBatch:
     into the outbox, OUTBOX_BATCH messages share one journal transaction whichever groups
     they came in (a disk sync per 250 emails, not per 50), committed when full and when
     the batch ends; an exception rolls the open transaction back, with the same outcome as
-    `in_batches`. Over SMTP each message keeps its own transactions."""
+    `in_batches`. Over SMTP each message keeps its own transactions.
 
-    def __init__(self, cycle: Cycle) -> None:
+    With `hold_back` (reminders, whose keys name the day) the batch's files reach the outbox
+    only once its transaction is committed, so a run killed inside a batch leaves none there
+    for a later day's run to repeat under another key."""
+
+    def __init__(self, cycle: Cycle, hold_back: bool = False) -> None:
         self.journal = cycle.journal
-        self.on = postman(cycle).transport == OUTBOX
+        self.postman = postman(cycle)
+        self.on = self.postman.transport == OUTBOX
+        self.hold_back = hold_back
         self.open = contextlib.ExitStack()
         self.count = 0
 
@@ -376,7 +445,23 @@ class OutboxBatch:
     def before(self) -> None:
         """Before a message: its journal records go into the open transaction."""
         if self.on and self.count == 0:
-            self.open.enter_context(self.journal.transaction())
+            self.open.enter_context(self._held_back() if self.hold_back
+                                    else self.journal.transaction())
+
+    @contextlib.contextmanager
+    def _held_back(self) -> Iterator[None]:
+        """A transaction whose messages stay out of the outbox until it is committed: for
+        messages whose key names the day (reminders), which a later day's run would not
+        write over (see `Postman`)."""
+        self.postman.hold_back()
+        try:
+            with self.journal.transaction():
+                yield
+        except BaseException:
+            self.postman.drop()
+            raise
+        checkpoint("outbox-batch-committed")
+        self.postman.release()
 
     def after(self) -> None:
         """After a message: the transaction is committed when it holds OUTBOX_BATCH."""
