@@ -269,3 +269,17 @@ def test_a_file_saved_again_during_the_read_back_keeps_nothing(written, tmp_path
 
     assert keep_written_tabs(path, cache, stop=owner_saves) == []
     assert not cache.holds("Clients", keys["Clients"])
+
+
+def test_a_google_sheet_run_reads_nothing_back(tmp_path, monkeypatch):
+    from tests.gsheets_harness import clean_fake
+
+    clean_fake()
+    started: list[Path] = []
+    monkeypatch.setattr(tab_readback, "start_read_back",
+                        lambda path, folder: started.append(path) or (lambda: None))
+    business = Business.create(tmp_path, _rows("A", "B"), backend="gsheets")
+    report = business.run(NOV_30)
+    assert report.exit_code is ExitCode.OK and len(report.issued) == 2
+    assert report.written is not None
+    assert started == [] and not (tmp_path / TAB_CACHE).exists()

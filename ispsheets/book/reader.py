@@ -211,6 +211,7 @@ def keep_written_tabs(path: Path, cache: TabCache,
             break
         cache.keep(name, keys[name], rows)
         kept.append(name)
+        del rows  # one tab's cells at a time (the run's own records are in memory too)
     return kept
 
 
