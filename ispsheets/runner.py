@@ -161,8 +161,8 @@ def read_back_written(cycle: Cycle) -> Callable[[], None] | None:
     for the next run; call what is returned to stop it. Nothing when nothing was written (a dry
     run, a failed or deferred write) or the workbook keeps no tab cache (a Google Sheet)."""
     backend = cycle.backend
-    if (cycle.dry_run or cycle.report.written is None or cycle.report.deferred is not None
-            or not isinstance(backend, XlsxBackend) or backend.cache_dir is None):
+    if (cycle.report.written is None or not isinstance(backend, XlsxBackend)
+            or backend.cache_dir is None):
         return None
     from ispsheets.book.tab_readback import start_read_back
 

@@ -222,6 +222,8 @@ def test_no_read_back_without_a_report_to_wait_for(tmp_path, monkeypatch):
     business = Business.create(tmp_path, _rows("A", "B"))
     business.run(NOV_30, steps=("invoice", "reconcile", "send", "remind"))
     assert started == []
+    assert business.run(DEC_1).written is None  # nothing to write: nothing to read back
+    assert started == []
     business.run(DEC_15)  # the due-date notices: Invoices written
     assert started == [business.workbook]
 
@@ -248,9 +250,15 @@ def test_only_the_tabs_whose_bytes_are_new_are_kept(written):
         _typed(read_xlsx(path).sheets["Clients"].rows)
 
 
-def test_a_stop_before_a_tab_keeps_nothing(written):
+def test_a_stop_before_a_tab_keeps_nothing(written, monkeypatch):
     path, cache = written
-    assert keep_written_tabs(path, cache, stop=lambda: True) == []
+
+    def parse(book, name):
+        raise AssertionError("parsed after the stop")
+
+    monkeypatch.setattr(reader, "parse_sheet", parse)
+    stops = iter([False, True])  # asked once before the workbook is opened, then per tab
+    assert keep_written_tabs(path, cache, stop=lambda: next(stops)) == []
     assert not cache.holds("Clients", reader._tab_keys(path)["Clients"])
 
 

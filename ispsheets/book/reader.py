@@ -196,10 +196,6 @@ def keep_written_tabs(path: Path, cache: TabCache,
         return []
     book = CalamineWorkbook.from_path(str(path))
     names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-    if _identity(path) != before:
-        return []
-    if _SHEET_NAMES in keys and not cache.holds(_SHEET_NAMES, keys[_SHEET_NAMES]):
-        cache.keep(_SHEET_NAMES, keys[_SHEET_NAMES], names)  # type: ignore[arg-type]
     kept = []
     for name in names:
         if name not in new:
@@ -207,11 +203,13 @@ def keep_written_tabs(path: Path, cache: TabCache,
         if stop():
             break
         rows = parse_sheet(book, name)
-        if stop() or _identity(path) != before:
+        if stop() or _identity(path) != before:  # (the file the keys and names came from)
             break
         cache.keep(name, keys[name], rows)
         kept.append(name)
         del rows  # one tab's cells at a time (the run's own records are in memory too)
+    if kept and _SHEET_NAMES in keys and not cache.holds(_SHEET_NAMES, keys[_SHEET_NAMES]):
+        cache.keep(_SHEET_NAMES, keys[_SHEET_NAMES], names)  # type: ignore[arg-type]
     return kept
 
 
