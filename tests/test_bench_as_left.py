@@ -59,4 +59,3 @@ def test_a_day_after_the_prime_reads_as_the_cache_says(folder):
     cached = reader.read_xlsx(folder / "isp.xlsx", TabCache(folder / TAB_CACHE))
     assert {n: s.rows for n, s in cached.sheets.items() if s.loaded} == \
         {n: s.rows for n, s in fresh.sheets.items() if s.loaded}
-
