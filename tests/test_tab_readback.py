@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 import ispsheets.book.reader as reader
@@ -152,6 +153,7 @@ def test_a_read_back_the_report_outlasts_stops_and_changes_nothing_else(tmp_path
                 while not stop():  # until the run says the report is done
                     time.sleep(0.005)
                 stopped.append(True)
+                time.sleep(0.3)  # a tab being parsed: the run waits for it
             return real_parse(book, name)
 
         monkeypatch.setattr(reader, "parse_sheet", parse)
@@ -159,6 +161,7 @@ def test_a_read_back_the_report_outlasts_stops_and_changes_nothing_else(tmp_path
 
     monkeypatch.setattr(tab_readback, "keep_written_tabs", waits_for_the_report)
     report = business.run(NOV_30)
+    assert not [t for t in threading.enumerate() if t.name == "tab-read-back"]
     monkeypatch.undo()
     shutil.rmtree(twin.config.journal_path.parent / TAB_CACHE, ignore_errors=True)
     without = twin.run(NOV_30)
@@ -291,3 +294,26 @@ def test_a_google_sheet_run_reads_nothing_back(tmp_path, monkeypatch):
     assert report.exit_code is ExitCode.OK and len(report.issued) == 2
     assert report.written is not None
     assert started == [] and not (tmp_path / TAB_CACHE).exists()
+
+
+def test_a_file_replaced_before_its_tabs_are_parsed_keeps_not_even_its_sheet_names(
+        written, tmp_path, monkeypatch):
+    """The owner saves a workbook with another list of tabs after the keys were made: the names
+    read from it are not kept under the keys of the file before."""
+    path, cache = written
+    keys = reader._tab_keys(path)
+    for name in keys:  # nothing kept yet
+        cache._file(name, "rows").unlink(missing_ok=True)
+    other = tmp_path / "renamed.xlsx"
+    book = openpyxl.load_workbook(path)
+    book["Services"].title = "Services 2027"
+    book.save(other)
+    real = reader.CalamineWorkbook.from_path
+
+    def saved_meanwhile(name):
+        other.replace(path)
+        return real(name)
+
+    monkeypatch.setattr(reader.CalamineWorkbook, "from_path", saved_meanwhile)
+    assert keep_written_tabs(path, cache) == []
+    assert not cache.holds(reader._SHEET_NAMES, keys[reader._SHEET_NAMES])
