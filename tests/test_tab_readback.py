@@ -94,6 +94,7 @@ def test_the_tabs_a_run_wrote_are_taken_from_the_cache_the_next_day(tmp_path, pa
     assert {"Packages", "Services"} <= set(parsed)  # read once only: parsed again
 
 
+@pytest.mark.slow
 def test_two_days_of_the_real_command_the_second_reads_the_written_tabs_from_the_cache(
         tmp_path):
     init_project(tmp_path, 3, dt.date(2026, 11, 20))
