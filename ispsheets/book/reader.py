@@ -184,9 +184,9 @@ def keep_written_tabs(path: Path, cache: TabCache,
     tabs read by their header alone (Activity) are not. Between tabs, and before keeping one,
     `stop()` is asked whether to give up; if the file changes meanwhile nothing more is kept.
     Returns the tabs kept, in workbook order."""
-    before = _identity(path)
+    before = _identity(path)  # the file the keys are made from (checked before a tab is kept)
     keys = _tab_keys(path)
-    if not keys or _identity(path) != before:
+    if not keys:
         return []
     new = {name for name, key in keys.items() if not name.startswith("\0")
            and not any(normalise_header(name) == normalise_header(t.name)
