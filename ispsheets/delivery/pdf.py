@@ -45,6 +45,7 @@ from ispsheets.delivery.document import (
     money_text,
 )
 from ispsheets.delivery.files import replace_file
+from ispsheets.delivery.pdf_file import plain_pdf
 from ispsheets.delivery.shaping import drawable, dropped_when_missing, needs_shaping, visual
 
 PAGE_SIZES = {"letter": letter, "a4": A4}
@@ -851,6 +852,9 @@ def _invoice_pdf(doc: InvoiceDocument, fonts: Fonts) -> bytes:
             painter.closing(y - 6)
         painter.footer(page, len(pages))
         painter.new_page()
+    data = plain_pdf(canvas)  # the same bytes, without reportlab's object formatter
+    if data is not None:
+        return data
     canvas.save()
     return buffer.getvalue()
 
