@@ -133,7 +133,10 @@ def _info(info: PDFInfo, stamp: TimeStamp) -> bytes:
     return b"<<\n" + b" ".join(entries) + b"\n>>"
 
 
+@functools.lru_cache(maxsize=256)
 def _string(text: str) -> bytes:
+    """A text string as reportlab writes it; the same author, creator and dates recur on
+    every invoice of a run."""
     return PDFString(text).format(_DUMMY)
 
 
@@ -141,7 +144,7 @@ _PRODUCER = PDFString(PDFInfo.producer).format(_DUMMY)
 
 
 def _date(info: PDFInfo, stamp: TimeStamp) -> bytes:
-    return PDFString(info._dateFormatter(*stamp.YMDhms)).format(_DUMMY)
+    return _string(info._dateFormatter(*stamp.YMDhms))
 
 
 @functools.cache
