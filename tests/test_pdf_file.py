@@ -206,3 +206,48 @@ def test_the_file_identifier_follows_the_invoice_as_reportlabs_does():
     a, b = invoice_pdf(_doc(number="INV-1")), invoice_pdf(_doc(number="INV-2"))
     assert a.split(b"/ID", 1)[1][:40] != b.split(b"/ID", 1)[1][:40]
     assert a == reportlab_pdf(_doc(number="INV-1"))
+
+
+def _drawn(data: bytes) -> list[tuple[str, float, str, float]]:
+    """(text, x, font, size) of every string on the first page, from its operators."""
+    from pypdf.generic import ContentStream
+
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    fonts = {"/F1": "Helvetica", "/F2": "Helvetica-Bold"}
+    font, size, x, drawn = "", 0.0, 0.0, []
+    for operands, op in ContentStream(page.get_contents(), page.pdf).operations:
+        if op == b"Tf":
+            font, size = fonts[operands[0]], float(operands[1])
+        elif op == b"Tm":
+            x = float(operands[4])
+        elif op == b"Tj":
+            drawn.append((str(operands[0]), x, font, size))
+    return drawn
+
+
+@pytest.mark.parametrize("paper", ["letter", "A4"])
+def test_numbers_end_at_their_column_right_edge(paper):
+    """Each line's quantity, unit price, tax rate, tax and amount, and the totals, are
+    right-aligned: they end where their column ends, whatever their width."""
+    lines = (_line(1, "Home 100", "1", "49.99", "49.99", "8.25", "4.12"),
+             _line(2, "Router rental", "12", "5.00", "60.00", "10", "6.00", period=False),
+             _line(3, "Business 1000", "1", "1234.50", "1234.50", "0", "0.00"))
+    doc = dataclasses.replace(_doc(lines=lines, paid="0"), paper=paper)
+    width = pdf.PAGE_SIZES[paper.lower()][0]
+    right = width - pdf.MARGIN
+    cols = pdf._columns(width)
+    drawn = _drawn(invoice_pdf(doc))
+
+    def ends(text: str, bold: bool = False, size: float = 9) -> list[float]:
+        font = "Helvetica-Bold" if bold else "Helvetica"
+        return [round(x + pdf.pdfmetrics.stringWidth(t, font, s), 2)
+                for t, x, f, s in drawn if t == text and f == font and s == size]
+
+    assert round(cols.amount_r, 2) in ends("$1,234.50", bold=True)
+    assert round(cols.amount_r, 2) in ends("$60.00", bold=True)
+    assert round(cols.unit_r, 2) in ends("$5.00")
+    assert round(cols.qty_r, 2) in ends("12")
+    assert round(cols.rate_r, 2) in ends("10%")
+    assert round(cols.tax_r, 2) in ends("$6.00")
+    assert round(right - 6, 2) in ends("$1,344.49")  # subtotal, in the totals column
+    assert round(right - 6, 2) in ends("$1,354.61", bold=True, size=10)  # total
