@@ -107,6 +107,7 @@ def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
     summary = next((line for line in stdout.splitlines()
                     if line.startswith(day.isoformat() + ":")), "")
     return {"wall": wall, "steps": timed["steps"], "cpu_steps": timed.get("cpu_steps", {}),
+            "children_cpu_steps": timed.get("children_cpu_steps", {}),
             "exit": child.returncode,
             "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
             "load": load, "file_ms": file_ms, "summary": summary}
@@ -155,6 +156,8 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"wall": statistics.median(r["wall"] for r in runs),
             "walls": [round(r["wall"], 2) for r in runs], "steps": steps,
             "cpu_steps": cpu_steps,
+            "children_cpu_steps": {s: statistics.median(
+                r.get("children_cpu_steps", {}).get(s, 0.0) for r in runs) for s in STEPS},
             "rss_mb": max(r["rss_mb"] for r in runs),
             "cpu": statistics.median(r["cpu"] for r in runs),
             "load": max(r["load"] for r in runs), "exit": max(r["exit"] for r in runs),
@@ -188,11 +191,15 @@ def row(case: dict[str, Any]) -> str:
 
 
 def cpu_row(case: dict[str, Any]) -> str:
-    """The CPU seconds of each step (the PDF workers' in `send`) under the row; total: the
-    run's with every child."""
+    """The CPU seconds of each step under the row, the children's shown apart (`1.2+3.4`:
+    the PDF workers' in `send`, the report child's in `report`); total: the run's with every
+    child."""
     result = case["result"]
     cpu = result.get("cpu_steps") or {}
-    cells = ["", "", "", "cpu"] + [f"{cpu.get(s, 0.0):.2f}" if cpu else "-" for s in STEPS]
+    kids = result.get("children_cpu_steps") or {}
+    cells = ["", "", "", "cpu"] + [
+        (f"{cpu.get(s, 0.0):.2f}" if cpu else "-")
+        + (f"+{kids[s]:.1f}" if kids.get(s, 0.0) >= 0.05 else "") for s in STEPS]
     return _line([*cells, f"{result.get('cpu', 0.0):.2f}", "", "", "", ""])
 
 
