@@ -1,6 +1,6 @@
 """A plain invoice's PDF file is written by `pdf_file.plain_pdf` instead of reportlab's object
-formatter: byte for byte the file reportlab writes, over invoices of every shape; anything
-else (a pay link, a logo, an embedded font) is still saved by reportlab."""
+formatter: byte for byte the file reportlab writes, over invoices of every shape, with or
+without a logo; anything else (a pay link, an embedded font) is still saved by reportlab."""
 
 from __future__ import annotations
 
@@ -135,14 +135,18 @@ def test_anything_else_is_left_to_reportlab(doc):
     assert invoice_pdf(doc) == reportlab_pdf(doc)
 
 
-def test_a_logo_is_left_to_reportlab(tmp_path):
+@pytest.mark.parametrize("lines", [1, 3, 45], ids=["1 line", "3 lines", "3 pages"])
+@pytest.mark.parametrize("mode,size", [("RGB", (60, 20)), ("RGBA", (600, 90)), ("L", (40, 40))],
+                         ids=["small rgb", "wide, transparent", "grey"])
+def test_an_invoice_with_a_logo_is_the_file_reportlab_writes(tmp_path, lines, mode, size):
     from PIL import Image
 
-    logo = tmp_path / "logo.png"
-    Image.new("RGB", (60, 20), (31, 78, 121)).save(logo)
-    doc = dataclasses.replace(_doc(), company=_company(logo))
-    assert plain(doc) is None
-    assert invoice_pdf(doc) == reportlab_pdf(doc)
+    logo = tmp_path / f"logo-{mode}.png"
+    Image.new(mode, size, (31, 78, 121, 128)[:len(mode)] if mode != "L" else 90).save(logo)
+    doc = dataclasses.replace(_doc(lines=_lines(lines)), company=_company(logo))
+    made = plain(doc)
+    assert made is not None and b"/Subtype /Image" in made
+    assert made == reportlab_pdf(doc)
 
 
 _CP1252 = st.text(st.characters(codec="cp1252", exclude_categories=("Cc", "Cs")), max_size=60)

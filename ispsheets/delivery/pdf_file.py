@@ -3,11 +3,12 @@
 `Canvas.save()` builds the file by formatting each PDF object through reportlab's generic
 object model (a dictionary, a name, a number at a time): about a fifth of an invoice's render
 time, for a file whose structure is the same on every invoice. A plain invoice (the built-in
-Helvetica faces only; no image, form, link, outline or other extra) always has the same objects:
-the font dictionary, the two fonts, a page object per page, the catalog, the document info, the
-page tree, a compressed content stream per page. `plain_pdf` writes those objects with the same
-bytes reportlab writes (tests/test_pdf_file.py compares them over many invoices), and returns
-None for any canvas holding something else, which is then saved by reportlab as before.
+Helvetica faces; no form, link, outline or other extra; a logo allowed) always has the same
+objects: the font dictionary, the two fonts and the logo's image, a page object per page, the
+catalog, the document info, the page tree, a compressed content stream per page. `plain_pdf`
+writes those objects with the same bytes reportlab writes (the image by reportlab's own
+`format`; tests/test_pdf_file.py compares whole files over many invoices), and returns None for
+any canvas holding something else, which is then saved by reportlab as before.
 """
 
 from __future__ import annotations
@@ -23,26 +24,28 @@ from reportlab.pdfbase.pdfdoc import (
     DummyDoc,
     NoEncryption,
     PDFDictionary,
+    PDFImageXObject,
     PDFInfo,
+    PDFObjectReference,
+    PDFPage,
     PDFString,
     PDFText,
 )
 from reportlab.pdfgen.canvas import Canvas
 
 HEADER = b"%PDF-1.4\n%\x93\x8c\x8b\x9e ReportLab Generated PDF document (opensource)\n"
-FONTS = (b"<<\n/F1 2 0 R /F2 3 0 R\n>>",
-         b"<<\n/BaseFont /Helvetica /Encoding /WinAnsiEncoding /Name /F1 /Subtype /Type1 "
-         b"/Type /Font\n>>",
-         b"<<\n/BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding /Name /F2 /Subtype /Type1 "
-         b"/Type /Font\n>>")
+FONTS = {"F1": b"<<\n/BaseFont /Helvetica /Encoding /WinAnsiEncoding /Name /F1 /Subtype /Type1 "
+               b"/Type /Font\n>>",
+         "F2": b"<<\n/BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding /Name /F2 "
+               b"/Subtype /Type1 /Type /Font\n>>"}
 FONT_MAPPING = {"Helvetica": "/F1", "Helvetica-Bold": "/F2"}
 PAGE = ("<<\n/Contents {contents} 0 R /MediaBox [ 0 0 {width} {height} ] /Parent {parent} 0 R "
-        "/Resources <<\n/Font 1 0 R /ProcSet [ /PDF /Text /ImageB /ImageC /ImageI ]\n>> "
+        "/Resources <<\n/Font 1 0 R /ProcSet [ /PDF /Text /ImageB /ImageC /ImageI ]{xobjects}\n>> "
         "/Rotate 0 /Trans <<\n\n>> \n  /Type /Page\n>>")
 # Page attributes reportlab leaves unset on a plain page (any of them set: not plain).
 UNSET = ("Parent", "MediaBox", "Resources", "Contents", "CropBox", "Thumb", "B", "Dur", "Hid",
          "AA", "PieceInfo", "LastModified", "SeparationInfo", "ArtBox", "TrimBox", "BleedBox",
-         "ID", "PZ", "XObjects", "ExtGState")
+         "ID", "PZ", "ExtGState")
 
 
 def plain_pdf(canvas: Canvas) -> bytes | None:
@@ -52,20 +55,25 @@ def plain_pdf(canvas: Canvas) -> bytes | None:
     doc = canvas._doc
     pages = doc.Pages.pages
     count = len(pages)
-    if not _plain(canvas, count):
+    resources = _resources(canvas, count)
+    if resources is None:
         return None
-    info = doc.info
-    catalog, info_n, tree = 4 + count, 5 + count, 6 + count
-    objects = list(FONTS)
+    numbers = {name: number for number, name in doc.numberToId.items()}
+    first_page = 2 + len(resources)  # the font dictionary, the fonts and images, the pages
+    catalog, info_n, tree = first_page + count, first_page + count + 1, first_page + count + 2
+    objects = [b"<<\n/F1 %d 0 R /F2 %d 0 R\n>>" % (numbers["F1"], numbers["F2"])]
+    objects += [FONTS[name] if isinstance(name, str) else name.format(doc)
+                for name in resources]
     streams = []
     for number, page in enumerate(pages):
         objects.append(PAGE.format(contents=tree + 1 + number, width=_number(page.pagewidth),
-                                   height=_number(page.pageheight), parent=tree).encode())
+                                   height=_number(page.pageheight), parent=tree,
+                                   xobjects=_xobjects(page, numbers)).encode())
         data = page.stream
         streams.append(zlib.compress(data.encode("utf8") if isinstance(data, str) else data))
     objects.append(f"<<\n/PageMode /UseNone /Pages {tree} 0 R /Type /Catalog\n>>".encode())
-    objects.append(_info(info, doc._timeStamp))
-    kids = " ".join(f"{4 + n} 0 R" for n in range(count))
+    objects.append(_info(doc.info, doc._timeStamp))
+    kids = " ".join(f"{first_page + n} 0 R" for n in range(count))
     objects.append(f"<<\n/Count {count} /Kids [ {kids} ] /Type /Pages\n>>".encode())
     objects += [b"<<\n/Filter [ /FlateDecode ] /Length %d\n>>\nstream\n%sendstream"
                 % (len(data), data) for data in streams]
@@ -74,28 +82,67 @@ def plain_pdf(canvas: Canvas) -> bytes | None:
     offset = len(HEADER)
     for number, body in enumerate(objects, start=1):
         offsets.append(offset)
-        chunk = b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        chunk = b"%d 0 obj\n%s%sendobj\n" % (number, body, b"" if body.endswith(b"\n") else b"\n")
         out.append(chunk)
         offset += len(chunk)
     size = len(objects) + 1
     out.append(b"xref\n0 %d\n0000000000 65535 f \n" % size)
     out.append(b"".join(b"%010d 00000 n \n" % o for o in offsets))
     out.append(b"trailer\n<<\n/ID %s\n/Info %d 0 R\n/Root %d 0 R\n/Size %d\n>>\nstartxref\n%d\n"
-               b"%%%%EOF\n" % (_document_id(info), info_n, catalog, size, offset))
+               b"%%%%EOF\n" % (_document_id(doc.info), info_n, catalog, size, offset))
     return b"".join(out)
 
 
-def _plain(canvas: Canvas, count: int) -> bool:
-    """Only what `plain_pdf` writes: both Helvetica faces, pages and nothing else."""
+def _resources(canvas: Canvas, count: int) -> list[str | PDFImageXObject] | None:
+    """The objects between the font dictionary and the pages, in their order: the two
+    Helvetica faces (by name) and the images (a logo); None when the canvas holds anything
+    else, or is not as `plain_pdf` writes it."""
     doc = canvas._doc
-    expected = {1: "BasicFonts", 2: "F1", 3: "F2"}
-    expected.update({4 + n: f"Page{n + 1}" for n in range(count)})
-    if (not count or rl_config.useA85 or (rl_config.pdfComments and not rl_config.invariant)
-            or doc.numberToId != expected or doc.fontMapping != FONT_MAPPING
+    ids = [doc.numberToId.get(number) for number in range(1, len(doc.numberToId) + 1)]
+    pages = [f"Page{n + 1}" for n in range(count)]
+    if not count or ids[:1] != ["BasicFonts"] or ids[len(ids) - count:] != pages:
+        return None
+    resources: list[str | PDFImageXObject] = []
+    for name in ids[1:len(ids) - count]:
+        obj = doc.idToObject.get(name)
+        if name in ("F1", "F2"):
+            resources.append(name)
+        elif (type(obj) is PDFImageXObject and not obj.mask and not getattr(obj, "smask", None)
+              and not getattr(obj, "_decode", None) and obj.colorSpace != "DeviceCMYK"):
+            resources.append(obj)
+        else:
+            return None
+    if sorted(n for n in resources if isinstance(n, str)) != ["F1", "F2"] \
+            or not _plain(canvas):
+        return None
+    images = {name for name in ids if type(doc.idToObject.get(name)) is PDFImageXObject}
+    for page in doc.Pages.pages:
+        if page.XObjects is not None and not (
+                type(page.XObjects) is PDFDictionary and page.XObjects.dict
+                and all(key in images and type(ref) is PDFObjectReference and ref.name == key
+                        for key, ref in page.XObjects.dict.items())):
+            return None
+    return resources
+
+
+def _xobjects(page: PDFPage, numbers: dict[str, int]) -> str:
+    """A page's `/XObject` resources (its images), as reportlab writes them."""
+    if page.XObjects is None:
+        return ""
+    entries = "\n ".join(f"/{key} {numbers[key]} 0 R" for key in sorted(page.XObjects.dict))
+    return f" /XObject <<\n{entries}\n>>"
+
+
+def _plain(canvas: Canvas) -> bool:
+    """Only what `plain_pdf` writes: fonts and images, pages, and nothing else."""
+    doc = canvas._doc
+    if (rl_config.useA85 or (rl_config.pdfComments and not rl_config.invariant)
+            or doc.fontMapping != FONT_MAPPING
             or doc.delayedFonts or type(doc.encrypt) is not NoEncryption
+            or doc.defaultStreamFilters is not None
             or doc._pdfVersion != (1, 4) or not doc.invariant or doc.compression != 1
             or canvas._destinations or canvas._outlines or canvas._annotationCount
-            or canvas._formsinuse or canvas._code or doc.Outlines.ready is not None
+            or canvas._code or doc.Outlines.ready is not None
             or set(vars(doc.Catalog)) != {"Pages", "Outlines"}
             or type(doc.info).format is not PDFInfo.format
             or doc.info.keywords or doc.info.producer != PDFInfo.producer
