@@ -54,7 +54,7 @@ class _Matrix:
         self.modules = modules
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(size=st.integers(min_value=12, max_value=45), seed=st.randoms(use_true_random=False),
        finder_like=st.lists(st.tuples(st.integers(0, 44), st.integers(0, 44)), max_size=6))
 def test_penalties_of_any_matrix_are_reportlabs(size, seed, finder_like):
