@@ -104,7 +104,9 @@ def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
     stdout = (folder / "stdout.txt").read_text(encoding="utf-8", errors="replace")
     summary = next((line for line in stdout.splitlines()
                     if line.startswith(day.isoformat() + ":")), "")
-    return {"wall": wall, "steps": timed["steps"], "exit": child.returncode,
+    return {"wall": wall, "steps": timed["steps"], "cpu_steps": timed.get("cpu_steps", {}),
+            "children_cpu_steps": timed.get("children_cpu_steps", {}),
+            "exit": child.returncode,
             "rss_mb": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime,
             "load": load, "file_ms": file_ms, "summary": summary}
 
@@ -147,8 +149,13 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if any(r.get("timed_out") for r in runs):
         return {**runs[0], "walls": [round(r["wall"], 2) for r in runs], "did": runs[0]["summary"]}
     steps = {s: statistics.median(r["steps"].get(s, 0.0) for r in runs) for s in STEPS}
+    cpu_steps = {s: statistics.median(r.get("cpu_steps", {}).get(s, 0.0) for r in runs)
+                 for s in STEPS}
     return {"wall": statistics.median(r["wall"] for r in runs),
             "walls": [round(r["wall"], 2) for r in runs], "steps": steps,
+            "cpu_steps": cpu_steps,
+            "children_cpu_steps": {s: statistics.median(
+                r.get("children_cpu_steps", {}).get(s, 0.0) for r in runs) for s in STEPS},
             "rss_mb": max(r["rss_mb"] for r in runs),
             "cpu": statistics.median(r["cpu"] for r in runs),
             "load": max(r["load"] for r in runs), "exit": max(r["exit"] for r in runs),
@@ -179,6 +186,19 @@ def row(case: dict[str, Any]) -> str:
               f"{result.get('file_ms', 0.0):.2f}",
               result["did"] + ("" if result["exit"] == 0 else f" exit {result['exit']}")]
     return _line(cells)
+
+
+def cpu_row(case: dict[str, Any]) -> str:
+    """The CPU seconds of each step under the row, the children's shown apart (`1.2+3.4`:
+    the PDF workers' in `send`, the report child's in `report`); total: the run's with every
+    child."""
+    result = case["result"]
+    cpu = result.get("cpu_steps") or {}
+    kids = result.get("children_cpu_steps") or {}
+    cells = ["", "", "", "cpu"] + [
+        (f"{cpu.get(s, 0.0):.2f}" if cpu else "-")
+        + (f"+{kids[s]:.1f}" if kids.get(s, 0.0) >= 0.05 else "") for s in STEPS]
+    return _line([*cells, f"{result.get('cpu', 0.0):.2f}", "", "", "", ""])
 
 
 def verdicts(cases: list[dict[str, Any]]) -> list[str]:
@@ -330,6 +350,7 @@ def main(argv: list[str] | None = None) -> None:
                     "result": median_run(runs)}
             cases.append(case)
             print(row(case), flush=True)
+            print(cpu_row(case), flush=True)
     print("\nTargets (2 cores, PDFs and outbox emails included; window = "
           "workbook.archive_after_months, 0 = no archive):")
     print("\n".join(verdicts(cases)))

@@ -5,8 +5,11 @@
 Runs the real command line (`ispsheets.cli.run_command_line`, and ends the process as the
 console script does) in this process, after wrapping the step functions the runner calls; each
 step's time excludes the steps timed inside it (so `send` is the emails, without the PDFs).
-Writes {"steps": {name: seconds}, "total": s, "exit": code} to TIMES.json and exits with the
-command's exit code. `BENCH_WHAT_IF=gc,deliver` tries the fixes suggested for code outside the
+Writes {"steps": {name: seconds}, "cpu_steps": {name: CPU seconds}, "children_cpu_steps": {name:
+CPU seconds}, "total": s, "exit": code} to TIMES.json and exits with the command's exit code (a
+step's CPU seconds are this process's and those of the children it waited for during the step;
+`children_cpu_steps` the latter alone: the PDF pool's workers in `send`).
+`BENCH_WHAT_IF=gc,deliver` tries the fixes suggested for code outside the
 benchmark's reach (see `what_if`; also nogc); off unless set.
 """
 
@@ -51,25 +54,40 @@ STEPS = ("startup", "read", "load", "prepare", "allocate", "invoice", "reconcile
          "remind", "ledger", "plan_write", "xlsx_write", "write", "report", "archive", "other")
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds of this process and of the children it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system, \
+        t.children_user + t.children_system
+
+
 class Stopwatch:
-    """Exclusive time per step: a step's own time, less the timed steps it called."""
+    """Exclusive time per step: a step's own time, less the timed steps it called; wall and
+    CPU seconds (and of those, the children's)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
-        self._inner: list[float] = []
+        self.cpu: dict[str, float] = defaultdict(float)
+        self.children: dict[str, float] = defaultdict(float)
+        self._inner: list[tuple[float, float, float]] = []
 
     def wrap(self, step: str, function: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            self._inner.append(0.0)
+            started, (cpu, kids) = time.perf_counter(), cpu_seconds()
+            self._inner.append((0.0, 0.0, 0.0))
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - started
-                self.seconds[step] += elapsed - self._inner.pop()
+                now, kids_now = cpu_seconds()
+                elapsed, used, by_kids = time.perf_counter() - started, now - cpu, kids_now - kids
+                inner, inner_cpu, inner_kids = self._inner.pop()
+                self.seconds[step] += elapsed - inner
+                self.cpu[step] += used - inner_cpu
+                self.children[step] += by_kids - inner_kids
                 if self._inner:
-                    self._inner[-1] += elapsed
+                    outer, outer_cpu, outer_kids = self._inner[-1]
+                    self._inner[-1] = (outer + elapsed, outer_cpu + used, outer_kids + by_kids)
         return timed
 
 
@@ -129,11 +147,15 @@ def main(argv: list[str]) -> int:
     what_if({n for n in os.environ.get("BENCH_WHAT_IF", "").split(",") if n})
     install(watch)
     watch.seconds["startup"] = time.perf_counter() - STARTED
+    watch.cpu["startup"] = cpu_seconds()[0]
     code = run_command_line(args)
     total = time.perf_counter() - STARTED
     watch.seconds["other"] = total - sum(watch.seconds.values())
-    times_path.write_text(json.dumps({"steps": dict(watch.seconds), "total": total,
-                                      "exit": code}), encoding="utf-8")
+    watch.cpu["other"] = cpu_seconds()[0] - sum(watch.cpu.values())
+    watch.children["other"] = cpu_seconds()[1] - sum(watch.children.values())
+    times_path.write_text(json.dumps({"steps": dict(watch.seconds), "cpu_steps": dict(watch.cpu),
+                                      "children_cpu_steps": dict(watch.children),
+                                      "total": total, "exit": code}), encoding="utf-8")
     return code
 
 

@@ -251,7 +251,7 @@ class Message:
         if self.reply_to:
             headers.append(("Reply-To", self.reply_to))
         headers += [("Subject", _header_text(self.subject, linesep)),
-                    ("Date", format_datetime(self.date or dt.datetime.now(dt.UTC))),
+                    ("Date", _date_header(self.date or dt.datetime.now(dt.UTC))),
                     ("Message-ID", self.message_id), ("X-Ispsheets-Key", self.key),
                     ("MIME-Version", "1.0")]
         body = _text_part(self.text, "plain", linesep)
@@ -268,6 +268,12 @@ class Message:
     def to_email_message(self) -> EmailMessage:
         """`to_bytes` parsed back into an `email.message.EmailMessage`."""
         return message_from_bytes(self.to_bytes(), policy=policy.default)  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=64)
+def _date_header(date: dt.datetime) -> str:
+    """The Date header: a run dates all its messages alike, so it is worked out once."""
+    return format_datetime(date)
 
 
 def _header_text(text: str, linesep: str) -> str:
@@ -336,7 +342,7 @@ def render(kind: str, variables: Mapping[str, Any],
     """(subject, text, html) of one kind; html is "" when no `<kind>.html` exists."""
     env = environment(templates_dir)
     try:
-        text_template = env.get_template(f"{kind}.txt")
+        text_template = _template(env, f"{kind}.txt")
         context = text_template.new_context(dict(variables))
         if "subject" not in text_template.blocks:
             raise MessageError(f"{kind}.txt: has no {{% block subject %}}")
@@ -347,7 +353,7 @@ def render(kind: str, variables: Mapping[str, Any],
             env.handle_exception()  # re-raises with the traceback pointing into the template
         text = _BLANK_LINES.sub("\n\n", body).strip() + "\n"
         try:
-            html = env.get_template(f"{kind}.html").render(variables)
+            html = _template(env, f"{kind}.html").render(variables)
         except jinja2.TemplateNotFound:
             html = ""
     except jinja2.TemplateNotFound as exc:
@@ -369,6 +375,13 @@ def _where(exc: jinja2.TemplateError) -> str:
             where = f"{Path(filename).name}:{tb.tb_lineno}"
         tb = tb.tb_next
     return where
+
+
+@functools.lru_cache(maxsize=64)
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    """`env.get_template(name)` once per process: the environment never reloads a template
+    (auto_reload off), so its answer never changes; a template not found is looked for again."""
+    return env.get_template(name)
 
 
 @functools.lru_cache(maxsize=8)
