@@ -12,6 +12,7 @@ import subprocess
 from decimal import Decimal
 
 import pytest
+import reportlab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
@@ -255,3 +256,15 @@ def test_numbers_end_at_their_column_right_edge(paper):
     assert round(cols.tax_r, 2) in ends("$6.00")
     assert round(right - 6, 2) in ends("$1,344.49")  # subtotal, in the totals column
     assert round(right - 6, 2) in ends("$1,354.61", bold=True, size=10)  # total
+
+
+def test_the_installed_reportlab_is_one_the_file_writer_was_checked_against():
+    """A new reportlab release: run these tests on it, then add it to CHECKED_WITH."""
+    assert reportlab.Version in pdf_file.CHECKED_WITH
+
+
+def test_another_reportlab_release_saves_the_file_itself(monkeypatch):
+    doc = SHAPES[next(iter(SHAPES))]
+    monkeypatch.setattr(pdf_file, "CHECKED_WITH", frozenset({"0.0"}))
+    assert plain(doc) is None
+    assert invoice_pdf(doc) == reportlab_pdf(doc)
