@@ -342,6 +342,11 @@ def _loads_all(texts: Iterable[str]) -> list[Any]:
     return json.loads("[" + ",".join(texts) + "]")  # type: ignore[no-any-return]
 
 
+# Invoices decoded at a time: their stored lines (JSON text) are let go of before the next are
+# read, so the text of every invoice is never held at once (at 20,000 clients with 80,000 live
+# invoices, 140 MB more for the rest of the run: freed, but not given back to the system).
+DECODED_AT_ONCE = 2000
+
 _INVOICE_COLUMNS = ("number, seq, client_id, issue_date, period_start, period_end, due_date, "
                     "subtotal, tax, total, lines, voided_at")
 
@@ -590,10 +595,12 @@ class Journal:
     def _invoices(self, where: str) -> list[JournalInvoice]:
         decoded, decoder = self._decoded, _Decoder()
         if not decoded:
-            rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices {where}ORDER BY seq")
-            result = decoder.invoices(rows)
-            for row, invoice in zip(rows, result, strict=True):
-                decoded[row[0]] = (row[:10] + row[11:], invoice)
+            result = []
+            for rows in self._chunks(f"SELECT {_INVOICE_COLUMNS} FROM invoices {where}"
+                                     "ORDER BY seq", DECODED_AT_ONCE):
+                for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
+                    decoded[row[0]] = (row[:10] + row[11:], invoice)
+                    result.append(invoice)
             return result
         keys = self._rows(f"SELECT {_INVOICE_COLUMNS.replace(' lines,', '')} FROM invoices "
                           f"{where}ORDER BY seq")
@@ -632,6 +639,14 @@ class Journal:
         cursor = self._db.cursor()
         cursor.row_factory = None
         return cursor.execute(query, tuple(parameters)).fetchall()
+
+    def _chunks(self, query: str, size: int) -> Iterator[list[tuple[Any, ...]]]:
+        """`_rows`, `size` rows at a time."""
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        cursor.execute(query)
+        while rows := cursor.fetchmany(size):
+            yield rows
 
     def billed(self, kind: str | None = None) -> list[tuple[Billed, str]]:
         """Everything billed (of one kind), with the invoice number that billed it."""
