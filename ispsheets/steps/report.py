@@ -22,6 +22,7 @@ from typing import NoReturn
 from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
 from ispsheets.journal import Journal
+from ispsheets.memory import give_back
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.reporting.archived import load_figures
 from ispsheets.reporting.inputs import ReportInput, first_shown
@@ -154,6 +155,7 @@ def _start_report(cycle: Cycle) -> Callable[[], None]:
         return lambda: write_report_step(cycle)
     data, folder, mode = report_input(cycle, figures=False), _folder(cycle), workbook_mode(cycle)
     journal = cycle.journal.path
+    give_back()  # the child counts every page this process holds
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
