@@ -153,6 +153,10 @@ def watched_run(out: Path, args: list[str]) -> None:
                         f"{' <- '.join(str(fr) for fr in stat.traceback)}\n")
 
     stopwatch.Stopwatch.wrap = marked_wrap  # type: ignore[method-assign]
+    if os.environ.get("MEMWATCH_IMPORT"):  # a probe of one's own, e.g. around a step's parts
+        import runpy
+
+        runpy.run_path(os.environ["MEMWATCH_IMPORT"])
     if trace and "splice" in trace.split(","):  # in the report's child, what it holds then
         import ispsheets.reporting.workbook as workbook
 

@@ -306,6 +306,7 @@ class _Decoder(TextValues):
         super().__init__()
         # a line's days and amounts as stored → parsed: a month's lines share a few of them
         self.figures: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self.texts: dict[Any, Any] = {}  # (`key`)
 
     def line(self, number: str, data: dict[str, Any]) -> InvoiceLine:
         stored = (data["period_start"], data["period_end"], data["quantity"],
@@ -319,6 +320,13 @@ class _Decoder(TextValues):
                 decimal(tax_rate), decimal(tax))
         return InvoiceLine(number, data["line"], data["service_id"], data["description"],
                            *figures, data.get("charge_id", ""))
+
+    def key(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row of `_INVOICE_COLUMNS` but its lines, as `Journal._invoices` keeps it to see
+        the row change: its days' and amounts' texts, which repeat, shared with the rows
+        decoded before (80,000 invoices: 35 MB less)."""
+        texts = self.texts
+        return (*row[:3], *[texts.setdefault(text, text) for text in row[3:10]], *row[11:])
 
     def invoices(self, rows: list[tuple[Any, ...]]) -> list[JournalInvoice]:
         """Rows of `_INVOICE_COLUMNS`."""
@@ -599,7 +607,7 @@ class Journal:
             for rows in self._chunks(f"SELECT {_INVOICE_COLUMNS} FROM invoices {where}"
                                      "ORDER BY seq", DECODED_AT_ONCE):
                 for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
-                    decoded[row[0]] = (row[:10] + row[11:], invoice)
+                    decoded[row[0]] = (decoder.key(row), invoice)
                     result.append(invoice)
             return result
         keys = self._rows(f"SELECT {_INVOICE_COLUMNS.replace(' lines,', '')} FROM invoices "
@@ -610,7 +618,7 @@ class Journal:
             rows = self._rows(f"SELECT {_INVOICE_COLUMNS} FROM invoices WHERE number IN "
                               f"({','.join('?' * len(numbers))})", numbers)
             for row, invoice in zip(rows, decoder.invoices(rows), strict=True):
-                decoded[row[0]] = (row[:10] + row[11:], invoice)
+                decoded[row[0]] = (decoder.key(row), invoice)
         return [decoded[key[0]][1] for key in keys]
 
     def forget_decoded(self) -> None:
