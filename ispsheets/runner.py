@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from ispsheets.journal_copies import Finish, start_journal_copy
 from ispsheets.journal_guard import JournalStop, open_trusted, shown_invoice_numbers
 from ispsheets.ledger import build_ledger, held_reasons
 from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
+from ispsheets.memory import give_back, new_garbage_collected
 from ispsheets.problems import ExitCode, Problem, warning
 from ispsheets.steps.archive import archive_history
 from ispsheets.steps.card_rows import fold_into_new_rows
@@ -57,6 +59,8 @@ from ispsheets.writeback import plan_writeback
 __all__ = ["STEPS", "RunOptions", "RunReport", "run"]
 
 log = logging.getLogger("ispsheets.steps")
+
+MAILING = ("send", "remind")  # steps that render emails: their garbage is collected
 
 
 def lines_present(cycle: Cycle) -> set[str]:
@@ -242,6 +246,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         raw = backend.read()
     except WorkbookReadError as exc:
         return report.fail(exc.exit_code, exc.problem)
+    give_back()  # the reader's own copy of the cells
     try:
         journal = _open_journal(config, backend, raw, options.dry_run)
     except JournalStop as stop:
@@ -297,13 +302,16 @@ def _run(config: Config, options: RunOptions) -> RunReport:
             # shows where credit went
             if name in options.steps or name == "reconcile":
                 log.info("step %s", name)
-                steps[name](cycle)
+                with new_garbage_collected() if name in MAILING else nullcontext():
+                    steps[name](cycle)
+                give_back()
             if name == "invoice":
                 # every later step works from the allocation, made once the day's invoices
                 # are recorded (billing needs none), so credit on account pays them
                 allocate_payments(cycle)
                 import_bank(cycle, options.bank_files)  # allocates again if it adds any
                 take_card_payments(cycle)  # Stripe: pull, autopay, pay links (no key: nothing)
+                give_back()  # the journal's invoices as stored, once decoded
         if mails:
             report_unsent_requests(cycle)
         settle_ledger(cycle)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,3 +62,24 @@ def test_invoices_read_back_exactly_as_recorded(recorded):
     assert [r.invoice for r in journal.invoices()] == recorded  # again, from what it decoded
     one = journal.invoice(recorded[-1].invoice_number)
     assert one is not None and exact(one.invoice) == exact(recorded[-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(invoices(), st.integers(1, 4))
+def test_invoices_read_a_few_at_a_time_read_back_the_same(recorded, at_once):
+    """Decoded `DECODED_AT_ONCE` at a time (the memory of the stored lines), the invoices are
+    every one, in order, exactly as recorded; a second read gives the same ones again, as
+    decoded (each row's key, texts shared, still matches the row)."""
+    import ispsheets.journal as journal_module
+
+    journal = Journal.memory()
+    journal.record_invoices([(invoice, seq, []) for seq, invoice in enumerate(recorded, 1)],
+                            NOW)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(journal_module, "DECODED_AT_ONCE", at_once)
+        first = journal.invoices()
+        again = journal.invoices()
+    for read in (first, again):
+        assert [exact(r.invoice) for r in read] == list(map(exact, recorded))
+    # the rows did not change: the second read is the invoices decoded by the first
+    assert all(a is b for a, b in zip(first, again, strict=True))

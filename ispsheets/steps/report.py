@@ -22,6 +22,7 @@ from typing import NoReturn
 from ispsheets.children import die_with_parent
 from ispsheets.failures import last_line, reason, remedy
 from ispsheets.journal import Journal
+from ispsheets.memory import give_back
 from ispsheets.problems import ExitCode, Problem
 from ispsheets.reporting.archived import load_figures
 from ispsheets.reporting.inputs import ReportInput, first_shown
@@ -161,14 +162,31 @@ def _start_report(cycle: Cycle) -> Callable[[], None]:
         return lambda: write_report_step(cycle)
     data, folder, mode = report_input(cycle, figures=False), _folder(cycle), workbook_mode(cycle)
     journal = cycle.journal.path
+    give_back()  # the child counts every page this process holds
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write the report, say how it went, and leave at once
+        _let_go(cycle)
         _report_child(data, journal, folder, mode, read_end, write_end)
     os.close(write_end)
     return functools.partial(wait_for_report, cycle, pid, read_end)
+
+
+def _let_go(cycle: Cycle) -> None:
+    """In the report's child: let go of what the run holds and the report does not read (the
+    workbook's raw cells, the journal's decoded invoices, the allocation and the invoices it
+    was applied to; the report reads the ledger's), so the report's own records reuse that
+    memory. A forked child counts every page it shares with the run: at 20,000 clients it held
+    the run's 880 MB, and the report's records and tables took 520 MB of new pages on top.
+    Only this process's copies go: the run's own are untouched."""
+    for sheet in cycle.raw.sheets.values():
+        sheet.forget()
+    cycle.journal.forget_decoded()
+    cycle.allocation = None
+    cycle.invoices = []
+    cycle.invoice("")  # its index of the invoices follows them: now empty
 
 
 def _report_child(data: ReportInput, journal: Path, folder: Path, mode: int | None,
