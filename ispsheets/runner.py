@@ -46,7 +46,6 @@ from ispsheets.steps.portal import publish_portal_view, take_portal_choices
 from ispsheets.steps.prepare import column_values, known_rows, prepare
 from ispsheets.steps.putback import put_back
 from ispsheets.steps.reconcile import allocate_payments
-from ispsheets.steps.report import forks as report_forks
 from ispsheets.steps.report import start_report
 from ispsheets.steps.uncertain import (
     apply_requests,
@@ -320,7 +319,7 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         reading_back: Callable[[], None] | None = None
         try:
             copying = write_back(cycle)  # while a child process may be writing the report
-            if finish_report is not None and report_forks(cycle):
+            if finish_report is not None:
                 reading_back = read_back_written(cycle)  # in the report's wait
         finally:
             try:

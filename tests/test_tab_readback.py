@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +18,6 @@ import pytest
 import ispsheets.book.reader as reader
 import ispsheets.book.tab_readback as tab_readback
 import ispsheets.runner as runner
-import ispsheets.steps.report as report_step
 from ispsheets.book.backend import TAB_CACHE
 from ispsheets.book.changes import ChangeSet, SetCell
 from ispsheets.book.reader import keep_written_tabs, read_xlsx
@@ -28,6 +25,7 @@ from ispsheets.book.tab_cache import TabCache
 from ispsheets.problems import ExitCode
 from ispsheets.scaffold import init_project
 from tests.scenario import Business
+from tests.test_cli_commands import ispsheets
 from tests.test_scenario_edges import _rows
 
 NOV_30, DEC_1, DEC_15 = dt.date(2026, 11, 30), dt.date(2026, 12, 1), dt.date(2026, 12, 15)
@@ -47,17 +45,6 @@ def _held(business: Business) -> list[str]:
 
 def _typed(rows: list[list[object]]) -> list[list[tuple[type, object]]]:
     return [[(type(v), v) for v in r] for r in rows]
-
-
-# Read back only where the report is written by a forked child (a business of 5,000 invoices
-# and more): these small businesses' reports are forked as a big one's would be.
-FORKED = "import ispsheets.steps.report as r; r.FORK_FROM_INVOICES = 0; " \
-    "from ispsheets.cli import main; main()"
-
-
-@pytest.fixture(autouse=True)
-def forked_report(monkeypatch) -> None:
-    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 0)
 
 
 @pytest.fixture
@@ -112,8 +99,7 @@ def test_two_days_of_the_real_command_the_second_reads_the_written_tabs_from_the
         tmp_path):
     init_project(tmp_path, 3, dt.date(2026, 11, 20))
     for day in ("2026-11-30", "2026-12-01"):
-        result = subprocess.run([sys.executable, "-c", FORKED, "run", "--date", day],
-                                cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        result = ispsheets("run", "--date", day, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
     log = (tmp_path / "logs" / "ispsheets.log").read_text(encoding="utf-8")
@@ -244,19 +230,6 @@ def test_no_read_back_without_a_report_to_wait_for(tmp_path, monkeypatch):
     assert started == []
     business.run(DEC_15)  # the due-date notices: Invoices written
     assert started == [business.workbook]
-
-
-def test_no_read_back_where_the_report_is_written_in_the_runs_own_process(tmp_path,
-                                                                          monkeypatch):
-    """A small business's report is written by the run itself: no wait to fill, and a thread
-    beside it would only slow it down."""
-    monkeypatch.setattr(report_step, "FORK_FROM_INVOICES", 5000)
-    started: list[Path] = []
-    monkeypatch.setattr(tab_readback, "start_read_back",
-                        lambda path, folder: started.append(path) or (lambda: None))
-    business = Business.create(tmp_path, _rows("A", "B"))
-    assert business.run(NOV_30).written is not None
-    assert started == []
 
 
 # -- keep_written_tabs on its own ---------------------------------------------------------------

@@ -150,15 +150,8 @@ def _finish_or_report(cycle: Cycle, finish: Callable[[], None], upload: bool = F
             "it (the rest of the run is done)"))
 
 
-def forks(cycle: Cycle) -> bool:
-    """Whether the report is written by a forked child (a big business, where the platform
-    can), so that this process only waits for it."""
-    return (not cycle.dry_run and hasattr(os, "fork")
-            and len(cycle.invoices) >= FORK_FROM_INVOICES)
-
-
 def _start_report(cycle: Cycle) -> Callable[[], None]:
-    if not forks(cycle):
+    if cycle.dry_run or not hasattr(os, "fork") or len(cycle.invoices) < FORK_FROM_INVOICES:
         return lambda: write_report_step(cycle)
     data, folder, mode = report_input(cycle, figures=False), _folder(cycle), workbook_mode(cycle)
     journal = cycle.journal.path
