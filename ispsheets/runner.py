@@ -15,13 +15,7 @@ from typing import Any
 
 from ispsheets.archive.book import archived_keys
 from ispsheets.bank.step import import_bank
-from ispsheets.book.backend import (
-    Backend,
-    WorkbookReadError,
-    XlsxBackend,
-    open_backend,
-    unwritable,
-)
+from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
 from ispsheets.book.load import load_book
@@ -158,19 +152,6 @@ def write_back(cycle: Cycle) -> Finish | None:
                               f"{missing.column} into (removed, or its key changed, since "
                               "this run read the workbook?)", "nothing to do if you removed it"))
     return copying
-
-
-def read_back_written(cycle: Cycle) -> Callable[[], None] | None:
-    """Start keeping the tabs the write-back wrote in the tab cache (`book/tab_readback.py`),
-    for the next run; call what is returned to stop it. Nothing when nothing was written (a dry
-    run, a failed or deferred write) or the workbook keeps no tab cache (a Google Sheet)."""
-    backend = cycle.backend
-    if (cycle.report.written is None or not isinstance(backend, XlsxBackend)
-            or backend.cache_dir is None):
-        return None
-    from ispsheets.book.tab_readback import start_read_back
-
-    return start_read_back(backend.path, backend.cache_dir)
 
 
 def _copied(cycle: Cycle, copying: Finish | None) -> None:
@@ -316,18 +297,11 @@ def _run(config: Config, options: RunOptions) -> RunReport:
         settle_ledger(cycle)
         publish_portal_view(cycle)
         finish_report = start_report(cycle) if "report" in options.steps else None
-        reading_back: Callable[[], None] | None = None
         try:
             copying = write_back(cycle)  # while a child process may be writing the report
-            if finish_report is not None:
-                reading_back = read_back_written(cycle)  # in the report's wait
         finally:
-            try:
-                if finish_report is not None:
-                    finish_report()
-            finally:
-                if reading_back is not None:
-                    reading_back()
+            if finish_report is not None:
+                finish_report()
         if finish_report is not None:
             checkpoint("report-written")
         if "archive" in options.steps:

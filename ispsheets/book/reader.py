@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import zipfile
@@ -22,7 +21,6 @@ from ispsheets.book.tab_cache import TabCache, tab_key
 from ispsheets.book.xlsx_package import Package, PackageError
 
 Rows = list[list[object]]
-log = logging.getLogger("ispsheets.book")
 
 # Tabs a run only appends to: their rows are read when asked for, their header at once.
 HEADER_ONLY_TABS = (ACTIVITY,)
@@ -134,7 +132,7 @@ def _read_xlsx(path: Path, cache: TabCache | None = None) -> RawBook:
         return opened[0]
 
     def load(name: str) -> Rows:
-        return parse_sheet(workbook(), name)
+        return tidy(workbook().get_sheet_by_name(name).to_python(skip_empty_area=False))
 
     keys = _tab_keys(path) if cache is not None else {}
     names = cache.rows(_SHEET_NAMES, keys[_SHEET_NAMES]) \
@@ -172,9 +170,6 @@ def _read_xlsx(path: Path, cache: TabCache | None = None) -> RawBook:
         for name in missing:
             if name in keys and cache.worth_keeping(name, keys[name]):
                 cache.keep(name, keys[name], read[name])
-        log.info("workbook read: %s from the tab cache, %s parsed",
-                 ", ".join(n for n in eager if n not in missing) or "no tab",
-                 ", ".join(missing) or "no tab")
     sheets = {}
     for name in names:
         header = headers.get(name)
@@ -183,49 +178,6 @@ def _read_xlsx(path: Path, cache: TabCache | None = None) -> RawBook:
         else:
             sheets[name] = RawSheet(name, load=partial(load, name), header=header)
     return RawBook(sheets)
-
-
-def keep_written_tabs(path: Path, cache: TabCache,
-                      stop: Callable[[], bool] = lambda: False) -> list[str]:
-    """Keep in `cache` the tabs of the workbook at `path` whose bytes are new since they were
-    last read (kept or seen): right after a write, the tabs the tool has just written. Each is
-    parsed as `read_xlsx` parses it (`parse_sheet`), so its entry is what a fresh read gives;
-    tabs read by their header alone (Activity) are not. Between tabs, and before keeping one,
-    `stop()` is asked whether to give up; if the file changes meanwhile nothing more is kept.
-    Returns the tabs kept, in workbook order."""
-    before = _identity(path)  # the file the keys are made from (checked before a tab is kept)
-    keys = _tab_keys(path)
-    if not keys:
-        return []
-    new = {name for name, key in keys.items() if not name.startswith("\0")
-           and not any(normalise_header(name) == normalise_header(t.name)
-                       for t in HEADER_ONLY_TABS)
-           and not cache.holds(name, key) and cache.seen(name) != key}
-    if not new or stop():
-        return []
-    book = CalamineWorkbook.from_path(str(path))
-    names = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
-    kept = []
-    for name in names:
-        if name not in new:
-            continue
-        if stop():
-            break
-        rows = parse_sheet(book, name)
-        if stop() or _identity(path) != before:  # (the file the keys and names came from)
-            break
-        cache.keep(name, keys[name], rows)
-        kept.append(name)
-        del rows  # one tab's cells at a time (the run's own records are in memory too)
-    if kept and _SHEET_NAMES in keys and not cache.holds(_SHEET_NAMES, keys[_SHEET_NAMES]):
-        cache.keep(_SHEET_NAMES, keys[_SHEET_NAMES], names)  # type: ignore[arg-type]
-    return kept
-
-
-def _identity(path: Path) -> tuple[int, int, int]:
-    """The file as the file system knows it: a replaced or saved file changes this."""
-    info = path.stat()
-    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def _tab_keys(path: Path) -> dict[str, bytes]:
@@ -279,12 +231,8 @@ def _to_read_aside(names: list[str], sizes: dict[str, int]) -> list[str]:
 def _read_sheets(path: Path, names: list[str]) -> dict[str, Rows]:
     """Sheets parsed through a workbook of their own (one per thread)."""
     book = CalamineWorkbook.from_path(str(path))
-    return {name: parse_sheet(book, name) for name in names}
-
-
-def parse_sheet(book: CalamineWorkbook, name: str) -> Rows:
-    """One tab's rows as every read gives them (and as the tab cache keeps them)."""
-    return tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+    return {name: tidy(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+            for name in names}
 
 
 # -- the first row of a sheet, without reading the sheet ----------------------------------------

@@ -8,17 +8,9 @@ cached tab is used only when those bytes are identical; an owner's edit, a sort,
 or an older workbook put back changes them and the tab is read from the file. An entry is also
 checked against a hash of its own content: a damaged or unreadable entry is read from the file.
 
-An entry is written for a tab read twice in a row with the same key: a tab the owner edits is
-read again from the file at least once before it is kept, so a tab being edited day after day is
-not pickled every day for nothing. A quiet tab is read from the cache from the third run on.
-
-The tabs a run writes itself (Invoices, Payments, Clients on most days) are the exception: the
-run reads them back from the file it has just written, while it waits for its report, and keeps
-them at once (`keep_written_tabs`, `book/tab_readback.py`). Those bytes are the tool's own, the
-same every time they are read until someone edits them, so keeping them on first sight is not
-the churn the two-reads rule avoids; without it they would never be kept at all, since every
-run rewrites them. An owner's edit after the run changes their bytes, and they are read from
-the file again.
+An entry is written only for a tab read twice in a row with the same key: a tab the daily run
+rewrites (Invoices, Payments, Clients on most days) would never be read back, so keeping it would
+be wasted time. A quiet tab is read from the cache from the third run on.
 """
 
 from __future__ import annotations
@@ -92,29 +84,17 @@ class TabCache:
             return None
         return rows if isinstance(rows, list) else None
 
-    def holds(self, sheet: str, key: bytes) -> bool:
-        """An entry is kept under `key` (its content is checked when it is read: `rows`)."""
-        try:
-            with self._file(sheet, "rows").open("rb") as handle:
-                head = handle.read(len(_MAGIC) + _DIGEST)
-        except OSError:
-            return False
-        return head == _MAGIC + key
-
-    def seen(self, sheet: str) -> bytes | None:
-        """The key the tab was last parsed with (`worth_keeping`), if any."""
-        try:
-            return self._file(sheet, "seen").read_bytes()
-        except OSError:
-            return None
-
     def worth_keeping(self, sheet: str, key: bytes) -> bool:
         """True when the tab was last seen with this very key: it has not changed since and
         will likely be read again as it is. A tab seen for the first time, or changed since,
         is not kept yet (a tab the run rewrites changes every day); its key is remembered."""
-        seen = self.seen(sheet)
+        seen_file = self._file(sheet, "seen")
+        try:
+            seen = seen_file.read_bytes()
+        except OSError:
+            seen = None
         if seen != key:
-            self._write(self._file(sheet, "seen"), [key])
+            self._write(seen_file, [key])
         return seen == key
 
     def keep(self, sheet: str, key: bytes, rows: Rows) -> None:
