@@ -59,11 +59,9 @@ DID = (("invoices issued", "inv"), ("emails sent", "mail"), ("payments applied",
        ("cells written", "cells"), ("rows appended", "rows"), ("rows archived", "arch"))
 
 
-# Before the clock: the journal opened and closed once by the code measured, as the day
-# before's run leaves it (`--as-left`): a seal beside it where that code writes one.
-AS_LEFT = ("import inspect, sys; from pathlib import Path; from ispsheets.journal import Journal; "
-           "kw = {'sealed': True} if 'sealed' in inspect.signature(Journal.open).parameters "
-           "else {}; Journal.open(Path(sys.argv[1]), **kw).close()")
+# Before the clock (`--as-left`): the folder as the day before's run leaves it, made by the
+# code measured: the journal's seal, the tab cache (bench/as_left.py).
+AS_LEFT = HERE / "as_left.py"
 
 
 def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
@@ -77,7 +75,7 @@ def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
         source, WORK / source.parent.name / f"{source.name}-w{window}-{os.getpid()}-"
         f"{next(_RUNS)}", window=window)
     if as_left:
-        subprocess.run([sys.executable, "-c", AS_LEFT, str(folder / "ispsheets.db")], check=True,
+        subprocess.run([sys.executable, str(AS_LEFT), str(folder)], check=True,
                        env={**os.environ, "PYTHONPATH": str(code)})
     os.sync()  # the copy on disk before the clock starts, not written back during the run
     times = folder / "times.json"
