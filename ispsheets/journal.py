@@ -621,11 +621,6 @@ class Journal:
                 decoded[row[0]] = (decoder.key(row), invoice)
         return [decoded[key[0]][1] for key in keys]
 
-    def forget_decoded(self) -> None:
-        """Let go of the invoices decoded so far (`invoices`): the next read decodes them
-        again. For a process done with them (the report's child, `steps.report`)."""
-        self._decoded.clear()
-
     def invoice_numbers(self, live: bool = False) -> set[str]:
         """The number of every invoice the journal knows (`live`: not archived)."""
         return {row[0] for row in self._rows(

@@ -63,38 +63,3 @@ def test_give_back_is_harmless():
     kept = [bytes(1000) for _ in range(1000)]
     give_back()
     assert len(kept) == 1000 and all(len(b) == 1000 for b in kept)
-
-
-def test_a_sheet_let_go_of_keeps_its_header_and_reads_a_lazy_one_again():
-    from ispsheets.book.reader import RawSheet
-
-    eager = RawSheet("Clients", [["client_id", "name"], ["C1", "Ann"]])
-    eager.forget()
-    assert eager.header == ["client_id", "name"]
-    assert eager.rows == [["client_id", "name"]]
-    reads = []
-    lazy = RawSheet("Activity", load=lambda: reads.append(1) or [["timestamp"], ["x"]],
-                    header=["timestamp"])
-    assert lazy.rows == [["timestamp"], ["x"]]
-    lazy.forget()
-    assert not lazy.loaded and lazy.header == ["timestamp"]
-    assert lazy.rows == [["timestamp"], ["x"]] and len(reads) == 2
-
-
-def test_the_journal_decodes_again_what_it_let_go_of():
-    import datetime as dt
-    from decimal import Decimal
-
-    from ispsheets.book.records import Invoice
-    from ispsheets.journal import Journal
-
-    journal = Journal.memory()
-    invoice = Invoice("INV-00001", "C1", dt.date(2026, 11, 30), dt.date(2026, 12, 1),
-                      dt.date(2026, 12, 31), dt.date(2026, 12, 15), Decimal("10.00"),
-                      Decimal("0.00"), Decimal("10.00"))
-    journal.record_invoices([(invoice, 1, [])], dt.datetime(2026, 11, 30, 6))
-    first = journal.invoices()
-    journal.forget_decoded()
-    again = journal.invoices()
-    assert [r.invoice for r in again] == [r.invoice for r in first] == [invoice]
-    assert again[0] is not first[0]  # decoded anew

@@ -55,15 +55,6 @@ class RawSheet:
     def loaded(self) -> bool:
         return self._rows is not None
 
-    def forget(self) -> None:
-        """Let go of the rows, for a process done with the workbook (the report's child,
-        `steps.report`): a lazily read sheet reads them again when asked, another keeps its
-        header row alone."""
-        if self._load is not None:
-            self._rows = None
-        elif self._rows:
-            self._rows = self._rows[:1]
-
     @property
     def header(self) -> list[object]:
         if self._rows is None and self._header is not None:
