@@ -16,7 +16,13 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from ispsheets.book import xlsx_backend
-from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
+from ispsheets.book.changes import (
+    AppendRow,
+    ChangeSet,
+    DeleteRow,
+    SetCell,
+    WorkbookWriteError,
+)
 from ispsheets.book.xlsx_backend import apply_changes, fingerprint
 from tests.test_xlsx_backend import NOW, apply, owner_book, rows
 
@@ -285,3 +291,41 @@ def test_a_full_activity_tab_says_which_tab_and_how_to_make_room(tmp_path: Path)
     assert error.value.fix.startswith("lower workbook.archive_after_months")
     assert book.read_bytes() == before and leftovers(tmp_path) == []
     apply(book, ChangeSet(appends=appends[:1]))  # one more row still fits
+
+
+def test_a_tab_past_excels_last_row_can_still_be_set_and_shrunk_but_not_grown(tmp_path: Path):
+    """A tab another program filled past row 1,048,576: the tool's cells are still written,
+    and the archive's move (rows taken out) is what brings it back; only rows added fail."""
+    import openpyxl
+
+    from ispsheets.book.xlsx_sheet import MAX_ROWS
+
+    book = owner_book(tmp_path / "book.xlsx")
+    wb = openpyxl.load_workbook(book)
+    sheet = wb["Activity"] if "Activity" in wb.sheetnames else wb.create_sheet("Activity")
+    sheet["A1"], sheet["B1"] = "timestamp", "action"
+    sheet["A2"], sheet["B2"] = "2026-01-01", "invoice_sent"
+    sheet.cell(row=MAX_ROWS, column=2, value="invoice_paid")
+    wb.save(book)
+    _move_last_row(book, MAX_ROWS, MAX_ROWS + 3)  # as a program that ignores the grid writes
+    with pytest.raises(WorkbookWriteError) as error:
+        apply(book, ChangeSet(appends=(AppendRow("Activity", {"action": "x"}),)))
+    assert "the tab reaches row 1,048,579 and this run adds 1 rows" in error.value.message
+    apply(book, ChangeSet(sets=CHANGE.sets))  # another tab's cells: written
+    apply(book, ChangeSet(deletes=(DeleteRow("Activity", 2, {}),)))
+    left = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Activity").to_python()
+    assert len(left) == MAX_ROWS + 2 and left[1][1] == ""  # row 2 out, the rest moved up
+    assert left[-1][1] == "invoice_paid"
+
+
+def _move_last_row(book: Path, old: int, new: int) -> None:
+    """Renumber row `old` of every sheet to `new`, in the file's XML (openpyxl refuses it)."""
+    import zipfile
+
+    with zipfile.ZipFile(book) as z:
+        members = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in members:
+            if info.filename.startswith("xl/worksheets/"):  # r="B…", ref="A1:B…"
+                data = data.replace(f'{old}"'.encode(), f'{new}"'.encode())
+            z.writestr(info, data)

@@ -352,7 +352,9 @@ class Sheet:
             else:
                 edits.append((*header_row, self._rebuild_row(header_row, self.header_adds,
                                                              header=True)))
-        if max(last, 1) + len(self.new_rows) > MAX_ROWS:
+        # Only rows added can fill the grid: setting cells or taking rows out of a tab already
+        # past Excel's last row (made by another program) is what brings it back within it.
+        if self.new_rows and max(last, 1) + len(self.new_rows) > MAX_ROWS:
             raise GridFull(max(last, 1), len(self.new_rows))
         if max(self.header_adds, default=0) >= MAX_COLUMNS:
             raise SheetError(f"the tab would pass Excel's last column ({MAX_COLUMNS:,})")
