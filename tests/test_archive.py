@@ -474,6 +474,19 @@ def _archive_in_process(business: Business, before: str, day: dt.date):
         archive_before=dt.date.fromisoformat(before)))
 
 
+def files_read(monkeypatch, *modules) -> list[str]:
+    """The names of the files `read_xlsx` reads through `modules` from now on, in order."""
+    read: list[str] = []
+
+    def reading(path: Path):
+        read.append(path.name)
+        return read_xlsx(path)
+
+    for module in modules:
+        monkeypatch.setattr(module, "read_xlsx", reading)
+    return read
+
+
 def test_an_archive_file_the_move_wrote_last_is_appended_to_unread(tmp_path, never_archived,
                                                                      monkeypatch) -> None:
     """A month's move costs the rows moved, not the year's file: the file is read (to skip
@@ -483,13 +496,7 @@ def test_an_archive_file_the_move_wrote_last_is_appended_to_unread(tmp_path, nev
     from ispsheets.book.xlsx_backend import apply_changes
 
     business = _copy(never_archived, tmp_path / "copy")
-    read: list[str] = []
-
-    def reading(path: Path):
-        read.append(path.name)
-        return read_xlsx(path)
-
-    monkeypatch.setattr(move, "read_xlsx", reading)
+    read = files_read(monkeypatch, move)
     day = dt.date(2026, 3, 25)
     assert _archive_in_process(business, "2026-01-01", day).exit_code.value == 0
     assert _archive_in_process(business, "2026-02-01", day).exit_code.value == 0

@@ -31,6 +31,7 @@ from tests.test_archive import (
     _rows_by_key,
     _set_months,
     _short_story,
+    files_read,
     never_archived,  # noqa: F401 (a fixture)
     short_story,  # noqa: F401 (a fixture)
 )
@@ -217,14 +218,7 @@ def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_arch
 
     monkeypatch.setattr(parts, "PART_ROWS", LIMIT)
     business = _copy(never_archived, tmp_path / "copy")
-    read: list[str] = []
-
-    def reading(path: Path):
-        read.append(path.name)
-        return read_xlsx(path)
-
-    monkeypatch.setattr(move, "read_xlsx", reading)
-    monkeypatch.setattr(parts, "read_xlsx", reading)
+    read = files_read(monkeypatch, move, parts)
     day = dt.date(2026, 3, 25)
     for before in ("2026-01-01", "2026-02-01", "2026-03-01"):
         assert _archive_in_process(business, before, day).exit_code.value == 0
@@ -261,13 +255,7 @@ def test_an_archive_from_before_parts_is_counted_once_and_goes_on(tmp_path, spil
     assert _archive_in_process(business, "2026-02-01", day).exit_code.value == 0
     with sqlite3.connect(business.config.journal_path) as db:
         assert db.execute("DELETE FROM actions WHERE kind = 'archive_rows'").rowcount == 5
-    read: list[str] = []
-
-    def reading(path: Path):
-        read.append(path.name)
-        return read_xlsx(path)
-
-    monkeypatch.setattr(move, "read_xlsx", reading)
+    read = files_read(monkeypatch, move)
     assert _archive_in_process(business, "2026-03-01", day).exit_code.value == 0
     assert read == ["isp-2026-part2.xlsx"]
     assert _files(business.folder) == _files(spilled.folder)
