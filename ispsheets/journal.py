@@ -1186,11 +1186,11 @@ class Journal:
         (`archive_file_rows`: whether the next move fits in it, without reading it)."""
         with self.transaction() as db:
             self.set_archive_state(keys, "copied", now)
-            for key, kind, detail in ((f"archive-file/{file}", "archive_file", digest),
-                                      (f"archive-rows/{file}", "archive_rows",
-                                       json.dumps(dict(rows or {}), sort_keys=True))):
-                if kind == "archive_rows" and rows is None:
-                    continue
+            entries = [(f"archive-file/{file}", "archive_file", digest)]
+            if rows is not None:
+                entries.append((f"archive-rows/{file}", "archive_rows",
+                                json.dumps(dict(rows), sort_keys=True)))
+            for key, kind, detail in entries:
                 db.execute("INSERT INTO actions (key, kind, state, detail, created_at, "
                            "updated_at) VALUES (?, ?, 'done', ?, ?, ?) ON CONFLICT(key) DO "
                            "UPDATE SET detail = excluded.detail, updated_at = "
