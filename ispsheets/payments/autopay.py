@@ -19,5 +19,8 @@ def card_will_be_charged(stripe_on: bool, client: Client, has_card: bool) -> boo
 
 
 def will_charge_card(config: Config, client: Client, has_card: bool) -> bool:
-    """`card_will_be_charged` with Stripe's key read from the environment (or `.env`)."""
+    """`card_will_be_charged` with Stripe's key read from the environment (or `.env`), read
+    only for a client the rest of the rule allows (most of a billing day's emails need none)."""
+    if not (client.autopay and has_card):
+        return False
     return card_will_be_charged(bool(config.stripe_key), client, has_card)

@@ -123,8 +123,7 @@ def settle_held_back(cycle: Cycle) -> None:
     uses now. One look at an absent folder on every other run."""
     if cycle.dry_run:
         return
-    outbox = Outbox(cycle.config.path(cycle.config.email.outbox))
-    held_outbox = Outbox(outbox.folder / HELD)
+    outbox, held_outbox = postman(cycle).outbox, postman(cycle).held_outbox
     try:
         held = sorted(held_outbox.folder.iterdir())
     except OSError:  # none held (no folder)
@@ -226,7 +225,6 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
              **fields: Any) -> EmailContext:
     config = cycle.config
     balances = cycle.allocation.client_balances if cycle.allocation else {}
-    has_card = cards_on_file(cycle).get(client.client_id, False)
     facts: dict[str, Any] = {
         "currency": config.currency,
         "invoices": tuple(InvoiceSummary.of(i, cycle.today) for i in invoices),
@@ -235,10 +233,8 @@ def _context(cycle: Cycle, client: Client, invoices: Sequence[Invoice] = (),
         "tax_name": config.invoicing.tax_name, "date_order": config.workbook.date_order,
         "late_fee_after_days": config.collections.late_fee_after_days,
         "suspend_after_days": config.collections.suspend_after_days,
-        # Stripe's key (the environment, else a look at `.env`) read only for a client the
-        # rest of the rule allows: most of a billing day's emails need no look.
-        "autopay": bool(has_card and client.autopay) and will_charge_card(config, client,
-                                                                          has_card),
+        "autopay": will_charge_card(config, client,
+                                    cards_on_file(cycle).get(client.client_id, False)),
         "portal_link": account_link(cycle, client.client_id,
                                     invoices[0].invoice_number if invoices else "")}
     return EmailContext(company=CompanyInfo.from_config(config), client=client,
