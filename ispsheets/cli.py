@@ -528,7 +528,7 @@ def _restore(settings: Config, number: str, dry_run: bool) -> ExitCode:
     from ispsheets.lock import AlreadyRunning, CannotLock, run_lock
 
     try:
-        journal = Journal.open(settings.journal_path)
+        journal = Journal.open(settings.journal_path, trust_seal=True)
     except JournalError as exc:
         err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
                   "`ispsheets recover-journal` first")
@@ -572,7 +572,7 @@ def rebill(invoice_number: Annotated[str, typer.Argument(help="a voided invoice,
 
     settings = _load(config)
     try:
-        journal = Journal.open(settings.journal_path)
+        journal = Journal.open(settings.journal_path, trust_seal=True)
     except JournalError as exc:
         err.print(f"{settings.paths.journal}: the journal {exc} — nothing was done; run "
                   "`ispsheets recover-journal` first")

@@ -425,15 +425,17 @@ class Journal:
     # -- opening and migrating -----------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, sealed: bool = False) -> Journal:
+    def open(cls, path: Path, *, sealed: bool = False, trust_seal: bool = False) -> Journal:
         """The journal at `path` (a new one if there is no file); JournalUnreadable when the
         file is garbage, truncated or damaged, JournalError when SQLite cannot use it.
 
-        Every page is checked (`PRAGMA quick_check`) unless `sealed` and the file is exactly
-        as the last sealed close left it (`journal_seal`); a `sealed` journal is sealed again
-        when it closes."""
+        Every page is checked (`PRAGMA quick_check`) unless `sealed` or `trust_seal` and the
+        file is exactly as the last sealed close left it (`journal_seal`). A `sealed` journal
+        is unsealed now and sealed again when it closes (the run, through `journal_guard`);
+        `trust_seal` leaves the seal alone (the owner's other commands: whatever they write
+        changes the file, and with it what the seal describes, so the next open checks)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        checked_at = still_sealed(path, time.time()) if sealed else None
+        checked_at = still_sealed(path, time.time()) if sealed or trust_seal else None
         if sealed:
             unseal(path)  # a command killed or stopped half-way leaves none
         db = sqlite3.connect(path, isolation_level=None, timeout=30)

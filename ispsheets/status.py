@@ -25,7 +25,7 @@ def next_run_day(config: Config, today: dt.date) -> dt.date:
     if not config.journal_path.exists() or not config.journal_path.stat().st_size:
         return today
     try:
-        journal = Journal.open(config.journal_path)
+        journal = Journal.open(config.journal_path, trust_seal=True)
         try:
             days = [dt.date.fromisoformat(run.key.removeprefix("run/"))
                     for run in journal.actions("run")]

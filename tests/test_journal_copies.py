@@ -17,7 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from ispsheets.cli import app
 from ispsheets.journal import Journal, JournalUnreadable
 from ispsheets.journal_copies import prune_journal_copies, start_journal_copy
 from ispsheets.journal_seal import FULL_CHECK_EVERY_S, seal_path, still_sealed, write_seal
@@ -250,6 +252,65 @@ def test_the_seal_is_gone_while_the_journal_is_open(tmp_path):
     journal = Journal.open(path)  # not sealed: recovery, status
     journal.close()
     assert seal_path(path).exists()
+
+
+def test_the_owners_other_commands_trust_the_seal_and_leave_it(tmp_path):
+    """`status`, `check`, `rebill`… open with `trust_seal`: a sealed journal's pages are not
+    read again (damage no file time shows, simulated by sealing the damaged file, passes, as
+    it does for the run), and the seal stays as it was; without a seal every page is read."""
+    path = _journal_with_rows(tmp_path)
+    _damage_a_page(path)
+    write_seal(path, time.time() - 60)
+    seal = seal_path(path).read_bytes()
+
+    Journal.open(path, trust_seal=True).close()
+    assert seal_path(path).read_bytes() == seal
+
+    seal_path(path).unlink()
+    with pytest.raises(JournalUnreadable, match="is damaged"):
+        Journal.open(path, trust_seal=True)
+    assert not seal_path(path).exists()  # nor does it seal what it checked
+
+
+def test_a_command_that_writes_through_a_trusted_seal_makes_the_next_open_check(tmp_path):
+    path = _journal_with_rows(tmp_path)
+    journal = Journal.open(path, trust_seal=True)
+    journal.set_sequence("seq-new", 1)  # what `rebill` or a restore would do
+    journal.close()
+    assert still_sealed(path, time.time()) is None
+
+
+def test_status_leaves_the_run_s_seal_so_the_next_run_skips_the_check(shop, tmp_path):
+    twin = _copy(shop, tmp_path / "twin")
+    path = twin.config.journal_path
+    assert twin.run(DAYS[-1] + dt.timedelta(days=31)).exit_code == 0  # a copy is unsealed
+    sealed = still_sealed(path, time.time())
+    assert sealed is not None
+
+    result = ispsheets("status", cwd=twin.folder)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert still_sealed(path, time.time()) == sealed
+
+
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_status_and_check_never_read_every_page_of_a_sealed_journal(shop, tmp_path,
+                                                                    monkeypatch, command):
+    """Each of their opens trusts the seal (a 4 GB journal's full check takes half a minute)."""
+    twin = _copy(shop, tmp_path / "twin")
+    assert twin.run(DAYS[-1] + dt.timedelta(days=31)).exit_code == 0
+    opens: list[bool] = []
+    real_open = Journal.open.__func__  # type: ignore[attr-defined]
+
+    def spying(cls, where, **kwargs):
+        opens.append(bool(kwargs.get("sealed") or kwargs.get("trust_seal")))
+        return real_open(cls, where, **kwargs)
+
+    monkeypatch.setattr(Journal, "open", classmethod(spying))
+    result = CliRunner().invoke(app, [command, "--config", str(twin.folder / "config.yaml")])
+
+    assert result.exit_code == 0, result.output
+    assert opens and all(opens)
 
 
 def test_a_journal_damaged_between_two_runs_stops_the_next_before_anything_is_sent(shop,
