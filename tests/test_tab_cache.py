@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 
 import ispsheets.book.reader as reader
+import ispsheets.book.tab_cache as tab_cache
 from ispsheets.book.backend import TAB_CACHE
 from ispsheets.book.changes import ChangeSet, SetCell
 from ispsheets.book.load import load_book
@@ -195,8 +196,73 @@ def test_a_damaged_or_missing_cache_reads_the_workbook(book, tmp_path, damage):
             break
         else:  # a sound entry under the right key, holding something else than rows
             body = pickle.dumps({"not": "rows"})
-            path.write_bytes(data[:40] + hashlib.blake2b(body, digest_size=32).digest() + body)
+            signed = hashlib.blake2b(body, digest_size=32, key=cache.signing).digest()
+            path.write_bytes(data[:40] + signed + body)
     assert_reads_as_fresh(book, cache)
+
+
+class _Planted:
+    """What someone who can write the business folder (a synced Dropbox, a share) could put
+    in an entry: unpickling it runs code (here: touches a file)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("signed_with", ["nothing", "another key", "this user's key"])
+def test_an_entry_not_signed_with_this_users_key_is_never_unpickled(book, tmp_path,
+                                                                    signed_with):
+    folder = tmp_path / "cache"
+    cache = TabCache(folder, signing=b"k" * 32)
+    _warm(book, cache)
+    marker = tmp_path / "code-ran"
+    body = pickle.dumps([[_Planted(marker)]])
+    key = {"nothing": None, "another key": b"x" * 32, "this user's key": b"k" * 32}[signed_with]
+    digest = hashlib.blake2b(body, digest_size=32, key=key or b"").digest()
+    for path in sorted(folder.glob("*.rows")):
+        data = path.read_bytes()
+        path.write_bytes(data[:40] + digest + body)  # magic and tab key kept: it looks right
+
+    try:
+        read_xlsx(book, cache)
+    except ValueError:  # what the control unpickled is no tab
+        assert signed_with == "this user's key"
+
+    assert marker.exists() == (signed_with == "this user's key")  # the control: it would run
+
+
+def test_the_signing_key_lives_outside_the_business_folder_for_this_user_alone(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    tab_cache.signing_key.cache_clear()
+    try:
+        key = tab_cache.signing_key()
+        assert key is not None and len(key) == 32
+        assert tab_cache.key_file() == tmp_path / "state" / "ispsheets" / "tab-cache.key"
+        assert tab_cache.key_file().read_bytes() == key
+        assert tab_cache.key_file().stat().st_mode & 0o077 == 0
+        tab_cache.signing_key.cache_clear()
+        assert tab_cache.signing_key() == key  # kept, not made again
+    finally:
+        tab_cache.signing_key.cache_clear()
+
+
+def test_without_a_place_for_the_key_nothing_is_cached(book, tmp_path, monkeypatch):
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the state folder would be")
+    monkeypatch.setenv("XDG_STATE_HOME", str(blocked))
+    tab_cache.signing_key.cache_clear()
+    try:
+        cache = TabCache(tmp_path / "cache")
+        assert cache.signing is None
+        _warm(book, cache)
+        assert not list((tmp_path / "cache").glob("*.rows"))
+        assert_reads_as_fresh(book, cache)
+    finally:
+        tab_cache.signing_key.cache_clear()
 
 
 def test_a_cache_that_cannot_be_written_changes_nothing(book, tmp_path):
