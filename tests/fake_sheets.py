@@ -2,8 +2,9 @@
 
 It holds an in-memory grid per tab and answers the documented JSON of `spreadsheets.get`,
 `values:batchGet`, `values:batchUpdate`, `values:append` and `spreadsheets:batchUpdate`
-(addSheet, deleteSheet, appendDimension, updateCells, setDataValidation, repeatCell,
-updateSheetProperties), with Sheets' own behaviour where the tool relies on it:
+(addSheet, deleteSheet, appendDimension, deleteDimension of rows, updateCells,
+setDataValidation, repeatCell, updateSheetProperties), with Sheets' own behaviour where the
+tool relies on it:
 
 - RAW keeps a string as text; USER_ENTERED makes `=...` a formula, numeric text a number and
   ISO dates a date (a serial number with a date format);
@@ -84,6 +85,14 @@ class Sheet:
 
     def last_column(self) -> int:
         return max((col + 1 for (_, col), c in self.cells.items() if _holds(c)), default=0)
+
+
+def _delete_rows(sheet: Sheet, start: int, end: int) -> None:
+    """Rows start..end-1 (0-based) removed: the cells below move up (formats and validations
+    are left where they are: the tool sets them on whole columns of the rows it appends)."""
+    count = end - start
+    sheet.cells = {(r if r < start else r - count, c): cell
+                   for (r, c), cell in sheet.cells.items() if not start <= r < end}
 
 
 def _holds(cell: Cell) -> bool:
@@ -704,6 +713,22 @@ class FakeSheets:
                     sheet.columns += length
                 else:
                     raise _bad(f"Invalid requests[{number}].appendDimension: dimension")
+            case "deleteDimension":
+                grid_range = spec["range"]
+                sheet = self._target(book, grid_range.get("sheetId"), number, what)
+                start, end = int(grid_range["startIndex"]), int(grid_range["endIndex"])
+                if grid_range.get("dimension") != "ROWS":
+                    raise _bad(f"Invalid requests[{number}].deleteDimension: the fake deletes "
+                               "rows only")
+                if not 0 <= start < end <= sheet.rows:
+                    raise _bad(f"Invalid requests[{number}].deleteDimension: Range "
+                               f"({sheet.title}!R{start + 1}:R{end}) exceeds grid limits. "
+                               f"Max rows: {sheet.rows}")
+                if end - start >= sheet.rows - sheet.frozen_rows:
+                    raise _bad(f"Invalid requests[{number}].deleteDimension: You can't delete "
+                               "all the rows on the sheet.")
+                sheet.rows -= end - start
+                effects.append(partial(_delete_rows, sheet, start, end))
             case "updateSheetProperties":
                 props = spec["properties"]
                 sheet = self._target(book, props.get("sheetId"), number, what)

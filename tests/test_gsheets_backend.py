@@ -252,8 +252,10 @@ def test_a_write_past_ten_million_cells_is_refused_before_anything_is_written(tm
     fake.sheet(key, "Instructions").rows = 9_999_000 // fake.sheet(key, "Instructions").columns
     report = business.run(NOV_30)
     assert report.exit_code is ExitCode.WRITE_FAILED
-    problem = str(report.problems[-1])
+    problem = next(str(p) for p in report.problems if "past Google's limit" in str(p))
     assert "past Google's limit of 10,000,000" in problem and "delete the empty rows" in problem
+    assert "archive_after_months" in problem
+    assert any("a Google Sheet can hold" in str(p) for p in report.problems)  # the 80 % line
     assert fake.values(key, "Invoices") == [fake.values(key, "Invoices")[0]]
     assert not (tmp_path / "backups").exists() or not list((tmp_path / "backups").iterdir())
 

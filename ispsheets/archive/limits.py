@@ -1,4 +1,5 @@
-"""Excel's row limit is never reached: a warning, with the fix, well before it."""
+"""Excel's row limit, and a Google Sheet's cell limit, are never reached: a warning, with the
+fix, well before them."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from ispsheets.book.reader import RawBook
 from ispsheets.book.xlsx_sheet import MAX_ROWS
 from ispsheets.problems import Problem, warning
 
-FULL_SHARE = 0.8  # warn when a tab passes this share of Excel's rows
+FULL_SHARE = 0.8  # warn when a tab passes this share of Excel's rows (a sheet: of its cells)
+SHEET_CELLS = 10_000_000  # Google's limit for one spreadsheet, blank cells of the grids included
+
+
+def _fix(months: int) -> str:
+    return (f"lower workbook.archive_after_months in config.yaml (now {months}) so older "
+            "settled rows move to archive/" if months else
+            "set workbook.archive_after_months in config.yaml (3 for a big business) so "
+            "settled rows move to archive/")
 
 
 def row_limit_warnings(raw: RawBook, months: int, *, read_all: bool = True) -> list[Problem]:
@@ -20,10 +29,17 @@ def row_limit_warnings(raw: RawBook, months: int, *, read_all: bool = True) -> l
             continue
         rows = len(sheet.rows)
         if rows > FULL_SHARE * MAX_ROWS:
-            fix = (f"lower workbook.archive_after_months in config.yaml (now {months}) so "
-                   "older settled rows move to archive/" if months else
-                   "set workbook.archive_after_months in config.yaml (3 for a big business) so "
-                   "settled rows move to archive/")
             problems.append(warning(name, f"holds {rows:,} rows, {rows / MAX_ROWS:.0%} of the "
-                                    f"{MAX_ROWS:,} an Excel tab can hold", fix))
+                                    f"{MAX_ROWS:,} an Excel tab can hold", _fix(months)))
     return problems
+
+
+def cell_limit_warnings(where: str, cells: int | None, months: int) -> list[Problem]:
+    """A warning when a Google Sheet's grids pass 80 % of Google's 10,000,000 cells (None:
+    not a Google Sheet)."""
+    if cells is None or cells <= FULL_SHARE * SHEET_CELLS:
+        return []
+    return [warning(where, f"holds {cells:,} cells, {cells / SHEET_CELLS:.0%} of the "
+                    f"{SHEET_CELLS:,} a Google Sheet can hold (blank cells of each tab's grid "
+                    "count too)", _fix(months) + ", and delete the blank rows and columns at "
+                    "the end of each tab")]

@@ -28,13 +28,28 @@ from ispsheets.journal import ArchivedRow
 PART_ROWS = 800_000
 
 
+# A Google Sheet's archive files: named for no title, which the owner can change at any time
+# (the files of earlier years must still be found under the same name).
+SHEET_STEM = "google-sheet"
+
+
 def archive_folder(config: Config) -> Path:
+    """`archive/` beside the workbook file; for a Google Sheet, in the business's folder
+    (beside config.yaml, the journal and backups/)."""
+    if config.workbook.google_sheet:
+        return config.base_dir / "archive"
     return config.workbook_path.parent / "archive"
+
+
+def archive_stem(config: Config) -> str:
+    """What the archive files are named after: the workbook file's name (`isp` for isp.xlsx),
+    or `google-sheet`."""
+    return SHEET_STEM if config.workbook.google_sheet else config.workbook_path.stem
 
 
 def part_path(config: Config, year: int, part: int = 1) -> Path:
     """`archive/<workbook>-YYYY.xlsx` (part 1) or `archive/<workbook>-YYYY-partN.xlsx`."""
-    stem = config.workbook_path.stem
+    stem = archive_stem(config)
     name = f"{stem}-{year}" + (f"-part{part}" if part > 1 else "")
     return archive_folder(config) / f"{name}.xlsx"
 
@@ -52,7 +67,7 @@ def all_parts(config: Config) -> list[tuple[int, int, Path]]:
     folder = archive_folder(config)
     if not folder.is_dir():
         return []
-    stem = config.workbook_path.stem
+    stem = archive_stem(config)
     found = [(*at, path) for path in folder.glob(f"{stem}-*.xlsx")
              if (at := part_of(stem, path)) is not None]
     return sorted(found)

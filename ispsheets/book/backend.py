@@ -128,12 +128,21 @@ class _SheetBackend:
               generation: int | None = None) -> WriteResult:
         return self.inner.write(changes, now, generation)
 
+    def grid_cells(self) -> int:
+        """The cells of every tab's grid as last read (blank ones too: Google counts them)."""
+        return sum(t.rows * t.columns for t in self.inner._read_tabs.values())
+
     def queue_report(self, rows: list[list[object]]) -> None:
         """The Report tab's rows, sent with the next write (or by `flush_report`)."""
         self.inner.report_rows = rows
 
     def flush_report(self) -> None:
         self.inner.flush_report()
+
+
+def sheet_cells(backend: Backend) -> int | None:
+    """How many cells a Google Sheet's grids hold (None: an .xlsx workbook)."""
+    return backend.grid_cells() if isinstance(backend, _SheetBackend) else None
 
 
 def google_sheet_backend(config: Config) -> Backend:
@@ -167,4 +176,4 @@ def open_backend(config: Config, *, keep_cache: bool = True) -> Backend:
 
 
 __all__ = ["Backend", "WorkbookReadError", "WorkbookWriteError", "XlsxBackend", "open_backend",
-           "unwritable"]
+           "sheet_cells", "unwritable"]

@@ -6,8 +6,8 @@ import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 
-from ispsheets.archive.limits import row_limit_warnings
-from ispsheets.book.backend import WorkbookReadError, open_backend, unwritable
+from ispsheets.archive.limits import cell_limit_warnings, row_limit_warnings
+from ispsheets.book.backend import WorkbookReadError, open_backend, sheet_cells, unwritable
 from ispsheets.book.known import (
     KnownRows,
     deleted_payment_problem,
@@ -62,7 +62,9 @@ def check_workbook(config: Config, today: dt.date | None = None) -> Checked:
         gone = [deleted_payment_problem(*pair)
                 for pair in vanished_payments(known, shown, newcomers)]
     never = unwritable(backend)
-    full = row_limit_warnings(raw, config.workbook.archive_after_months)
+    full = [*row_limit_warnings(raw, config.workbook.archive_after_months),
+            *cell_limit_warnings(backend.name, sheet_cells(backend),
+                                 config.workbook.archive_after_months)]
     if config.workbook.report_tab and not config.workbook.google_sheet:
         full = [*full, warning("config.yaml: workbook.report_tab", "is for a Google Sheet: ignored "
                             "for an .xlsx workbook (the report is in reports/)",
@@ -104,10 +106,10 @@ def _known(config: Config) -> KnownRows | None:
 def _archive_edits(config: Config) -> list[Problem]:
     """Rows of the archive files the owner changed after they moved: ignored, and said."""
     from ispsheets.archive.edits import archive_edits
+    from ispsheets.archive.parts import archive_folder
     from ispsheets.journal import Journal, JournalError
 
-    if not config.journal_path.is_file() or not (config.workbook_path.parent
-                                                  / "archive").is_dir():
+    if not config.journal_path.is_file() or not archive_folder(config).is_dir():
         return []
     try:
         journal = Journal.open(config.journal_path, trust_seal=True)

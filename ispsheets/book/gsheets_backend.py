@@ -13,6 +13,9 @@ Write (no lock exists on a Google Sheet, so the write is safe without one):
 2. One `spreadsheets:batchUpdate` when a tab must be added or grown (and the number formats of
    the rows appended), checked first against Google's 10-million-cell limit.
 3. One `values:batchUpdate`, RAW, for every cell and appended row: text stays text.
+4. The archive's removals (`DeleteRow`), last, as one `spreadsheets:batchUpdate` of
+   `deleteDimension` requests, bottom row first (so the rows above keep their numbers); a row
+   is removed only if it still shows, now, the cells the archive copied out of it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ispsheets.book import parse
 from ispsheets.book.changes import (
     AppendRow,
     ChangeSet,
+    DeleteRow,
     FillKey,
     SetCell,
     WorkbookWriteError,
@@ -54,6 +58,7 @@ CELL_LIMIT = 10_000_000
 PAYLOAD_LIMIT = 10_000_000  # bytes of one values:batchUpdate (sent compact: bytes = length)
 HARD_LIMIT = 10_400_000  # Google refuses a request body above 10,485,760 bytes
 NEW_TAB_ROWS = 1000  # a tab the tool adds gets Google's usual 1,000 rows
+REMOVALS_PER_REQUEST = 5_000  # deleteDimension requests in one batchUpdate (~600 KB)
 _GAP = 64  # cells of one column further apart than this are written as separate ranges
 _NEXT_RUN = "nothing is lost: the next run writes everything"
 
@@ -238,7 +243,7 @@ class GoogleSheetBackend:
                 plan.replace_tab(REPORT_TAB, self.report_rows,
                                  self._read_tabs.get(normalise_header(REPORT_TAB)))
             backup = None
-            if plan.requests or plan.data:
+            if plan.requests or plan.data or plan.removals:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
                                       backup_stem(self.title or self.key), self.keep_backups,
                                       now, self.name)
@@ -250,6 +255,10 @@ class GoogleSheetBackend:
                     if number:
                         checkpoint("workbook-temp-written")  # a part written, not the last
                     self.api.values_update(part, "RAW")
+                removals = plan.removals  # last: the rows written above were located first
+                for start in range(0, len(removals), REMOVALS_PER_REQUEST):
+                    checkpoint("workbook-temp-written")  # bottom rows first: still in place
+                    self.api.batch_update(removals[start:start + REMOVALS_PER_REQUEST])
             except SheetsFailure as exc:
                 if exc.kind == "invalid":
                     self._plan(changes, fresh=True)  # a tab renamed or deleted: say which
@@ -264,7 +273,7 @@ class GoogleSheetBackend:
         result = plan.result
         return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                            tuple(result.missing_keys), tuple(result.unmatched_fills),
-                           str(backup) if backup else "")
+                           str(backup) if backup else "", result.rows_deleted)
 
     def _added(self, answer: dict[str, Any]) -> None:
         """Tabs a batchUpdate added, known from its answer (a later write needs no re-read)."""
@@ -291,11 +300,12 @@ class GoogleSheetBackend:
         self.report_rows = None
 
     def _backed_up(self, changes: ChangeSet) -> list[RawSheet]:
-        """The tabs whose cells the write changes, as read (a tab only appended to loses
-        nothing and is left out: InvoiceLines, Activity, most days)."""
+        """The tabs whose cells the write changes or whose rows it removes, as read (a tab only
+        appended to loses nothing and is left out: InvoiceLines, Activity, most days)."""
         if self._book is None:
             return []
-        wanted = {normalise_header(c.tab) for c in (*changes.sets, *changes.fills)}
+        wanted = {normalise_header(c.tab) for c in (*changes.sets, *changes.fills,
+                                                    *changes.deletes)}
         return [s for name, s in self._book.sheets.items()
                 if normalise_header(name) in wanted and s.loaded]
 
@@ -338,8 +348,9 @@ class GoogleSheetBackend:
             raise WorkbookWriteError(
                 self.name, f"this write would take the sheet to {total:,} cells, past Google's "
                 f"limit of {CELL_LIMIT:,}",
-                "delete the empty rows and columns at the end of each tab, or move old Activity "
-                f"and InvoiceLines rows into another sheet; {_NEXT_RUN}")
+                "delete the empty rows and columns at the end of each tab, and set (or lower) "
+                "workbook.archive_after_months in config.yaml so settled rows move to "
+                f"archive/; {_NEXT_RUN}")
         return plan
 
     def _current_columns(self, existing: dict[str, tuple[GridTab, _TabChanges]]
@@ -544,6 +555,7 @@ class _TabChanges:
     fills: list[FillKey] = field(default_factory=list)
     sets: list[SetCell] = field(default_factory=list)
     appends: list[AppendRow] = field(default_factory=list)
+    deletes: list[DeleteRow] = field(default_factory=list)
 
     @property
     def schema(self) -> Tab | None:
@@ -577,6 +589,8 @@ class _TabChanges:
             names.extend(fill.expect)
         if self.appends and tab is not None:
             names.extend(c.name for c in tab.columns[:2])
+        for delete in self.deletes:
+            names.extend(delete.expect)
         cols = {index[n] for n in (normalise_header(x) for x in names) if n in index}
         return sorted(cols)
 
@@ -597,6 +611,8 @@ def _group(changes: ChangeSet) -> dict[str, _TabChanges]:
         tab(cell.tab).sets.append(cell)
     for append in changes.appends:
         tab(append.tab).appends.append(append)
+    for delete in changes.deletes:
+        tab(delete.tab).deletes.append(delete)
     return groups
 
 
@@ -660,11 +676,29 @@ class _Plan:
     _adds: list[dict[str, Any]] = field(default_factory=list)
     _grows: list[dict[str, Any]] = field(default_factory=list)
     _formats: list[dict[str, Any]] = field(default_factory=list)
+    _removed: dict[int, set[int]] = field(default_factory=dict)  # sheet id → rows (1-based)
 
     @property
     def requests(self) -> list[dict[str, Any]]:
         """One batchUpdate: the tabs added, then growth, then the formats of the new rows."""
         return [*self._adds, *self._grows, *self._formats]
+
+    @property
+    def removals(self) -> list[dict[str, Any]]:
+        """The batchUpdate after the values: each run of adjacent rows removed as one range,
+        the bottom one first, so the numbers of the rows above stay as they were read."""
+        requests = []
+        for sheet_id, rows in sorted(self._removed.items()):
+            runs: list[list[int]] = []
+            for row in sorted(rows):
+                if runs and row == runs[-1][1]:
+                    runs[-1][1] = row + 1
+                else:
+                    runs.append([row, row + 1])
+            requests += [{"deleteDimension": {"range": {
+                "sheetId": sheet_id, "dimension": "ROWS",
+                "startIndex": first - 1, "endIndex": end - 1}}} for first, end in reversed(runs)]
+        return requests
 
     def stamp(self, generation: int, tab: GridTab | None) -> None:
         """The write's generation into the hidden stamp tab (added, hidden, if missing)."""
@@ -721,6 +755,7 @@ class _Plan:
         self._formats.extend(_formats(sheet_id, title, index, 1, rows))
         self.result.missing_keys.extend(group.sets)
         self.result.unmatched_fills.extend(group.fills)
+        self.result.unmatched_deletes.extend(group.deletes)
 
     # -- a tab that is there ---------------------------------------------------------------------
 
@@ -741,6 +776,7 @@ class _Plan:
             self.cells_added += (next_col - tab.columns) * tab.rows
         self._fills(group, index, read, cells)
         self._sets(group, index, read, cells)
+        self._deletes(tab, group, index, read)
         start = read.last_row + 1
         end = start + len(group.appends) - 1
         if group.appends and end > tab.rows:
@@ -776,6 +812,23 @@ class _Plan:
                 continue
             cells[fill.row, col] = fill.value
             self.result.keys_filled += 1
+
+    def _deletes(self, tab: GridTab, group: _TabChanges, index: dict[str, int],
+                 read: _Read) -> None:
+        """Each row removed if it still shows what the archive copied out of it."""
+        from ispsheets.book.xlsx_backend import _kind, _shows
+
+        schema = group.schema
+        for delete in group.deletes:
+            holds = delete.row > 1 and any(not parse.is_blank(read.cell(delete.row, c))
+                                           for c in read.columns)
+            if holds and all(_shows(_kind(schema, name), read.cell(delete.row, index.get(
+                    normalise_header(name), -1)), text) for name, text in delete.expect.items()):
+                removed = self._removed.setdefault(tab.sheet_id, set())
+                self.result.rows_deleted += delete.row not in removed
+                removed.add(delete.row)
+            else:
+                self.result.unmatched_deletes.append(delete)
 
     def _sets(self, group: _TabChanges, index: dict[str, int], read: _Read,
               cells: dict[tuple[int, int], Any]) -> None:

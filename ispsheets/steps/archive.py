@@ -7,11 +7,12 @@ import datetime as dt
 from collections import Counter
 
 from ispsheets.archive.checkpoint import Frozen, freeze, source_days
-from ispsheets.archive.limits import row_limit_warnings
+from ispsheets.archive.limits import cell_limit_warnings, row_limit_warnings
 from ispsheets.archive.move import key_first, move
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.restore import restore_invoice
 from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
+from ispsheets.book.backend import sheet_cells
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import ACTIVITY, find_tab
@@ -135,8 +136,10 @@ def bring_back_reopened(cycle: Cycle) -> None:
 
 def archive_history(cycle: Cycle) -> None:
     """Move what is settled and old out of the workbook (or, with --dry-run, say what would)."""
-    for problem in row_limit_warnings(cycle.raw, cycle.config.workbook.archive_after_months,
-                                      read_all=False):
+    months = cycle.config.workbook.archive_after_months
+    for problem in [*row_limit_warnings(cycle.raw, months, read_all=False),
+                    *cell_limit_warnings(cycle.backend.name, sheet_cells(cycle.backend),
+                                         months)]:
         cycle.problem(problem)
     if cycle.report.exit_code.value >= 2:  # the write-back failed: move nothing today
         return
