@@ -19,7 +19,7 @@ from ispsheets.book.check import check_workbook
 from ispsheets.book.reader import read_xlsx
 from tests.gsheets_harness import clean_fake
 from tests.scenario import Business
-from tests.test_archive import FIRST, _days, _rows, _set_months, _typed_before
+from tests.test_archive import FIRST, _command, _days, _rows, _set_months, _typed_before
 
 LAST = dt.date(2026, 6, 30)
 KEYS = {"Invoices": "invoice_number", "InvoiceLines": "invoice_number+line",
@@ -158,3 +158,19 @@ def test_check_and_the_run_warn_before_a_sheet_is_full(tmp_path, warned) -> None
     if warned:
         assert f"holds {total:,} cells" in said[0]
         assert "archive_after_months" in said[0]
+
+
+@pytest.mark.slow
+def test_an_archived_invoice_comes_back_into_the_sheet(pair) -> None:
+    kept, archived = pair
+    path = archived.folder / "archive" / "google-sheet-2025.xlsx"
+    number = str(read_xlsx(path).sheets["Invoices"].rows[1][0])
+    assert number not in {r["invoice_number"] for r in archived.sheet("Invoices")}
+
+    restored = _command(archived.folder, "archive", "--restore", number)
+
+    assert restored.returncode == 0, restored.stderr
+    assert number in {r["invoice_number"] for r in archived.sheet("Invoices")}
+    assert [r for r in archived.sheet("InvoiceLines") if r["invoice_number"] == number]
+    assert number not in [str(r[0]) for r in read_xlsx(path).sheets["Invoices"].rows]
+    assert archived.clients() == kept.clients()
