@@ -1311,6 +1311,13 @@ class Journal:
             "SELECT kind, day, data FROM archived_figures WHERE client_id = ? AND kind IN "
             "('invoice', 'payment')", (client_id,))]
 
+    def client_archived(self, client_id: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(kind, key, day, data) of one client's archived invoices and payments, by the
+        client's index (the portal's history: a page's cost, never a run's)."""
+        return [(kind, key, day, json.loads(data)) for kind, key, day, data in self._rows(
+            "SELECT kind, key, day, data FROM archived_figures WHERE client_id = ? AND kind IN "
+            "('invoice', 'payment')", (client_id,))]
+
     def archived_payment_figures_after(self, day: dt.date
                                        ) -> list[tuple[str, dt.date, dict[str, Any]]]:
         """(client, date, data) of the archived payments dated after `day`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from ispsheets.config import Config
 from ispsheets.delivery.document import CompanyInfo, format_date
 from ispsheets.money import format_money
+from ispsheets.portal.history import archived_history
 from ispsheets.portal.store import Store
 from ispsheets.portal.tokens import csrf_ok, csrf_token, new_token
 from ispsheets.portal.view import ClientView, ViewReader
@@ -51,7 +53,8 @@ class Portal:
         env.filters["money"] = lambda amount: format_money(amount, config.currency)
         env.filters["date"] = lambda day: format_date(day, config.workbook.date_order) \
             if day else ""
-        return cls(config, secret, ViewReader(folder), Store(folder), env)
+        view = ViewReader(folder, partial(archived_history, config.journal_path))
+        return cls(config, secret, view, Store(folder), env)
 
     @property
     def secure(self) -> bool:

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -227,13 +227,21 @@ def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
+# A client's archived invoices and payments (`portal.history.archived_history`)
+Archived = Callable[[str], tuple[list[InvoiceView], list[PaymentView]]]
+
+
 class ViewReader:
     """Reads the published view, read-only, a short query at a time (the file is replaced
     whole by each run; every query opens the current one)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, archived: Archived | None = None) -> None:
         self.path = folder / VIEW_NAME
+        self.archived = archived  # what the archive took (`portal.history`); None: not shown
         self._local = threading.local()
+
+    def _archived(self, client_id: str) -> tuple[list[InvoiceView], list[PaymentView]]:
+        return self.archived(client_id) if self.archived is not None else ([], [])
 
     def _connection(self) -> sqlite3.Connection | None:
         """This thread's connection to the current file (reopened when a run replaced it)."""
@@ -270,15 +278,24 @@ class ViewReader:
         return [_client(row) for row in rows]
 
     def invoices(self, client_id: str) -> list[InvoiceView]:
+        """The client's invoices, newest first: the live ones as the last run published them,
+        and those the archive took (one the view also shows, brought back, is the view's)."""
         rows = self._query("SELECT * FROM invoices WHERE client_id = ? "
                            "ORDER BY issue_date DESC, number DESC", (client_id,))
-        return [_invoice(row) for row in rows]
+        live = [_invoice(row) for row in rows]
+        shown = {i.number for i in live}
+        archived = [i for i in self._archived(client_id)[0] if i.number not in shown]
+        if not archived:
+            return live
+        return sorted(live + archived, key=lambda i: (i.issue_date, i.number), reverse=True)
 
     def invoice(self, client_id: str, number: str) -> InvoiceView | None:
-        """The invoice, only if it is this client's."""
+        """The invoice, only if it is this client's (live, or archived)."""
         rows = self._query("SELECT * FROM invoices WHERE number = ? AND client_id = ?",
                            (number, client_id))
-        return _invoice(rows[0]) if rows else None
+        if rows:
+            return _invoice(rows[0])
+        return next((i for i in self._archived(client_id)[0] if i.number == number), None)
 
     def has_reference(self, client_id: str, reference: str) -> bool:
         """Does the view hold this client's payment with this reference (a Stripe id)?"""
@@ -286,10 +303,16 @@ class ViewReader:
                                 (client_id, reference)))
 
     def payments(self, client_id: str) -> list[PaymentView]:
+        """The client's payments, newest first, live and archived (as `invoices`)."""
         rows = self._query("SELECT * FROM payments WHERE client_id = ? "
                            "ORDER BY date DESC, payment_id DESC", (client_id,))
-        return [PaymentView(str(r[0]), str(r[1]), dt.date.fromisoformat(str(r[2])),
+        live = [PaymentView(str(r[0]), str(r[1]), dt.date.fromisoformat(str(r[2])),
                             Decimal(str(r[3])), str(r[4]), str(r[5]), str(r[6])) for r in rows]
+        shown = {p.payment_id for p in live}
+        archived = [p for p in self._archived(client_id)[1] if p.payment_id not in shown]
+        if not archived:
+            return live
+        return sorted(live + archived, key=lambda p: (p.date, p.payment_id), reverse=True)
 
 
 def _client(row: tuple[object, ...]) -> ClientView:
