@@ -333,3 +333,39 @@ def test_import_bank_explains_itself(shop: Business) -> None:
     result = ispsheets(shop.folder, "import-bank", "--help")
     assert result.returncode == 0
     assert "CAMT.053 XML, MT940, OFX/QFX or CSV" in " ".join(result.stdout.split())
+
+
+def _archived_story(folder: Path, months: int) -> Business:
+    """December paid in full, runs to February 2: with `months` 1, December's invoices are in
+    the archive; then a transfer from an unknown account quoting INV-00003 (CAROL's)."""
+    from tests.test_archive import _set_months
+
+    business = Business.create(folder, _rows(), CONFIG)
+    _set_months(business, months)
+    business.run(dt.date(2026, 11, 30))
+    prices = {"HOME": "49.99", "PLUS": "79.00", "PRO": "59.00"}
+    for client, package, _ in CLIENTS:
+        business.pay(client, prices[package], dt.date(2026, 12, 2))
+    for day in (dt.date(2026, 12, 2), dt.date(2027, 1, 1), dt.date(2027, 2, 1)):
+        assert business.run(day).exit_code == 0
+    inbox = business.folder / "bank" / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "february.csv").write_bytes(
+        "Buchungstag;Valuta;Auftraggeber/Empfänger;IBAN;Verwendungszweck;Betrag;Währung\n"
+        "03.02.2027;03.02.2027;K. Clark-Meyer;DE33 1001 0010 0123 4567 89;Rechnung INV-00003 "
+        "nochmal;12,34;EUR\n".encode("latin-1"))
+    assert business.run(dt.date(2027, 2, 3)).exit_code == 0
+    return business
+
+
+def test_an_archived_invoice_number_still_names_its_client(tmp_path: Path) -> None:
+    kept = _archived_story(tmp_path / "kept", 0)
+    archived = _archived_story(tmp_path / "archived", 1)
+    assert "INV-00003" not in {r["invoice_number"] for r in archived.sheet("Invoices")}
+    assert ("2027-02-03", "CAROL", "12.34", "bank transfer", "INV-00003") in \
+        [p[:5] for p in payments(archived)]
+    assert not unmatched(archived)
+    def february(business: Business) -> list[tuple[object, ...]]:
+        return [p for p in payments(business) if p[0] >= "2027-02-03"]
+    assert february(archived) == february(kept)  # (December's payments are in the archive)
+    assert archived.clients() == kept.clients()

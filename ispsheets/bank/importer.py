@@ -17,7 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 from ispsheets.bank.keys import Seen, content_keys, seen_from
-from ispsheets.bank.match import Match, Memory, OpenInvoice, match_lines, prepare_rules
+from ispsheets.bank.match import (
+    Match,
+    Memory,
+    OpenInvoice,
+    match_lines,
+    numbers_written,
+    prepare_rules,
+)
 from ispsheets.bank.read import NAMES
 from ispsheets.bank.statement import Statement, StatementLine
 from ispsheets.book.records import Payment
@@ -151,10 +158,27 @@ def with_pending(cycle: Cycle) -> bool:
 # -- matching and recording --------------------------------------------------------------------
 
 
-def _rules_and_open(cycle: Cycle) -> tuple[Any, list[OpenInvoice]]:
+def _archived_named(cycle: Cycle, lines: list[StatementLine]) -> list[tuple[str, str]]:
+    """(number, client) of the archived invoices (not void) the lines' references name: an
+    old invoice number still names its client after the archive moved it (a standing order
+    that quotes the first invoice, a late or repeated payment). Looked up by number, only for
+    the numbers written in the references."""
+    number_format = cycle.config.invoicing.number_format
+    live = {i.invoice_number for i in cycle.invoices}
+    named = {n for line in lines
+             for n in numbers_written(line.reference or "", number_format)} - live
+    if not named:
+        return []
+    return sorted((r.invoice.invoice_number, r.invoice.client_id)
+                  for r in cycle.journal.archived_invoices(named) if not r.voided)
+
+
+def _rules_and_open(cycle: Cycle, lines: list[StatementLine]
+                    ) -> tuple[Any, list[OpenInvoice]]:
     invoices = [i for i in cycle.invoices if i.status != "void"]
     rules = prepare_rules(cycle.config.invoicing.number_format,
-                          ((i.invoice_number, i.client_id) for i in invoices),
+                          [*((i.invoice_number, i.client_id) for i in invoices),
+                           *_archived_named(cycle, lines)],
                           ((c.client_id, c.bank_reference) for c in cycle.book.clients),
                           cycle.config.currency, cycle.config.bank.match_by_amount)
     open_ = sorted((i for i in invoices if i.status in ("open", "partial")
@@ -198,7 +222,7 @@ def import_statement(cycle: Cycle, bank: BankJournal, statement: Statement) -> F
             new.append((stored, line))
     if not new:
         return result
-    rules, open_invoices = _rules_and_open(cycle)
+    rules, open_invoices = _rules_and_open(cycle, [line for _, line in new])
     by_line = {id(line): key for key, line in new}
     matches = match_lines([line for _, line in new], rules, bank.memory, open_invoices)
     taken = taken_payment_ids(cycle)

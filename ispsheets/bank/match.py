@@ -110,16 +110,21 @@ def _number_pattern(number_format: str) -> tuple[re.Pattern[str], str, str]:
     return re.compile(pattern, re.IGNORECASE), prefix, suffix
 
 
-def invoice_numbers_in(text: str, rules: Rules) -> list[str]:
-    """The invoice numbers `text` names, as they are written in the Invoices tab."""
-    pattern, prefix, _ = _number_pattern(rules.number_format)
+def numbers_written(text: str, number_format: str) -> list[str]:
+    """Every invoice number `text` could name, as the Invoices tab writes them (issued or not)."""
+    pattern, prefix, _ = _number_pattern(number_format)
     found: list[str] = []
     for match in pattern.finditer(text):
         digits = match.group(1)
-        number = rules.number_format.format(seq=int(digits)) if compact(prefix) else digits
-        if number in rules.invoice_clients and number not in found:
+        number = number_format.format(seq=int(digits)) if compact(prefix) else digits
+        if number not in found:
             found.append(number)
     return found
+
+
+def invoice_numbers_in(text: str, rules: Rules) -> list[str]:
+    """The invoice numbers `text` names, as they are written in the Invoices tab."""
+    return [n for n in numbers_written(text, rules.number_format) if n in rules.invoice_clients]
 
 
 def _grams(text: str) -> set[str]:
