@@ -1212,13 +1212,26 @@ class Journal:
                                (f"archive-rows/{file}",)).fetchone()
         return {str(k): int(v) for k, v in json.loads(row[0]).items()} if row else None
 
-    def archived(self, state: str | None = None, tab: str | None = None) -> list[ArchivedRow]:
-        """Archived rows (in one state, of one tab), in the order they were keyed."""
-        where = [f"{column} = ?" for column, value in (("state", state), ("tab", tab)) if value]
+    def archived(self, state: str | None = None, tab: str | None = None,
+                 year: int | None = None) -> list[ArchivedRow]:
+        """Archived rows (in one state, of one tab, of one year), in the order they were
+        keyed."""
+        wanted = (("state", state), ("tab", tab), ("year", year))
+        where = [f"{column} = ?" for column, value in wanted if value]
         rows = self._rows("SELECT tab, key, year, data, state FROM archived"
                           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY rowid",
-                          [v for v in (state, tab) if v])
+                          [v for _, v in wanted if v])
         return [ArchivedRow(t, k, y, json.loads(d), st) for t, k, y, d, st in rows]
+
+    def archived_years(self) -> list[int]:
+        """The years of the rows in the archive files (moved, or moving)."""
+        return [y for (y,) in self._rows(
+            f"SELECT DISTINCT year FROM archived WHERE state IN {_ARCHIVED_STATES} ORDER BY 1")]
+
+    def archive_file_digests(self) -> dict[str, str]:
+        """Archive file name → what it read when the archive last copied rows to it."""
+        return {key.removeprefix("archive-file/"): detail for key, detail in self._rows(
+            "SELECT key, detail FROM actions WHERE kind = 'archive_file'")}
 
     def archive_states(self, tabs: Iterable[str] | None = None) -> dict[tuple[str, str], str]:
         """(tab, key) → state of every row the archive ever keyed (of these tabs)."""

@@ -209,6 +209,17 @@ def test_check_names_an_edit_in_part_2(tmp_path, spilled) -> None:
 
 
 @pytest.mark.slow
+def test_check_names_the_rows_of_a_part_the_owner_deleted(tmp_path, spilled) -> None:
+    """The other parts of the year read as written: the year is read all the same."""
+    folder = _copy(spilled, tmp_path / "copy").folder
+    number, _ = _part2_invoice(folder)
+    (folder / "archive" / "isp-2026-part2.xlsx").unlink()
+    checked = _cli(folder, "check")
+    said = " ".join((checked.stdout + checked.stderr).split())
+    assert f"Invoices row {number} is no longer there" in said, said
+
+
+@pytest.mark.slow
 def test_a_move_into_parts_it_wrote_last_reads_none_of_them(tmp_path, never_archived,  # noqa: F811
                                                            monkeypatch) -> None:
     """The journal keeps each part's digest and how far its tabs reach: the next move knows

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from ispsheets.archive.book import LIVE_STATES
-from ispsheets.archive.parts import found_in_parts, year_parts
+from ispsheets.archive.parts import archive_stem, found_in_parts, part_of, year_parts
 from ispsheets.archive.rows import SheetRow
 from ispsheets.archive.values import decode, encode
 from ispsheets.config import Config
@@ -34,18 +35,31 @@ def _changed(row: ArchivedRow, shown: SheetRow) -> list[str]:
     return [c for c in columns if not _same(decode(row.values.get(c)), shown.values.get(c))]
 
 
+def _as_written(config: Config, year: int, paths: list[Path], digests: dict[str, str]) -> bool:
+    """Does every part of the year read as the archive last wrote it (no part missing)? Then
+    no row in it can have been changed or removed, and it is not read."""
+    from ispsheets.book.xlsx_backend import fingerprint
+
+    stem = archive_stem(config)
+    known = {name for name in digests if (at := part_of(stem, Path(name))) and at[0] == year}
+    return known == {p.name for p in paths} and all(
+        fingerprint(p) == digests[p.name] for p in paths)
+
+
 def archive_edits(config: Config, journal: Journal) -> list[Problem]:
-    """A warning for each archived row changed or deleted in its archive file."""
-    by_year: dict[int, list[ArchivedRow]] = {}
-    for row in journal.archived():
-        if row.state in LIVE_STATES and row.state != "copying":
-            by_year.setdefault(row.year, []).append(row)
+    """A warning for each archived row changed or deleted in its archive file. Only the years
+    with a part that no longer reads as the archive wrote it are read (and their rows taken
+    from the journal): a business with years of archive files checks in the time it takes to
+    hash them."""
     problems: list[Problem] = []
     order = config.workbook.date_order
-    for year, rows in sorted(by_year.items()):
+    digests = journal.archive_file_digests()
+    for year in journal.archived_years():
         paths = year_parts(config, year)
-        if not paths:
+        if not paths or _as_written(config, year, paths, digests):
             continue
+        rows = [r for r in journal.archived(year=year)
+                if r.state in LIVE_STATES and r.state != "copying"]
         found = found_in_parts(paths, order)
         where = f"archive/{paths[0].name}" + (
             f" … {paths[-1].name}" if len(paths) > 1 else "")

@@ -15,6 +15,7 @@ from ispsheets.book.known import (
     vanished_payments,
 )
 from ispsheets.book.load import load_book
+from ispsheets.book.reader import RawBook
 from ispsheets.book.records import Book
 from ispsheets.book.schema import column_letter
 from ispsheets.config import Config
@@ -50,7 +51,7 @@ def check_workbook(config: Config, today: dt.date | None = None) -> Checked:
         raw = backend.read()
     except WorkbookReadError as exc:
         return Checked(None, [exc.problem], exc.exit_code)
-    known = _known(config)
+    known = _known(config, raw)
     book = load_book(raw, config.workbook.date_order,
                      today=today or dt.datetime.now(config.tz).date(), known=known)
     gone: list[Problem] = []
@@ -81,9 +82,9 @@ def _check_printable(config: Config, book: Book) -> list[Problem]:
     return check_printable(config, book)
 
 
-def _known(config: Config) -> KnownRows | None:
-    """The journal's view of Charges and Payments ids, so `check` judges duplicate ids as the
-    run does; None without a usable journal."""
+def _known(config: Config, raw: RawBook) -> KnownRows | None:
+    """The journal's view of Charges and Payments ids, and of the archived invoices Payments
+    rows name, so `check` judges them as the run does; None without a usable journal."""
     from ispsheets.archive.book import archived_keys
     from ispsheets.journal import Journal, JournalError
     from ispsheets.steps.prepare import known_rows
@@ -93,10 +94,10 @@ def _known(config: Config) -> KnownRows | None:
     try:  # an unusable journal is the run's to report
         journal = Journal.open(config.journal_path, trust_seal=True)
         try:
-            known = known_rows(journal)
+            known = known_rows(journal, raw)
             moved = archived_keys(journal).of("Payments")  # in archive/, not deleted
             return KnownRows({k: v for k, v in known.payments.items() if k not in moved},
-                             known.charges)
+                             known.charges, known.rewritten, known.archived_invoices)
         finally:
             journal.close()
     except (sqlite3.Error, JournalError, ValueError, OSError):
