@@ -7,6 +7,7 @@ Side effects follow one rule: key first, effect second, record third.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -421,6 +422,10 @@ class Journal:
         self._checked_at: float | None = None
         # Invoices decoded before: number → (the row's columns but `lines`, the invoice).
         self._decoded: dict[str, tuple[tuple[Any, ...], JournalInvoice]] = {}
+        # A dry run's journal on its file: one transaction, rolled back when it closes
+        # (`rehearse`); `_in_step`: one of its steps' transactions is open (a savepoint).
+        self._rehearsing = False
+        self._in_step = False
 
     # -- opening and migrating -----------------------------------------------------------------
 
@@ -479,6 +484,16 @@ class Journal:
         journal._migrate()
         return journal
 
+    def rehearse(self) -> Journal:
+        """This journal for a dry run too big to copy into memory (`DRY_RUN_COPY_BYTES`): the
+        whole dry run is one transaction on the file, rolled back when the journal closes, so
+        nothing it writes is ever committed; each of its `transaction`s is a savepoint, undone
+        on an error as a real run's transaction would be. While the dry run writes, it holds
+        the journal's write lock: a run started meanwhile waits (up to 30 s) for it."""
+        self._db.execute("BEGIN")
+        self._rehearsing = True
+        return self
+
     def copy_to_memory(self) -> Journal:
         """An in-memory copy: --dry-run plans against real state and changes nothing on disk."""
         target = sqlite3.connect(":memory:", isolation_level=None)
@@ -489,6 +504,10 @@ class Journal:
     def close(self) -> None:
         """Close it; a journal opened `sealed` is sealed as it is now, unless it was distrusted
         or is closed while an error is on its way out (the next open checks every page)."""
+        if self._rehearsing:
+            with contextlib.suppress(sqlite3.Error):  # (SQLite may have rolled back itself)
+                self._db.execute("ROLLBACK")
+            self._rehearsing = False
         self._db.close()
         if self._checked_at is not None and sys.exc_info()[0] is None:
             write_seal(self.path, self._checked_at)
@@ -514,7 +533,23 @@ class Journal:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction."""
+        """BEGIN IMMEDIATE … COMMIT; nested use joins the outer transaction. In a rehearsal
+        (`rehearse`) a savepoint, released or rolled back to, in the dry run's transaction."""
+        if self._rehearsing and not self._in_step:
+            self._in_step = True
+            self._db.execute("SAVEPOINT step")
+            try:
+                yield self._db
+                self._db.execute("RELEASE step")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):  # (rolled back whole after a disk full)
+                    self._db.execute("ROLLBACK TO step")
+                    self._db.execute("RELEASE step")
+                self._decoded.clear()
+                raise
+            finally:
+                self._in_step = False
+            return
         if self._db.in_transaction:
             yield self._db
             return

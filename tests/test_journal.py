@@ -265,3 +265,26 @@ def test_each_clients_first_invoice_is_found_since_a_day(tmp_path):
     journal.record_invoices([(_invoice("INV-00005", "C3"), 5, []),
                              (_invoice("INV-00006", "C1"), 6, [])], NOW + dt.timedelta(days=2))
     assert set(journal.first_invoices(later)) == {"C3"}  # C1's first came before
+
+
+def test_a_rehearsal_undoes_a_failed_step_as_a_run_does_and_keeps_nothing(tmp_path):
+    """A dry run on a journal too big to copy into memory (`Journal.rehearse`)."""
+    import hashlib
+
+    path = tmp_path / "ispsheets.db"
+    journal = Journal.open(path)
+    journal.set_sequence("invoice", 7)
+    journal.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    journal = Journal.open(path).rehearse()
+    with journal.transaction():
+        journal.set_sequence("invoice", 8)
+    with pytest.raises(RuntimeError), journal.transaction():
+        journal.set_sequence("invoice", 9)
+        raise RuntimeError("a step fails half-way")
+    assert journal.peek_seq("invoice") == 9  # the first step stands, the failed one is undone
+    journal.close()
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert Journal.open(path).peek_seq("invoice") == 8

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from decimal import Decimal
 
 import pytest
 
 from ispsheets.book.backend import TAB_CACHE
 from ispsheets.book.changes import ChangeSet, SetCell
+from ispsheets.journal_seal import still_sealed
 from tests.scenario import Business, row
 
 D = Decimal
@@ -72,7 +74,21 @@ def test_running_the_same_day_twice_changes_nothing_the_second_time(tmp_path):
     assert (_digest(business.workbook), len(business.mails())) == before
 
 
-def test_dry_run_touches_neither_the_workbook_nor_the_journal_nor_the_outbox(tmp_path):
+@pytest.mark.parametrize("journal_use", ["copied into memory", "rehearsed in place"])
+def test_dry_run_touches_neither_the_workbook_nor_the_journal_nor_the_outbox(tmp_path,
+                                                                            monkeypatch,
+                                                                            journal_use):
+    """Also with a journal too big to copy into memory (a dry run's one transaction, rolled
+    back: `Journal.rehearse`): the same plan, nothing on disk, and the next run numbers its
+    invoice as the dry run said."""
+    import ispsheets.runner as runner
+
+    if journal_use == "rehearsed in place":
+        monkeypatch.setattr(runner, "DRY_RUN_COPY_BYTES", -1)
+    copies: list[bool] = []
+    real_copy = runner.Journal.copy_to_memory
+    monkeypatch.setattr(runner.Journal, "copy_to_memory",
+                        lambda self: copies.append(True) or real_copy(self))
     business = Business.create(tmp_path, _rows("A"))
     business.run(NOV_30)
     business.pay("A", "10.00", dt.date(2026, 12, 20))
@@ -87,6 +103,11 @@ def test_dry_run_touches_neither_the_workbook_nor_the_journal_nor_the_outbox(tmp
     assert (_digest(business.workbook), _digest(journal), len(business.mails())) == before
     assert {p.relative_to(cache): _digest(p) for p in cache.rglob("*") if p.is_file()} == kept
     assert not (tmp_path / "reports" / "ispsheets-report-2026-12-31.xlsx").exists()
+    assert copies == ([True] if journal_use == "copied into memory" else [])
+    assert still_sealed(journal, time.time()) is not None  # the next run skips the check
+    real = business.run(dt.date(2026, 12, 31))
+    assert [i.invoice_number for i in real.issued] == \
+        [i.invoice_number for i in report.issued] == ["INV-00002"]
 
 
 def test_invoices_tab_emptied_by_the_owner_is_restored_and_nothing_is_billed_twice(tmp_path):
