@@ -67,7 +67,8 @@ AS_LEFT = HERE / "as_left.py"
 
 def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
              what_if: str = "", timeout: float | None = None,
-             profile: Path | None = None, as_left: bool = False) -> dict[str, Any]:
+             profile: Path | None = None, as_left: bool = False,
+             report_profile: Path | None = None) -> dict[str, Any]:
     """One `ispsheets run` on a fresh copy of `source` (with `archive_after_months: window`),
     in a child process (the ispsheets package of `code`); killed with its process pool after
     `timeout` seconds."""
@@ -89,7 +90,8 @@ def run_once(source: Path, day: dt.date, *, window: int = 0, code: Path = ROOT,
     if profile is not None:
         command[1:1] = ["-m", "cProfile", "-o", str(profile)]
     env = {**os.environ, "PYTHONPATH": str(code), "BENCH_WHAT_IF": what_if,
-           "BENCH_PROFILE": "1" if profile is not None else ""}
+           "BENCH_PROFILE": "1" if profile is not None else "",
+           "BENCH_REPORT_PROFILE": str(report_profile) if report_profile is not None else ""}
     load = os.getloadavg()[0]
     file_ms = file_cost_ms(folder)
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
@@ -302,6 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", default="", help="name of the results file")
     parser.add_argument("--profile", action="store_true",
                         help="also write a cProfile of one run per case into bench/out/profiles/")
+    parser.add_argument("--profile-report", action="store_true",
+                        help="also write a cProfile of the report's forked child (one run per "
+                        "case) into bench/out/profiles/ (*-report.prof)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="kill a run after this many seconds (shown as >N)")
     parser.add_argument("--code", type=Path, default=ROOT,
@@ -351,6 +356,13 @@ def main(argv: list[str] | None = None) -> None:
                           / f"n{n}-m{months}-w{window}-{scenario}.prof")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 run_once(folders[scenario], day, profile=target, **options)
+            if args.profile_report:
+                target = (history.OWN / "profiles"
+                          / f"n{n}-m{months}-w{window}-{scenario}-report.prof")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                profiled = run_once(folders[scenario], day, report_profile=target, **options)
+                if not runs:  # --repeats 0: the profiled run is the row (its child slower)
+                    runs.append(profiled)
             case = {"clients": n, "months": months, "window": window, "scenario": scenario,
                     "result": median_run(runs)}
             cases.append(case)

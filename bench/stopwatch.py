@@ -11,6 +11,9 @@ step's CPU seconds are this process's and those of the children it waited for du
 `children_cpu_steps` the latter alone: the PDF pool's workers in `send`).
 `BENCH_WHAT_IF=gc,deliver` tries the fixes suggested for code outside the
 benchmark's reach (see `what_if`; also nogc); off unless set.
+`BENCH_REPORT_PROFILE=PATH` writes a cProfile of the report's forked child (the whole child:
+the archive's figures read and the report written) to PATH; the run's own process is not
+profiled (`run_bench.py --profile-report`).
 """
 
 from __future__ import annotations
@@ -138,6 +141,33 @@ def what_if(names: set[str]) -> None:
         deliver._invoice_map = invoice_map_once
 
 
+def profile_report_child(path: str) -> None:
+    """Profile the forked child that writes a big business's report (`_report_child`): it
+    leaves by `os._exit`, so the profile is written just before."""
+    import cProfile
+
+    import ispsheets.steps.report as report
+
+    child = getattr(report, "_report_child", None)
+    if child is None:  # an older tree
+        return
+
+    def profiled(*args: Any, **kwargs: Any) -> Any:
+        profiler = cProfile.Profile()
+        exit_now = os._exit
+
+        def dump_then_exit(code: int) -> None:
+            profiler.disable()
+            profiler.dump_stats(path)
+            exit_now(code)
+
+        os._exit = dump_then_exit  # this child's only
+        profiler.enable()
+        return child(*args, **kwargs)
+
+    report._report_child = profiled
+
+
 def main(argv: list[str]) -> int:
     times_path, args = Path(argv[0]), argv[1:]
     watch = Stopwatch()
@@ -146,6 +176,8 @@ def main(argv: list[str]) -> int:
     run_command_line = getattr(cli, "run_command_line", _older_command_line(cli))
     what_if({n for n in os.environ.get("BENCH_WHAT_IF", "").split(",") if n})
     install(watch)
+    if os.environ.get("BENCH_REPORT_PROFILE"):
+        profile_report_child(os.environ["BENCH_REPORT_PROFILE"])
     watch.seconds["startup"] = time.perf_counter() - STARTED
     watch.cpu["startup"] = cpu_seconds()[0]
     code = run_command_line(args)

@@ -123,3 +123,29 @@ def test_a_child_that_cannot_answer_still_leaves_and_never_runs_the_rest_of_the_
     assert any("the report process died" in p.message for p in report.problems)
     runs = [a for a in business.activity() if a["action"] == "invoice_issued"]
     assert len(runs) == len({a["invoice_number"] for a in runs})  # nothing done twice
+
+
+FORKED_PROBE = """
+import sys
+import ispsheets.steps.report as report_step
+from ispsheets.cli import run_command_line
+report_step.FORK_FROM_INVOICES = 0  # a big business: its report written by a forked child
+code = run_command_line(sys.argv[1:])
+print("loaded:", *sorted(m for m in ("pandas", "xlsxwriter") if m in sys.modules),
+      file=sys.stderr)
+"""
+
+
+def test_a_run_whose_child_writes_the_report_never_loads_its_writer_itself(tmp_path):
+    """pandas and xlsxwriter (half a second) are the child's to import: the run's own process
+    did so once more after its wait, only to prune old reports."""
+    import subprocess
+    import sys
+
+    from ispsheets.scaffold import init_project
+
+    init_project(tmp_path, 5, dt.date(2026, 11, 20))
+    result = subprocess.run([sys.executable, "-c", FORKED_PROBE, "run", "--date", "2026-12-01"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.stderr.strip().splitlines()[-1] == "loaded:", result.stderr
+    assert (tmp_path / "reports" / "ispsheets-report-2026-12-01.xlsx").is_file()

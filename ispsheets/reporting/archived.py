@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from ispsheets.book.fast_records import copier
+from ispsheets.book.fast_records import copier, maker
 from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import Invoice, InvoiceLine, Payment
 
@@ -192,6 +192,7 @@ def _maker(prototype: T) -> Callable[..., T]:
 
 
 _line = _maker(InvoiceLine("", 0, "", "", None, None, Decimal(1), ZERO, ZERO, ZERO, ZERO))
+_payment = maker(Payment, "payment_id", "date", "client_id", "amount", "method")
 _invoice = _maker(Invoice("", "", dt.date.min, None, None, dt.date.min, ZERO, ZERO, ZERO,
                           balance=ZERO, status="paid"))
 
@@ -220,7 +221,7 @@ class _Decoder(TextValues):
                         lines=lines)
 
     def payment(self, key: str, client: str, day: str, data: Mapping[str, Any]) -> Payment:
-        return Payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])
+        return _payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])
 
 
 class _Decoded:
@@ -260,15 +261,13 @@ def _load(journal: Journal, since: dt.date, invoices: Iterable[Invoice],
     decoder, shown = _Decoder(), _Decoded()
     for rows in journal.archived_figures_since(since.isoformat()):  # a batch at a time
         shown.add(rows, decoder)
-    loaded = {("invoice", i.invoice_number) for i in shown.invoices}
-    loaded |= {("payment", p.payment_id) for p in shown.payments}
-    earlier = [("invoice", i.invoice_number) for i in invoices if i.issue_date < since]
-    earlier += [("payment", p.payment_id) for p in payments if p.date < since]
-    wanted = [k for k in earlier if k not in loaded]
-    day, decimal = decoder.day, decoder.decimal
+    wanted = [("invoice", i.invoice_number) for i in invoices if i.issue_date < since]
+    wanted += [("payment", p.payment_id) for p in payments if p.date < since]
+    day, decimal, first = decoder.day, decoder.decimal, since.isoformat()
     before: list[Earlier] = []
     for start in range(0, len(wanted), 5000):  # a batch at a time
-        rows = journal.archived_figures(keys=wanted[start:start + 5000])
+        rows = [r for r in journal.archived_figures(keys=wanted[start:start + 5000])
+                if r[3] < first]  # one dated from `since` on is read above, with the shown
         datas = json.loads("[" + ",".join(r[4] for r in rows) + "]") if rows else []
         before += [Earlier(kind, key, client, day(data["issued"]), decimal(data["total"]))
                    if kind == "invoice" else

@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ispsheets.book.schema import column_letter
+from ispsheets.book.schema import column_index, column_letter
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 Cell = str | int | Decimal | dt.date | None
@@ -51,22 +51,38 @@ def _text(value: str) -> str:
 
 
 def _column(letter: str, style: bytes, numbers: range, values: Sequence[Cell]) -> list[str]:
-    """One column's cells as XML, by the kind of value it holds (blank cells are left out)."""
+    """One column's cells as XML, by the kind of value it holds (blank cells are left out).
+    A column all of one kind (a table's usual case: text, days, amounts) takes its own short
+    way, each distinct text or day made into XML once (a client's name repeats on every row
+    of the client); any other column goes cell by cell (`_cell`)."""
     s = f' s="{style.decode()}"' if style else ""
-    out = []
-    for number, value in zip(numbers, values, strict=True):
-        if value is None:
-            out.append("")
-        elif isinstance(value, str):
-            out.append(f'<c r="{letter}{number}"{s} t="inlineStr">{_text(value)}</c>')
-        elif isinstance(value, dt.datetime):
-            serial = (value - dt.datetime(1899, 12, 30)).total_seconds() / 86400
-            out.append(f'<c r="{letter}{number}"{s}><v>{serial}</v></c>')
-        elif isinstance(value, dt.date):
-            out.append(f'<c r="{letter}{number}"{s}><v>{value.toordinal() - EPOCH_ORDINAL}</v></c>')
-        else:
-            out.append(f'<c r="{letter}{number}"{s}><v>{value}</v></c>')
-    return out
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        texts = {value: _text(value) for value in set(values)}
+        return [f'<c r="{letter}{n}"{s} t="inlineStr">{texts[value]}</c>'
+                for n, value in zip(numbers, values, strict=True)]
+    if kinds == {dt.date}:
+        days = {value: value.toordinal() - EPOCH_ORDINAL for value in set(values)}
+        return [f'<c r="{letter}{n}"{s}><v>{days[value]}</v></c>'
+                for n, value in zip(numbers, values, strict=True)]
+    if kinds <= {Decimal, int}:
+        return [f'<c r="{letter}{n}"{s}><v>{value}</v></c>'
+                for n, value in zip(numbers, values, strict=True)]
+    return [_cell(letter, s, n, value) for n, value in zip(numbers, values, strict=True)]
+
+
+def _cell(letter: str, s: str, number: int, value: Cell) -> str:
+    """One cell as XML ("" for a blank)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return f'<c r="{letter}{number}"{s} t="inlineStr">{_text(value)}</c>'
+    if isinstance(value, dt.datetime):
+        serial = (value - dt.datetime(1899, 12, 30)).total_seconds() / 86400
+        return f'<c r="{letter}{number}"{s}><v>{serial}</v></c>'
+    if isinstance(value, dt.date):
+        return f'<c r="{letter}{number}"{s}><v>{value.toordinal() - EPOCH_ORDINAL}</v></c>'
+    return f'<c r="{letter}{number}"{s}><v>{value}</v></c>'
 
 
 def _rows_xml(bulk: BulkRows, styles: dict[str, bytes], chunk: int = 5000) -> Iterable[bytes]:
@@ -74,12 +90,27 @@ def _rows_xml(bulk: BulkRows, styles: dict[str, bytes], chunk: int = 5000) -> It
     width = max(len(r) for r in bulk.rows)
     letters = [column_letter(i) for i in range(width)]
     for first in range(0, len(bulk.rows), chunk):
-        part = [tuple(r) + (None,) * (width - len(r)) for r in bulk.rows[first:first + chunk]]
+        part = [r if len(r) == width else tuple(r) + (None,) * (width - len(r))
+                for r in bulk.rows[first:first + chunk]]
         numbers = range(bulk.sample_row + 1 + first, bulk.sample_row + 1 + first + len(part))
-        columns = [_column(letters[i], styles.get(letters[i], b""), numbers,
-                           [r[i] for r in part]) for i in range(width)]
-        yield "".join(f'<row r="{n}">{"".join(cells)}</row>'
-                      for n, *cells in zip(numbers, *columns, strict=True)).encode()
+        columns = [_column(letter, styles.get(letter, b""), numbers, values)
+                   for letter, values in zip(letters, zip(*part, strict=True), strict=True)]
+        cells = map("".join, zip(*columns, strict=True))
+        yield "".join([f'<row r="{n}">{row}</row>'
+                       for n, row in zip(numbers, cells, strict=True)]).encode()
+
+
+_DIMENSION = re.compile(rb'<dimension ref="A1(?::([A-Z]+)(\d+))?"/>')
+
+
+def _dimension(found: re.Match[bytes], width: int, last: int) -> bytes:
+    """The sheet's dimension grown to hold the rows (`width` columns, down to row `last`);
+    rows written under the table (a total) keep it larger."""
+    columns, rows = width, last
+    if found[1]:
+        columns = max(columns, column_index(found[1].decode()) + 1)
+        rows = max(rows, int(found[2]))
+    return f'<dimension ref="A1:{column_letter(columns - 1)}{rows}"/>'.encode()
 
 
 def _spliced(xml: bytes, bulk: BulkRows) -> Iterable[bytes]:
@@ -90,9 +121,7 @@ def _spliced(xml: bytes, bulk: BulkRows) -> Iterable[bytes]:
     styles = {m[1].decode(): m[2] or b"" for m in _SAMPLE_CELL.finditer(xml[start:end])}
     last = bulk.sample_row + len(bulk.rows)
     width = max(len(r) for r in bulk.rows)
-    head = re.sub(rb'<dimension ref="[^"]*"/>',
-                  f'<dimension ref="A1:{column_letter(width - 1)}{last}"/>'.encode(),
-                  xml[:start], count=1)
+    head = _DIMENSION.sub(lambda m: _dimension(m, width, last), xml[:start], count=1)
     yield head
     yield from _rows_xml(bulk, styles)
     yield xml[end:]

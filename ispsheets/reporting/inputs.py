@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,19 @@ class ReportInput:
         return {**{n: d for n, d in self.archived.paid_on.items() if n not in live},
                 **self.paid_on}
 
+    @cached_property
+    def billed_by_service_month(self) -> Mapping[dt.date, Decimal]:
+        """Service month (`service_month`) → the amounts of the lines booked to it with their
+        tax, of the invoices counted and issued up to as_of, each month summed in the order
+        of the lines: one pass over every line, whatever months are asked."""
+        sums: dict[dt.date, Decimal] = {}
+        for invoice in self.live_invoices:
+            if invoice.issue_date <= self.as_of:
+                for line in invoice.lines:
+                    month = service_month(invoice, line)
+                    sums[month] = sums.get(month, ZERO) + (line.amount + line.tax)
+        return sums
+
     def archived_first(self, payments: bool = False) -> dt.date | None:
         """The first archived invoice's day (or payment's, with `payments`) up to as_of."""
         days = [c.first_invoice for c in self.archived.clients.values()]
@@ -84,6 +98,7 @@ class ReportInput:
         return min((d for d in days if d is not None and d <= self.as_of), default=None)
 
 
+ZERO = Decimal("0")
 HISTORY_MONTHS = 12  # the months the report shows: revenue tables and Client history
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ispsheets.money import round_money
-from ispsheets.reporting.inputs import ReportInput, month_start, previous_month, service_month
+from ispsheets.reporting.inputs import ReportInput, month_start, previous_month
 
 ZERO = Decimal("0")
 WINDOW_DAYS = 90
@@ -63,8 +63,7 @@ def billed_for_service_in(data: ReportInput, month: dt.date) -> Decimal:
     """Sum of invoice lines (with their tax) whose service period starts in that month, whatever
     day their invoice was issued (voided excluded); a one-off charge counts in its invoice's
     month. December's invoices issued on November 30 count here in December."""
-    return sum((line.amount + line.tax for i in data.live_invoices if i.issue_date <= data.as_of
-                for line in i.lines if service_month(i, line) == month), ZERO)
+    return data.billed_by_service_month.get(month, ZERO)
 
 
 def collected_in(data: ReportInput, month: dt.date) -> Decimal:

@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,33 +19,12 @@ from xlsxwriter.worksheet import Worksheet
 from ispsheets.money import minor_units, symbol
 from ispsheets.reporting import metrics, tables
 from ispsheets.reporting.bulk import BulkRows, splice
+from ispsheets.reporting.files import prune_reports, report_path, reports_to_prune
 from ispsheets.reporting.inputs import ReportInput
 
+__all__ = ["prune_reports", "report_path", "reports_to_prune", "write_report"]
+
 BRAND = "#1F4E79"
-
-
-def report_path(folder: Path, as_of: dt.date) -> Path:
-    return folder / f"ispsheets-report-{as_of.isoformat()}.xlsx"
-
-
-_REPORT_NAME = re.compile(r"^ispsheets-report-(\d{4}-\d{2}-\d{2})\.xlsx$")
-
-
-def reports_to_prune(names: Iterable[str], keep: int, written: str = "") -> list[str]:
-    """Daily reports past the newest `keep` (0 keeps all), except each month's last one and
-    the one just `written`; other files are never named."""
-    days = sorted((m[1], name) for name in names if (m := _REPORT_NAME.match(name)))
-    if keep <= 0 or len(days) <= keep:
-        return []
-    month_last = {day[:7]: name for day, name in days}  # sorted: the last one of a month wins
-    kept = {name for _, name in days[-keep:]} | set(month_last.values()) | {written}
-    return [name for _, name in days if name not in kept]
-
-
-def prune_reports(folder: Path, keep: int, written: Path) -> None:
-    """Delete the daily reports `reports_to_prune` names, in `folder`."""
-    for name in reports_to_prune((p.name for p in folder.iterdir()), keep, written.name):
-        (folder / name).unlink(missing_ok=True)
 
 
 class _Formats:
@@ -248,23 +227,56 @@ def _revenue(book: Workbook, f: _Formats, data: ReportInput) -> None:
     sheet.freeze_panes(3, 1)
 
 
-def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
+# Text xlsxwriter writes its own way (control characters and literal `_xHHHH_` escaped, a
+# "<r>…</r>" kept as rich text, past 32,767 characters cut): a table with any is written cell
+# by cell, by xlsxwriter, so that its cells are the same whichever way it is written.
+_XLSXWRITER_OWN = re.compile(r"[\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_|\A<r>.*</r>\Z", re.S)
+
+
+def _spliceable(rows: Sequence[Sequence[Any]]) -> bool:
+    return not any(isinstance(value, str) and (len(value) > 16000 or _XLSXWRITER_OWN.search(value))
+                   for row in rows for value in row)
+
+
+def _write_row(sheet: Worksheet, n: int, row: Sequence[Any], columns: Sequence[Any]) -> None:
+    """One row cell by cell, each in its column's format (a blank where the value is None)."""
+    for col, (value, fmt) in enumerate(zip(row, columns, strict=True)):
+        if value is None:
+            continue
+        if isinstance(value, str):
+            sheet.write_string(n, col, value, fmt)
+        elif isinstance(value, dt.date):
+            sheet.write_datetime(n, col, dt.datetime.combine(value, dt.time()), fmt)
+        else:
+            sheet.write_number(n, col, _num(value), fmt)
+
+
+def _table_rows(book: Workbook, rows: Sequence[Sequence[Any]],
+                columns: Sequence[tuple[Any, Any]]) -> BulkRows | None:
+    """The rows of the last sheet's table under its header, from row 2: spliced in once the
+    file is written (`splice`, 20 times faster than xlsxwriter: a billing day of 20,000
+    clients has as many rows), after a sample row with each column's format; or written cell
+    by cell where a text needs xlsxwriter's own way (`_XLSXWRITER_OWN`). `columns`: per
+    column, a sample value of its kind and its format."""
+    sheet = book.worksheets()[-1]
+    if not _spliceable(rows):
+        for n, row in enumerate(rows, start=1):
+            _write_row(sheet, n, row, [fmt for _, fmt in columns])
+        return None
+    if not rows:
+        return None
+    _write_row(sheet, 1, [value for value, _ in columns], [fmt for _, fmt in columns])
+    return BulkRows(len(book.worksheets()) - 1, 1, rows)
+
+
+def _aging(book: Workbook, f: _Formats, data: ReportInput) -> BulkRows | None:
+    """One row per client with an open balance (`_table_rows`: a billing day of 20,000 clients
+    has nearly as many), then the totals and a chart under them."""
     sheet = _printable(book.add_worksheet("Aging"), 0)
     rows = tables.aging(data)
     names = ["Client", "Name", *tables.BUCKETS, "Total", "Oldest invoice", "Oldest due",
              "Status", "Last payment"]
     _header(sheet, 0, names, f.header, [12, 26, 13, 13, 13, 13, 13, 14, 15, 12, 12, 13])
-    for n, r in enumerate(rows, start=1):
-        sheet.write_string(n, 0, r.client_id)
-        sheet.write_string(n, 1, r.name)
-        for col, name in enumerate(tables.BUCKETS, start=2):
-            sheet.write_number(n, col, _num(r.buckets[name]), f.money)
-        sheet.write_number(n, 7, _num(r.total), f.money)
-        sheet.write_string(n, 8, r.oldest_invoice)
-        sheet.write_datetime(n, 9, dt.datetime.combine(r.oldest_due, dt.time()), f.date)
-        sheet.write_string(n, 10, r.status)
-        if r.last_payment:
-            sheet.write_datetime(n, 11, dt.datetime.combine(r.last_payment, dt.time()), f.date)
     total_row = len(rows) + 1
     sheet.write_string(total_row, 0, "Total", f.bold)
     for col in range(2, 8):
@@ -284,27 +296,27 @@ def _aging(book: Workbook, f: _Formats, data: ReportInput) -> None:
     chart.set_size({"width": 640, "height": 220})
     sheet.insert_chart(total_row + 2, 0, chart)  # under the table, whole on a page of its own
     sheet.set_h_pagebreaks([total_row + 1])
+    text, day, money = ("", None), (dt.date(2000, 1, 1), f.date), (0, f.money)
+    return _table_rows(book, [
+        (r.client_id, r.name, *(r.buckets[name] for name in tables.BUCKETS), r.total,
+         r.oldest_invoice, r.oldest_due, r.status, r.last_payment) for r in rows],
+        [text, text, *[money] * 6, text, day, text, day])
 
 
-def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> None:
+def _outstanding(book: Workbook, f: _Formats, data: ReportInput) -> BulkRows | None:
+    """Every open invoice (`_table_rows`)."""
     sheet = _printable(book.add_worksheet("Outstanding"), 0)
     rows = tables.outstanding(data)
     names = ["Invoice", "Client", "Name", "Issued", "Due", "Total", "Paid", "Balance",
              "Days overdue", "Reminder stage"]
     _header(sheet, 0, names, f.header, [13, 12, 26, 12, 12, 13, 13, 13, 10, 18])
-    for n, r in enumerate(rows, start=1):
-        sheet.write_string(n, 0, r.invoice_number)
-        sheet.write_string(n, 1, r.client_id)
-        sheet.write_string(n, 2, r.name)
-        sheet.write_datetime(n, 3, dt.datetime.combine(r.issue_date, dt.time()), f.date)
-        sheet.write_datetime(n, 4, dt.datetime.combine(r.due_date, dt.time()), f.date)
-        sheet.write_number(n, 5, _num(r.total), f.money)
-        sheet.write_number(n, 6, _num(r.paid), f.money)
-        sheet.write_number(n, 7, _num(r.balance), f.money)
-        sheet.write_number(n, 8, r.days_overdue)
-        sheet.write_string(n, 9, r.reminder_stage)
     sheet.freeze_panes(1, 1)
     sheet.autofilter(0, 0, max(1, len(rows)), len(names) - 1)
+    text, day, money = ("", None), (dt.date(2000, 1, 1), f.date), (0, f.money)
+    return _table_rows(book, [
+        (r.invoice_number, r.client_id, r.name, r.issue_date, r.due_date, r.total, r.paid,
+         r.balance, r.days_overdue, r.reminder_stage) for r in rows],
+        [text, text, text, day, day, money, money, money, (0, None), text])
 
 
 def _history(book: Workbook, f: _Formats, data: ReportInput) -> BulkRows | None:
@@ -350,11 +362,10 @@ def write_report(data: ReportInput, folder: Path, mode: int | None = None) -> Pa
         formats = _Formats(book, data.currency)
         _summary(book, formats, data)
         _revenue(book, formats, data)
-        _aging(book, formats, data)
-        _outstanding(book, formats, data)
-        history = _history(book, formats, data)
+        long_tables = [_aging(book, formats, data), _outstanding(book, formats, data),
+                       _history(book, formats, data)]
         book.close()
-        splice(Path(temp), [history] if history else [])
+        splice(Path(temp), [table for table in long_tables if table is not None])
         os.chmod(temp, new_file_mode() if mode is None else mode)
         os.replace(temp, target)
     finally:

@@ -92,7 +92,7 @@ def write_report_step(cycle: Cycle) -> None:
 
 
 def _written(cycle: Cycle, path: Path) -> None:
-    from ispsheets.reporting.workbook import prune_reports
+    from ispsheets.reporting.files import prune_reports
 
     cycle.report.report_file = str(path)
     prune_reports(path.parent, cycle.config.paths.keep_reports, path)
