@@ -42,6 +42,7 @@ from ispsheets.book.changes import (
 )
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, Kind, Tab, normalise_header
 from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
+from ispsheets.book.xlsx_pieces import Memory, Record, Reuse
 from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, SheetError
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
@@ -81,9 +82,12 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
 
 def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_backups: int,
                   expected_fingerprint: str | None, now: dt.datetime,
-                  generation: int | None = None) -> WriteResult:
+                  generation: int | None = None, pieces_file: Path | None = None
+                  ) -> WriteResult:
     """Apply `changes` (key fills, then cell sets, then appends) to the workbook at `path`,
     stamping it with the write's `generation` when one is given (`xlsx_generation`).
+    `pieces_file` remembers the deflate pieces of the members written (`xlsx_pieces`), so the
+    next write copies the unchanged ones; None: every changed member is deflated whole.
 
     Raises WorkbookWriteError, with nothing written, if the workbook is open in Excel, was
     saved after the tool read it, cannot be written, or cannot be understood.
@@ -101,7 +105,8 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         return WriteResult()
     _refuse_if_read_only(path)
     try:
-        edit = _Edit(Package(data), now)
+        memory = Memory(pieces_file)
+        edit = _Edit(Package(data), now, memory)
         result = edit.apply(changes, generation)
     except GridFull as exc:
         raise _tab_full(name, exc) from exc
@@ -114,6 +119,8 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         return WriteResult(result.cells_set, result.keys_filled, 0, tuple(result.missing_keys),
                            tuple(result.unmatched_fills))
     backup = _swap_in(path, given, edit, data, seen, backup_dir, keep_backups, now)
+    if pieces_file is not None:  # after the swap: a record never describes an unwritten file
+        memory.save(edit.records())
     return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                        tuple(result.missing_keys), tuple(result.unmatched_fills),
                        str(backup) if backup else "", result.rows_deleted)
@@ -384,9 +391,11 @@ def _schema_tab(name: str) -> Tab | None:
 class _Edit:
     """The patched package: new member contents, and what was done."""
 
-    def __init__(self, package: Package, now: dt.datetime) -> None:
+    def __init__(self, package: Package, now: dt.datetime, memory: Memory | None = None
+                 ) -> None:
         self.package = package
         self.now = now
+        self.memory = memory
         self.book = Workbook(package)
         strings_part = self.book.related("sharedStrings")
         self.strings_part = strings_part if strings_part and package.has(strings_part) else None
@@ -462,8 +471,40 @@ class _Edit:
         if found is not None and found.is_worksheet and found.part not in self.reading:
             self.reading[found.part] = self.pool.submit(self.package.read, found.part)
 
-    def _store(self, member: str, pieces: Iterable[bytes | memoryview]) -> None:
-        self.members[member] = deflate(pieces, self.pool)
+    def _store(self, member: str, pieces: Iterable[bytes | memoryview],
+               reuse: tuple[Reuse, list[int | None], bytes] | None = None) -> None:
+        if reuse is None:
+            self.members[member] = deflate(pieces, self.pool)
+        else:
+            old, origins, marker = reuse
+            self.members[member] = deflate(pieces, self.pool, origins=origins, reuse=old,
+                                           marker=marker)
+
+    def _reuse(self, part: str, xml: bytes, sheet: Sheet
+               ) -> tuple[Reuse, list[int | None], bytes] | None:
+        """The old pieces of a sheet's part the new one may copy: when the record proves
+        they are the part's, and the patched sheet is laid out over the part's own XML."""
+        if self.memory is None or sheet.xml is not xml or sheet.origins is None or \
+                not self.package.has(part):
+            return None
+        info = self.package.infos[part]
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            return None
+        old = self.memory.reuse(part, info.CRC, info.compress_size, info.file_size,
+                                self.package.raw(part))
+        return None if old is None else (old, sheet.origins, b"</" + sheet.p + b"row>")
+
+    def records(self) -> dict[str, Record]:
+        """The pieces of the members written, and the records still true of those copied."""
+        records = {name: member.record() for name, member in self.members.items()}
+        kept = self.memory.records() if self.memory is not None else {}
+        for name, record in kept.items():
+            info = self.package.infos.get(name)
+            if (name not in records and info is not None and name not in self.book.dropped
+                    and (info.CRC, info.compress_size, info.file_size)
+                    == (record.crc, record.csize, record.usize)):
+                records[name] = record
+        return records
 
     def _apply_tab(self, changes: _TabChanges) -> bool:
         """Patch (or create) one tab; True if a formula was overwritten."""
@@ -498,7 +539,7 @@ class _Edit:
             self.held[found.part] = outcome.pieces
         else:
             self.writes = True
-            self._store(found.part, outcome.pieces)
+            self._store(found.part, outcome.pieces, self._reuse(found.part, xml, sheet))
         result = self.result
         result.cells_set += outcome.result.cells_set
         result.keys_filled += outcome.result.keys_filled
