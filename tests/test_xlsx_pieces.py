@@ -21,6 +21,7 @@ from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, SetCell
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.template import build_template
 from ispsheets.book.xlsx_backend import apply_changes
+from ispsheets.book.xlsx_package import Package
 from ispsheets.book.xlsx_pieces import crc32_combine
 
 NOW = dt.datetime(2026, 3, 1, 6, 0)
@@ -98,15 +99,16 @@ def _same_books(fresh: Path, kept: Path) -> None:
     assert _cells(kept) == _cells(fresh)
 
 
-# One step: (what, payment numbers, value): cells set by key, rows appended, or rows removed.
-steps = st.lists(st.tuples(st.sampled_from(["set", "append", "activity", "delete"]),
+# One step: (what, payment numbers, value): cells set by key, rows appended (to Payments, to
+# Activity, with a new column), or rows removed.
+steps = st.lists(st.tuples(st.sampled_from(["set", "append", "activity", "delete", "column"]),
                            st.lists(st.integers(0, 420), min_size=1, max_size=12),
                            st.one_of(st.text(max_size=30), st.decimals(-1000, 1000, places=2,
                                                                        allow_nan=False))),
                  min_size=1, max_size=5)
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=steps)
 def test_a_write_with_the_memory_gives_the_same_cells_as_one_without(
@@ -123,6 +125,10 @@ def test_a_write_with_the_memory_gives_the_same_cells_as_one_without(
             changes = ChangeSet(appends=tuple(_payment(1000 + n) for n in numbers))
         elif what == "activity":
             changes = ChangeSet(appends=tuple(_activity(2000 + n) for n in numbers))
+        elif what == "column":  # a column the sheet lacks: its header cell is added
+            changes = ChangeSet(appends=tuple(
+                AppendRow("Payments", {"payment_id": f"Q{n}", f"extra {numbers[0] % 3}": value})
+                for n in numbers))
         else:
             rows = read_xlsx(fresh).sheets["Payments"].rows
             changes = ChangeSet(deletes=tuple(
@@ -159,6 +165,27 @@ def test_an_appended_row_copies_the_other_pieces(twins: tuple[Path, Path, Path],
         written = sum(i.file_size for i in package.infolist() if i.filename.startswith(
             "xl/worksheets/"))
     assert sum(small_pieces) > written * 0.6  # most of the sheets copied compressed
+    assert _openpyxl_cells(kept) == _openpyxl_cells(fresh)
+
+
+def test_rows_appended_inflate_only_the_first_and_last_pieces(
+        twins: tuple[Path, Path, Path], small_pieces: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh, kept, memory = twins
+    inflated: list[str] = []
+    read = Package.read
+
+    def spy(self: Package, name: str) -> bytes:
+        inflated.append(name)
+        return read(self, name)
+
+    monkeypatch.setattr(Package, "read", spy)
+    changes = ChangeSet(appends=(*(_activity(6000 + i) for i in range(30)), _payment(6000)))
+    _write(kept, changes, memory)
+    assert not [n for n in inflated if n.startswith("xl/worksheets/sheet")]
+    monkeypatch.setattr(Package, "read", read)
+    _write(fresh, changes, None)
+    _same_books(fresh, kept)
     assert _openpyxl_cells(kept) == _openpyxl_cells(fresh)
 
 

@@ -42,7 +42,7 @@ from ispsheets.book.changes import (
 )
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, Kind, Tab, normalise_header
 from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
-from ispsheets.book.xlsx_pieces import Memory, Record, Reuse
+from ispsheets.book.xlsx_pieces import Gap, Memory, Partial, Record, Reuse, partial
 from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, SheetError
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
@@ -410,6 +410,7 @@ class _Edit:
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
+        self.partials: dict[str, Partial | None] = {}  # part → its first and last pieces
         # A write that deletes rows holds its rewritten sheets back until the shared strings
         # their texts leave unused are dropped (`xlsx_compact`): part → new content.
         self.held: dict[str, list[bytes | memoryview]] | None = None
@@ -468,7 +469,8 @@ class _Edit:
         """Start inflating the next tab's part in a thread while this one is patched."""
         first = (changes.fills or changes.sets or changes.appends or changes.deletes)[0]
         found = self.book.find(first.tab)
-        if found is not None and found.is_worksheet and found.part not in self.reading:
+        if found is not None and found.is_worksheet and found.part not in self.reading \
+                and self._partial(found.part, changes) is None:
             self.reading[found.part] = self.pool.submit(self.package.read, found.part)
 
     def _store(self, member: str, pieces: Iterable[bytes | memoryview],
@@ -484,15 +486,20 @@ class _Edit:
                ) -> tuple[Reuse, list[int | None], bytes] | None:
         """The old pieces of a sheet's part the new one may copy: when the record proves
         they are the part's, and the patched sheet is laid out over the part's own XML."""
-        if self.memory is None or sheet.xml is not xml or sheet.origins is None or \
-                not self.package.has(part):
+        if sheet.xml is not xml or sheet.origins is None:
+            return None
+        old = self._record(part)
+        return None if old is None else (old, sheet.origins, b"</" + sheet.p + b"row>")
+
+    def _record(self, part: str) -> Reuse | None:
+        """The part's old pieces, when the record proves they are the part's bytes."""
+        if self.memory is None or not self.package.has(part):
             return None
         info = self.package.infos[part]
         if info.compress_type != zipfile.ZIP_DEFLATED:
             return None
-        old = self.memory.reuse(part, info.CRC, info.compress_size, info.file_size,
-                                self.package.raw(part))
-        return None if old is None else (old, sheet.origins, b"</" + sheet.p + b"row>")
+        return self.memory.reuse(part, info.CRC, info.compress_size, info.file_size,
+                                 self.package.raw(part))
 
     def records(self) -> dict[str, Record]:
         """The pieces of the members written, and the records still true of those copied."""
@@ -522,6 +529,13 @@ class _Edit:
         elif not found.is_worksheet:
             raise PackageError(f"the tab {found.name} is not a worksheet")
         else:
+            done = self._patch_partial(found.part, tab, wanted, changes)
+            if done is not None:
+                self.writes = True
+                sheet, outcome, (old, pieces, origins, marker) = done
+                self.members[found.part] = deflate(pieces, self.pool, origins=origins,
+                                                   reuse=old, marker=marker)
+                return self._tally(found.part, sheet, outcome)
             reading = self.reading.pop(found.part, None)
             xml = reading.result() if reading else self.package.read(found.part)
         try:
@@ -540,6 +554,11 @@ class _Edit:
         else:
             self.writes = True
             self._store(found.part, outcome.pieces, self._reuse(found.part, xml, sheet))
+        return self._tally(found.part, sheet, outcome)
+
+    def _tally(self, part: str, sheet: Sheet, outcome: _Outcome) -> bool:
+        """Count what the patch did and grow the tables over the sheet; True if a formula
+        was overwritten."""
         result = self.result
         result.cells_set += outcome.result.cells_set
         result.keys_filled += outcome.result.keys_filled
@@ -548,10 +567,44 @@ class _Edit:
         result.missing_keys += outcome.result.missing_keys
         result.unmatched_fills += outcome.result.unmatched_fills
         patch = sheet.patch
-        for part, table in grow_tables(self.package, found.part, patch.last_row_before,
-                                       patch.last_row_after, patch.appended_columns).items():
-            self._store(part, [table])
+        for table_part, table in grow_tables(self.package, part, patch.last_row_before,
+                                             patch.last_row_after,
+                                             patch.appended_columns).items():
+            self._store(table_part, [table])
         return bool(patch.formulas_removed)
+
+    def _patch_partial(self, part: str, tab: Tab | None, wanted: list[str],
+                       changes: _TabChanges) -> tuple[Sheet, _Outcome, _Reused] | None:
+        """Rows appended to a sheet this tool wrote before, patched on its first and last
+        pieces only (`xlsx_pieces.Partial`): the rows between are neither inflated nor
+        deflated. None when that cannot be done (the whole sheet is patched then): other
+        changes, no record, a header to add, or a last row that is not in the last piece."""
+        old = self._partial(part, changes)
+        if old is None:
+            return None
+        try:
+            sheet, outcome = self._patch(old.xml, tab, wanted, changes, normalise=False)
+            last, last_end = sheet.last_valued_row()
+        except (NotCanonical, GridFull):
+            return None  # patched again on the whole sheet: the same error, if any, there
+        if sheet.header_adds or last < 2 or last_end <= old.head or sheet.origins is None \
+                or sheet.xml is not old.xml:
+            return None
+        widened = old.widen(outcome.pieces, sheet.origins)
+        if widened is None:
+            return None
+        pieces, origins = widened
+        return sheet, outcome, (old.reuse, pieces, origins, b"</" + sheet.p + b"row>")
+
+    def _partial(self, part: str, changes: _TabChanges) -> Partial | None:
+        """The sheet's first and last pieces, when only rows are appended to it and its
+        record proves the pieces are the part's."""
+        if changes.fills or changes.sets or changes.deletes or self.held is not None:
+            return None
+        if part not in self.partials:
+            reuse = self._record(part)
+            self.partials[part] = None if reuse is None else partial(reuse)
+        return self.partials[part]
 
     def _compact_strings(self, held: dict[str, list[bytes | memoryview]]) -> None:
         """Drop the shared strings no cell of any sheet uses once rows are deleted (when
@@ -615,6 +668,10 @@ class _Edit:
         order = [n for n in self.package.names if n not in self.book.dropped]
         order += [n for n in self.added if n not in order]
         write_package(handle, self.package, order, self.members, self.now)
+
+
+# The old pieces a sheet copies, its new pieces and their origins, and where a row ends.
+_Reused = tuple[Reuse, list[bytes | memoryview | Gap], list[int | None], bytes]
 
 
 @dataclass

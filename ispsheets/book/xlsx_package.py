@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
-from ispsheets.book.xlsx_pieces import Pieces, Record, Reuse, build, digest, segments
+from ispsheets.book.xlsx_pieces import Gap, Pieces, Record, Reuse, build, digest, segments
 
 _LOCAL = struct.Struct("<4s5H3L2H")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
@@ -101,13 +101,14 @@ class Package:
         return memoryview(self.data)[start:start + info.compress_size]
 
 
-def deflate(pieces: Iterable[bytes | memoryview], pool: ThreadPoolExecutor | None = None,
+def deflate(pieces: Iterable[bytes | memoryview | Gap], pool: ThreadPoolExecutor | None = None,
             level: int = LEVEL, *, origins: Sequence[int | None] | None = None,
-            reuse: Reuse | None = None, marker: bytes = b"") -> Deflated:
+            reuse: Reuse | None = None, marker: bytes | None = None) -> Deflated:
     """Raw-deflate the concatenation of `pieces`; with a pool, in the background, in pieces
-    (`xlsx_pieces`) cut after a `marker` where there is one. With `reuse` (the old member's
-    pieces) and the `origins` of `pieces` in the old XML (None: new bytes), the old pieces
-    that lie wholly in unchanged stretches are copied, not deflated again."""
+    (`xlsx_pieces`) cut after a `marker` where there is one (None: a worksheet's row end).
+    With `reuse` (the old member's pieces) and the `origins` of `pieces` in the old XML
+    (None: new bytes), the old pieces that lie wholly in unchanged stretches are copied,
+    not deflated again."""
     parts = list(pieces)
     return Deflated(build(segments(parts, origins), reuse, pool, level, marker))
 

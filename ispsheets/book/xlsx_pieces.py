@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +32,7 @@ FINAL = b"\x03\x00"  # an empty final block (fixed Huffman): ends a stream of sy
 FORMAT = "ispsheets-deflate-pieces 1"
 _LOOK = 1 << 16  # how far past `PIECE` a piece may run to end at a row's end
 _POLY = 0xEDB88320
+_WORKSHEET = re.compile(rb"<(\w+:)?worksheet\b")
 
 
 # -- CRC-32 of a concatenation (zlib's crc32_combine, which Python's zlib does not offer) ------
@@ -115,7 +117,8 @@ class Reuse:
     raw: memoryview
 
 
-Segment = tuple[int | None, bytes | memoryview]  # (offset in the old XML or None: new, bytes)
+Bytes = bytes | memoryview
+Segment = tuple[int | None, "Bytes | Gap"]  # (offset in the old XML or None: new, bytes)
 
 
 class Pieces:
@@ -168,7 +171,7 @@ def _deflate_piece(block: bytes, level: int) -> tuple[bytes, int]:
     return comp.compress(block) + comp.flush(zlib.Z_SYNC_FLUSH), zlib.crc32(block)
 
 
-def segments(pieces: Sequence[bytes | memoryview],
+def segments(pieces: Sequence[Bytes | Gap],
              origins: Sequence[int | None] | None) -> list[Segment]:
     """The new XML as segments tagged with where in the old XML they come from."""
     if origins is None:
@@ -177,10 +180,13 @@ def segments(pieces: Sequence[bytes | memoryview],
 
 
 def build(parts: Sequence[Segment], reuse: Reuse | None, pool: ThreadPoolExecutor | None,
-          level: int, marker: bytes = b"") -> Pieces:
-    """Deflate the new XML (`parts`), copying the old pieces that lie wholly in kept stretches."""
+          level: int, marker: bytes | None = None) -> Pieces:
+    """Deflate the new XML (`parts`), copying the old pieces that lie wholly in kept stretches;
+    new pieces end after a `marker` where they can (None: a worksheet's row end)."""
+    if marker is None:
+        marker = _row_end(parts)
     out = Pieces()
-    fresh: list[bytes | memoryview] = []
+    fresh: list[Bytes] = []
     for origin, data in _with_reused(parts, reuse):
         if isinstance(origin, _Old):
             assert reuse is not None
@@ -190,10 +196,21 @@ def build(parts: Sequence[Segment], reuse: Reuse | None, pool: ThreadPoolExecuto
             out.copy(reuse.raw[origin.cstart:origin.cstart + origin.clen], origin.xlen,
                      origin.crc)
         else:
+            if isinstance(data, Gap):  # the pieces left out of a Partial are all copied
+                raise ValueError("a gap in a sheet's XML that no old piece fills")
             fresh.append(data)
     for block in _cut(fresh, marker):
         out.deflate(block, pool, level)
     return out
+
+
+def _row_end(parts: Sequence[Segment]) -> bytes:
+    """`</row>` (in the sheet's namespace prefix) if the XML is a worksheet's, else nothing."""
+    first = next((data for _, data in parts if len(data)), b"")
+    if isinstance(first, Gap):
+        return b""
+    root = _WORKSHEET.search(bytes(first[:4096]))
+    return b"</" + (root.group(1) or b"") + b"row>" if root else b""
 
 
 @dataclass(frozen=True)
@@ -207,7 +224,7 @@ class _Old:
 
 
 def _with_reused(parts: Sequence[Segment], reuse: Reuse | None
-                 ) -> Iterator[tuple[_Old | int | None, bytes | memoryview]]:
+                 ) -> Iterator[tuple[_Old | int | None, Bytes | Gap]]:
     """`parts` with every old piece that lies inside a kept segment given as `_Old`."""
     if reuse is None:
         yield from parts
@@ -264,6 +281,102 @@ def _cut(fresh: list[bytes | memoryview], marker: bytes) -> Iterator[bytes]:
             held_len += len(view) - at
     if held:
         yield b"".join(held)
+
+
+# -- a sheet without its middle -------------------------------------------------------------
+
+
+class Gap:
+    """The old pieces a `Partial` leaves out, in a patched sheet's pieces: copied as they are."""
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: slice) -> bytes:
+        raise ValueError("a gap in a sheet's XML that no old piece fills")
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A sheet's XML with only its first and last pieces inflated: `xml` is their bytes, the
+    rows of the pieces between (`gap` bytes, from offset `head`) left out. Both cuts are at a
+    row's end, so `xml` is the sheet as if those rows were not there."""
+
+    xml: bytes
+    head: int
+    gap: int
+    reuse: Reuse
+
+    def widen(self, pieces: Sequence[bytes | memoryview], origins: Sequence[int | None]
+              ) -> tuple[list[bytes | memoryview | Gap], list[int | None]] | None:
+        """The pieces and origins of `xml` patched (as `Sheet.render` gives them) placed in
+        the whole sheet, the rows left out as a `Gap` at `head`; None when a change touches
+        the place they were left out (it belongs to the whole sheet)."""
+        cut, gap = self.head, self.gap
+        out: list[bytes | memoryview | Gap] = []
+        where: list[int | None] = []
+        placed = False
+        at = 0  # where the next piece starts in `xml`
+        for i, piece in enumerate(pieces):
+            origin = origins[i]
+            if origin is None:  # new bytes replacing xml[at:next view's origin]
+                end = next(o for o in origins[i + 1:] if o is not None)
+                start = at
+            else:
+                start = origin
+                end = origin + len(piece)
+            if origin is None and (start < cut < end or start == end == cut):
+                return None
+            if origin is not None and start < cut < end:
+                view = memoryview(piece)
+                out += [view[:cut - start], Gap(gap), view[cut - start:]]
+                where += [start, cut, cut + gap]
+                placed = True
+            else:
+                if not placed and (start >= cut and end > cut):
+                    out.append(Gap(gap))
+                    where.append(cut)
+                    placed = True
+                out.append(piece)
+                where.append(None if origin is None else origin + (gap if placed else 0))
+            at = end
+        if not placed:
+            out.append(Gap(gap))
+            where.append(cut)
+        return out, where
+
+
+def partial(reuse: Reuse) -> Partial | None:
+    """The sheet without its middle pieces, when its first piece ends at a row's end and its
+    last piece starts a row; None otherwise."""
+    pieces = reuse.record.pieces
+    if len(pieces) < 3:
+        return None
+    first, last = pieces[0], pieces[-1]
+    start = reuse.record.csize - len(FINAL) - last[1]
+    head = _inflate(reuse.raw[:first[1]], first)
+    tail = _inflate(reuse.raw[start:start + last[1]], last)
+    root = _WORKSHEET.search(head, 0, 4096) if head is not None else None
+    if head is None or tail is None or root is None:
+        return None
+    p = root.group(1) or b""
+    opened = b"<" + p + b"row"
+    if (not head.endswith(b"</" + p + b"row>") or not tail.startswith(opened)
+            or tail[len(opened):len(opened) + 1] not in (b" ", b">")):
+        return None
+    return Partial(head + tail, first[0], reuse.record.usize - first[0] - last[0], reuse)
+
+
+def _inflate(raw: memoryview, piece: tuple[int, int, int]) -> bytes | None:
+    """One piece's XML, when it is the piece recorded."""
+    try:
+        data = zlib.decompressobj(-15).decompress(raw)
+    except zlib.error:
+        return None
+    return data if len(data) == piece[0] and zlib.crc32(data) == piece[2] else None
 
 
 # -- the memory ------------------------------------------------------------------------------
