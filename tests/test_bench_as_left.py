@@ -65,7 +65,7 @@ def test_the_sheets_the_day_before_wrote_are_left_in_recorded_pieces(folder):
     _as_left().main(folder)
     package = Package((folder / "isp.xlsx").read_bytes())
     memory = Memory(folder / TAB_CACHE / PIECES)
-    for name in ("Clients", "Charges", "Invoices", "Payments", "Activity"):
+    for name in ("Clients", "Charges", "Invoices", "InvoiceLines", "Payments", "Activity"):
         found = Workbook(package).find(name)
         assert found is not None
         info = package.infos[found.part]
