@@ -17,12 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ispsheets.book import xlsx_pieces
+from ispsheets.book.backend import PIECES, TAB_CACHE
 from ispsheets.book.changes import AppendRow, ChangeSet, DeleteRow, SetCell
 from ispsheets.book.reader import read_xlsx
 from ispsheets.book.template import build_template
 from ispsheets.book.xlsx_backend import apply_changes
 from ispsheets.book.xlsx_package import Package
 from ispsheets.book.xlsx_pieces import crc32_combine
+from tests.scenario import Business, row
 
 NOW = dt.datetime(2026, 3, 1, 6, 0)
 PIECE = 4096  # small pieces, so a small workbook has many
@@ -288,3 +290,38 @@ def test_libreoffice_opens_a_workbook_written_with_copied_pieces(
     ids = [sheet.cell(r, 1).value for r in range(2, sheet.max_row + 1)]
     assert ids == [row[0] for row in read_xlsx(kept).sheets["Payments"].rows[1:]]
     assert ids[-1] == "P8000" and len(ids) == 401
+
+
+def _business_rows() -> dict[str, list[tuple[object, ...]]]:
+    return {
+        "Packages": [row("Packages", package_id="HOME", name="Home 100", price=Decimal("49.99"),
+                         interval="monthly")],
+        "Clients": [row("Clients", client_id=f"C{i:03}", name=f"Client {i}",
+                        email=f"c{i}@x.example") for i in range(1, 41)],
+        "Services": [row("Services", service_id=f"S{i:03}", client_id=f"C{i:03}",
+                         package_id="HOME", start_date=dt.date(2026, 10, 1 + i % 20))
+                     for i in range(1, 41)],
+        "Payments": [row("Payments", payment_id=f"PAY-{i}", date=dt.date(2026, 11, 2),
+                         client_id=f"C{i:03}", amount=Decimal("49.99"), method="check")
+                     for i in range(1, 15)],
+    }
+
+
+def test_runs_with_the_memory_leave_the_cells_runs_without_it_leave(
+        tmp_path: Path, small_pieces: list[int]) -> None:
+    """`ispsheets run` day after day: the workbook whose writes copy pieces reads as the one
+    whose memory is deleted before every run."""
+    business = Business.create(tmp_path / "shop", _business_rows())
+    twin = Business.create(tmp_path / "twin", _business_rows())
+    memory = business.config.journal_path.parent / TAB_CACHE / PIECES
+    day = dt.date(2026, 10, 30)
+    while day <= dt.date(2026, 11, 8):
+        shutil.rmtree(twin.folder / TAB_CACHE, ignore_errors=True)
+        kept, fresh = business.run(day), twin.run(day)
+        assert kept.exit_code is fresh.exit_code
+        assert _cells(business.workbook) == _cells(twin.workbook), day
+        day += dt.timedelta(days=1)
+    assert memory.is_file() and small_pieces  # the later days copied pieces
+    with zipfile.ZipFile(business.workbook) as package:
+        assert package.testzip() is None
+    assert _openpyxl_cells(business.workbook) == _openpyxl_cells(twin.workbook)
