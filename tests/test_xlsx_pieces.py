@@ -333,3 +333,64 @@ def test_runs_with_the_memory_leave_the_cells_runs_without_it_leave(
     with zipfile.ZipFile(business.workbook) as package:
         assert package.testzip() is None
     assert _openpyxl_cells(business.workbook) == _openpyxl_cells(twin.workbook)
+
+
+def _book_with(path: Path, write) -> Path:  # type: ignore[no-untyped-def]
+    """A workbook made by another program (xlsxwriter): Payments, 300 rows, then `write`."""
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Payments")
+    sheet.write_row(0, 0, ["payment_id", "date", "client_id", "amount", "method"])
+    for r in range(1, 301):
+        sheet.write_row(r, 0, [f"P{r}", f"2026-01-{1 + r % 28:02d}", f"C{r % 7}", r / 4,
+                               "cash"])
+    write(book, sheet)
+    book.close()
+    return path
+
+
+def _twin_books(tmp_path: Path, write) -> tuple[Path, Path, Path]:  # type: ignore[no-untyped-def]
+    fresh = _book_with(tmp_path / "fresh" / "isp.xlsx", write)
+    kept = _book_with(tmp_path / "kept" / "isp.xlsx", write)
+    memory = tmp_path / "kept" / "deflate-pieces"
+    first = ChangeSet(appends=(_payment(900),))  # written by ispsheets: recorded
+    _write(fresh, first, None)
+    _write(kept, first, memory)
+    return fresh, kept, memory
+
+
+def test_rows_appended_above_styled_empty_rows_in_the_last_piece(
+        tmp_path: Path, small_pieces: list[int]) -> None:
+    """The last piece holds only rows of formatted blank cells: the last row with a value is
+    further up, so the rows are appended after it, as a whole-sheet patch does."""
+    def empty_rows(book, sheet):  # type: ignore[no-untyped-def]
+        shaded = book.add_format({"bg_color": "#EEEEEE"})
+        for r in range(320, 1200):
+            sheet.write_blank(r, 0, None, shaded)
+            sheet.write_blank(r, 3, None, shaded)
+
+    fresh, kept, memory = _twin_books(tmp_path, empty_rows)
+    changes = ChangeSet(appends=(_payment(901), _payment(902)))
+    _write(fresh, changes, None)
+    _write(kept, changes, memory)
+    _same_books(fresh, kept)
+    assert _openpyxl_cells(kept) == _openpyxl_cells(fresh)
+    assert read_xlsx(kept).sheets["Payments"].rows[-1][0] == "P902"
+
+
+def test_a_column_added_past_a_value_only_a_middle_row_holds(
+        tmp_path: Path, small_pieces: list[int]) -> None:
+    """A new column goes right of every column in use, also one the middle rows alone use."""
+    def far_note(book, sheet):  # type: ignore[no-untyped-def]
+        sheet.write_string(150, 20, "owner's note far right")
+
+    fresh, kept, memory = _twin_books(tmp_path, far_note)
+    changes = ChangeSet(appends=(AppendRow("Payments", {"payment_id": "P903",
+                                                        "a new column": "x"}),))
+    _write(fresh, changes, None)
+    _write(kept, changes, memory)
+    _same_books(fresh, kept)
+    header = read_xlsx(kept).sheets["Payments"].rows[0]
+    assert header.index("a new column") > 20
