@@ -394,3 +394,21 @@ def test_a_column_added_past_a_value_only_a_middle_row_holds(
     _same_books(fresh, kept)
     header = read_xlsx(kept).sheets["Payments"].rows[0]
     assert header.index("a new column") > 20
+
+
+def test_a_record_left_by_a_kill_between_the_swap_and_the_record_is_not_used(
+        twins: tuple[Path, Path, Path], small_pieces: list[int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh, kept, memory = twins
+    save = xlsx_pieces.Memory.save
+    monkeypatch.setattr(xlsx_pieces.Memory, "save", lambda self, records: None)  # killed
+    changes = ChangeSet(appends=(_payment(7100), _activity(7100)))
+    _write(fresh, changes, None)
+    _write(kept, changes, memory)  # the record still describes the file before
+    monkeypatch.setattr(xlsx_pieces.Memory, "save", save)
+    small_pieces.clear()
+    changes = ChangeSet(appends=(_payment(7101), _activity(7101)))
+    _write(fresh, changes, None)
+    _write(kept, changes, memory)
+    _same_books(fresh, kept)
+    assert not small_pieces
