@@ -53,3 +53,24 @@ def test_a_day_after_the_prime_reads_as_the_cache_says(folder):
     cached = reader.read_xlsx(folder / "isp.xlsx", TabCache(folder / TAB_CACHE))
     assert {n: s.rows for n, s in cached.sheets.items() if s.loaded} == \
         {n: s.rows for n, s in fresh.sheets.items() if s.loaded}
+
+
+def test_the_sheets_the_day_before_wrote_are_left_in_recorded_pieces(folder):
+    from ispsheets.book.backend import PIECES
+    from ispsheets.book.xlsx_package import Package
+    from ispsheets.book.xlsx_pieces import Memory
+    from ispsheets.book.xlsx_workbook import Workbook
+
+    before = reader.read_xlsx(folder / "isp.xlsx")
+    _as_left().main(folder)
+    package = Package((folder / "isp.xlsx").read_bytes())
+    memory = Memory(folder / TAB_CACHE / PIECES)
+    for name in ("Clients", "Charges", "Invoices", "InvoiceLines", "Payments", "Activity"):
+        found = Workbook(package).find(name)
+        assert found is not None
+        info = package.infos[found.part]
+        assert memory.reuse(found.part, info.CRC, info.compress_size, info.file_size,
+                            package.raw(found.part)) is not None, name
+    after = reader.read_xlsx(folder / "isp.xlsx")
+    assert {n: s.rows for n, s in after.sheets.items()} == \
+        {n: s.rows for n, s in before.sheets.items()}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 TAB_CACHE = ".ispsheets-cache"  # beside the journal: tabs read before, safe to delete
+PIECES = "deflate-pieces"  # in TAB_CACHE: the pieces of the sheets the last write made
 
 
 class Backend(Protocol):
@@ -86,7 +87,9 @@ class XlsxBackend:
         return apply_changes(self.path, changes, backup_dir=self.backup_dir,
                              keep_backups=self.keep_backups,
                              expected_fingerprint=self._fingerprint, now=now,
-                             generation=generation)
+                             generation=generation,
+                             pieces_file=(self.cache_dir / PIECES
+                                          if self.cache_dir is not None else None))
 
 
 def unwritable(backend: Backend) -> Problem | None:

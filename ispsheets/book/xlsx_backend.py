@@ -42,6 +42,7 @@ from ispsheets.book.changes import (
 )
 from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, Kind, Tab, normalise_header
 from ispsheets.book.xlsx_package import Deflated, Package, PackageError, deflate, write_package
+from ispsheets.book.xlsx_pieces import Gap, Memory, Partial, Record, Reuse, partial
 from ispsheets.book.xlsx_sheet import MAX_ROWS, GridFull, NotCanonical, Sheet, SheetError
 from ispsheets.book.xlsx_strings import SharedStrings
 from ispsheets.book.xlsx_styles import MONEY, Styles
@@ -81,9 +82,12 @@ def _tab_full(name: str, exc: GridFull) -> WorkbookWriteError:
 
 def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_backups: int,
                   expected_fingerprint: str | None, now: dt.datetime,
-                  generation: int | None = None) -> WriteResult:
+                  generation: int | None = None, pieces_file: Path | None = None
+                  ) -> WriteResult:
     """Apply `changes` (key fills, then cell sets, then appends) to the workbook at `path`,
     stamping it with the write's `generation` when one is given (`xlsx_generation`).
+    `pieces_file` remembers the deflate pieces of the members written (`xlsx_pieces`), so the
+    next write copies the unchanged ones; None: every changed member is deflated whole.
 
     Raises WorkbookWriteError, with nothing written, if the workbook is open in Excel, was
     saved after the tool read it, cannot be written, or cannot be understood.
@@ -101,7 +105,8 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         return WriteResult()
     _refuse_if_read_only(path)
     try:
-        edit = _Edit(Package(data), now)
+        memory = Memory(pieces_file)
+        edit = _Edit(Package(data), now, memory)
         result = edit.apply(changes, generation)
     except GridFull as exc:
         raise _tab_full(name, exc) from exc
@@ -114,6 +119,8 @@ def apply_changes(path: Path, changes: ChangeSet, *, backup_dir: Path, keep_back
         return WriteResult(result.cells_set, result.keys_filled, 0, tuple(result.missing_keys),
                            tuple(result.unmatched_fills))
     backup = _swap_in(path, given, edit, data, seen, backup_dir, keep_backups, now)
+    if pieces_file is not None:  # after the swap: a record never describes an unwritten file
+        memory.save(edit.records())
     return WriteResult(result.cells_set, result.keys_filled, result.rows_appended,
                        tuple(result.missing_keys), tuple(result.unmatched_fills),
                        str(backup) if backup else "", result.rows_deleted)
@@ -384,9 +391,11 @@ def _schema_tab(name: str) -> Tab | None:
 class _Edit:
     """The patched package: new member contents, and what was done."""
 
-    def __init__(self, package: Package, now: dt.datetime) -> None:
+    def __init__(self, package: Package, now: dt.datetime, memory: Memory | None = None
+                 ) -> None:
         self.package = package
         self.now = now
+        self.memory = memory
         self.book = Workbook(package)
         strings_part = self.book.related("sharedStrings")
         self.strings_part = strings_part if strings_part and package.has(strings_part) else None
@@ -401,6 +410,7 @@ class _Edit:
         self.pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
         self.reading: dict[str, Future[bytes]] = {}
         self.writes = False  # anything to write at all
+        self.partials: dict[str, Partial | None] = {}  # part → its first and last pieces
         # A write that deletes rows holds its rewritten sheets back until the shared strings
         # their texts leave unused are dropped (`xlsx_compact`): part → new content.
         self.held: dict[str, list[bytes | memoryview]] | None = None
@@ -459,11 +469,49 @@ class _Edit:
         """Start inflating the next tab's part in a thread while this one is patched."""
         first = (changes.fills or changes.sets or changes.appends or changes.deletes)[0]
         found = self.book.find(first.tab)
-        if found is not None and found.is_worksheet and found.part not in self.reading:
+        if found is not None and found.is_worksheet and found.part not in self.reading \
+                and self._partial(found.part, changes) is None:
             self.reading[found.part] = self.pool.submit(self.package.read, found.part)
 
-    def _store(self, member: str, pieces: Iterable[bytes | memoryview]) -> None:
-        self.members[member] = deflate(pieces, self.pool)
+    def _store(self, member: str, pieces: Iterable[bytes | memoryview],
+               reuse: tuple[Reuse, list[int | None], bytes] | None = None) -> None:
+        if reuse is None:
+            self.members[member] = deflate(pieces, self.pool)
+        else:
+            old, origins, marker = reuse
+            self.members[member] = deflate(pieces, self.pool, origins=origins, reuse=old,
+                                           marker=marker)
+
+    def _reuse(self, part: str, xml: bytes, sheet: Sheet
+               ) -> tuple[Reuse, list[int | None], bytes] | None:
+        """The old pieces of a sheet's part the new one may copy: when the record proves
+        they are the part's, and the patched sheet is laid out over the part's own XML."""
+        if sheet.xml is not xml or sheet.origins is None:
+            return None
+        old = self._record(part)
+        return None if old is None else (old, sheet.origins, b"</" + sheet.p + b"row>")
+
+    def _record(self, part: str) -> Reuse | None:
+        """The part's old pieces, when the record proves they are the part's bytes."""
+        if self.memory is None or not self.package.has(part):
+            return None
+        info = self.package.infos[part]
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            return None
+        return self.memory.reuse(part, info.CRC, info.compress_size, info.file_size,
+                                 self.package.raw(part))
+
+    def records(self) -> dict[str, Record]:
+        """The pieces of the members written, and the records still true of those copied."""
+        records = {name: member.record() for name, member in self.members.items()}
+        kept = self.memory.records() if self.memory is not None else {}
+        for name, record in kept.items():
+            info = self.package.infos.get(name)
+            if (name not in records and info is not None and name not in self.book.dropped
+                    and (info.CRC, info.compress_size, info.file_size)
+                    == (record.crc, record.csize, record.usize)):
+                records[name] = record
+        return records
 
     def _apply_tab(self, changes: _TabChanges) -> bool:
         """Patch (or create) one tab; True if a formula was overwritten."""
@@ -481,6 +529,13 @@ class _Edit:
         elif not found.is_worksheet:
             raise PackageError(f"the tab {found.name} is not a worksheet")
         else:
+            done = self._patch_partial(found.part, tab, wanted, changes)
+            if done is not None:
+                self.writes = True
+                sheet, outcome, (old, pieces, origins, marker) = done
+                self.members[found.part] = deflate(pieces, self.pool, origins=origins,
+                                                   reuse=old, marker=marker)
+                return self._tally(found.part, sheet, outcome)
             reading = self.reading.pop(found.part, None)
             xml = reading.result() if reading else self.package.read(found.part)
         try:
@@ -498,7 +553,12 @@ class _Edit:
             self.held[found.part] = outcome.pieces
         else:
             self.writes = True
-            self._store(found.part, outcome.pieces)
+            self._store(found.part, outcome.pieces, self._reuse(found.part, xml, sheet))
+        return self._tally(found.part, sheet, outcome)
+
+    def _tally(self, part: str, sheet: Sheet, outcome: _Outcome) -> bool:
+        """Count what the patch did and grow the tables over the sheet; True if a formula
+        was overwritten."""
         result = self.result
         result.cells_set += outcome.result.cells_set
         result.keys_filled += outcome.result.keys_filled
@@ -507,10 +567,44 @@ class _Edit:
         result.missing_keys += outcome.result.missing_keys
         result.unmatched_fills += outcome.result.unmatched_fills
         patch = sheet.patch
-        for part, table in grow_tables(self.package, found.part, patch.last_row_before,
-                                       patch.last_row_after, patch.appended_columns).items():
-            self._store(part, [table])
+        for table_part, table in grow_tables(self.package, part, patch.last_row_before,
+                                             patch.last_row_after,
+                                             patch.appended_columns).items():
+            self._store(table_part, [table])
         return bool(patch.formulas_removed)
+
+    def _patch_partial(self, part: str, tab: Tab | None, wanted: list[str],
+                       changes: _TabChanges) -> tuple[Sheet, _Outcome, _Reused] | None:
+        """Rows appended to a sheet this tool wrote before, patched on its first and last
+        pieces only (`xlsx_pieces.Partial`): the rows between are neither inflated nor
+        deflated. None when that cannot be done (the whole sheet is patched then): other
+        changes, no record, a header to add, or a last row that is not in the last piece."""
+        old = self._partial(part, changes)
+        if old is None:
+            return None
+        try:
+            sheet, outcome = self._patch(old.xml, tab, wanted, changes, normalise=False)
+            last, last_end = sheet.last_valued_row()
+        except (NotCanonical, GridFull):
+            return None  # patched again on the whole sheet: the same error, if any, there
+        if sheet.header_adds or last < 2 or last_end <= old.head or sheet.origins is None \
+                or sheet.xml is not old.xml:
+            return None
+        widened = old.widen(outcome.pieces, sheet.origins)
+        if widened is None:
+            return None
+        pieces, origins = widened
+        return sheet, outcome, (old.reuse, pieces, origins, b"</" + sheet.p + b"row>")
+
+    def _partial(self, part: str, changes: _TabChanges) -> Partial | None:
+        """The sheet's first and last pieces, when only rows are appended to it and its
+        record proves the pieces are the part's."""
+        if changes.fills or changes.sets or changes.deletes or self.held is not None:
+            return None
+        if part not in self.partials:
+            reuse = self._record(part)
+            self.partials[part] = None if reuse is None else partial(reuse)
+        return self.partials[part]
 
     def _compact_strings(self, held: dict[str, list[bytes | memoryview]]) -> None:
         """Drop the shared strings no cell of any sheet uses once rows are deleted (when
@@ -574,6 +668,10 @@ class _Edit:
         order = [n for n in self.package.names if n not in self.book.dropped]
         order += [n for n in self.added if n not in order]
         write_package(handle, self.package, order, self.members, self.now)
+
+
+# The old pieces a sheet copies, its new pieces and their origins, and where a row ends.
+_Reused = tuple[Reuse, list[bytes | memoryview | Gap], list[int | None], bytes]
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Untouched members are copied as their compressed bytes, never inflated and deflated again, so
 their content is identical and a big untouched sheet costs a memory copy. Changed members are
-deflated, in parallel threads (zlib releases the GIL).
+deflated in independent pieces, in parallel threads (zlib releases the GIL), and a changed
+sheet's unchanged pieces are copied compressed (`xlsx_pieces`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
+
+from ispsheets.book.xlsx_pieces import Gap, Pieces, Record, Reuse, build, digest, segments
 
 _LOCAL = struct.Struct("<4s5H3L2H")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
@@ -23,23 +25,38 @@ _END = struct.Struct("<4s4H2LH")
 _LIMIT = 0xFFFFFFFF
 _UTF8 = 0x800
 LEVEL = 1  # deflate level for rewritten members: fast; Excel recompresses when it saves
-_CHUNK = 8 << 20  # parallel deflate works on pieces of this size
+_PieceList = tuple[tuple[int, int, int], ...]
 
 
 class PackageError(Exception):
     """The file is not a zip package this writer can handle."""
 
 
-@dataclass(frozen=True)
 class Deflated:
-    """A member's new content, compressed (or being compressed) in blocks."""
+    """A member's new content, compressed (or being compressed) in pieces (`xlsx_pieces`)."""
 
-    blocks: list[bytes | Future[bytes]]
-    crc: int
-    size: int
+    def __init__(self, pieces: Pieces) -> None:
+        self.pieces = pieces
+        self.size = sum(pieces.lengths)
+        self._done: tuple[list[bytes | memoryview], int, _PieceList] | None = None
 
-    def data(self) -> list[bytes]:
-        return [b if isinstance(b, bytes) else b.result() for b in self.blocks]
+    def _finish(self) -> tuple[list[bytes | memoryview], int, _PieceList]:
+        if self._done is None:
+            self._done = self.pieces.finish()
+        return self._done
+
+    def data(self) -> list[bytes | memoryview]:
+        """The compressed bytes (waiting for the pieces being deflated)."""
+        return self._finish()[0]
+
+    @property
+    def crc(self) -> int:
+        return self._finish()[1]
+
+    def record(self) -> Record:
+        """What the next write needs to copy this member's unchanged pieces."""
+        blocks, crc, pieces = self._finish()
+        return Record(crc, sum(map(len, blocks)), self.size, digest(blocks), pieces)
 
 
 class Package:
@@ -84,45 +101,16 @@ class Package:
         return memoryview(self.data)[start:start + info.compress_size]
 
 
-def deflate(pieces: Iterable[bytes | memoryview], pool: ThreadPoolExecutor | None = None,
-            level: int = LEVEL) -> Deflated:
-    """Raw-deflate the concatenation of `pieces`; with a pool, in the background, in blocks.
-
-    Each block is compressed with the previous 32 KiB as its dictionary and ended with a sync
-    flush, so the blocks join into one valid deflate stream (as pigz does).
-    """
-    blocks = list(_blocks(pieces))
-    crc, size = 0, 0
-    for block in blocks:
-        crc = zlib.crc32(block, crc)
-        size += len(block)
-    if pool is None:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
-        out: list[bytes | Future[bytes]] = [comp.compress(b) for b in blocks]
-        out.append(comp.flush())
-        return Deflated(out, crc, size)
-    out = [pool.submit(_deflate_block, block, blocks[i - 1][-32768:] if i else b"",
-                       i == len(blocks) - 1, level) for i, block in enumerate(blocks)]
-    return Deflated(out, crc, size)
-
-
-def _blocks(pieces: Iterable[bytes | memoryview]) -> Iterable[bytes]:
-    buffer: list[bytes | memoryview] = []
-    held = 0
-    for piece in pieces:
-        buffer.append(piece)
-        held += len(piece)
-        if held >= _CHUNK:
-            yield b"".join(buffer)
-            buffer, held = [], 0
-    if buffer or held == 0:
-        yield b"".join(buffer)
-
-
-def _deflate_block(block: bytes, zdict: bytes, last: bool, level: int) -> bytes:
-    comp = (zlib.compressobj(level, zlib.DEFLATED, -15, zdict=zdict) if zdict
-            else zlib.compressobj(level, zlib.DEFLATED, -15))
-    return comp.compress(block) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+def deflate(pieces: Iterable[bytes | memoryview | Gap], pool: ThreadPoolExecutor | None = None,
+            level: int = LEVEL, *, origins: Sequence[int | None] | None = None,
+            reuse: Reuse | None = None, marker: bytes | None = None) -> Deflated:
+    """Raw-deflate the concatenation of `pieces`; with a pool, in the background, in pieces
+    (`xlsx_pieces`) cut after a `marker` where there is one (None: a worksheet's row end).
+    With `reuse` (the old member's pieces) and the `origins` of `pieces` in the old XML
+    (None: new bytes), the old pieces that lie wholly in unchanged stretches are copied,
+    not deflated again."""
+    parts = list(pieces)
+    return Deflated(build(segments(parts, origins), reuse, pool, level, marker))
 
 
 def _dos_time(moment: tuple[int, int, int, int, int, int]) -> tuple[int, int]:

@@ -131,6 +131,9 @@ class Sheet:
         self.base_style: BaseStyle = lambda col, value: 0
         self._spans: dict[int, tuple[int, int] | None] = {}
         self._col_styles: list[tuple[int, int, int]] | None = None
+        # After `render()`: where each piece it gave starts in `xml` (None: new bytes), or
+        # None when the pieces are not laid out over `xml`.
+        self.origins: list[int | None] | None = None
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -332,7 +335,8 @@ class Sheet:
         self.changes.setdefault(row, {})[col] = value
 
     def render(self) -> list[bytes | memoryview]:
-        """The patched XML, in pieces (unchanged stretches are views of the original)."""
+        """The patched XML, in pieces (unchanged stretches are views of `self.xml`, at the
+        offsets `self.origins` gives)."""
         xml = self.xml
         edits: list[tuple[int, int, bytes]] = []
         self.row_spans(self.changes)
@@ -368,16 +372,20 @@ class Sheet:
         edits.sort(key=lambda e: e[0])
         view = memoryview(xml)
         pieces: list[bytes | memoryview] = []
+        origins: list[int | None] = []
         at = 0
         for start, end, new in edits:
             if start < at:
                 raise SheetError("two changes to the same rows")
-            pieces.append(view[at:start])
-            pieces.append(new)
+            pieces += [view[at:start], new]
+            origins += [at, None]
             at = end
         pieces.append(view[at:])
+        origins.append(at)
         if any(f.shared_index is not None for f in self.patch.formulas_removed):
+            self.origins = None
             return [_hand_over_shared(b"".join(pieces), self.patch.formulas_removed, self.p)]
+        self.origins = origins
         return pieces
 
     def _without_deleted(self) -> tuple[int, int, bytes]:
