@@ -345,25 +345,32 @@ def test_check_says_an_edit_in_the_archive_is_ignored(tmp_path, never_archived) 
     assert "the change is ignored" in said
 
 
+def _moved_copy(tmp_path: Path, never_archived: Business, before: str) -> Business:
+    """A copy of the never-archived business after `ispsheets archive --before BEFORE`."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(never_archived.folder, folder)
+    moved = _command(folder, "archive", "--before", before, "--date", "2026-03-25")
+    assert moved.returncode == 0, moved.stderr
+    business = Business(folder)
+    business.reload_config()
+    return business
+
+
 def test_check_reads_only_the_archive_years_whose_files_changed(tmp_path, never_archived,
                                                                monkeypatch) -> None:
     """Years of archive files as the archive wrote them are hashed, not read (at 20,000
     clients with three years, reading them all took `check` past 13 GB)."""
-    import shutil
-
     import ispsheets.archive.parts as parts
     from ispsheets.book.changes import ChangeSet, SetCell
     from ispsheets.book.check import check_workbook
     from ispsheets.book.xlsx_backend import apply_changes
 
-    folder = tmp_path / "copy"
-    shutil.copytree(never_archived.folder, folder)
-    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
-    assert moved.returncode == 0, moved.stderr
+    business = _moved_copy(tmp_path, never_archived, "2026-03-01")
+    folder = business.folder
     assert sorted(p.name for p in (folder / "archive").glob("*.xlsx")) == \
         ["isp-2025.xlsx", "isp-2026.xlsx"]
-    business = Business(folder)
-    business.reload_config()
     read = files_read(monkeypatch, parts)
 
     assert not [p for p in check_workbook(business.config).problems if "archive" in p.where]
@@ -381,16 +388,9 @@ def test_check_reads_only_the_archive_years_whose_files_changed(tmp_path, never_
 
 def test_check_knows_the_archived_invoice_a_payment_names_as_the_run_does(
         tmp_path, never_archived) -> None:
-    import shutil
-
     from ispsheets.book.check import check_workbook
 
-    folder = tmp_path / "copy"
-    shutil.copytree(never_archived.folder, folder)
-    moved = _command(folder, "archive", "--before", "2026-02-01", "--date", "2026-03-25")
-    assert moved.returncode == 0, moved.stderr
-    business = Business(folder)
-    business.reload_config()
+    business = _moved_copy(tmp_path, never_archived, "2026-02-01")
     assert "INV-00002" not in {r["invoice_number"] for r in business.sheet("Invoices")}
     business.pay("ONTIME", "5.00", dt.date(2026, 3, 26), invoice_number="INV-00002")
     business.pay("ONTIME", "5.00", dt.date(2026, 3, 26), invoice_number="INV-09999")
@@ -425,14 +425,8 @@ def test_an_older_workbook_put_back_loses_its_archived_rows_again(tmp_path, neve
 
 
 def test_an_archived_invoice_open_again_comes_back(tmp_path, never_archived) -> None:
-    import shutil
-
-    folder = tmp_path / "copy"
-    shutil.copytree(never_archived.folder, folder)
-    moved = _command(folder, "archive", "--before", "2026-03-01", "--date", "2026-03-25")
-    assert moved.returncode == 0, moved.stderr
-    business = Business(folder)
-    business.reload_config()
+    business = _moved_copy(tmp_path, never_archived, "2026-03-01")
+    folder = business.folder
     assert "INV-00002" not in business.invoices()
     balance = business.clients()["ONTIME"].balance
     business.pay("ONTIME", "-49.99", dt.date(2026, 3, 26), "refund", invoice_number="INV-00002")
