@@ -153,6 +153,10 @@ def test_the_daily_run_moves_one_round_a_day_and_says_so(tmp_path, never_archive
         left = [str(p) for p in report.problems if p.where == "archive"]
         said += left
         assert report.counts["rows archived"] <= 2 * ROUND
+        # between rounds, what the plan keeps together is together: an invoice's lines are
+        # where it is
+        shown = {r["invoice_number"] for r in bounded.sheet("Invoices")}
+        assert {r["invoice_number"] for r in bounded.sheet("InvoiceLines")} <= shown, day
         if not left:  # nothing said to be left: nothing older than the window is left
             cutoff = dt.date(day.year, day.month - 1, 1)
             assert not [r for r in bounded.activity() if r["timestamp"].date() < cutoff], day
