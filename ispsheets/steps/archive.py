@@ -19,6 +19,7 @@ from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import ACTIVITY, find_tab
 from ispsheets.faults import checkpoint
+from ispsheets.memory import give_back
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.prepare import column_values
@@ -165,6 +166,7 @@ def archive_history(cycle: Cycle) -> None:
     cut = dt.date.min
     limit = 0
     cycle.raw = RawBook({})  # the run's read, done with: the rounds read the workbook anew
+    give_back()
     while True:
         # each round plans on the workbook as the last write left it (today's payments may
         # have settled rows; the round before removed its own); rows a round did not move
@@ -188,6 +190,7 @@ def archive_history(cycle: Cycle) -> None:
             break
         finally:
             del shown
+            give_back()
         moved.update(done.rows)
         logging.getLogger("ispsheets").info(
             "archive: %d rows dated before %s moved (about %d due)", sum(done.rows.values()),
