@@ -498,7 +498,7 @@ def archive(config: ConfigOption = Path(CONFIG_NAME), date: DateOption = None,
     settings = _load(config)
     if restore is not None:
         _exit(_restore(settings, restore.strip(), dry_run))
-    options = _options(settings, date, dry_run, ("archive",))
+    options = replace(_options(settings, date, dry_run, ("archive",)), archive_all=True)
     if before is not None:
         try:
             cutoff = dt.date.fromisoformat(before)

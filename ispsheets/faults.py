@@ -16,6 +16,9 @@ POINTS = ("invoices-recorded", "message-handed-over", "fee-recorded", "suspensio
 BANK_POINTS = ("bank-line-recorded",)
 # Reached only while closed history moves to the archive (tests/test_archive.py kills there).
 ARCHIVE_POINTS = ("archive-keyed", "archive-appended", "archive-removed", "restore-appended")
+# Reached between two rounds of a long move to the archive (`ispsheets.archive.rounds`; tests/
+# test_archive_rounds.py kills there).
+ROUND_POINTS = ("archive-round",)
 # Reached only when reminders go into the outbox (tests/test_reminder_batch.py kills there).
 REMINDER_POINTS = ("outbox-batch-committed",)
 

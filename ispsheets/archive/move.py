@@ -112,29 +112,49 @@ def _in_tab_order(rows: Iterable[ArchivedRow]) -> list[ArchivedRow]:
     return sorted(rows, key=lambda r: ARCHIVED_TABS.index(r.tab))
 
 
-def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
-                         now: dt.datetime, moved: Moved, raw: RawBook | None = None) -> None:
-    """Remove every `copied` row from the workbook, found by its key as the workbook is now,
-    and every `removed` one it shows again (an older copy of the workbook put back). The
-    workbook's rows are read by their key cells, and the journal asked about their keys.
-    `raw`: the workbook as `backend` last read it, if nothing wrote it since (a save in
-    between makes the write refuse; the next run removes them)."""
-    copied = journal.archive_keys("copied")
+# tab → key → (sheet row, the cells it must still show to be removed)
+Shown = dict[str, dict[str, tuple[int, dict[str, str]]]]
+
+
+def shown_moving(config: Config, journal: Journal, raw: RawBook) -> Shown:
+    """The rows of the workbook `raw` the archive keyed (moving, moved, or shown again), found
+    by their key: the workbook's rows are read by their key cells, and the journal asked
+    about their keys. All `remove_from_workbook` needs of the workbook, so a long move lets
+    the workbook's cells go before it copies and removes its rows."""
     order = config.workbook.date_order
-    if raw is None:
-        raw = backend.read()
-    deletes = []
+    shown: Shown = {}
     for tab in ARCHIVED_TABS:
         rows = TabRows(raw, tab)
         found = {key: row.row for key, row in keyed(rows.key_cells(), order)}
+        shown[tab] = {key: (found[key], expect_of(rows.at(found[key]), order))
+                      for key, state in journal.archive_states_of(tab, found).items()
+                      if state in ("copying", "copied", "removed")}
+    return shown
+
+
+def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
+                         now: dt.datetime, moved: Moved, raw: RawBook | None = None,
+                         compact: bool = True, shown: Shown | None = None) -> None:
+    """Remove every `copied` row from the workbook, found by its key as the workbook is now,
+    and every `removed` one it shows again (an older copy of the workbook put back).
+    `raw`: the workbook as `backend` last read it, if nothing wrote it since (a save in
+    between makes the write refuse; the next run removes them), or `shown`, what
+    `shown_moving` found in it. `compact`: drop the shared strings left unused
+    (`ChangeSet.compact`)."""
+    copied = journal.archive_keys("copied")
+    if shown is None:
+        shown = shown_moving(config, journal, raw if raw is not None else backend.read())
+    deletes = []
+    for tab in ARCHIVED_TABS:
+        found = shown.get(tab, {})
         gone = {key for key, state in journal.archive_states_of(tab, found).items()
                 if state in ("copied", "removed")}
-        for row in sorted(found[key] for key in gone):
-            deletes.append(DeleteRow(tab, row, expect_of(rows.at(row), order)))
+        for row, expect in sorted(found[key] for key in gone):
+            deletes.append(DeleteRow(tab, row, expect))
     if not copied and not deletes:
         return
     if deletes:
-        written = backend.write(ChangeSet(deletes=tuple(deletes)), now)
+        written = backend.write(ChangeSet(deletes=tuple(deletes), compact=compact), now)
         moved.removed += written.rows_deleted
         if written.rows_deleted != len(deletes):
             return  # some rows changed under the tool: the next run finds them again
@@ -144,11 +164,14 @@ def remove_from_workbook(config: Config, journal: Journal, backend: Backend,
 
 def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Move],
          now: dt.datetime, on_keyed: Callable[[], None] | None = None,
-         raw: RawBook | None = None) -> Moved:
+         raw: RawBook | None = None, compact: bool = True, shown: Shown | None = None
+         ) -> Moved:
     """Key, copy, remove: the new `moves` and whatever an earlier, killed move left;
     `on_keyed` runs once they are keyed (the archive's checkpoint: a kill before it ends
     leaves them unfrozen, and the next run freezes them from the whole history). `raw`: the
     workbook as `backend` last read it (the rows are removed from it: not read again).
+    `compact`: False in a round of a long move that more rounds follow (`remove_from_workbook`);
+    `shown`: instead of `raw`, what `shown_moving` found in it once the rows were keyed.
     Raises WorkbookWriteError when a file cannot be written (the next run goes on)."""
     moved = Moved()
     key_first(journal, moves, now)
@@ -156,5 +179,5 @@ def move(config: Config, journal: Journal, backend: Backend, moves: Sequence[Mov
         on_keyed()
     checkpoint("archive-keyed")
     copy_to_archive(config, journal, now, moved)
-    remove_from_workbook(config, journal, backend, now, moved, raw)
+    remove_from_workbook(config, journal, backend, now, moved, raw, compact, shown)
     return moved

@@ -75,6 +75,10 @@ class ChangeSet:
     sets: tuple[SetCell, ...] = ()
     appends: tuple[AppendRow, ...] = ()
     deletes: tuple[DeleteRow, ...] = ()
+    # A write that deletes rows drops the shared strings no cell uses any more
+    # (`xlsx_compact`); off for a round of the archive's move that more rounds follow (the
+    # last one drops them: holding every rewritten sheet for it costs memory in each round).
+    compact: bool = True
 
     def __bool__(self) -> bool:
         return bool(self.fills or self.sets or self.appends or self.deletes)

@@ -419,7 +419,7 @@ class _Edit:
         try:
             formulas_removed = False
             groups = list(_group(changes).values())
-            if (changes.deletes and self.strings_part is not None
+            if (changes.deletes and changes.compact and self.strings_part is not None
                     and xlsx_compact.worth_scanning(len(changes.deletes), len(self.strings))):
                 self.held = {}
             for number, changes_of_tab in enumerate(groups):

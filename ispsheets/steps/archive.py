@@ -4,18 +4,23 @@ archive workbooks (`ispsheets.archive`), and tabs close to Excel's row limit are
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 
+from ispsheets.archive import rounds
 from ispsheets.archive.checkpoint import Frozen, freeze, source_days
 from ispsheets.archive.limits import cell_limit_warnings, row_limit_warnings
-from ispsheets.archive.move import key_first, move
+from ispsheets.archive.move import key_first, move, shown_moving
 from ispsheets.archive.plan import SETTLED, ArchivePlan, cutoff, plan_archive
 from ispsheets.archive.restore import restore_invoice
+from ispsheets.archive.rounds import round_cutoff
 from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
 from ispsheets.book.backend import sheet_cells
 from ispsheets.book.changes import WorkbookWriteError
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import ACTIVITY, find_tab
+from ispsheets.faults import checkpoint
+from ispsheets.memory import give_back
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
 from ispsheets.steps.prepare import column_values
@@ -67,11 +72,12 @@ def _activity_may_move(cycle: Cycle, before: dt.date) -> bool:
     return oldest is not None and oldest.date() < before
 
 
-def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
-    """The plan over the workbook `raw`: its rows read by their key cells alone, and the
-    journal asked only about the rows that could move (its cost follows the workbook's rows
-    and the rows moved, not the archive's years)."""
-    before = _before(cycle)
+def _plan(cycle: Cycle, raw: RawBook, before: dt.date | None = None, *, whole: bool = True
+          ) -> ArchivePlan | None:
+    """The plan over the workbook `raw` (for a round's cutoff `before`, else the run's): its
+    rows read by their key cells alone, and the journal asked only about the rows that could
+    move (its cost follows the workbook's rows and the rows moved, not the archive's years)."""
+    before = before or _before(cycle)
     if before is None or cycle.ledger is None or cycle.allocation is None:
         return None
     tabs = {tab: TabRows(raw, tab) for tab in ARCHIVED_TABS}
@@ -81,7 +87,7 @@ def _plan(cycle: Cycle, raw: RawBook) -> ArchivePlan | None:
                         order=cycle.config.workbook.date_order,
                         notes=cycle.allocation.notes_applied,
                         states=cycle.journal.archive_states_of,
-                        whole=lambda row: tabs[row.tab].at(row.row))
+                        whole=(lambda row: tabs[row.tab].at(row.row)) if whole else None)
 
 
 def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
@@ -95,10 +101,10 @@ def freeze_moving(cycle: Cycle, plan: ArchivePlan) -> None:
         source_days(cycle.book.payments, cycle.ledger.invoices)))
 
 
-def _key_planned(cycle: Cycle, raw: RawBook) -> None:
+def _key_planned(cycle: Cycle, raw: RawBook, before: dt.date) -> None:
     """Plan the move over `raw` and key its rows, with the archive's checkpoint (`move`'s
     first step): the plan is let go before a row is copied, the journal holds the rows."""
-    plan = _plan(cycle, raw)
+    plan = _plan(cycle, raw, before)
     if plan is not None and plan.moves:
         key_first(cycle.journal, plan.moves, cycle.now)
         freeze_moving(cycle, plan)
@@ -148,7 +154,8 @@ def archive_history(cycle: Cycle) -> None:
     # with archiving off (0 months), a move cut off or rows shown again are still finished
     before = _before(cycle) or dt.date.min
     if cycle.dry_run or not cycle.options.write:
-        plan = _plan(cycle, cycle.raw) if may_move(cycle, before) else None
+        # (counted only: the rows' key cells, not whole rows, however long the backlog)
+        plan = _plan(cycle, cycle.raw, whole=False) if may_move(cycle, before) else None
         if plan is not None and plan.moves:
             counts = Counter(m.tab for m in plan.moves)
             cycle.plan("archive", "", f"{_summary(counts)} dated before "
@@ -158,19 +165,73 @@ def archive_history(cycle: Cycle) -> None:
     bring_back_reopened(cycle)
     if not may_move(cycle, before):
         return
-    # the plan is made on the workbook as the write-back left it (today's payments may have
-    # settled rows)
-    raw = cycle.backend.read()
-    _key_planned(cycle, raw)
-    try:
-        moved = move(cycle.config, cycle.journal, cycle.backend, (), cycle.now, raw=raw)
-    except WorkbookWriteError as exc:
-        cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to the "
-                              "archive this time", f"{exc.fix}; the next run finishes the move"))
-        return
-    cycle.report.counts["rows archived"] = sum(moved.rows.values())
-    cycle.journal.record_action(_activity_key(before), "archive_activity", "", "", cycle.now)
-    for path, counts in sorted(moved.files.items()):
-        detail = f"{_summary(counts)} in {path.parent.name}/{path.name}"
-        cycle.log("archived", "", "", detail)
-        cycle.plan("archive", "", detail)
+    moved = Counter[str]()
+    cut = dt.date.min
+    limit = 0
+    cycle.raw = RawBook({})  # the run's read, done with: the rounds read the workbook anew
+    give_back()
+    while True:
+        # each round plans on the workbook as the last write left it (today's payments may
+        # have settled rows; the round before removed its own); rows a round did not move
+        # (dated before its cutoff) are not counted again: each round's cutoff is later
+        raw = cycle.backend.read()
+        days = _dated(cycle, raw, before)
+        due = sum(days.values())
+        limit = limit or rounds.round_rows(raw)  # the first round's: the rounds stay alike
+        cut = round_cutoff({d: n for d, n in days.items() if d >= cut}, before, limit)
+        del days
+        _key_planned(cycle, raw, cut)
+        shown = shown_moving(cycle.config, cycle.journal, raw)
+        del raw  # the workbook's cells go before the rows are copied and removed
+        try:
+            done = move(cycle.config, cycle.journal, cycle.backend, (), cycle.now,
+                        compact=cut >= before, shown=shown)
+        except WorkbookWriteError as exc:
+            cycle.problem(warning(exc.where, f"{exc.message}; old rows were not moved to "
+                                  "the archive this time",
+                                  f"{exc.fix}; the next run finishes the move"))
+            break
+        finally:
+            del shown
+            give_back()
+        moved.update(done.rows)
+        logging.getLogger("ispsheets").info(
+            "archive: %d rows dated before %s moved (about %d due)", sum(done.rows.values()),
+            cut.isoformat(), due)
+        for path, counts in sorted(done.files.items()):  # each round is a move of its own
+            detail = f"{_summary(counts)} in {path.parent.name}/{path.name}"
+            cycle.log("archived", "", "", detail)
+            cycle.plan("archive", "", detail)
+        if cut >= before:
+            cycle.journal.record_action(_activity_key(before), "archive_activity", "", "",
+                                        cycle.now)
+            break
+        checkpoint("archive-round")  # a round done, the next not begun
+        if not cycle.options.archive_all:
+            cycle.problem(warning(
+                "archive", f"moved {sum(moved.values()):,} of about {due:,} rows due "
+                f"(those dated before {cut.isoformat()}); the rest move on the next runs, "
+                f"about {limit:,} a run",
+                "nothing to do; or run `ispsheets archive` to move them all now"))
+            break
+    cycle.report.counts["rows archived"] = sum(moved.values())
+
+
+def _dated(cycle: Cycle, raw: RawBook, before: dt.date) -> Counter[dt.date]:
+    """The rows of `raw` that may move before `before`, counted by the first day a cutoff
+    after it moves them (`rounds.dated_rows`), from the journal's invoices and where each
+    payment went."""
+    assert cycle.ledger is not None and cycle.allocation is not None
+    settled = {i.invoice_number: i.due_date for i in cycle.ledger.invoices
+               if i.status in SETTLED and i.due_date < before}
+    keyed = cycle.journal.archive_states_of("Invoices", list(settled))  # moved, or restored
+    due = {n: day for n, day in settled.items() if n not in keyed}
+    live = {i.invoice_number for i in cycle.ledger.invoices}
+    payments = {}
+    for key, state in cycle.allocation.payments.items():
+        if state.applied and not state.unapplied:
+            days = [due.get(n) for n, _ in state.applied if n in due or n in live]
+            if days and None not in days:
+                payments[key] = max(d for d in days if d is not None)
+    return rounds.dated_rows(raw, due, cycle.ledger.charge_invoices, payments, before,
+                             cycle.config.workbook.date_order)

@@ -52,6 +52,7 @@ class RunOptions:
     bank_files: tuple[Path, ...] = ()  # statements to import (`import-bank`); else bank.inbox
     accept_deleted_payments: bool = False  # the owner confirms applied payments they deleted
     archive_before: dt.date | None = None  # `ispsheets archive --before`: the cutoff to use
+    archive_all: bool = False  # `ispsheets archive`: a long backlog moves round after round
 
 
 # What the summary counts, in the order it prints them.
