@@ -45,8 +45,8 @@ TODAY: list[ReportInput] = []  # the same days as runs give it today: everything
 
 def _freeze_when_keyed(plan_archive):
     """The checkpoint written for the invoices and payments a move keys (the runner's job)."""
-    def planned(cycle, raw):
-        plan = plan_archive(cycle, raw)
+    def planned(cycle, raw, *args, **kwargs):  # (a round's cutoff, whether whole rows)
+        plan = plan_archive(cycle, raw, *args, **kwargs)
         if plan is not None and plan.moves:
             invoices = {m.key for m in plan.moves if m.tab == "Invoices"}
             payments = {m.key for m in plan.moves if m.tab == "Payments"}
