@@ -39,7 +39,7 @@ def recovery_fix(config: Config) -> str:
 
 def shown_invoice_numbers(raw: RawBook) -> list[str]:
     """Invoice numbers of the Invoices rows the tool wrote (a number and a client)."""
-    from ispsheets.steps.prepare import column_values
+    from ispsheets.book.columns import column_values
 
     numbers = column_values(raw, INVOICES.name, "invoice_number")
     clients = column_values(raw, INVOICES.name, "client_id")

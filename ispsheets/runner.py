@@ -18,6 +18,7 @@ from ispsheets.bank.step import import_bank
 from ispsheets.book.backend import Backend, WorkbookReadError, open_backend, unwritable
 from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
+from ispsheets.book.columns import column_values
 from ispsheets.book.load import load_book
 from ispsheets.book.parse import paused_gc
 from ispsheets.book.reader import RawBook
@@ -37,7 +38,7 @@ from ispsheets.steps.card_rows import fold_into_new_rows
 from ispsheets.steps.cards import take_card_payments
 from ispsheets.steps.cycle import STEPS, Cycle, RunOptions, RunReport, Snapshot
 from ispsheets.steps.portal import publish_portal_view, take_portal_choices
-from ispsheets.steps.prepare import column_values, known_rows, prepare
+from ispsheets.steps.prepare import known_rows, prepare
 from ispsheets.steps.putback import put_back
 from ispsheets.steps.reconcile import allocate_payments
 from ispsheets.steps.report import start_report

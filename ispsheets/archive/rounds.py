@@ -22,9 +22,10 @@ from collections import Counter
 from collections.abc import Mapping
 
 from ispsheets.book import parse
+from ispsheets.book.columns import column_values
 from ispsheets.book.parse import DateOrder
 from ispsheets.book.reader import RawBook
-from ispsheets.book.schema import TABS_BY_NAME, find_tab, normalise_header
+from ispsheets.book.schema import TABS_BY_NAME, find_tab
 
 # About the most rows one round moves (each costs the move a few kB of memory while it moves:
 # docs/DESIGN.md "The archive switched on after years of history"). The daily run moves one
@@ -74,19 +75,6 @@ def dated_rows(raw: RawBook, due: Mapping[str, dt.date], charges: Mapping[str, s
         if isinstance(stamp, dt.datetime):
             count(stamp.date())
     return days
-
-
-def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:
-    """Every cell under `column` in a tab (below the header), or [] if there is none."""
-    name = find_tab(raw.names, TABS_BY_NAME[tab_name])
-    if name is None:
-        return []
-    sheet = raw.sheets[name]
-    wanted = normalise_header(column)
-    index = next((i for i, h in enumerate(sheet.header) if normalise_header(h) == wanted), None)
-    if index is None:
-        return []
-    return [row[index] if index < len(row) else None for row in sheet.rows[1:]]
 
 
 def _text(value: object) -> str:

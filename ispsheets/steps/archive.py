@@ -17,13 +17,13 @@ from ispsheets.archive.rounds import round_cutoff
 from ispsheets.archive.rows import ARCHIVED_TABS, TabRows
 from ispsheets.book.backend import sheet_cells
 from ispsheets.book.changes import WorkbookWriteError
+from ispsheets.book.columns import column_values
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import ACTIVITY, find_tab
 from ispsheets.faults import checkpoint
 from ispsheets.memory import give_back
 from ispsheets.problems import warning
 from ispsheets.steps.cycle import Cycle
-from ispsheets.steps.prepare import column_values
 from ispsheets.writeback import invoice_row
 
 

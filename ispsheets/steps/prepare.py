@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from ispsheets.book.columns import column_values
 from ispsheets.book.known import (
     KnownRows,
     deleted_payment_problem,
@@ -14,7 +15,7 @@ from ispsheets.book.known import (
 from ispsheets.book.parse import parse_key
 from ispsheets.book.reader import RawBook
 from ispsheets.book.records import Book
-from ispsheets.book.schema import ACTIVITY, TABS_BY_NAME, find_tab, normalise_header
+from ispsheets.book.schema import ACTIVITY
 from ispsheets.ids import assign_missing_ids
 from ispsheets.journal import Journal
 from ispsheets.ledger import RELEASED, held_reasons
@@ -48,19 +49,6 @@ def known_rows(journal: Journal, raw: RawBook | None = None) -> KnownRows:
              if v not in (None, "")} if raw is not None else set()
     return KnownRows(payments, charges, rewritten,
                      journal.archived_invoice_clients(named) if named else {})
-
-
-def column_values(raw: RawBook, tab_name: str, column: str) -> list[object]:
-    """Every cell under `column` in a tab (below the header), or [] if there is none."""
-    name = find_tab(raw.names, TABS_BY_NAME[tab_name])
-    if name is None:
-        return []
-    sheet = raw.sheets[name]
-    wanted = normalise_header(column)
-    index = next((i for i, h in enumerate(sheet.header) if normalise_header(h) == wanted), None)
-    if index is None:
-        return []
-    return [row[index] if index < len(row) else None for row in sheet.rows[1:]]
 
 
 def _activity_shown(raw: RawBook) -> set[tuple[str, str, str]]:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from ispsheets.book.backend import Backend
 from ispsheets.book.cell_types import typed_row
 from ispsheets.book.changes import AppendRow, ChangeSet, SetCell, WorkbookWriteError
+from ispsheets.book.columns import column_values
 from ispsheets.book.reader import RawBook
 from ispsheets.book.schema import CHARGES, INVOICES, PAYMENTS
 from ispsheets.journal import Journal, WrittenSince
 from ispsheets.problems import Problem, warning
-from ispsheets.steps.prepare import _activity_shown, column_values
+from ispsheets.steps.prepare import _activity_shown
 from ispsheets.writeback import activity_row
 
 _ID_COLUMNS = {CHARGES.name: "charge_id", PAYMENTS.name: "payment_id"}
