@@ -228,8 +228,7 @@ def main() -> None:
                                    f"{options.sizes}-{options.months}-{os.getpid()}",
                                    window=options.window)
     env = {**os.environ, "PYTHONPATH": str(options.code)}
-    subprocess.run([sys.executable, "-c", run_bench.AS_LEFT, str(folder / "ispsheets.db")],
-                   check=True, env=env)
+    subprocess.run([sys.executable, str(run_bench.AS_LEFT), str(folder)], check=True, env=env)
     os.sync()
     out = folder / "memory.json"
     load = os.getloadavg()[0]
