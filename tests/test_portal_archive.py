@@ -14,8 +14,6 @@ from tests.portal_server import free_socket, serving, sign_in
 from tests.test_archive import _set_months
 from tests.test_portal import _business
 
-pytestmark = pytest.mark.slow  # seven months, twice, and a portal: ~20 s
-
 
 def _months(business, window: int) -> None:
     """Runs on the 1st, 10th and 20th and the last day of each month; ANN pays on the 10th."""
@@ -45,6 +43,7 @@ def pair(tmp_path_factory):
     return shops
 
 
+@pytest.mark.slow  # seven months, twice, and a portal: ~30 s
 def test_archived_invoices_and_payments_stay_in_the_clients_portal(pair) -> None:
     (kept, kept_sock), (archived, archived_sock) = pair
     assert (archived.folder / "archive").is_dir()
@@ -67,3 +66,19 @@ def test_archived_invoices_and_payments_stay_in_the_clients_portal(pair) -> None
     payments = re.findall(r'data-label="Applied to">([^<]*)<', page)
     assert payments == re.findall(r'data-label="Applied to">([^<]*)<', page_kept)
     assert any(gone[-1] in p for p in payments)
+
+
+def test_a_page_reads_a_clients_archive_history_once(tmp_path) -> None:
+    from ispsheets.portal.view import ViewReader
+
+    asked: list[str] = []
+
+    def history(client_id: str):
+        asked.append(client_id)
+        return [], []
+
+    view = ViewReader(tmp_path, history)
+    view.invoices("ANN")
+    view.payments("ANN")  # the same page
+    view.invoices("BOB")
+    assert asked == ["ANN", "BOB"]

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -227,6 +228,7 @@ def _date(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
+_HISTORY_SECONDS = 2.0  # one page's queries; archived rows never change, a restore is live
 # A client's archived invoices and payments (`portal.history.archived_history`)
 Archived = Callable[[str], tuple[list[InvoiceView], list[PaymentView]]]
 
@@ -241,7 +243,17 @@ class ViewReader:
         self._local = threading.local()
 
     def _archived(self, client_id: str) -> tuple[list[InvoiceView], list[PaymentView]]:
-        return self.archived(client_id) if self.archived is not None else ([], [])
+        """The client's archived history, read once for a page that lists both its invoices
+        and its payments (kept by this thread for `_HISTORY_SECONDS`)."""
+        if self.archived is None:
+            return [], []
+        now = time.monotonic()
+        held = getattr(self._local, "history", None)
+        if held is not None and held[0] == client_id and now - held[1] < _HISTORY_SECONDS:
+            return held[2]  # type: ignore[no-any-return]
+        history = self.archived(client_id)
+        self._local.history = (client_id, now, history)
+        return history
 
     def _connection(self) -> sqlite3.Connection | None:
         """This thread's connection to the current file (reopened when a run replaced it)."""
