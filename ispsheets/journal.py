@@ -1353,15 +1353,11 @@ class Journal:
                                (kind,)).fetchone()
         return dt.date.fromisoformat(row[0]) if row and row[0] else None
 
-    def client_archived_figures(self, client_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-        """(kind, day, data) of one client's archived invoices and payments."""
-        return [(kind, day, json.loads(data)) for kind, day, data in self._rows(
-            "SELECT kind, day, data FROM archived_figures WHERE client_id = ? AND kind IN "
-            "('invoice', 'payment')", (client_id,))]
-
-    def client_archived(self, client_id: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    def client_archived_figures(self, client_id: str
+                                ) -> list[tuple[str, str, str, dict[str, Any]]]:
         """(kind, key, day, data) of one client's archived invoices and payments, by the
-        client's index (the portal's history: a page's cost, never a run's)."""
+        client's index (an email's account summary, the portal's history: never all
+        clients)."""
         return [(kind, key, day, json.loads(data)) for kind, key, day, data in self._rows(
             "SELECT kind, key, day, data FROM archived_figures WHERE client_id = ? AND kind IN "
             "('invoice', 'payment')", (client_id,))]

@@ -211,7 +211,7 @@ def _open_journal(config: Config, backend: Backend, raw: RawBook, dry_run: bool)
     journal = open_trusted(config, shown, backend.generation)
     if not dry_run:
         return journal
-    if journal_bytes(config.journal_path) > DRY_RUN_COPY_BYTES:
+    if journal.path.stat().st_size > DRY_RUN_COPY_BYTES:
         return journal.rehearse()  # a copy in memory would take as much memory as the file
     copy = journal.copy_to_memory()
     journal.close()
@@ -222,13 +222,6 @@ def _open_journal(config: Config, backend: Backend, raw: RawBook, dry_run: bool)
 # journal (20,000 clients with three years: 4.3 GB) is used in place, in one transaction that
 # is rolled back (`Journal.rehearse`).
 DRY_RUN_COPY_BYTES = 256 << 20
-
-
-def journal_bytes(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _run(config: Config, options: RunOptions) -> RunReport:

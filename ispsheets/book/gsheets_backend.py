@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -243,7 +243,8 @@ class GoogleSheetBackend:
                 plan.replace_tab(REPORT_TAB, self.report_rows,
                                  self._read_tabs.get(normalise_header(REPORT_TAB)))
             backup = None
-            if plan.requests or plan.data or plan.removals:
+            removals = plan.removals  # written last: the rows above were located first
+            if plan.requests or plan.data or removals:
                 backup = write_backup(self._backed_up(changes), self.backup_dir,
                                       backup_stem(self.title or self.key), self.keep_backups,
                                       now, self.name)
@@ -255,7 +256,6 @@ class GoogleSheetBackend:
                     if number:
                         checkpoint("workbook-temp-written")  # a part written, not the last
                     self.api.values_update(part, "RAW")
-                removals = plan.removals  # last: the rows written above were located first
                 for start in range(0, len(removals), REMOVALS_PER_REQUEST):
                     checkpoint("workbook-temp-written")  # bottom rows first: still in place
                     self.api.batch_update(removals[start:start + REMOVALS_PER_REQUEST])
@@ -792,8 +792,6 @@ class _Plan:
     def _fills(self, group: _TabChanges, index: dict[str, int], read: _Read,
                cells: dict[tuple[int, int], Any]) -> None:
         """Each key written into its row if the row still shows what the run read there."""
-        from ispsheets.book.xlsx_backend import _kind, _shows
-
         tab = group.schema
         for fill in group.fills:
             col = index[normalise_header(fill.column)]
@@ -804,10 +802,7 @@ class _Plan:
                 else:
                     self.result.unmatched_fills.append(fill)
                 continue
-            shows = all(_shows(_kind(tab, name), read.cell(fill.row, index.get(
-                normalise_header(name), -1)), text) for name, text in fill.expect.items())
-            holds = any(not parse.is_blank(read.cell(fill.row, c)) for c in read.columns)
-            if fill.row <= 1 or not shows or not holds:
+            if not _still_shows(tab, index, read, fill.row, fill.expect):
                 self.result.unmatched_fills.append(fill)
                 continue
             cells[fill.row, col] = fill.value
@@ -816,14 +811,8 @@ class _Plan:
     def _deletes(self, tab: GridTab, group: _TabChanges, index: dict[str, int],
                  read: _Read) -> None:
         """Each row removed if it still shows what the archive copied out of it."""
-        from ispsheets.book.xlsx_backend import _kind, _shows
-
-        schema = group.schema
         for delete in group.deletes:
-            holds = delete.row > 1 and any(not parse.is_blank(read.cell(delete.row, c))
-                                           for c in read.columns)
-            if holds and all(_shows(_kind(schema, name), read.cell(delete.row, index.get(
-                    normalise_header(name), -1)), text) for name, text in delete.expect.items()):
+            if _still_shows(group.schema, index, read, delete.row, delete.expect):
                 removed = self._removed.setdefault(tab.sheet_id, set())
                 self.result.rows_deleted += delete.row not in removed
                 removed.add(delete.row)
@@ -904,6 +893,17 @@ class _Plan:
                 values = [cells.get((r, col)) for r in range(first, last + 1)]
                 self.data.append({"range": f"{quote(title)}!{letter}{first}:{letter}{last}",
                                   "majorDimension": "COLUMNS", "values": [values]})
+
+
+def _still_shows(tab: Tab | None, index: dict[str, int], read: _Read, row: int,
+                 expect: Mapping[str, str]) -> bool:
+    """Does sheet row `row` (below the header, not blank) show, as read now, the cells `expect`
+    names (a key fill's or a removal's check)?"""
+    from ispsheets.book.xlsx_backend import _kind, _shows
+
+    return row > 1 and any(not parse.is_blank(read.cell(row, c)) for c in read.columns) and all(
+        _shows(_kind(tab, name), read.cell(row, index.get(normalise_header(name), -1)), text)
+        for name, text in expect.items())
 
 
 def _formats(sheet_id: int, title: str, index: dict[str, int], row0: int,

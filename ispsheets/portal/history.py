@@ -37,7 +37,7 @@ def archived_history(journal_path: Path, client_id: str
     except sqlite3.Error:
         return [], []
     try:
-        rows = journal.client_archived(client_id)
+        rows = journal.client_archived_figures(client_id)
         paid_ids = [key for kind, key, _, _ in rows if kind == "payment"]
         applied: dict[str, list[str]] = {}
         for pair in sorted(journal.frozen_from(paid_ids), key=lambda p: p.invoice_number):

@@ -347,10 +347,10 @@ def _archived_accounts(cycle: Cycle, invoices: Sequence[Invoice],
         if invoice_end is not None and (day is None or day < invoice_end):
             figures = journal.client_archived_figures(client_id)
             result[client_id] = ArchivedAccount(
-                tuple(dt.date.fromisoformat(data["issued"]) for kind, _, data in figures
+                tuple(dt.date.fromisoformat(data["issued"]) for kind, _, _, data in figures
                       if kind == "invoice"),
                 tuple((dt.date.fromisoformat(d), Decimal(data["amount"]))
-                      for kind, d, data in figures if kind == "payment"))
+                      for kind, _, d, data in figures if kind == "payment"))
     later = [day for c, day in since.items() if c not in result and day is not None]
     if payment_end is not None and later and min(later) < payment_end:
         recent: dict[str, list[tuple[dt.date, Decimal]]] = {}
