@@ -9,6 +9,13 @@ made by the code measured (on PYTHONPATH), through the functions a run itself us
   it left it: the tabs nobody wrote are kept, as the two-reads rule of earlier days kept them
   (`read_xlsx` with the cache, twice); the tabs the day before's run wrote (`WRITTEN`) are not
   (their bytes are new to the next run).
+- The journal's copies beside the workbook backups (`backups/`), as the two days before left
+  them: the older one a whole copy of the journal (with its chunk digests where the code
+  keeps them: the run brings that copy up to date in place, `ispsheets/chunk_copy.py`), the
+  newer one a stand-in (a run never reads it, only keeps it), each beside a workbook backup
+  stand-in. Made the same for every code, so the page cache holds the same files. (A real
+  second day's older copy is two runs behind the journal, this one one: its patch writes
+  fewer chunks than a real day's would.)
 - The deflate pieces of the sheets the tool writes (`PIECED`), where the code remembers them
   (`xlsx_pieces`): those members deflated again in pieces by the run's own functions, their
   cells unchanged, and recorded as the write that last changed them records them (the day
@@ -21,6 +28,7 @@ made by the code measured (on PYTHONPATH), through the functions a run itself us
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from pathlib import Path
 
@@ -37,8 +45,33 @@ def main(folder: Path) -> None:
 
     sealed = {"sealed": True} if "sealed" in inspect.signature(Journal.open).parameters else {}
     Journal.open(folder / "ispsheets.db", **sealed).close()
+    journal_copies(folder)
     deflate_pieces(folder)
     tab_cache(folder)
+
+
+OLDER, NEWER = "isp-20200101-060000", "isp-20200102-060000"  # before any run's backup
+
+
+def journal_copies(folder: Path) -> None:
+    """The journal's copies the two days before left beside their workbook backups."""
+    import shutil
+
+    backups = folder / "backups"
+    backups.mkdir(exist_ok=True)
+    for stem in (OLDER, NEWER):
+        (backups / f"{stem}.xlsx").write_bytes(b"a workbook backup stand-in")
+    (backups / f"{NEWER}.ispsheets.db").write_bytes(b"a journal copy stand-in")
+    older = backups / f"{OLDER}.ispsheets.db"
+    try:
+        from ispsheets import chunk_copy
+    except ImportError:  # code that copies whole
+        shutil.copyfile(folder / "ispsheets.db", older)
+        return
+    with (folder / "ispsheets.db").open("rb") as reader, older.open("wb") as writer:
+        copied = chunk_copy.copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
+                                      writer.fileno(), None)
+    chunk_copy.record(older, copied.digests)
 
 
 def deflate_pieces(folder: Path) -> None:
@@ -50,7 +83,6 @@ def deflate_pieces(folder: Path) -> None:
     except ImportError:  # code without the memory
         return
     import datetime as dt
-    import os
 
     from ispsheets.book.xlsx_package import Package, deflate, write_package
     from ispsheets.book.xlsx_workbook import Workbook

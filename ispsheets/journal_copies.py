@@ -7,9 +7,13 @@ sits beside `backups/isp-20261203-060000.ispsheets.db` (the journal after it).
 How: every write is folded into the journal's file, a read transaction pins that file
 (`Journal.pinned_file`: the run's later writes wait in the write-ahead log meanwhile), and a
 thread copies its bytes while the run goes on (waits for its report, archives); the run waits
-for the copy before it closes the journal. The copy is moved off the run's path, not removed:
-it still reads and writes the whole file (about 1.2 s per 400 MB here). When the file cannot be
-pinned the copy is made at once with SQLite's backup API.
+for the copy before it closes the journal. When the file cannot be pinned the copy is made at
+once with SQLite's backup API.
+
+The copy due to be pruned is not deleted but brought up to date (`chunk_copy`): the journal is
+read and hashed whole, and only the chunks that changed since that copy are written (a few
+percent of a big journal on an ordinary day, where a new file meant writing all of it). This
+happens only while another copy stays intact meanwhile (`journal_copies` of 2 or more).
 
 Only the newest `workbook.journal_copies` copies are kept (each is as large as the journal:
 ten of them were ten times the journal on disk); a copy whose workbook backup was pruned
@@ -21,12 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from ispsheets import chunk_copy
 from ispsheets.journal import Journal
 from ispsheets.problems import Problem, warning
 
@@ -74,7 +78,8 @@ def start_journal_copy(journal: Journal, workbook_backup: Path, keep: int) -> Fi
             return lambda: problem
         return lambda: _pruned(workbook_backup.parent, journal.path.name, keep)
     failure: list[BaseException] = []
-    thread = threading.Thread(target=_copy_file, args=(journal.path, target, failure),
+    reuse = _reusable(workbook_backup.parent, journal.path.name, keep)
+    thread = threading.Thread(target=_copy_file, args=(journal.path, target, failure, reuse),
                               name="journal-copy", daemon=True)
     thread.start()
 
@@ -94,44 +99,52 @@ def _pruned(folder: Path, journal_name: str, keep: int) -> None:
     return None
 
 
-def _copy_file(source: Path, target: Path, failure: list[BaseException]) -> None:
-    """The file's bytes into `target` (through a temporary file, synced, then renamed)."""
+def _copy_file(source: Path, target: Path, failure: list[BaseException],
+               reuse: Path | None = None) -> None:
+    """The file's bytes into `target` (through a temporary file, synced, then renamed), in
+    place of the copy `reuse` (due to be pruned) when its chunk digests still describe it."""
     temp = _temp(target)
     try:
         temp.unlink(missing_ok=True)
-        with source.open("rb") as reader, temp.open("wb") as writer:
-            _copy_bytes(reader.fileno(), writer.fileno(), os.fstat(reader.fileno()).st_size)
-            writer.flush()
+        old = chunk_copy.recorded(reuse) if reuse is not None else None
+        if reuse is not None and old is not None:
+            chunk_copy.forget(reuse)  # a half-patched file must never look recorded
+            os.replace(reuse, temp)
+        else:
+            old = None
+        with source.open("rb") as reader, temp.open("r+b" if old else "wb") as writer:
+            copied = chunk_copy.copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
+                                          writer.fileno(), old)
             os.fsync(writer.fileno())
         os.replace(temp, target)
+        chunk_copy.record(target, copied.digests)
     except OSError as exc:
         failure.append(exc)
 
 
-def _copy_bytes(reader: int, writer: int, size: int) -> None:
-    """In the kernel where it can (`copy_file_range`), else through a buffer."""
-    copy_range = getattr(os, "copy_file_range", None)
-    done = 0
-    if copy_range is not None:
-        with contextlib.suppress(OSError):  # not on this file system: the plain way
-            while done < size:
-                step = copy_range(reader, writer, size - done)
-                if step == 0:
-                    break
-                done += step
-            if done == size:
-                return
-    os.lseek(reader, done, os.SEEK_SET)
-    os.lseek(writer, done, os.SEEK_SET)
-    with os.fdopen(os.dup(reader), "rb") as source, os.fdopen(os.dup(writer), "wb") as dest:
-        shutil.copyfileobj(source, dest, 1 << 20)
-        dest.flush()
+def _reusable(folder: Path, journal_name: str, keep: int) -> Path | None:
+    """The newest copy that pruning would delete once the next copy is there (its workbook
+    backup gone, or past the newest `keep`), if it has chunk digests and another copy stays
+    whole while it is rewritten."""
+    try:
+        copies, backups = _copies(folder, journal_name)
+    except OSError:
+        return None
+    copies = [(order, stem, item) for order, stem, item in copies if stem]
+    kept = [item for _, stem, item in copies[max(len(copies) - (keep - 1), 0):]
+            if stem in backups]  # none when `keep` is 1
+    if not kept:
+        return None
+    for _, _, item in reversed(copies):
+        if item not in kept and chunk_copy.digests_path(item).is_file():
+            return item
+    return None
 
 
-def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = None) -> list[Path]:
-    """Delete the journal copies whose workbook backup (same name, another suffix) is gone,
-    and all but the newest `keep` (None: no limit); and the half-made copy of a run killed
-    while it copied (as large as the journal)."""
+def _copies(folder: Path, journal_name: str
+            ) -> tuple[list[tuple[tuple[str, int], str, Path]], set[str]]:
+    """The journal copies in `folder`, oldest first, as (order, backup stem, path) (a killed
+    run's half-made copy with the stem ""), and the stems of the workbook backups there."""
     pattern = re.compile(r"(.+-(\d{8}-\d{6})(?:-(\d+))?)\." + re.escape(journal_name) + "$")
     backups = {p.stem for p in folder.iterdir() if p.suffix.lower().startswith(".xls")}
     copies = []
@@ -143,6 +156,14 @@ def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = Non
                 and item.name.endswith(".tmp"):
             copies.append((("", 0), "", item))  # no backup has the stem "": deleted
     copies.sort()
+    return copies, backups
+
+
+def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = None) -> list[Path]:
+    """Delete the journal copies whose workbook backup (same name, another suffix) is gone,
+    and all but the newest `keep` (None: no limit); and the half-made copy of a run killed
+    while it copied (as large as the journal); and the chunk digests of copies gone."""
+    copies, backups = _copies(folder, journal_name)
     kept = {item for *_, item in copies[max(len(copies) - keep, 0):]} if keep is not None \
         else {item for *_, item in copies}
     removed = []
@@ -151,4 +172,11 @@ def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = Non
             with contextlib.suppress(OSError):
                 item.unlink()
                 removed.append(item)
+    suffix = "." + journal_name + ".chunks"
+    for item in folder.iterdir():
+        name = item.name.removesuffix(".tmp")
+        if name.startswith(".") and name.endswith(suffix) \
+                and not (folder / name[1:].removesuffix(".chunks")).is_file():
+            with contextlib.suppress(OSError):
+                item.unlink()
     return removed

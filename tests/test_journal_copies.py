@@ -67,7 +67,11 @@ def test_ten_backups_keep_only_the_two_newest_journal_copies_and_the_newest_is_c
     assert len(workbooks) == 10
     assert [p.name.removesuffix(".ispsheets.db") for p in copies] == \
         [p.stem for p in workbooks[-2:]]
-    assert not list(backups.glob(".*"))  # no temporary file left
+    assert not list(backups.glob(".*.tmp"))  # no temporary file left
+    # each copy kept has its chunk digests beside it (the next copy rewrites the oldest in
+    # place), and no copy gone has any
+    assert sorted(p.name for p in backups.glob(".*")) == sorted(
+        f".{p.name}.chunks" for p in copies)
     newest = Journal.open(copies[-1])
     journal = Journal.open(shop.config.journal_path)
     try:
