@@ -25,7 +25,7 @@ from ispsheets.book.parse import TextValues, paused_gc
 from ispsheets.book.records import ActivityRow, Invoice, InvoiceLine
 from ispsheets.journal_seal import still_sealed, unseal, write_seal
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 _V1 = """
@@ -272,8 +272,23 @@ _V5 = f"""
         END;
 """
 
+_V6 = """
+        -- What a run looks up among years of rows, each through a small index of its own
+        -- instead of a scan of every row (at 20,000 clients with three years: 1.6 million
+        -- messages, 700,000 invoices): the messages not sent (yet), the welcome emails, the
+        -- archived invoices not void (the summary counts them), the tool's rows and cells
+        -- not yet written. A query reaches a partial index only when its WHERE holds the
+        -- index's own terms, as written here.
+        CREATE INDEX messages_unsent ON messages (state) WHERE state <> 'sent';
+        CREATE INDEX messages_welcome ON messages (state) WHERE kind = 'welcome';
+        CREATE INDEX invoices_archived_counted ON invoices (archived)
+            WHERE archived = 1 AND voided_at IS NULL;
+        CREATE INDEX tool_rows_unwritten ON tool_rows (id) WHERE written_gen IS NULL;
+        CREATE INDEX cell_writes_unwritten ON cell_writes (id) WHERE written_gen IS NULL;
+"""
+
 # Schema version → the SQL that brings the previous version to it. Append, never edit.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 
 
 
@@ -828,7 +843,7 @@ class Journal:
         each."""
         rows = self._rows(
             "WITH recent(client_id) AS (SELECT DISTINCT client_id FROM invoices "
-            "WHERE archived = 0 AND created_at >= ?) "
+            "INDEXED BY invoices_live WHERE archived = 0 AND created_at >= ?) "
             "SELECT r.client_id, f.number, f.created_at FROM recent r CROSS JOIN invoices f "
             "ON f.seq = (SELECT seq FROM invoices WHERE client_id = r.client_id "
             "ORDER BY seq LIMIT 1) WHERE f.created_at >= ?", (since, since))
@@ -852,13 +867,19 @@ class Journal:
 
     def messages(self, state: str | None = None, kind: str | None = None
                  ) -> list[MessageRecord]:
-        """Messages (in one state, of one kind), by key."""
-        where = [f"{column} = ?" for column, value in (("state", state), ("kind", kind))
-                 if value]
+        """Messages (in one state, of one kind), by key. Those not sent and the welcome emails
+        are found through their indexes (`_V6`), without reading years of sent ones."""
+        where = []
+        for column, value in (("state", state), ("kind", kind)):
+            if value:
+                assert value.replace("_", "").isalnum(), value  # a word of the code's
+                where.append(f"{column} = '{value}'")  # as written: the index's own terms
+        if state and state != "sent":
+            where.append("state <> 'sent'")  # through messages_unsent
         query = ("SELECT key, kind, client_id, invoice_number, state, detail, updated_at "
                  "FROM messages" + (" WHERE " + " AND ".join(where) if where else "")
                  + " ORDER BY key")
-        return [MessageRecord(*row) for row in self._rows(query, [v for v in (state, kind) if v])]
+        return [MessageRecord(*row) for row in self._rows(query)]
 
     def sent_invoice_times(self) -> list[tuple[str, str]]:
         """(invoice number, when) of the invoice email of every live invoice that was sent:
