@@ -127,21 +127,28 @@ def _copy_name(backup: Path) -> Path:
     return backup.with_name(f"{backup.stem}.ispsheets.db")
 
 
-def test_the_copy_due_to_go_becomes_the_newest_copy_in_place(tmp_path):
+@pytest.fixture
+def two_days(tmp_path):
+    """A journal copied beside two days' workbook backups (`journal_copies: 2`), then
+    written to, and the third day's backup: (journal, backups, older, newer, newest)."""
     journal = _journal(tmp_path, 3000)
     backups = tmp_path / "backups"
     backups.mkdir()
     older, newer = _backup(backups, "20261201-060000"), _backup(backups, "20261202-060000")
     for backup in (older, newer):
         assert start_journal_copy(journal, backup, keep=2)() is None
+    journal.set_sequence("one more", 1)
+    yield journal, backups, older, newer, _backup(backups, "20261203-060000")
+    journal.close()
+
+
+def test_the_copy_due_to_go_becomes_the_newest_copy_in_place(two_days):
+    journal, backups, older, newer, newest = two_days
     reused = _copy_name(older).stat().st_ino
     newer_bytes = _copy_name(newer).read_bytes()
-    journal.set_sequence("one more", 1)
-    newest = _backup(backups, "20261203-060000")
 
     assert start_journal_copy(journal, newest, keep=2)() is None
 
-    journal.close()
     copy = _copy_name(newest)
     assert copy.stat().st_ino == reused  # the old copy's file, brought up to date
     assert not _copy_name(older).exists()
@@ -175,16 +182,9 @@ def test_one_copy_kept_is_never_rewritten_in_place(tmp_path):
 
 
 def test_a_copy_killed_half_way_leaves_the_other_copy_and_nothing_that_looks_made(
-        tmp_path, monkeypatch):
-    journal = _journal(tmp_path, 3000)
-    backups = tmp_path / "backups"
-    backups.mkdir()
-    older, newer = _backup(backups, "20261201-060000"), _backup(backups, "20261202-060000")
-    for backup in (older, newer):
-        assert start_journal_copy(journal, backup, keep=2)() is None
+        two_days, tmp_path, monkeypatch):
+    journal, backups, _, newer, newest = two_days
     newer_bytes = _copy_name(newer).read_bytes()
-    journal.set_sequence("one more", 1)
-    newest = _backup(backups, "20261203-060000")
 
     def failing(*args: object) -> int:
         raise OSError(28, "No space left on device")
@@ -200,7 +200,6 @@ def test_a_copy_killed_half_way_leaves_the_other_copy_and_nothing_that_looks_mad
         ".isp-20261202-060000.ispsheets.db.chunks"]  # none for the copy taken apart
 
     assert start_journal_copy(journal, newest, keep=2)() is None  # the next run: whole
-    journal.close()
     assert _copy_name(newest).read_bytes() == (tmp_path / "ispsheets.db").read_bytes()
 
 
