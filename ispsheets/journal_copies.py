@@ -110,8 +110,6 @@ def _copy_file(source: Path, target: Path, failure: list[BaseException],
         if reuse is not None and old is not None:
             chunk_copy.forget(reuse)  # a half-patched file must never look recorded
             os.replace(reuse, temp)
-        else:
-            old = None
         with source.open("rb") as reader, temp.open("r+b" if old else "wb") as writer:
             copied = chunk_copy.copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
                                           writer.fileno(), old)
