@@ -214,3 +214,21 @@ def test_prune_drops_the_digests_of_copies_gone(tmp_path):
 
     assert sorted(p.name for p in tmp_path.glob(".*")) == [
         ".isp-20261201-060000.ispsheets.db.chunks"]
+
+
+def test_digests_of_another_hash_or_chunk_size_are_not_used(first):
+    """Records written by a version that hashed otherwise, or cut other chunks, describe
+    other bytes: the copy is written whole (and still right)."""
+    source, copy, digests = first
+    path = chunk_copy.digests_path(copy)
+    record = path.read_text(encoding="utf-8")
+    path.write_text(record.replace('"xxh3_128"', '"sha256"'), encoding="utf-8")
+    assert chunk_copy.recorded(copy) is None
+    path.write_text(record, encoding="utf-8")
+    assert chunk_copy.recorded(copy) == digests
+
+    with source.open("rb") as reader, copy.open("r+b") as writer:
+        copied = chunk_copy.copy_into(reader.fileno(), source.stat().st_size, writer.fileno(),
+                                      digests, CHUNK * 2)
+
+    assert copied.whole and copy.read_bytes() == source.read_bytes()
