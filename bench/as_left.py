@@ -68,9 +68,7 @@ def journal_copies(folder: Path) -> None:
     except ImportError:  # code that copies whole
         shutil.copyfile(folder / "ispsheets.db", older)
         return
-    with (folder / "ispsheets.db").open("rb") as reader, older.open("wb") as writer:
-        copied = chunk_copy.copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
-                                      writer.fileno(), None)
+    copied = chunk_copy.copy_file(folder / "ispsheets.db", older, None)
     chunk_copy.record(older, copied.digests)
 
 

@@ -96,6 +96,16 @@ def forget(copy: Path) -> None:
     digests_path(copy).unlink(missing_ok=True)
 
 
+def copy_file(source: Path, target: Path, old: Digests | None, chunk: int = CHUNK) -> Copied:
+    """`copy_into` from the file at `source` into the file at `target` (patched in place when
+    `old` describes it, else written anew), synced."""
+    with source.open("rb") as reader, target.open("r+b" if old else "wb") as writer:
+        copied = copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
+                           writer.fileno(), old, chunk)
+        os.fsync(writer.fileno())
+    return copied
+
+
 def copy_into(source: int, size: int, target: int, old: Digests | None,
               chunk: int = CHUNK) -> Copied:
     """Make the open file `target` hold the first `size` bytes of the open file `source`.

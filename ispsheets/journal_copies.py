@@ -110,10 +110,7 @@ def _copy_file(source: Path, target: Path, failure: list[BaseException],
         if reuse is not None and old is not None:
             chunk_copy.forget(reuse)  # a half-patched file must never look recorded
             os.replace(reuse, temp)
-        with source.open("rb") as reader, temp.open("r+b" if old else "wb") as writer:
-            copied = chunk_copy.copy_into(reader.fileno(), os.fstat(reader.fileno()).st_size,
-                                          writer.fileno(), old)
-            os.fsync(writer.fileno())
+        copied = chunk_copy.copy_file(source, temp, old)
         os.replace(temp, target)
         chunk_copy.record(target, copied.digests)
     except OSError as exc:
@@ -128,15 +125,21 @@ def _reusable(folder: Path, journal_name: str, keep: int) -> Path | None:
         copies, backups = _copies(folder, journal_name)
     except OSError:
         return None
-    copies = [(order, stem, item) for order, stem, item in copies if stem]
-    kept = [item for _, stem, item in copies[max(len(copies) - (keep - 1), 0):]
-            if stem in backups]  # none when `keep` is 1
-    if not kept:
+    staying = _kept(copies, backups, keep - 1)  # none when `keep` is 1
+    if not staying:
         return None
     for _, _, item in reversed(copies):
-        if item not in kept and chunk_copy.digests_path(item).is_file():
+        if item not in staying and chunk_copy.digests_path(item).is_file():
             return item
     return None
+
+
+def _kept(copies: list[tuple[tuple[str, int], str, Path]], backups: set[str],
+          keep: int | None) -> set[Path]:
+    """The copies pruning keeps: the newest `keep` (None: all) whose workbook backup is
+    there."""
+    newest = copies[max(len(copies) - keep, 0):] if keep is not None else copies
+    return {item for _, stem, item in newest if stem in backups}
 
 
 def _copies(folder: Path, journal_name: str
@@ -162,11 +165,10 @@ def prune_journal_copies(folder: Path, journal_name: str, keep: int | None = Non
     and all but the newest `keep` (None: no limit); and the half-made copy of a run killed
     while it copied (as large as the journal); and the chunk digests of copies gone."""
     copies, backups = _copies(folder, journal_name)
-    kept = {item for *_, item in copies[max(len(copies) - keep, 0):]} if keep is not None \
-        else {item for *_, item in copies}
+    kept = _kept(copies, backups, keep)
     removed = []
-    for _, stem, item in copies:
-        if stem not in backups or item not in kept:
+    for _, _, item in copies:
+        if item not in kept:
             with contextlib.suppress(OSError):
                 item.unlink()
                 removed.append(item)

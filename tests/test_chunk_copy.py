@@ -28,9 +28,7 @@ def _file(path: Path, data: bytes) -> Path:
 
 
 def _copy(source: Path, target: Path, old: chunk_copy.Digests | None) -> chunk_copy.Copied:
-    with source.open("rb") as reader, target.open("r+b" if target.exists() else "wb") as w:
-        return chunk_copy.copy_into(reader.fileno(), source.stat().st_size, w.fileno(), old,
-                                    CHUNK)
+    return chunk_copy.copy_file(source, target, old, CHUNK)
 
 
 def _digests(path: Path, copied: chunk_copy.Copied) -> chunk_copy.Digests:
@@ -227,8 +225,6 @@ def test_digests_of_another_hash_or_chunk_size_are_not_used(first):
     path.write_text(record, encoding="utf-8")
     assert chunk_copy.recorded(copy) == digests
 
-    with source.open("rb") as reader, copy.open("r+b") as writer:
-        copied = chunk_copy.copy_into(reader.fileno(), source.stat().st_size, writer.fileno(),
-                                      digests, CHUNK * 2)
+    copied = chunk_copy.copy_file(source, copy, digests, CHUNK * 2)
 
     assert copied.whole and copy.read_bytes() == source.read_bytes()
