@@ -128,6 +128,16 @@ def test_prune_keeps_the_newest_by_the_time_in_the_name(tmp_path):
     assert len(list(tmp_path.glob("*.xlsx"))) == 4  # workbook backups are not its business
 
 
+def test_prune_deletes_even_the_newest_copy_once_its_workbook_backup_is_gone(tmp_path):
+    (tmp_path / "isp-20261201-060000.xlsx").write_bytes(b"x")
+    for stamp in ("20261201-060000", "20261202-060000"):
+        (tmp_path / f"isp-{stamp}.ispsheets.db").write_bytes(b"j")
+
+    removed = prune_journal_copies(tmp_path, "ispsheets.db", keep=2)
+
+    assert [p.name for p in removed] == ["isp-20261202-060000.ispsheets.db"]
+
+
 def _count(path: Path) -> int:
     db = sqlite3.connect(path)
     try:
