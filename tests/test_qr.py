@@ -12,7 +12,7 @@ from ispsheets.delivery import qr
 from ispsheets.delivery.pdf import qr_modules
 
 
-def reportlab_modules(data: str) -> list[list[bool]]:
+def reportlab_modules(data: str | qrencoder.QR) -> list[list[bool]]:
     code = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
     code.addData(data)
     code.make()
@@ -32,7 +32,17 @@ def test_a_pay_link_gets_the_code_reportlab_makes(path):
 @settings(max_examples=40, deadline=None)
 @given(text=st.text(max_size=120))
 def test_any_text_gets_the_code_reportlab_makes(text):
-    assert qr.modules(text) == reportlab_modules(text)
+    if text.endswith("\n"):  # reportlab takes "12\n" for digits and fails: see the next test
+        assert qr.modules(text) == reportlab_modules(qrencoder.QR8bitByte(text))
+    else:
+        assert qr.modules(text) == reportlab_modules(text)
+
+
+@pytest.mark.parametrize("text", ["\n", "12\n", "ABC 12\n"])
+def test_a_text_ending_in_a_newline_is_encoded_as_bytes(text):
+    with pytest.raises(ValueError):
+        reportlab_modules(text)  # its mode test lets `$` match before the newline
+    assert qr.modules(text) == reportlab_modules(qrencoder.QR8bitByte(text))
 
 
 @pytest.mark.parametrize("data", ["https://pay.example.com/i/INV-00042", "x" * 200, "",

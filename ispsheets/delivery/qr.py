@@ -93,10 +93,23 @@ class _QRCode(qrencoder.QRCode):
         return pattern
 
 
+def _segment(data: str) -> qrencoder.QR:
+    """reportlab's choice of mode (digits, then letters, then Kanji, then bytes), except that
+    a text ending in a newline is never taken for digits or letters: reportlab's test lets `$`
+    match before a final newline, and then cannot encode the newline."""
+    narrow = () if data.endswith("\n") else (qrencoder.QRNumber, qrencoder.QRAlphaNum)
+    for mode in (*narrow, qrencoder.QRKanji):
+        try:
+            return mode(data)
+        except ValueError:
+            pass
+    return qrencoder.QR8bitByte(data)
+
+
 def modules(data: str) -> list[list[bool]]:
     """The QR code matrix for `data` (error correction M), rows top to bottom: the matrix
     reportlab's encoder makes."""
     code = _QRCode(None, qrencoder.QRErrorCorrectLevel.M)
-    code.addData(data)
+    code.addData(_segment(data))
     code.make()
     return [[bool(m) for m in row] for row in code.modules]
