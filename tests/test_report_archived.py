@@ -159,8 +159,10 @@ def test_the_report_from_figures_equals_the_report_of_everything(seed):
     invoices = {n for n in _settled(data) if rng.random() < share}
     payments = {p.payment_id for p in data.payments if rng.random() < share}
     journal = _archive(data, invoices, payments)
-    # today's report, and reports written again for days past (`ispsheets report --date`)
-    for as_of in (AS_OF, dt.date(2026, 6, 30), dt.date(2025, 8, 31), dt.date(2025, 1, 31)):
+    # today's report, and reports written again for days past (`ispsheets report --date`),
+    # one of them the day before INV-PLAN is issued, in the same month
+    for as_of in (AS_OF, dt.date(2026, 6, 30), dt.date(2025, 8, 31), dt.date(2025, 1, 31),
+                  dt.date(2025, 11, 19)):
         day = replace(data, as_of=as_of)
         expected = _report(day)
         assert _report(_live(day, journal, invoices, payments)) == expected, as_of
@@ -340,25 +342,39 @@ def test_a_report_written_by_the_child_reads_the_figures_itself(tmp_path, monkey
 
 def test_an_archived_invoice_reads_back_as_the_paid_record_the_report_counts():
     """Decoded from its figures (made without the record's __init__): the very record the
-    report would be given live once paid in full, its lines with service, period, amount and
-    tax."""
-    import json
-
-    from ispsheets.reporting.archived import _Decoder, invoice_row
+    report would be given live once paid in full, without its lines, which are counted by
+    issue date, month booked to, service (grouped as asked), amount and tax; an invoice also
+    given live has its lines counted from the live record only."""
+    from ispsheets.reporting.archived import (
+        ArchivedFigures,
+        LineFigure,
+        _Decoded,
+        _Decoder,
+        invoice_row,
+    )
 
     lines = (InvoiceLine("INV-9", 1, "S1", "Home 100", dt.date(2026, 3, 1),
                          dt.date(2026, 3, 31), D(1), D("49.99"), D("49.99"), D(0), D("4.12")),
              InvoiceLine("INV-9", 2, "", "late fee", None, None, D(1), D("10.00"), D("10.00"),
-                         D(0), D(0), charge_id="CH-1"))
+                         D(0), D(0), charge_id="CH-1"),
+             InvoiceLine("INV-9", 3, "S2", "Home 100", dt.date(2026, 3, 1),
+                         dt.date(2026, 3, 31), D(1), D("49.99"), D("49.99"), D(0), D("4.12")))
     live = Invoice("INV-9", "C1", dt.date(2026, 2, 28), None, None, dt.date(2026, 3, 15),
-                   D("59.99"), D("4.12"), D("64.11"), D("64.11"), D(0), "paid", lines=lines)
-    _, key, client, _, data = invoice_row(live, dt.date(2026, 3, 10))
-    read = _Decoder().invoice(key, client, json.loads(data))
+                   D("109.98"), D("8.24"), D("118.22"), D("118.22"), D(0), "paid", lines=lines)
+    row = invoice_row(live, dt.date(2026, 3, 10))
+    decoded = _Decoded(frozenset())
+    decoded.add([row], _Decoder())
+    read, = decoded.invoices
     assert read == Invoice(
-        "INV-9", "C1", dt.date(2026, 2, 28), None, None, dt.date(2026, 3, 15), D("59.99"),
-        D("4.12"), D("64.11"), paid=D("64.11"), balance=D(0), status="paid",
-        lines=(InvoiceLine("INV-9", 1, "S1", "", dt.date(2026, 3, 1), None, D(1), D("49.99"),
-                           D("49.99"), D(0), D("4.12")),
-               InvoiceLine("INV-9", 2, "", "", None, None, D(1), D("10.00"), D("10.00"), D(0),
-                           D(0))))
-    assert repr(read) == repr(replace(read))  # every field set, as its __init__ sets them
+        "INV-9", "C1", dt.date(2026, 2, 28), None, None, dt.date(2026, 3, 15), D("109.98"),
+        D("8.24"), D("118.22"), paid=D("118.22"), balance=D(0), status="paid")
+    assert decoded.paid_on == {"INV-9": dt.date(2026, 3, 10)}
+    figures = ArchivedFigures(lines=decoded.lines)
+    package = {"S1": "Home", "S2": "Home"}
+    assert figures.line_counts(lambda s: package.get(s, "charges")) == {
+        LineFigure(dt.date(2026, 2, 28), dt.date(2026, 3, 1), "Home", D("49.99"), D("4.12")): 2,
+        LineFigure(dt.date(2026, 2, 28), dt.date(2026, 2, 1), "charges", D("10.00"), D(0)): 1}
+    assert len(figures.line_counts(str)) == 3  # by service: S1 and S2 apart
+    given_live = _Decoded(frozenset({"INV-9"}))
+    given_live.add([row], _Decoder())
+    assert given_live.invoices == decoded.invoices and not given_live.lines

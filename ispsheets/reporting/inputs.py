@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ispsheets.book.records import Client, Invoice, InvoiceLine, Package, Payment, Service
-from ispsheets.reporting.archived import ArchivedFigures
+from ispsheets.reporting.archived import ArchivedFigures, LineFigure
 
 if TYPE_CHECKING:
     from ispsheets.reporting.cards import CardFacts
@@ -79,16 +79,41 @@ class ReportInput:
                 **self.paid_on}
 
     @cached_property
+    def columns(self) -> Mapping[str, str]:
+        """Service id → its revenue column: its package's name (its package id if no such
+        package), CHARGES for one without a package; TAX for the tax. Any other id (a
+        charge's "") is CHARGES (`column`)."""
+        names = {p.package_id: p.name for p in self.packages}
+        columns = {s.service_id: names.get(s.package_id, s.package_id) if s.package_id
+                   else CHARGES for s in self.services}
+        columns[TAX] = TAX
+        return columns
+
+    def column(self, service_id: str) -> str:
+        return self.columns.get(service_id, CHARGES)
+
+    @cached_property
+    def archived_lines(self) -> Mapping[LineFigure, int]:
+        """The archived lines of the months shown (`ArchivedFigures.line_counts`), not those
+        of invoices given live, counted by (issue date, month booked to, revenue column,
+        amount, tax): the lines of `live_invoices` that are not in their records."""
+        return self.archived.line_counts(self.column)
+
+    @cached_property
     def billed_by_service_month(self) -> Mapping[dt.date, Decimal]:
         """Service month (`service_month`) → the amounts of the lines booked to it with their
-        tax, of the invoices counted and issued up to as_of, each month summed in the order
-        of the lines: one pass over every line, whatever months are asked."""
+        tax, of the invoices counted and issued up to as_of: one pass over every line,
+        whatever months are asked."""
         sums: dict[dt.date, Decimal] = {}
         for invoice in self.live_invoices:
             if invoice.issue_date <= self.as_of:
                 for line in invoice.lines:
                     month = service_month(invoice, line)
                     sums[month] = sums.get(month, ZERO) + (line.amount + line.tax)
+        for figure, count in self.archived_lines.items():
+            if figure.issued <= self.as_of:
+                sums[figure.month] = sums.get(figure.month, ZERO) \
+                    + (figure.amount + figure.tax) * count
         return sums
 
     def archived_first(self, payments: bool = False) -> dt.date | None:
@@ -99,6 +124,8 @@ class ReportInput:
 
 
 ZERO = Decimal("0")
+CHARGES = "Charges & credits"
+TAX = "Tax"
 HISTORY_MONTHS = 12  # the months the report shows: revenue tables and Client history
 
 

@@ -17,6 +17,8 @@ import pandas as pd
 
 from ispsheets.money import minor_units
 from ispsheets.reporting.inputs import (
+    CHARGES,
+    TAX,
     ReportInput,
     first_shown,
     month_start,
@@ -137,10 +139,6 @@ def _pivot(records: list[tuple[dt.date, str, int]], months: list[dt.date], place
     return table.map(lambda v: Decimal(int(v)).scaleb(-places))
 
 
-CHARGES = "Charges & credits"
-TAX = "Tax"
-
-
 def first_month(data: ReportInput, payments: bool = False) -> dt.date | None:
     """The month of the business's first invoice (or payment, with `payments`) up to as_of;
     None before any."""
@@ -159,21 +157,10 @@ def report_months(data: ReportInput, months: int = 12, first: dt.date | None = N
     return [m for m in periods if first is None or m >= first] or periods[-1:]
 
 
-def _package_columns(data: ReportInput) -> dict[str, str]:
-    """Service id → its revenue column: its package's name (its package id if no such
-    package), CHARGES for one without a package; TAX for the tax. Any other id (a charge's
-    "") is CHARGES."""
-    names = {p.package_id: p.name for p in data.packages}
-    columns = {s.service_id: names.get(s.package_id, s.package_id) if s.package_id else CHARGES
-               for s in data.services}
-    columns[TAX] = TAX
-    return columns
-
-
 def _by_package(data: ReportInput, lines: Counter[tuple[dt.date, str, Decimal]],
                 periods: list[dt.date]) -> pd.DataFrame:
-    """Pivot (month, column, amount) counts (`_package_columns`): packages by name first, then
-    charges and tax; lines outside `periods` are left out."""
+    """Pivot (month, column, amount) counts (`ReportInput.columns`): packages by name first,
+    then charges and tax; lines outside `periods` are left out."""
     shown = set(periods)
     places = minor_units(data.currency)
     records = _summed({k: n for k, n in lines.items() if k[0] in shown}, places)
@@ -185,7 +172,7 @@ def _by_package(data: ReportInput, lines: Counter[tuple[dt.date, str, Decimal]],
 def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
     """Invoiced amounts (before tax) by the month the invoice was ISSUED × package; tax and
     one-off charges in their own columns, so each row adds up to what was invoiced that month."""
-    column = _package_columns(data).get
+    column = data.column
 
     def lines() -> Iterator[tuple[dt.date, str, Decimal]]:
         for invoice in data.live_invoices:
@@ -193,10 +180,14 @@ def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
                 continue
             month = month_start(invoice.issue_date)
             for line in invoice.lines:
-                yield month, column(line.service_id, CHARGES), line.amount
+                yield month, column(line.service_id), line.amount
             yield month, TAX, invoice.tax
 
-    return _by_package(data, Counter(lines()), report_months(data, months))
+    counts = Counter(lines())
+    for figure, count in data.archived_lines.items():
+        if figure.issued <= data.as_of:
+            counts[month_start(figure.issued), figure.group, figure.amount] += count
+    return _by_package(data, counts, report_months(data, months))
 
 
 def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFrame:
@@ -204,7 +195,7 @@ def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFram
     invoices issued up to as_of: each line in the month its service period starts, whatever day
     the invoice was issued (December's invoices issued on November 30 count in December); tax
     with its line, in the Tax column. A month billed in advance shows as a row after as_of."""
-    column = _package_columns(data).get
+    column = data.column
 
     def lines() -> Iterator[tuple[dt.date, str, Decimal]]:
         for invoice in data.live_invoices:
@@ -212,10 +203,14 @@ def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFram
                 continue
             for line in invoice.lines:
                 month = service_month(invoice, line)
-                yield month, column(line.service_id, CHARGES), line.amount
+                yield month, column(line.service_id), line.amount
                 yield month, TAX, line.tax
 
     counts = Counter(lines())
+    for figure, count in data.archived_lines.items():
+        if figure.issued <= data.as_of:
+            counts[figure.month, figure.group, figure.amount] += count
+            counts[figure.month, TAX, figure.tax] += count
     booked = {m for m, _, _ in counts}
     first = min([*booked, *filter(None, [first_month(data)])], default=None)
     return _by_package(data, counts, report_months(data, months, first,
