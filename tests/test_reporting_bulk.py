@@ -6,10 +6,11 @@ import datetime as dt
 from decimal import Decimal
 
 import openpyxl
+import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from ispsheets.reporting.bulk import BulkRows, splice
+from ispsheets.reporting.bulk import BulkRows, splice, write_behind
 
 ROWS = [
     ("C001", "Ann & <Bob>", dt.date(2026, 12, 1), Decimal("54.99")),
@@ -57,3 +58,64 @@ def test_nothing_to_splice_leaves_the_file_alone(tmp_path):
     before = path.read_bytes()
     splice(path, [BulkRows(1, 1, [])])
     assert path.read_bytes() == before
+
+
+def test_rows_in_many_pieces_are_written_in_their_order(tmp_path):
+    """12,001 rows: three pieces of 5,000 made while the pieces before are written."""
+    path = tmp_path / "r.xlsx"
+    _book(path)
+    rows = [(f"C{n:05d}", f"Client {n}", dt.date(2026, 1, 1) + dt.timedelta(days=n % 400),
+             Decimal(n) / 100) for n in range(12_001)]
+    splice(path, [BulkRows(1, 1, rows)])
+    read = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Long").to_python()
+    assert [r[0] for r in read[1:]] == [r[0] for r in rows]
+    assert read[-1] == ["C12000", "Client 12000", dt.date(2026, 1, 1),
+                        120.0]
+
+
+class _Target:
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.written: list[bytes] = []
+        self.fail_at = fail_at
+        self.tries = 0
+
+    def write(self, piece: bytes) -> int:
+        self.tries += 1
+        if len(self.written) == self.fail_at:
+            raise OSError(28, "No space left on device")
+        self.written.append(piece)
+        return len(piece)
+
+
+def test_write_behind_writes_every_piece_in_order():
+    target = _Target()
+    write_behind(target, (b"%d," % n for n in range(100)), depth=2)
+    assert b"".join(target.written) == b"".join(b"%d," % n for n in range(100))
+
+
+def test_a_failed_write_is_raised_and_stops_the_making():
+    made = []
+
+    def pieces():
+        for n in range(1000):
+            made.append(n)
+            yield b"x"
+
+    target = _Target(fail_at=3)
+    with pytest.raises(OSError, match="No space left"):
+        write_behind(target, pieces(), depth=2)
+    assert len(made) < 1000  # stopped soon after the failure, not made to the end
+    assert target.tries == 4  # and nothing written after it
+
+
+def test_a_failure_making_the_pieces_is_raised_after_the_writer_stops():
+    def pieces():
+        yield b"a"
+        yield b"b"
+        raise ValueError("bad row")
+
+    target = _Target()
+    with pytest.raises(ValueError, match="bad row"):
+        write_behind(target, pieces())
+    assert target.written == [b"a", b"b"]
+

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from ispsheets.book.schema import column_index, column_letter
@@ -149,9 +152,38 @@ def splice(path: Path, bulks: Sequence[BulkRows]) -> None:
                 fresh.compress_type = zipfile.ZIP_DEFLATED
                 fresh._compresslevel = 1  # speed over size (ZipInfo has no public setter in 3.11)
                 with target.open(fresh, "w", force_zip64=True) as dst:
-                    for piece in _spliced(xml, bulk):
-                        dst.write(piece)
+                    write_behind(dst, _spliced(xml, bulk))
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def write_behind(target: BinaryIO, pieces: Iterable[bytes], depth: int = 3) -> None:
+    """Write `pieces` into `target` from a thread while the next ones are made: compressing a
+    piece into the zip (zlib, like the checksum and the file's write, lets go of the GIL)
+    then takes the second core instead of waiting its turn. At most `depth` pieces wait.
+    The first error of either side is raised here, after the thread has stopped."""
+    waiting: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (piece := waiting.get()) is not None:
+            if not failed:
+                try:
+                    target.write(piece)
+                except BaseException as error:  # raised in the caller's thread below
+                    failed.append(error)
+
+    writer = threading.Thread(target=write, name="report-write", daemon=True)
+    writer.start()
+    try:
+        for piece in pieces:
+            if failed:
+                break
+            waiting.put(piece)
+    finally:
+        waiting.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
