@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from sys import intern
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ispsheets.book.fast_records import copier, maker
@@ -275,10 +276,11 @@ class _Decoded:
                 self.invoices.append(decoder.invoice(key, client, data))
                 if (paid := decoder.date(data["paid_on"])) is not None:
                     self.paid_on[key] = paid
-                if key not in live:
-                    issued = data["issued"]
+                if key not in live:  # each text once (they repeat, line after line)
+                    issued = intern(data["issued"])
                     for service, start, amount, tax in data["lines"]:
-                        line = (issued, start, service, amount, tax)
+                        line = (issued, start and intern(start), intern(service),
+                                intern(amount), intern(tax))
                         lines[line] = lines.get(line, 0) + 1
             elif kind == "payment":
                 self.payments.append(decoder.payment(key, client, day, data))
