@@ -236,8 +236,8 @@ _invoice = _maker(Invoice("", "", dt.date.min, None, None, dt.date.min, ZERO, ZE
 
 
 class _Decoder(TextValues):
-    """Figures back to records, each distinct text parsed once (amounts and days repeat)."""
-
+    """Figures back to records, each distinct text parsed once (amounts and days repeat), the
+    client ids and payment methods interned (each repeats on every record of its client)."""
 
     def day(self, text: str) -> dt.date:
         value = self.date(text)
@@ -250,11 +250,12 @@ class _Decoder(TextValues):
         decimal = self.decimal
         total, tax = decimal(data["total"]), decimal(data["tax"])
         issued, due = self.day(data["issued"]), self.day(data["due"])
-        return _invoice(invoice_number=number, client_id=client, issue_date=issued,
+        return _invoice(invoice_number=number, client_id=intern(client), issue_date=issued,
                         due_date=due, subtotal=total - tax, tax=tax, total=total, paid=total)
 
     def payment(self, key: str, client: str, day: str, data: Mapping[str, Any]) -> Payment:
-        return _payment(key, self.day(day), client, self.decimal(data["amount"]), data["method"])
+        return _payment(key, self.day(day), intern(client), self.decimal(data["amount"]),
+                        intern(data["method"]))
 
 
 class _Decoded:
