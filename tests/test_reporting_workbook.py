@@ -106,6 +106,29 @@ def test_old_daily_reports_go_but_each_months_last_and_other_files_stay():
     assert reports_to_prune(_daily("2026-11-01", 31), keep=31) == []
 
 
+def test_unfinished_report_files_a_killed_run_left_go_after_an_hour(tmp_path):
+    """A run killed while its report was written leaves the writer's temporary files
+    (`.report-*.xlsx`, `.bulk-*.xlsx`, tens of MB at 20,000 clients): the next run's prune
+    deletes them once they are an hour old; nothing else is touched."""
+    import os
+    import time
+
+    from ispsheets.reporting.files import left_behind, prune_reports
+
+    now = time.time()
+    old, fresh = now - 3601, now - 60
+    files = {".report-k2j3.xlsx": old, ".bulk-a1.xlsx": old, ".report-new.xlsx": fresh,
+             ".report-x.xlsx.keep": old, "report-old.xlsx": old, "notes.xlsx": old,
+             "ispsheets-report-2026-12-01.xlsx": old}
+    for name, modified in files.items():
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (modified, modified))
+    assert sorted(left_behind(files.items(), now)) == [".bulk-a1.xlsx", ".report-k2j3.xlsx"]
+    prune_reports(tmp_path, 31, tmp_path / "ispsheets-report-2026-12-01.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        set(files) - {".bulk-a1.xlsx", ".report-k2j3.xlsx"})
+
+
 def test_a_report_asked_for_an_old_date_is_not_pruned_at_once():
     from ispsheets.reporting.workbook import reports_to_prune
 

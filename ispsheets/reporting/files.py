@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -28,7 +29,29 @@ def reports_to_prune(names: Iterable[str], keep: int, written: str = "") -> list
     return [name for _, name in days if name not in kept]
 
 
+# what a report's writer (`reporting.workbook`, `reporting.bulk`) writes before its atomic rename
+_UNFINISHED = re.compile(r"^\.(?:report|bulk)-[^/]*\.xlsx$")
+LEFT_FOR = 3600  # seconds: an unfinished report file older than this was left by a dead run
+
+
+def left_behind(files: Iterable[tuple[str, float]], now: float) -> list[str]:
+    """The unfinished report files (name, modified) a killed run left: the writer's temporary
+    files, untouched for `LEFT_FOR` seconds (runs take the lock, so none is being written)."""
+    return [name for name, modified in files
+            if _UNFINISHED.match(name) and now - modified > LEFT_FOR]
+
+
 def prune_reports(folder: Path, keep: int, written: Path) -> None:
-    """Delete the daily reports `reports_to_prune` names, in `folder`."""
-    for name in reports_to_prune((p.name for p in folder.iterdir()), keep, written.name):
+    """Delete the daily reports `reports_to_prune` names, in `folder`, and the unfinished
+    report files a killed run left there (`left_behind`)."""
+    paths = list(folder.iterdir())
+    for name in reports_to_prune((p.name for p in paths), keep, written.name):
+        (folder / name).unlink(missing_ok=True)
+    files = []
+    for path in paths:
+        try:
+            files.append((path.name, path.stat().st_mtime))
+        except OSError:  # gone meanwhile
+            continue
+    for name in left_behind(files, time.time()):
         (folder / name).unlink(missing_ok=True)
