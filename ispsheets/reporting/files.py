@@ -49,9 +49,10 @@ def prune_reports(folder: Path, keep: int, written: Path) -> None:
         (folder / name).unlink(missing_ok=True)
     files = []
     for path in paths:
-        try:
-            files.append((path.name, path.stat().st_mtime))
-        except OSError:  # gone meanwhile
-            continue
+        if _UNFINISHED.match(path.name):
+            try:
+                files.append((path.name, path.stat().st_mtime))
+            except OSError:  # gone meanwhile
+                continue
     for name in left_behind(files, time.time()):
         (folder / name).unlink(missing_ok=True)

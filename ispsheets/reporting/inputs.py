@@ -94,10 +94,12 @@ class ReportInput:
 
     @cached_property
     def archived_lines(self) -> Mapping[LineFigure, int]:
-        """The archived lines of the months shown (`ArchivedFigures.line_counts`), not those
-        of invoices given live, counted by (issue date, month booked to, revenue column,
-        amount, tax): the lines of `live_invoices` that are not in their records."""
-        return self.archived.line_counts(self.column)
+        """The archived lines of the months shown (`ArchivedFigures.line_counts`) of invoices
+        issued up to as_of, not those of invoices given live, counted by (issue date, month
+        booked to, revenue column, amount, tax): the lines of `live_invoices` that are not in
+        their records."""
+        return {figure: count for figure, count in self.archived.line_counts(self.column).items()
+                if figure.issued <= self.as_of}
 
     @cached_property
     def billed_by_service_month(self) -> Mapping[dt.date, Decimal]:
@@ -111,9 +113,7 @@ class ReportInput:
                     month = service_month(invoice, line)
                     sums[month] = sums.get(month, ZERO) + (line.amount + line.tax)
         for figure, count in self.archived_lines.items():
-            if figure.issued <= self.as_of:
-                sums[figure.month] = sums.get(figure.month, ZERO) \
-                    + (figure.amount + figure.tax) * count
+            sums[figure.month] = sums.get(figure.month, ZERO) + (figure.amount + figure.tax) * count
         return sums
 
     def archived_first(self, payments: bool = False) -> dt.date | None:

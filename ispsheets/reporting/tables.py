@@ -185,8 +185,7 @@ def revenue_by_package(data: ReportInput, months: int = 12) -> pd.DataFrame:
 
     counts = Counter(lines())
     for figure, count in data.archived_lines.items():
-        if figure.issued <= data.as_of:
-            counts[month_start(figure.issued), figure.group, figure.amount] += count
+        counts[month_start(figure.issued), figure.group, figure.amount] += count
     return _by_package(data, counts, report_months(data, months))
 
 
@@ -208,9 +207,8 @@ def revenue_by_service_month(data: ReportInput, months: int = 12) -> pd.DataFram
 
     counts = Counter(lines())
     for figure, count in data.archived_lines.items():
-        if figure.issued <= data.as_of:
-            counts[figure.month, figure.group, figure.amount] += count
-            counts[figure.month, TAX, figure.tax] += count
+        counts[figure.month, figure.group, figure.amount] += count
+        counts[figure.month, TAX, figure.tax] += count
     booked = {m for m, _, _ in counts}
     first = min([*booked, *filter(None, [first_month(data)])], default=None)
     return _by_package(data, counts, report_months(data, months, first,
