@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import concurrent.futures
 import datetime as dt
 import itertools
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -38,6 +40,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 
 import history  # noqa: E402
+import machine  # noqa: E402
 from stopwatch import STEPS  # noqa: E402
 
 from ispsheets.delivery.files import replace_file  # noqa: E402
@@ -172,12 +175,12 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def header() -> str:
     cells = ["clients", "months", "window", "day"] + [SHORT.get(s, s) for s in STEPS] + [
-        "total", "RSS MB", "load", "file", "did"]
+        "total", "RSS MB", "load", "file", "mach", "did"]
     return _line(cells)
 
 
 def _line(cells: list[str]) -> str:
-    widths = [7, 6, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 5, 0]
+    widths = [7, 6, 6, 7] + [7] * len(STEPS) + [7, 7, 5, 5, 4, 0]
     return " ".join(c.rjust(w) if w else c for c, w in zip(cells, widths, strict=True))
 
 
@@ -191,6 +194,7 @@ def row(case: dict[str, Any]) -> str:
         cells += [f"{result['steps'][s]:.2f}" for s in STEPS] + [f"{result['wall']:.2f}"]
     cells += [f"{result['rss_mb']:.0f}", f"{result['load']:.1f}",
               f"{result.get('file_ms', 0.0):.2f}",
+              f"{result['machine_ms']:.0f}" if "machine_ms" in result else "-",
               result["did"] + ("" if result["exit"] == 0 else f" exit {result['exit']}")]
     return _line(cells)
 
@@ -205,7 +209,7 @@ def cpu_row(case: dict[str, Any]) -> str:
     cells = ["", "", "", "cpu"] + [
         (f"{cpu.get(s, 0.0):.2f}" if cpu else "-")
         + (f"+{kids[s]:.1f}" if kids.get(s, 0.0) >= 0.05 else "") for s in STEPS]
-    return _line([*cells, f"{result.get('cpu', 0.0):.2f}", "", "", "", ""])
+    return _line([*cells, f"{result.get('cpu', 0.0):.2f}", "", "", "", "", ""])
 
 
 def verdicts(cases: list[dict[str, Any]]) -> list[str]:
@@ -269,13 +273,31 @@ def archive_verdicts(cases: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _folders(n: int, months: int, window: int, seed: int, code: Path, step: int,
+             made_by: str | None) -> dict[str, Path]:
+    """The case's scenario folders, made (when not cached) in a process of their own: a run's
+    `RSS MB` is `wait4`'s peak, which on Linux starts from what this process held when it
+    started the run, so a history generated in here (hundreds of MB at 20,000 clients) would
+    show in every later run's peak."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        return pool.submit(history.windowed, n, months, window, seed, code=code, step=step,
+                           made_by=made_by, log=_log).result()
+
+
 def _context(*results: dict[str, Any]) -> str:
     """The machine's state when these runs started (load average, ms per new file), and the
     runs' CPU seconds (which other work on the machine changes less than wall time)."""
     loads = "/".join(f"{r['load']:.1f}" for r in results)
     files = "/".join(f"{r.get('file_ms', 0.0):.2f}" for r in results)
     cpu = "/".join(f"{r.get('cpu', 0.0):.1f}" for r in results)
-    return f"(load {loads}, file {files} ms, CPU {cpu} s)"
+    speed = "/".join(f"{r['machine_ms']:.0f}" for r in results if "machine_ms" in r)
+    return (f"(load {loads}, file {files} ms, CPU {cpu} s"
+            + (f", machine {speed} ms" if speed else "") + ")")
 
 
 def _verdict(text: str, ok: bool) -> str:
@@ -327,7 +349,8 @@ def main(argv: list[str] | None = None) -> None:
     scenarios = [s.strip() for s in args.scenarios.split(",")]
     windows = [int(w) for w in args.windows.split(",")]
     cases: list[dict[str, Any]] = []
-    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; times in seconds "
+    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}, machine reference "
+          f"{machine.reference_ms():.0f} ms (bench/machine.py); times in seconds "
           f"(medians of {args.repeats}); each step without the steps timed inside it"
           + (f"; code {args.code}" if args.code != ROOT else "")
           + (f"; archived by code {args.archived_by}" if args.archived_by else "")
@@ -339,13 +362,13 @@ def main(argv: list[str] | None = None) -> None:
     print(header(), flush=True)
     code = args.code.resolve()
     for months, n, window in itertools.product(months_list, sizes, windows):
-        folders = history.windowed(n, months, window, args.seed, code=code,
-                                   step=args.archive_step, made_by=args.archived_by,
-                                   log=lambda text: print(text, file=sys.stderr, flush=True))
+        folders = _folders(n, months, window, args.seed, code, args.archive_step,
+                           args.archived_by)
         for scenario in scenarios:
             day = history.SCENARIOS[scenario]
             options = {"window": window, "code": code, "what_if": args.what_if,
                        "timeout": args.timeout, "as_left": args.as_left}
+            speed = machine.reference_ms(5)
             runs = []
             for _ in range(args.repeats):
                 runs.append(run_once(folders[scenario], day, **options))
@@ -364,7 +387,7 @@ def main(argv: list[str] | None = None) -> None:
                 if not runs:  # --repeats 0: the profiled run is the row (its child slower)
                     runs.append(profiled)
             case = {"clients": n, "months": months, "window": window, "scenario": scenario,
-                    "result": median_run(runs)}
+                    "result": {**median_run(runs), "machine_ms": speed}}
             cases.append(case)
             print(row(case), flush=True)
             print(cpu_row(case), flush=True)

@@ -156,3 +156,29 @@ def test_archive_targets_are_judged_within_one_benchmark():
         "  ok   20,000 clients, window 12, quiet, 36 mo: 14.00 s < 15 s (load 2.0, file 0.05 ms,"
         " CPU 7.0 s)",
     ]
+
+
+def test_a_verdict_carries_the_machine_speed_its_runs_were_measured_at():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run_bench.py")
+    assert spec is not None and spec.loader is not None
+    run_bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_bench)
+    cases = [_case(2000, 12, 12, "quiet", 2.7), _case(2000, 36, 12, "quiet", 2.9)]
+    cases[0]["result"]["machine_ms"] = 48.2
+    cases[1]["result"]["machine_ms"] = 97.0
+    assert run_bench.archive_verdicts(cases) == [
+        "  ok   2,000 clients, window 12, quiet: 36 mo / 12 mo = 2.90 / 2.70 s = 1.07 <= 1.1"
+        " (load 2.0/2.0, file 0.05/0.05 ms, CPU 1.4/1.4 s, machine 97/48 ms)"]
+    row = run_bench.row({**cases[0], "result": {
+        **cases[0]["result"], "steps": dict.fromkeys(run_bench.STEPS, 0.1), "exit": 0,
+        "did": "12mail"}})
+    assert row.split()[-2:] == ["48", "12mail"]
+
+
+def test_the_machine_reference_is_a_fixed_piece_of_work():
+    spec = importlib.util.spec_from_file_location("bench_machine", ROOT / "bench" / "machine.py")
+    assert spec is not None and spec.loader is not None
+    machine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(machine)
+    assert machine._work() == machine._work()
+    assert machine.reference_ms(1) > 0
