@@ -620,12 +620,19 @@ def folder_for(n: int, months: int, seed: int) -> Path:
     return OUT / f"n{n}-m{months}-s{seed}-v{VERSION}"
 
 
-def ensure(n: int, months: int, seed: int = 2026, *, log: Any = print) -> dict[str, Path]:
-    """The cached scenario folders for (n, months, seed), generating them if needed."""
+def cached(n: int, months: int, seed: int = 2026) -> dict[str, Path] | None:
+    """The scenario folders for (n, months, seed) if they were generated, else None."""
     base = folder_for(n, months, seed)
     folders = {name: base / name for name in SCENARIOS}
-    if all((f / "history.json").is_file() for f in folders.values()):
-        return folders
+    return folders if all((f / "history.json").is_file() for f in folders.values()) else None
+
+
+def ensure(n: int, months: int, seed: int = 2026, *, log: Any = print) -> dict[str, Path]:
+    """The cached scenario folders for (n, months, seed), generating them if needed."""
+    if (made := cached(n, months, seed)) is not None:
+        return made
+    base = folder_for(n, months, seed)
+    folders = {name: base / name for name in SCENARIOS}
     shutil.rmtree(base, ignore_errors=True)
     started = time.perf_counter()
     log(f"generating {n} clients with {months} month(s) of history into {base} ...")

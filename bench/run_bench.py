@@ -287,8 +287,9 @@ def _folders(n: int, months: int, window: int, seed: int, code: Path, step: int,
     # The generation first, in a process that then ends: the history it made stays in its heap
     # (12 GB at 20,000 clients x 36 months), which beside the archive's own child was killed
     # by the system for want of memory.
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        pool.submit(history.ensure, n, months, seed, log=_log).result()
+    if history.cached(n, months, seed) is None:
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
+            pool.submit(history.ensure, n, months, seed, log=_log).result()
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         return pool.submit(history.windowed, n, months, window, seed, code=code, step=step,
                            made_by=made_by, log=_log).result()

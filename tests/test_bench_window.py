@@ -123,6 +123,15 @@ def test_archive_steps_a_quarter_at_a_time_up_to_the_windows_cutoff():
     assert len(history.archive_cutoffs(eve, 3, history.first_day(36), 12)) == 3
 
 
+def _load_bench(name: str):
+    """A script of bench/ as a module (bench/ is no package)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _case(n: int, months: int, window: int, scenario: str, wall: float,
           rss: float = 500.0) -> dict[str, object]:
     return {"clients": n, "months": months, "window": window, "scenario": scenario,
@@ -131,10 +140,7 @@ def _case(n: int, months: int, window: int, scenario: str, wall: float,
 
 
 def test_archive_targets_are_judged_within_one_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run_bench.py")
-    assert spec is not None and spec.loader is not None
-    run_bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_bench)
+    run_bench = _load_bench("run_bench")
     cases = [_case(2000, 1, 12, "quiet", 2.0), _case(2000, 12, 12, "quiet", 2.7),
              _case(2000, 36, 12, "quiet", 2.9), _case(2000, 36, 0, "quiet", 9.0),
              _case(20000, 36, 3, "quiet", 7.9, 1100), _case(20000, 36, 3, "billing", 26.0, 1300),
@@ -159,10 +165,7 @@ def test_archive_targets_are_judged_within_one_benchmark():
 
 
 def test_a_verdict_carries_the_machine_speed_its_runs_were_measured_at():
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run_bench.py")
-    assert spec is not None and spec.loader is not None
-    run_bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_bench)
+    run_bench = _load_bench("run_bench")
     cases = [_case(2000, 12, 12, "quiet", 2.7), _case(2000, 36, 12, "quiet", 2.9)]
     cases[0]["result"]["machine_ms"] = 48.2
     cases[1]["result"]["machine_ms"] = 97.0
@@ -176,9 +179,6 @@ def test_a_verdict_carries_the_machine_speed_its_runs_were_measured_at():
 
 
 def test_the_machine_reference_is_a_fixed_piece_of_work():
-    spec = importlib.util.spec_from_file_location("bench_machine", ROOT / "bench" / "machine.py")
-    assert spec is not None and spec.loader is not None
-    machine = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(machine)
+    machine = _load_bench("machine")
     assert machine._work() == machine._work()
     assert machine.reference_ms(1) > 0
